@@ -1,0 +1,117 @@
+//! Command-line flags (clap derive). Doc comments are the `--help` text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Triage for Microsoft Teams, Teams Rooms, Skype for Business / Lync, Teams Phone Direct Routing
+/// and Pexip Teams interop: explain any code, scope a failure, and (soon) diagnose log bundles.
+#[derive(Debug, Parser)]
+#[command(name = "uctriage", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// When to use colour in text output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain codes: AADSTS…, 0xCAA…, HRESULT, SIP, Microsoft response codes, ms-diagnostics,
+    /// Q.850, OAuth and HTTP errors, Teams and Teams Rooms named codes, Lync and Pexip messages.
+    ///
+    /// Exit 0 when every code is known, 1 when any is unknown (with the nearest known codes and
+    /// what the code's structure reveals).
+    Explain(ExplainArgs),
+    /// List and filter the knowledge base.
+    Codes(CodesArgs),
+    /// Guided scoping questions that end with the layer, the commands to run next and the fixes.
+    ///
+    /// Asks on a terminal; answer every question with --answer KEY=VALUE for scripts
+    /// (--list shows the keys and values of a flow).
+    Triage(TriageArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Codes in any spelling: AADSTS50076, aadsts50076:, caa70004, 3399942148, -895025148,
+    /// "SIP/2.0 403 Forbidden", 560403, "ms-diagnostics: 1034", "Reason: Q.850;cause=63", or a
+    /// client error message in quotes.
+    #[arg(required = true, value_name = "CODE")]
+    pub codes: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// Only this family (e.g. rooms-resource-account, sip-4xx, direct-routing).
+    #[arg(long)]
+    pub family: Option<String>,
+
+    /// Only this layer (client, network, dns, identity, policy, device, federation, license,
+    /// mailbox, service, certificate, sbc, carrier, configuration, media).
+    #[arg(long)]
+    pub layer: Option<String>,
+
+    /// Only this kind of code (aadsts, hresult, sip, msrc, ms-diag, q850, oauth, http, teams, lync, pexip).
+    #[arg(long)]
+    pub kind: Option<String>,
+
+    /// Only entries whose code, name, title or meaning contains this text (case-insensitive).
+    #[arg(long)]
+    pub search: Option<String>,
+
+    /// List the families with their entry counts instead of the codes.
+    #[arg(long)]
+    pub families: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Which flow: `teams` (Teams, Teams Rooms, Teams Phone) or `lync` (Lync / Skype for Business Online).
+    #[arg(long, default_value = "teams")]
+    pub flow: String,
+
+    /// Answer a question without being asked: KEY=VALUE (repeat for each question).
+    #[arg(long = "answer", short = 'a', value_name = "KEY=VALUE")]
+    pub answers: Vec<String>,
+
+    /// Show the flow's questions with their keys and allowed values, then exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Never prompt; fail with exit 2 when an answer is missing (the default when stdin is not a terminal).
+    #[arg(long)]
+    pub no_input: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}

@@ -1,0 +1,27 @@
+//! One module per command. Each takes its flags and a writer, and returns the exit code.
+
+mod codes;
+mod explain;
+mod triage;
+
+use std::io::Write;
+
+use crate::args::{Cli, Command};
+use crate::style::Style;
+use crate::{CliError, Exit};
+
+pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let style = Style::new(cli.color);
+    match &cli.command {
+        Command::Explain(a) => explain::run(a, style, out),
+        Command::Codes(a) => codes::run(a, out),
+        Command::Triage(a) => triage::run(a, style, out),
+    }
+}
+
+/// Serialize `value` as pretty JSON followed by a newline.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| CliError::usage(e.to_string()))?;
+    writeln!(out)?;
+    Ok(())
+}

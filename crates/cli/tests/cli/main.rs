@@ -1,0 +1,36 @@
+//! End-to-end tests of the `uctriage` binary: real process, real output, snapshots with insta.
+
+mod codes;
+mod explain;
+mod triage;
+
+use assert_cmd::Command;
+
+/// Run the binary with `args`; return (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out =
+        Command::cargo_bin("uctriage").expect("binary builds").env("NO_COLOR", "1").args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    )
+}
+
+/// Run and parse stdout as JSON.
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"));
+    (code, v)
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (code, _, err) = run(&["explain"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(&["no-such-command"]);
+    assert_eq!(code, 2);
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("uctriage "));
+}

@@ -1,0 +1,386 @@
+//! The uctriage knowledge base: every code an admin meets, what it means, where it lives and how to
+//! fix it — offline, in one lookup.
+//!
+//! The knowledge lives as TOML files in `crates/kb/data/`, compiled in; this crate loads them,
+//! normalizes whatever spelling a code arrives in ([`normalize`]), decodes what a code's structure
+//! reveals ([`decode`]) and answers lookups.
+//!
+//! ```
+//! let kb = uctriage_kb::KnowledgeBase::builtin();
+//! let found = kb.explain("aadsts50076:");
+//! assert_eq!(found[0].code.as_ref().unwrap().to_string(), "AADSTS50076");
+//! assert!(found[0].known);
+//! ```
+
+pub mod code;
+pub mod decode;
+pub mod entry;
+pub mod normalize;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+pub use code::{Code, Kind};
+pub use decode::{decode, Decoded};
+pub use entry::{Entry, KbError, Layer};
+pub use normalize::{candidates, normalize, Context};
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/kb_files.rs"));
+}
+
+/// The knowledge files compiled into the binary, as (file name, TOML text).
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    files::FILES
+}
+
+/// A loaded, validated knowledge base.
+#[derive(Debug, Default)]
+pub struct KnowledgeBase {
+    entries: Vec<Entry>,
+    by_code: HashMap<Code, usize>,
+    /// Lower-case canonical text of named codes (TEAMS, LYNC, PEXIP) to their entry.
+    by_token: HashMap<String, usize>,
+    /// Lower-case alias text to the entries that list it.
+    by_alias: HashMap<String, Vec<usize>>,
+}
+
+/// The answer for one interpretation of one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation<'kb> {
+    pub input: String,
+    /// The canonical reading, when the input reads as a code at all.
+    pub code: Option<Code>,
+    /// True when the knowledge base (or a named structural decode) explains the code.
+    pub known: bool,
+    /// The entry: from the data files, or built from the code's structure.
+    pub entry: Option<Cow<'kb, Entry>>,
+    pub decoded: Option<Decoded>,
+    /// Nearest known codes, for unknown inputs.
+    pub suggestions: Vec<Code>,
+}
+
+impl KnowledgeBase {
+    /// The knowledge base compiled into the binary. Its files are validated by the crate's tests.
+    pub fn builtin() -> &'static KnowledgeBase {
+        static KB: OnceLock<KnowledgeBase> = OnceLock::new();
+        KB.get_or_init(|| match KnowledgeBase::from_sources(builtin_files().iter().copied()) {
+            Ok(kb) => kb,
+            Err(errors) => panic!(
+                "the built-in knowledge base is invalid (the kb tests catch this):\n{}",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            ),
+        })
+    }
+
+    /// Load and validate knowledge files. Every problem in every file is reported.
+    pub fn from_sources<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Vec<KbError>> {
+        let mut kb = KnowledgeBase::default();
+        let mut errors = Vec::new();
+        for (name, text) in files {
+            match entry::parse_file(name, text) {
+                Ok(entries) => {
+                    for e in entries {
+                        if let Some(&prev) = kb.by_code.get(&e.code) {
+                            errors.push(KbError {
+                                file: name.to_owned(),
+                                place: e.code.to_string(),
+                                message: format!("duplicate: already defined in {}", kb.entries[prev].file),
+                            });
+                            continue;
+                        }
+                        let i = kb.entries.len();
+                        kb.by_code.insert(e.code.clone(), i);
+                        if matches!(e.code, Code::Teams(_) | Code::Lync(_) | Code::Pexip(_)) {
+                            kb.by_token.insert(e.code.to_string().to_ascii_lowercase(), i);
+                        }
+                        for a in &e.aliases {
+                            kb.by_alias.entry(alias_key(a)).or_default().push(i);
+                        }
+                        kb.entries.push(e);
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(kb)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry for a canonical code.
+    pub fn get(&self, code: &Code) -> Option<&Entry> {
+        self.by_code.get(code).map(|&i| &self.entries[i]).or_else(|| match code {
+            Code::Teams(_) | Code::Lync(_) | Code::Pexip(_) => {
+                self.by_token.get(&code.to_string().to_ascii_lowercase()).map(|&i| &self.entries[i])
+            }
+            _ => None,
+        })
+    }
+
+    /// The first known entry for any spelling of a code: the fast path readers and rules use.
+    pub fn find(&self, input: &str) -> Option<&Entry> {
+        candidates(input).iter().find_map(|c| self.get(c))
+    }
+
+    /// Canonical reading of `raw` in `context`, with named tokens put in their knowledge-base spelling.
+    /// Readings the knowledge base knows win over unknown ones of the same rank.
+    pub fn normalize(&self, raw: &str, context: Context) -> Option<Code> {
+        let all = normalize::ordered(candidates(raw), context);
+        let preferred = context_prefers(context);
+        all.iter()
+            .filter(|c| preferred.is_empty() || preferred.contains(&c.kind()))
+            .chain(all.iter())
+            .find_map(|c| self.get(c).map(|e| e.code.clone()))
+            .or_else(|| all.into_iter().next())
+    }
+
+    /// Every known interpretation of `input`; or one unknown answer with its decode and suggestions.
+    pub fn explain(&self, input: &str) -> Vec<Explanation<'_>> {
+        let cands = candidates(input);
+        let mut out: Vec<Explanation<'_>> = Vec::new();
+        let mut hits: Vec<usize> = Vec::new();
+        if let Some(ix) = self.by_alias.get(&alias_key(input)) {
+            hits.extend(ix);
+        }
+        for c in &cands {
+            if let Some(i) = self.index_of(c) {
+                hits.push(i);
+            }
+        }
+        if hits.is_empty() {
+            hits.extend(self.alias_contains(input));
+        }
+        let mut taken: Vec<usize> = Vec::new();
+        for i in hits {
+            if !taken.contains(&i) {
+                taken.push(i);
+                let e = &self.entries[i];
+                out.push(Explanation {
+                    input: input.to_owned(),
+                    code: Some(e.code.clone()),
+                    known: true,
+                    entry: Some(Cow::Borrowed(e)),
+                    decoded: Some(decode(&e.code)),
+                    suggestions: Vec::new(),
+                });
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        for c in &cands {
+            if let Some(e) = self.synthesize(c) {
+                return vec![Explanation {
+                    input: input.to_owned(),
+                    code: Some(c.clone()),
+                    known: true,
+                    entry: Some(Cow::Owned(e)),
+                    decoded: Some(decode(c)),
+                    suggestions: Vec::new(),
+                }];
+            }
+        }
+        let first = cands.first().cloned();
+        vec![Explanation {
+            input: input.to_owned(),
+            suggestions: self.nearest(first.as_ref(), input, 5),
+            decoded: first.as_ref().map(decode),
+            code: first,
+            known: false,
+            entry: None,
+        }]
+    }
+
+    fn index_of(&self, code: &Code) -> Option<usize> {
+        self.by_code.get(code).copied().or_else(|| match code {
+            Code::Teams(_) | Code::Lync(_) | Code::Pexip(_) => {
+                self.by_token.get(&code.to_string().to_ascii_lowercase()).copied()
+            }
+            _ => None,
+        })
+    }
+
+    /// Entries whose alias text contains the input, or is contained in it (pasted messages).
+    fn alias_contains(&self, input: &str) -> Vec<usize> {
+        let key = alias_key(input);
+        if key.len() < 12 {
+            return Vec::new();
+        }
+        let mut hits: Vec<usize> = self
+            .by_alias
+            .iter()
+            .filter(|(a, _)| {
+                a.len() >= 12 && (a.contains(&key) || key.contains(a.as_str()) || template_matches(a, &key))
+            })
+            .flat_map(|(_, ix)| ix.iter().copied())
+            .collect();
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+
+    /// An entry built from the structure alone, for codes whose structure names them exactly:
+    /// Win32 errors wrapped as HRESULTs, named HRESULTs, and `5XYZZZ` Microsoft response codes
+    /// that carry a SIP code the knowledge base knows.
+    pub fn synthesize(&self, code: &Code) -> Option<Entry> {
+        let d = decode(code);
+        match code {
+            Code::Hresult(v) if (v >> 20) & 0xFF != 0xAA => {
+                let name = d.symbolic_name?;
+                let win32 = v >> 16 == 0x8007;
+                Some(Entry {
+                    code: code.clone(),
+                    name: Some(name.to_owned()),
+                    aliases: Vec::new(),
+                    family: "windows-error".into(),
+                    layer: Layer::Client,
+                    title: format!("{name}: {}", d.summary),
+                    meaning: format!(
+                        "{}. The symbolic name {name} says which condition Windows hit; the log lines around the code say which operation was running.",
+                        d.summary
+                    ),
+                    causes: vec![format!("The operation that was running on the device hit the condition {name}")],
+                    first_checks: vec![
+                        "Read the log lines just before the code: they name the file, service, URL or account involved".into(),
+                        "Look for the same code in the other logs of the same minute to see whether one failure explains several".into(),
+                    ],
+                    fixes: vec![format!("Remove the condition {name} describes, then retry the operation")],
+                    seen_in: vec!["Windows event logs and client logs that print HRESULT values".into()],
+                    references: vec![if win32 {
+                        "https://learn.microsoft.com/windows/win32/debug/system-error-codes".into()
+                    } else {
+                        "https://learn.microsoft.com/windows/win32/com/com-error-codes".into()
+                    }],
+                    related: Vec::new(),
+                    file: String::new(),
+                })
+            }
+            Code::Msrc(_) => {
+                let inner = self.get(d.inner.as_ref()?)?;
+                let mut references = vec![
+                    "https://learn.microsoft.com/microsoftteams/direct-routing-monitor-and-troubleshoot".to_owned(),
+                ];
+                references.extend(inner.references.iter().cloned());
+                references.dedup();
+                Some(Entry {
+                    code: code.clone(),
+                    name: None,
+                    aliases: Vec::new(),
+                    family: "direct-routing".into(),
+                    layer: if d.parts.iter().any(|p| p.value == "the SBC") { Layer::Sbc } else { inner.layer },
+                    title: d.summary.clone(),
+                    meaning: format!("{}. The SIP code inside: {} — {}", d.summary, inner.code, inner.title),
+                    causes: inner.causes.clone(),
+                    first_checks: inner.first_checks.clone(),
+                    fixes: inner.fixes.clone(),
+                    seen_in: vec!["Teams admin center call analytics and PSTN usage reports, Graph call records".into()],
+                    references,
+                    related: vec![inner.code.clone()],
+                    file: String::new(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The known codes nearest to an unknown one: same kind first, then by spelling and number.
+    pub fn nearest(&self, code: Option<&Code>, raw: &str, n: usize) -> Vec<Code> {
+        let mut scored: Vec<(u64, &Code)> = if let Some(c) = code {
+            let text = c.to_string();
+            self.entries
+                .iter()
+                .filter(|e| e.code.kind() == c.kind())
+                .map(|e| {
+                    let edit = strsim::levenshtein(&text, &e.code.to_string()) as u64;
+                    let num = match (c.number(), e.code.number()) {
+                        (Some(a), Some(b)) => a.abs_diff(b).min(999_999),
+                        _ => 999_999,
+                    };
+                    (edit * 1_000_000 + num, &e.code)
+                })
+                .collect()
+        } else {
+            let key = raw.trim().to_ascii_lowercase();
+            self.entries
+                .iter()
+                .map(|e| {
+                    let a = strsim::jaro_winkler(&key, &e.code.to_string().to_ascii_lowercase());
+                    let b = e.name.as_deref().map_or(0.0, |nm| strsim::jaro_winkler(&key, &nm.to_ascii_lowercase()));
+                    ((1.0 - a.max(b)) * 1e6) as u64
+                })
+                .zip(self.entries.iter().map(|e| &e.code))
+                .filter(|(s, _)| *s < 300_000)
+                .collect()
+        };
+        scored.sort();
+        scored.into_iter().take(n).map(|(_, c)| c.clone()).collect()
+    }
+
+    /// Families in use, sorted, with their entry counts.
+    pub fn families(&self) -> Vec<(&str, usize)> {
+        let mut m: HashMap<&str, usize> = HashMap::new();
+        for e in &self.entries {
+            *m.entry(e.family.as_str()).or_default() += 1;
+        }
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// An alias with `<placeholders>` (`Web space with name <name> already exists`) matches text
+/// that holds its literal pieces in order.
+fn template_matches(alias: &str, text: &str) -> bool {
+    if !alias.contains('<') {
+        return false;
+    }
+    let mut rest = text;
+    let mut pieces = 0;
+    for (i, chunk) in alias.split('<').enumerate() {
+        let literal = if i == 0 { chunk } else { chunk.split_once('>').map_or(chunk, |(_, after)| after) };
+        let literal = literal.trim();
+        if literal.is_empty() {
+            continue;
+        }
+        match rest.find(literal) {
+            Some(at) => {
+                rest = &rest[at + literal.len()..];
+                pieces += literal.len();
+            }
+            None => return false,
+        }
+    }
+    pieces >= 12
+}
+
+fn context_prefers(context: Context) -> Vec<Kind> {
+    let probe = [Kind::Aadsts, Kind::Hresult, Kind::Sip, Kind::Msrc, Kind::MsDiag, Kind::Q850, Kind::Oauth, Kind::Http];
+    probe.into_iter().filter(|k| normalize::prefers(context, *k)).collect()
+}
+
+fn alias_key(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+        .trim_end_matches(['.', ':'])
+        .replace(['’', '‘'], "'")
+}

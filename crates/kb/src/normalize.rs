@@ -217,7 +217,7 @@ fn read_prefixed(s: &str, out: &mut Vec<Code>) -> bool {
             return true;
         }
     }
-    for p in ["ms-client-diagnostics", "ms-diagnostics-public", "ms-diagnostics", "ms-diag"] {
+    for p in ["x-ms-diagnostics", "ms-client-diagnostics", "ms-diagnostics-public", "ms-diagnostics", "ms-diag"] {
         if let Some(r) = strip_prefix_ci(s, p) {
             if let Some(n) = leading_number(r) {
                 out.push(Code::MsDiag(n));

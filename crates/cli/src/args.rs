@@ -37,6 +37,10 @@ pub enum Command {
     /// Asks on a terminal; answer every question with --answer KEY=VALUE for scripts
     /// (--list shows the keys and values of a flow).
     Triage(TriageArgs),
+    /// Active checks from this machine: network, tls, cert, dns, sip, pexip-vars, route-rule.
+    ///
+    /// Exit 0 when every check passes or warns, 1 when any fails, 2 for bad usage.
+    Check(uctriage_checks::CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

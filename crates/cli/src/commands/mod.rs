@@ -16,6 +16,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Explain(a) => explain::run(a, style, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Triage(a) => triage::run(a, style, out),
+        Command::Check(a) => Ok(match uctriage_checks::run(a, out) {
+            0 => Exit::Ok,
+            1 => Exit::Problems,
+            _ => Exit::Usage,
+        }),
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod code;
 pub mod decode;
 pub mod entry;
+mod extract;
 pub mod normalize;
 
 use std::borrow::Cow;
@@ -46,6 +47,7 @@ pub struct KnowledgeBase {
     by_token: HashMap<String, usize>,
     /// Lower-case alias text to the entries that list it.
     by_alias: HashMap<String, Vec<usize>>,
+    extractor: OnceLock<extract::Extractor>,
 }
 
 /// The answer for one interpretation of one input.
@@ -138,6 +140,25 @@ impl KnowledgeBase {
     /// The first known entry for any spelling of a code: the fast path readers and rules use.
     pub fn find(&self, input: &str) -> Option<&Entry> {
         candidates(input).iter().find_map(|c| self.get(c))
+    }
+
+    /// Every code found in free text (a log line, a JSON string, a pasted dialog), in canonical
+    /// form, in order of kind and without repeats. URL-encoded text is decoded first.
+    pub fn extract(&self, text: &str) -> Vec<Code> {
+        let mut out = Vec::new();
+        self.extract_into(text, &mut out);
+        out
+    }
+
+    /// [`extract`](Self::extract) appending to `out` (codes already there are not repeated).
+    pub fn extract_into(&self, text: &str, out: &mut Vec<Code>) {
+        let ex = self.extractor.get_or_init(|| extract::Extractor::new(self));
+        if text.contains('%') {
+            let decoded = normalize::percent_decode_str(text);
+            ex.extract(self, &decoded, out);
+        } else {
+            ex.extract(self, text, out);
+        }
     }
 
     /// Canonical reading of `raw` in `context`, with named tokens put in their knowledge-base spelling.

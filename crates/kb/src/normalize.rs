@@ -70,6 +70,11 @@ fn clean(raw: &str) -> String {
     t.trim_end_matches([':', ';', ',', '.', ' ']).trim().to_owned()
 }
 
+/// Decode `%XX` escapes (used on URL-encoded redirect URLs in logs).
+pub fn percent_decode_str(s: &str) -> String {
+    percent_decode(s)
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

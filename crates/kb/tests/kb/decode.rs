@@ -74,3 +74,39 @@ fn unknown_text_gets_suggestions() {
     assert!(!x.suggestions.is_empty());
     assert!(x.suggestions.iter().all(|c| matches!(c, Code::Aadsts(_))));
 }
+
+#[test]
+fn codes_are_found_in_free_text() {
+    let kb = KnowledgeBase::builtin();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            r#"{"Description":"Network status : Healthy. Exchange status : 80131500 : AADSTS50076. Signin status: NotApplicable."}"#,
+            &["AADSTS50076", "0x80131500"],
+        ),
+        (
+            "https://login.example/cb?error=interaction_required&error_description=AADSTS50076%3a+Due+to",
+            &["AADSTS50076", "OAUTH interaction_required"],
+        ),
+        ("Error: 0xCAA70004 Code: 0x00000001", &["0xCAA70004"]),
+        ("SIP/2.0 403 Forbidden", &["SIP 403"]),
+        ("INVITE sip:+15551234@sbc.contoso.com SIP/2.0", &[]),
+        ("Reason: Q.850;cause=34;text=\"no circuit\"", &["Q850 34"]),
+        ("ms-diagnostics: 1034;reason=\"Previous hop\"", &["MS-DIAG 1034"]),
+        ("Teams API request failed Call-id=abc Error=\"401\"", &["HTTP 401"]),
+        ("launch failed: max_reload_exceeded", &["TEAMS max_reload_exceeded"]),
+        (
+            "errorCode: FailedAuthentication, errorStep: get_skype_license, errorState: licenseError",
+            &["TEAMS licenseError"],
+        ),
+        ("the quick brown fox 2025-07-15 connected to 10.0.0.1", &[]),
+    ];
+    for (text, want) in cases {
+        let got: Vec<String> = kb.extract(text).iter().map(ToString::to_string).collect();
+        for w in *want {
+            assert!(got.iter().any(|g| g == w), "{text}: want {w}, got {got:?}");
+        }
+        if want.is_empty() {
+            assert!(got.is_empty(), "{text}: got {got:?}");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Finding codes in free text: a log line, a JSON string, a pasted error dialog.
+//!
+//! A cheap case-insensitive prefilter (one Aho-Corasick automaton over trigger words and alias
+//! texts) skips the lines that hold nothing; only the rest go through the regular expressions.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
+
+use crate::code::Code;
+use crate::KnowledgeBase;
+
+/// Shortest alias text matched anywhere in free text (shorter ones are too easy to hit by chance;
+/// the readers of their own formats match those explicitly).
+const MIN_ALIAS: usize = 20;
+
+#[derive(Debug)]
+pub(crate) struct Extractor {
+    prefilter: AhoCorasick,
+    /// Pattern ids `>= triggers` in `prefilter` are aliases, mapped to their entry.
+    triggers: usize,
+    alias_entry: Vec<usize>,
+    patterns: Vec<(Regex, Kind)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Aadsts,
+    Hex,
+    Sip,
+    MsDiag,
+    Q850,
+    OauthWord,
+    Http,
+    Msrc,
+    CaaBare,
+    TeamsToken,
+}
+
+const TRIGGERS: &[&str] = &[
+    "aadsts",
+    "0x",
+    "sip/2.0",
+    "diagnostics",
+    "850",
+    "error",
+    "code",
+    "http",
+    "subreason",
+    "caa",
+    "exchange status",
+    "max_reload",
+];
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("extractor patterns are fixed and tested")
+}
+
+impl Extractor {
+    pub(crate) fn new(kb: &KnowledgeBase) -> Self {
+        let mut words: Vec<String> = TRIGGERS.iter().map(|s| (*s).to_owned()).collect();
+        let mut alias_entry = Vec::new();
+        let mut teams_tokens = Vec::new();
+        for (i, e) in kb.entries.iter().enumerate() {
+            for a in &e.aliases {
+                if a.len() >= MIN_ALIAS && !a.contains('<') {
+                    words.push(a.to_ascii_lowercase());
+                    alias_entry.push(i);
+                }
+            }
+            if let Code::Teams(t) = &e.code {
+                // Distinctive tokens only: `max_reload_exceeded`, `licenseError`, `GeneralError`.
+                let distinctive = t.contains('_') || t.chars().skip(1).any(|c| c.is_ascii_uppercase());
+                if distinctive && t.len() >= 8 {
+                    teams_tokens.push(regex::escape(t));
+                    words.push(t.to_ascii_lowercase());
+                }
+            }
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&words)
+            .expect("prefilter builds");
+        let mut patterns = vec![
+            (re(r"(?i)\bAADSTS(?:%3a|:)?(\d{4,8})"), Kind::Aadsts),
+            (re(r"(?i)\b0x([0-9a-f]{8})\b"), Kind::Hex),
+            (re(r"(?i)(?:exchange status|hresult)\s*[:=]\s*(?:0x)?([0-9a-f]{8})\b"), Kind::Hex),
+            (re(r"\bSIP/2\.0 ([1-6]\d\d) [A-Za-z]"), Kind::Sip),
+            (re(r"(?i)\b(?:x-)?ms-(?:client-)?diagnostics(?:-public)?\s*:\s*(\d{1,7})"), Kind::MsDiag),
+            (re(r"(?i)\bQ\.?850\s*;\s*cause\s*=\s*(\d{1,3})"), Kind::Q850),
+            (
+                re(r#"(?i)\b(?:error|error_?code|suberror|code)["']?\s*[=:]\s*["']?([a-z][a-z_]{4,40})\b"#),
+                Kind::OauthWord,
+            ),
+            (re(r#"(?i)\bError="(\d{3})""#), Kind::Http),
+            (re(r"(?i)\bHTTP status\s*:?\s*(\d{3})\b"), Kind::Http),
+            (re(r"(?i)\bHTTP/[12](?:\.[01])? (\d{3})\b"), Kind::Http),
+            (
+                re(
+                    r#"(?i)(?:microsoft response code|callEndSubReason|final microsoft subcode)["']?\s*[:=]?\s*["']?(\d{1,6})\b"#,
+                ),
+                Kind::Msrc,
+            ),
+            (re(r"(?i)\b(caa[0-9a-f]{5})\b"), Kind::CaaBare),
+        ];
+        if !teams_tokens.is_empty() {
+            patterns.push((re(&format!(r"\b({})\b", teams_tokens.join("|"))), Kind::TeamsToken));
+        }
+        Extractor { prefilter, triggers: TRIGGERS.len(), alias_entry, patterns }
+    }
+
+    pub(crate) fn extract(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>) {
+        let mut any = false;
+        let mut aliases: Vec<usize> = Vec::new();
+        for m in self.prefilter.find_iter(text) {
+            any = true;
+            let id = m.pattern().as_usize();
+            if id >= self.triggers {
+                aliases.push(self.alias_entry[id - self.triggers]);
+            }
+        }
+        if !any {
+            return;
+        }
+        let mut push = |c: Code| {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        };
+        for (re, kind) in &self.patterns {
+            for caps in re.captures_iter(text) {
+                let g = &caps[1];
+                let code = match kind {
+                    Kind::Aadsts => g.parse().ok().map(Code::Aadsts),
+                    Kind::Hex | Kind::CaaBare => {
+                        let v = u32::from_str_radix(g, 16).ok();
+                        // Small or positive values are flags and addresses, not error codes.
+                        v.filter(|v| *v >= 0x8000_0000 || kb.get(&Code::Hresult(*v)).is_some()).map(Code::Hresult)
+                    }
+                    Kind::Sip => g.parse().ok().map(Code::Sip),
+                    Kind::MsDiag => g.parse().ok().map(Code::MsDiag),
+                    Kind::Q850 => g.parse().ok().map(Code::Q850),
+                    Kind::OauthWord => {
+                        let c = Code::Oauth(g.to_ascii_lowercase().into());
+                        kb.get(&c).is_some().then_some(c)
+                    }
+                    Kind::Http => g.parse().ok().filter(|n| (100..600).contains(n)).map(Code::Http),
+                    Kind::Msrc => g.parse().ok().filter(|n| *n != 0).map(Code::Msrc),
+                    Kind::TeamsToken => kb.get(&Code::Teams(g.into())).map(|e| e.code.clone()),
+                };
+                if let Some(c) = code {
+                    push(c);
+                }
+            }
+        }
+        for i in aliases {
+            push(kb.entries[i].code.clone());
+        }
+    }
+}

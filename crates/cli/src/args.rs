@@ -30,6 +30,11 @@ pub enum Command {
     /// Exit 0 when every code is known, 1 when any is unknown (with the nearest known codes and
     /// what the code's structure reveals).
     Explain(ExplainArgs),
+    /// Read inputs and print the normalized evidence records as JSON Lines (one record a line).
+    ///
+    /// PATH is a diagnostic bundle (.zip, also nested), a folder, a single file of any supported
+    /// kind, or `-` for standard input. Warnings go to stderr. Exit 0, or 2 when nothing could be read.
+    Evidence(EvidenceArgs),
     /// List and filter the knowledge base.
     Codes(CodesArgs),
     /// Guided scoping questions that end with the layer, the commands to run next and the fixes.
@@ -67,6 +72,24 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    #[arg(required_unless_present = "list_formats", value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Read every input with this reader instead of detecting the format (see --list-formats).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// Print the readers uctriage has, then exit.
+    #[arg(long, exclusive = true)]
+    pub list_formats: bool,
+
+    /// After the records, print one summary line per input to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,9 +16,8 @@ const MIN_ALIAS: usize = 20;
 #[derive(Debug)]
 pub(crate) struct Extractor {
     prefilter: AhoCorasick,
-    /// Pattern ids `>= triggers` in `prefilter` are aliases, mapped to their entry.
-    triggers: usize,
-    alias_entry: Vec<usize>,
+    /// For each prefilter pattern: the entry it names when it is an alias text.
+    alias_entry: Vec<Option<usize>>,
     patterns: Vec<(Regex, Kind)>,
 }
 
@@ -58,13 +57,13 @@ fn re(p: &str) -> Regex {
 impl Extractor {
     pub(crate) fn new(kb: &KnowledgeBase) -> Self {
         let mut words: Vec<String> = TRIGGERS.iter().map(|s| (*s).to_owned()).collect();
-        let mut alias_entry = Vec::new();
+        let mut alias_entry: Vec<Option<usize>> = vec![None; words.len()];
         let mut teams_tokens = Vec::new();
         for (i, e) in kb.entries.iter().enumerate() {
             for a in &e.aliases {
                 if a.len() >= MIN_ALIAS && !a.contains('<') {
                     words.push(a.to_ascii_lowercase());
-                    alias_entry.push(i);
+                    alias_entry.push(Some(i));
                 }
             }
             if let Code::Teams(t) = &e.code {
@@ -73,6 +72,7 @@ impl Extractor {
                 if distinctive && t.len() >= 8 {
                     teams_tokens.push(regex::escape(t));
                     words.push(t.to_ascii_lowercase());
+                    alias_entry.push(None);
                 }
             }
         }
@@ -106,7 +106,7 @@ impl Extractor {
         if !teams_tokens.is_empty() {
             patterns.push((re(&format!(r"\b({})\b", teams_tokens.join("|"))), Kind::TeamsToken));
         }
-        Extractor { prefilter, triggers: TRIGGERS.len(), alias_entry, patterns }
+        Extractor { prefilter, alias_entry, patterns }
     }
 
     pub(crate) fn extract(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>) {
@@ -114,9 +114,8 @@ impl Extractor {
         let mut aliases: Vec<usize> = Vec::new();
         for m in self.prefilter.find_iter(text) {
             any = true;
-            let id = m.pattern().as_usize();
-            if id >= self.triggers {
-                aliases.push(self.alias_entry[id - self.triggers]);
+            if let Some(i) = self.alias_entry[m.pattern().as_usize()] {
+                aliases.push(i);
             }
         }
         if !any {

@@ -1,6 +1,7 @@
 //! One module per command. Each takes its flags and a writer, and returns the exit code.
 
 mod codes;
+mod evidence;
 mod explain;
 mod triage;
 
@@ -14,6 +15,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
     let style = Style::new(cli.color);
     match &cli.command {
         Command::Explain(a) => explain::run(a, style, out),
+        Command::Evidence(a) => evidence::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Triage(a) => triage::run(a, style, out),
         Command::Check(a) => Ok(match uctriage_checks::run(a, out) {

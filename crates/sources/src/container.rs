@@ -1,0 +1,403 @@
+//! Containers: files, folders, standard input and zip archives (nested), flattened into units.
+//!
+//! Nothing is ever extracted to disk. Zip entry names are only names: `../x` and `C:\x` are shown,
+//! never followed. Guards stop zip bombs: a cap on entries, on total uncompressed bytes (counted as
+//! they are really read, not as the archive claims), on the compression ratio and on nesting.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use uctriage_evidence::Warning;
+
+use crate::input::Input;
+use crate::Options;
+
+/// A seekable reader over a shared file, so that many threads can read one archive at once.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+    pos: u64,
+}
+
+impl SharedFile {
+    fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(SharedFile { file: Arc::new(file), len, pos: 0 })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, off)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, off)
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let next = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = next.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+/// The bytes of an archive: on disk, or in memory (a nested zip).
+#[derive(Debug, Clone)]
+pub(crate) enum ArchiveData {
+    File(SharedFile),
+    Memory(io::Cursor<Arc<[u8]>>),
+}
+
+impl Read for ArchiveData {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ArchiveData::File(f) => f.read(buf),
+            ArchiveData::Memory(c) => c.read(buf),
+        }
+    }
+}
+
+impl Seek for ArchiveData {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match self {
+            ArchiveData::File(f) => f.seek(to),
+            ArchiveData::Memory(c) => c.seek(to),
+        }
+    }
+}
+
+type Archive = zip::ZipArchive<ArchiveData>;
+
+/// Where a unit's bytes come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    File(PathBuf),
+    Memory(Arc<[u8]>),
+    ZipEntry { archive: Archive, index: usize },
+}
+
+/// One thing to read.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Display path (`bundle.zip!Windows/EventLog/x.evtx`).
+    pub path: String,
+    /// Path inside the container, forward slashes (or the file name).
+    pub name: String,
+    pub size: Option<u64>,
+    pub(crate) origin: Origin,
+}
+
+/// Shared budget of uncompressed bytes, spent as entries are really read.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    left: AtomicU64,
+}
+
+impl Budget {
+    pub(crate) fn new(bytes: u64) -> Arc<Self> {
+        Arc::new(Budget { left: AtomicU64::new(bytes) })
+    }
+
+    fn spend(&self, n: u64) -> bool {
+        self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n)).is_ok()
+    }
+}
+
+/// A reader that stops with an error when the shared budget runs out (a bomb that lies about sizes).
+struct Metered<R> {
+    inner: R,
+    budget: Arc<Budget>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.budget.spend(n as u64) {
+            return Err(io::Error::other("the total uncompressed size limit was reached (possible zip bomb)"));
+        }
+        Ok(n)
+    }
+}
+
+fn is_zip(name: &str, head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04") || (head.starts_with(b"PK\x05\x06") && name.to_ascii_lowercase().ends_with(".zip"))
+}
+
+/// Walk the paths into units; problems with one path become warnings.
+pub(crate) fn collect(
+    paths: &[String],
+    opts: &Options,
+    budget: &Arc<Budget>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for p in paths {
+        if p == "-" {
+            let mut buf = Vec::new();
+            match io::stdin().lock().take(opts.max_total_bytes).read_to_end(&mut buf) {
+                Ok(_) => add_bytes("-", "stdin", buf.into(), opts, budget, 0, &mut units, warnings),
+                Err(e) => warnings.push(warn("-", "", format!("cannot read standard input: {e}"))),
+            }
+            continue;
+        }
+        walk(Path::new(p), p, opts, budget, &mut units, warnings);
+    }
+    units
+}
+
+fn warn(path: &str, place: &str, message: impl Into<String>) -> Warning {
+    Warning { path: path.to_owned(), place: place.to_owned(), message: message.into() }
+}
+
+fn walk(path: &Path, display: &str, opts: &Options, budget: &Arc<Budget>, units: &mut Vec<Unit>, w: &mut Vec<Warning>) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            w.push(warn(display, "", format!("cannot open: {e}")));
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(e) => {
+                w.push(warn(display, "", format!("cannot list folder: {e}")));
+                return;
+            }
+        };
+        entries.sort();
+        for e in entries {
+            // Symbolic links to folders are not followed, so a loop cannot trap the walk.
+            if std::fs::symlink_metadata(&e).is_ok_and(|m| m.file_type().is_symlink() && e.is_dir()) {
+                continue;
+            }
+            let shown = e.display().to_string();
+            walk(&e, &shown, opts, budget, units, w);
+        }
+        return;
+    }
+    let name = path.file_name().map_or_else(|| display.to_owned(), |n| n.to_string_lossy().into_owned());
+    let mut head = [0u8; 4];
+    let n = File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    if is_zip(&name, &head[..n]) {
+        match SharedFile::open(path).map(ArchiveData::File) {
+            Ok(data) => add_archive(data, display, opts, budget, 0, units, w),
+            Err(e) => w.push(warn(display, "", format!("cannot open: {e}"))),
+        }
+        return;
+    }
+    units.push(Unit {
+        path: display.to_owned(),
+        name,
+        size: Some(meta.len()),
+        origin: Origin::File(path.to_path_buf()),
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_bytes(
+    display: &str,
+    name: &str,
+    bytes: Arc<[u8]>,
+    opts: &Options,
+    budget: &Arc<Budget>,
+    depth: usize,
+    units: &mut Vec<Unit>,
+    w: &mut Vec<Warning>,
+) {
+    if is_zip(name, &bytes[..bytes.len().min(4)]) {
+        add_archive(ArchiveData::Memory(io::Cursor::new(bytes)), display, opts, budget, depth, units, w);
+    } else {
+        units.push(Unit {
+            path: display.to_owned(),
+            name: name.to_owned(),
+            size: Some(bytes.len() as u64),
+            origin: Origin::Memory(bytes),
+        });
+    }
+}
+
+fn add_archive(
+    data: ArchiveData,
+    display: &str,
+    opts: &Options,
+    budget: &Arc<Budget>,
+    depth: usize,
+    units: &mut Vec<Unit>,
+    w: &mut Vec<Warning>,
+) {
+    if depth > opts.max_zip_depth {
+        w.push(warn(display, "", format!("zip nested deeper than {} levels: not opened", opts.max_zip_depth)));
+        return;
+    }
+    let mut archive = match zip::ZipArchive::new(data) {
+        Ok(a) => a,
+        Err(e) => {
+            w.push(warn(display, "", format!("not a readable zip archive: {e}")));
+            return;
+        }
+    };
+    let count = archive.len();
+    if count > opts.max_zip_entries {
+        w.push(warn(
+            display,
+            "",
+            format!("{count} entries: only the first {} are read (zip entry limit)", opts.max_zip_entries),
+        ));
+    }
+    for index in 0..count.min(opts.max_zip_entries) {
+        let place = format!("entry {}", index + 1);
+        let (name, size, compressed, is_dir, encrypted) = match archive.by_index_raw(index) {
+            Ok(f) => (
+                f.name().map_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned(), |n| n.replace('\\', "/")),
+                f.size(),
+                f.compressed_size(),
+                f.is_dir(),
+                f.encrypted(),
+            ),
+            Err(e) => {
+                w.push(warn(display, &place, format!("unreadable entry header: {e}")));
+                continue;
+            }
+        };
+        if is_dir {
+            continue;
+        }
+        let shown = format!("{display}!{name}");
+        if encrypted {
+            w.push(warn(&shown, "", "encrypted entry: skipped (no password is ever asked for)"));
+            continue;
+        }
+        if size > opts.max_entry_bytes {
+            w.push(warn(&shown, "", format!("{size} bytes uncompressed: over the per-entry limit, skipped")));
+            continue;
+        }
+        if size > 1024 * 1024 && size / compressed.max(1) > opts.max_ratio {
+            w.push(warn(
+                &shown,
+                "",
+                format!(
+                    "compression ratio {}:1 is over the limit (possible zip bomb): skipped",
+                    size / compressed.max(1)
+                ),
+            ));
+            continue;
+        }
+        let nested = name.to_ascii_lowercase().ends_with(".zip");
+        if nested {
+            let mut buf = Vec::new();
+            let read = archive.by_index(index).and_then(|f| {
+                Metered { inner: f, budget: budget.clone() }
+                    .take(opts.max_entry_bytes)
+                    .read_to_end(&mut buf)
+                    .map_err(zip::result::ZipError::Io)
+            });
+            match read {
+                Ok(_) => add_bytes(&shown, &name, buf.into(), opts, budget, depth + 1, units, w),
+                Err(e) => w.push(warn(&shown, "", format!("cannot read nested archive: {e}"))),
+            }
+            continue;
+        }
+        units.push(Unit {
+            path: shown,
+            name,
+            size: Some(size),
+            origin: Origin::ZipEntry { archive: archive.clone(), index },
+        });
+    }
+}
+
+/// Open a unit for reading.
+pub(crate) fn open(unit: &Unit, opts: &Options, budget: &Arc<Budget>) -> io::Result<Input> {
+    match &unit.origin {
+        Origin::File(p) => {
+            let f = File::open(p)?;
+            let mut input = Input::new(unit.path.clone(), unit.name.clone(), Box::new(f), unit.size)?;
+            input.file = Some(p.clone());
+            Ok(input)
+        }
+        Origin::Memory(bytes) => {
+            Input::new(unit.path.clone(), unit.name.clone(), Box::new(io::Cursor::new(bytes.clone())), unit.size)
+        }
+        Origin::ZipEntry { archive, index } => {
+            // A thread owns its own clone of the archive and streams the entry through a small
+            // bounded channel: entries are never held whole in memory, and several can be read at once.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+            let mut archive = archive.clone();
+            let (index, cap, budget) = (*index, opts.max_entry_bytes, budget.clone());
+            std::thread::spawn(move || {
+                let mut f = match archive.by_index(index) {
+                    Ok(f) => Metered { inner: f, budget }.take(cap),
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e.to_string())));
+                        return;
+                    }
+                };
+                loop {
+                    let mut chunk = vec![0u8; 64 * 1024];
+                    match f.read(&mut chunk) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            if tx.send(Ok(chunk)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            let stream = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+            Input::new(unit.path.clone(), unit.name.clone(), Box::new(stream), unit.size)
+        }
+    }
+}
+
+/// Reads the chunks a producer thread sends; an error chunk becomes a read error.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

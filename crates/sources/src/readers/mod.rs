@@ -1,0 +1,133 @@
+//! One reader per log format, and the detection that picks one.
+//!
+//! To add a format: write a module with a type implementing [`Reader`], register it in
+//! [`registry`], and add a fixture and a snapshot test (see docs/adding-a-log-format.md).
+
+mod generic;
+
+use uctriage_evidence::{Evidence, Sink, Warning};
+use uctriage_kb::{Code, KnowledgeBase};
+
+use crate::input::Input;
+
+/// A reader failure that stopped the reading of one input: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub place: String,
+    pub message: String,
+}
+
+impl ReadError {
+    pub fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
+        ReadError { place: place.into(), message: message.into() }
+    }
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        ReadError::new("", format!("read error: {e}"))
+    }
+}
+
+/// A log format.
+pub trait Reader: Send + Sync {
+    /// The format name written into every record (`evtx`, `teams-log`, `sip-trace`…).
+    fn format(&self) -> &'static str;
+
+    /// How sure the reader is that it can read this input: 0 = not at all, 100 = certain.
+    /// `name` is the path inside the container, lower-cased, forward slashes; `head` the first
+    /// bytes. Decide on content first and use the name to break ties.
+    fn detect(&self, name: &str, head: &[u8]) -> u8;
+
+    /// Read the input, emitting records and warnings. An `Err` ends this input only.
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError>;
+}
+
+/// Every reader, most specific first.
+pub fn registry() -> Vec<Box<dyn Reader>> {
+    vec![
+        // Format readers register here, one line each.
+        Box::new(generic::GenericText),
+    ]
+}
+
+/// The reader for `input`: the one named by `forced`, or the most confident one.
+pub fn choose<'r>(registry: &'r [Box<dyn Reader>], input: &Input, forced: Option<&str>) -> Option<&'r dyn Reader> {
+    if let Some(f) = forced {
+        return registry.iter().find(|r| r.format() == f).map(AsRef::as_ref);
+    }
+    let name = input.name.to_ascii_lowercase().replace('\\', "/");
+    let mut best: Option<(u8, &dyn Reader)> = None;
+    for r in registry {
+        let score = r.detect(&name, &input.head);
+        if score > 0 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, r.as_ref()));
+        }
+    }
+    best.map(|(_, r)| r)
+}
+
+/// Hands a reader's records to the sink, counting them and collecting warnings.
+pub struct Emitter<'a> {
+    path: &'a str,
+    format: &'static str,
+    sink: &'a mut dyn Sink,
+    records: u64,
+    warnings: Vec<Warning>,
+}
+
+impl std::fmt::Debug for Emitter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter").field("path", &self.path).field("records", &self.records).finish()
+    }
+}
+
+/// More warnings than this for one input are counted, not listed.
+const MAX_WARNINGS: usize = 50;
+
+impl<'a> Emitter<'a> {
+    pub fn new(path: &'a str, format: &'static str, sink: &'a mut dyn Sink) -> Self {
+        Emitter { path, format, sink, records: 0, warnings: Vec::new() }
+    }
+
+    /// A new record for this input at `location`, to fill and [`emit`](Self::emit).
+    pub fn evidence(&self, location: impl Into<String>) -> Evidence {
+        Evidence::new(self.path, self.format, location)
+    }
+
+    pub fn emit(&mut self, e: Evidence) {
+        self.records += 1;
+        self.sink.record(e);
+    }
+
+    /// A problem at `place` that did not stop the reading.
+    pub fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(Warning { path: self.path.to_owned(), place: place.into(), message: message.into() });
+        } else if self.warnings.len() == MAX_WARNINGS {
+            self.warnings.push(Warning {
+                path: self.path.to_owned(),
+                place: String::new(),
+                message: "more warnings for this input were not listed".into(),
+            });
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        self.path
+    }
+
+    pub(crate) fn finish(self) -> (u64, Vec<Warning>) {
+        (self.records, self.warnings)
+    }
+}
+
+/// The built-in knowledge base, for readers that extract codes.
+pub fn kb() -> &'static KnowledgeBase {
+    KnowledgeBase::builtin()
+}
+
+/// Codes in a piece of free text (see [`KnowledgeBase::extract`]).
+pub fn codes_in(text: &str) -> Vec<Code> {
+    kb().extract(text)
+}

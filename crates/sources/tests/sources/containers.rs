@@ -1,0 +1,94 @@
+//! Containers: folders, zips (nested, hostile), stdin-like bytes, junk.
+
+use std::io::Write;
+
+use uctriage_sources::{read_bytes, Options};
+
+use crate::read_paths;
+
+fn zip_of(entries: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, data, method) in entries {
+            z.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(*method)).unwrap();
+            z.write_all(data).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("uctriage-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn nested_zip_with_backslash_and_traversal_names_is_read_in_memory() {
+    let inner = zip_of(&[("App\\Microsoft\\Teams\\Logs.txt", b"x AADSTS50126 y", zip::CompressionMethod::Deflated)]);
+    let outer = zip_of(&[
+        ("../../etc/evil.txt", b"0xCAA70004", zip::CompressionMethod::Stored),
+        ("/abs/name.txt", b"SIP/2.0 403 Forbidden", zip::CompressionMethod::Deflated),
+        ("inner.zip", &inner, zip::CompressionMethod::Stored),
+    ]);
+    let p = tmp("bundle.zip", &outer);
+    let (reports, records) = read_paths(&[p.clone()]);
+    let paths: Vec<&str> =
+        reports.iter().map(|r| r.path.rsplit_once(".zip!").map_or(r.path.as_str(), |(_, b)| b)).collect();
+    assert_eq!(paths, ["../../etc/evil.txt", "/abs/name.txt", "App/Microsoft/Teams/Logs.txt"]);
+    let codes: Vec<String> = records.iter().flat_map(|e| e.codes.iter().map(ToString::to_string)).collect();
+    assert_eq!(codes, ["0xCAA70004", "SIP 403", "AADSTS50126"]);
+    assert!(records[2].path.contains("bundle.zip!inner.zip!App/Microsoft/Teams/Logs.txt"), "{}", records[2].path);
+    // Nothing was written next to the archive.
+    assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+}
+
+#[test]
+fn zip_bomb_by_ratio_is_refused_with_a_warning() {
+    let zeros = vec![0u8; 50 * 1024 * 1024];
+    let bomb = zip_of(&[
+        ("big.log", &zeros, zip::CompressionMethod::Deflated),
+        ("ok.txt", b"AADSTS50076", zip::CompressionMethod::Stored),
+    ]);
+    let p = tmp("bomb.zip", &bomb);
+    let mut records = Vec::new();
+    let summary =
+        uctriage_sources::read(&[p.display().to_string()], &Options::default(), Vec::new, |_, s| records.extend(s));
+    assert_eq!(records.len(), 1);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("compression ratio") && w.path.ends_with("bomb.zip!big.log")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[test]
+fn bytes_budget_stops_a_lying_archive() {
+    let data = vec![b'a'; 2 * 1024 * 1024];
+    let z = zip_of(&[("a.txt", &data, zip::CompressionMethod::Stored)]);
+    let p = tmp("budget.zip", &z);
+    let opts = Options { max_total_bytes: 1024 * 1024, ..Options::default() };
+    let mut warnings = Vec::new();
+    uctriage_sources::read(&[p.display().to_string()], &opts, Vec::new, |r, _| warnings.extend(r.warnings));
+    assert!(warnings.iter().any(|w| w.message.contains("total uncompressed size limit")), "{warnings:?}");
+}
+
+#[test]
+fn junk_truncated_and_empty_inputs_are_warnings_not_failures() {
+    let (r, e) = read_bytes("junk.bin", &[0, 1, 2, 3, 0xff, 0xfe, 0, 0, 7, 9, 200, 100], None);
+    assert_eq!(r.format, "unsupported");
+    assert!(e.is_empty());
+    let (r, _) = read_bytes("empty.txt", b"", None);
+    assert!(!r.warnings.is_empty());
+    let z = zip_of(&[("a.txt", b"AADSTS50076", zip::CompressionMethod::Deflated)]);
+    let p = tmp("truncated.zip", &z[..z.len() / 2]);
+    let (reports, _) = read_paths(&[p]);
+    assert!(reports.is_empty() || reports.iter().all(|r| r.records == 0));
+}

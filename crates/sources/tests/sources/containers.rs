@@ -36,7 +36,7 @@ fn nested_zip_with_backslash_and_traversal_names_is_read_in_memory() {
         ("inner.zip", &inner, zip::CompressionMethod::Stored),
     ]);
     let p = tmp("bundle.zip", &outer);
-    let (reports, records) = read_paths(&[p.clone()]);
+    let (reports, records) = read_paths(std::slice::from_ref(&p));
     let paths: Vec<&str> =
         reports.iter().map(|r| r.path.rsplit_once(".zip!").map_or(r.path.as_str(), |(_, b)| b)).collect();
     assert_eq!(paths, ["../../etc/evil.txt", "/abs/name.txt", "App/Microsoft/Teams/Logs.txt"]);

@@ -30,6 +30,12 @@ pub enum Command {
     /// Exit 0 when every code is known, 1 when any is unknown (with the nearest known codes and
     /// what the code's structure reveals).
     Explain(ExplainArgs),
+    /// Diagnose: read every input, report root causes with their evidence and fixes.
+    ///
+    /// Exit 0 verdict healthy, 1 problems, 2 nothing could be read or bad usage, 3 inconclusive.
+    Scan(ScanArgs),
+    /// Check the rules: run every rule's sample evidence (`test`) or validate rule files (`lint`).
+    Rules(RulesArgs),
     /// Read inputs and print the normalized evidence records as JSON Lines (one record a line).
     ///
     /// PATH is a diagnostic bundle (.zip, also nested), a folder, a single file of any supported
@@ -72,6 +78,70 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Diagnostic bundles (.zip, nested zips too), folders, files of any supported kind, or `-`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Replace user names, e-mail addresses, IP addresses, tokens, GUIDs and phone numbers with
+    /// placeholders (the same value gets the same placeholder).
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Add rules from this folder (`*.toml`); a rule with a built-in id replaces the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<std::path::PathBuf>,
+
+    /// No progress bar on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Run every rule's samples: each must fire its rule; counter samples must not.
+    Test {
+        /// Also load rules from this folder.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<std::path::PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
+    },
+    /// Validate rule files (the built-in ones, or those of a folder): syntax, fields, regular
+    /// expressions, codes, references, samples.
+    Lint {
+        /// A folder of rule files to check together with the built-in rules.
+        #[arg(value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// List the rules.
+    List,
 }
 
 #[derive(Debug, Args)]

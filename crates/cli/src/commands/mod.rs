@@ -2,6 +2,8 @@
 
 mod codes;
 mod evidence;
+mod rules;
+mod scan;
 mod explain;
 mod triage;
 
@@ -15,6 +17,8 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
     let style = Style::new(cli.color);
     match &cli.command {
         Command::Explain(a) => explain::run(a, style, out),
+        Command::Scan(a) => scan::run(a, out),
+        Command::Rules(a) => rules::run(a, out),
         Command::Evidence(a) => evidence::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Triage(a) => triage::run(a, style, out),

@@ -1,0 +1,132 @@
+//! Scan reports in four formats from one [`ScanReport`]: the contract's JSON, text for the
+//! terminal, Markdown for a ticket, and a single-file HTML page (no external assets) with an
+//! inline SVG timeline of the Teams Rooms signals.
+
+mod html;
+pub mod redact;
+mod text;
+
+use serde::Serialize;
+use uctriage_rules::{Diagnosis, Finding, RoomTimeline, Verdict};
+use uctriage_sources::InputReport;
+
+pub use html::html;
+pub use redact::Redactor;
+pub use text::{markdown, text};
+
+/// One input as the contract lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputEntry {
+    pub path: String,
+    pub format: String,
+    pub records: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub files: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub elapsed_ms: u64,
+}
+
+/// The whole scan result (`scan --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub verdict: Verdict,
+    pub inputs: Vec<InputEntry>,
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    /// Teams Rooms signal timeline, one entry per room (empty without heartbeats).
+    pub timeline: Vec<RoomTimeline>,
+    /// What was read and why nothing was judged, when that is the case.
+    pub notes: Vec<String>,
+    /// Problems that belong to no single input.
+    pub warnings: Vec<String>,
+}
+
+impl ScanReport {
+    pub fn new(inputs: &[InputReport], run_warnings: &[uctriage_evidence::Warning], diagnosis: Diagnosis, stats: Stats) -> Self {
+        ScanReport {
+            schema_version: 1,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            verdict: diagnosis.verdict,
+            inputs: inputs
+                .iter()
+                .map(|i| InputEntry {
+                    path: i.path.clone(),
+                    format: i.format.clone(),
+                    records: i.records,
+                    warnings: i.warnings.iter().map(|w| if w.place.is_empty() { w.message.clone() } else { format!("{}: {}", w.place, w.message) }).collect(),
+                })
+                .collect(),
+            findings: diagnosis.findings,
+            stats,
+            timeline: diagnosis.timeline,
+            notes: diagnosis.notes,
+            warnings: run_warnings.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Replace personal data in every string of the report (see [`redact`]).
+    pub fn redact(&mut self, r: &mut Redactor) {
+        for i in &mut self.inputs {
+            r.apply(&mut i.path);
+            i.warnings.iter_mut().for_each(|w| r.apply(w));
+        }
+        for f in &mut self.findings {
+            for s in [&mut f.title, &mut f.cause, &mut f.group] {
+                r.apply(s);
+            }
+            f.fix.iter_mut().for_each(|s| r.apply(s));
+            for e in &mut f.evidence {
+                for s in [&mut e.path, &mut e.location, &mut e.excerpt, &mut e.source] {
+                    r.apply(s);
+                }
+            }
+        }
+        for t in &mut self.timeline {
+            r.apply(&mut t.room);
+            for c in &mut t.changes {
+                r.apply(&mut c.from);
+                r.apply(&mut c.to);
+            }
+            for turn in &mut t.turned_unhealthy {
+                r.apply(&mut turn.status);
+                for c in &mut turn.changed {
+                    r.apply(&mut c.from);
+                    r.apply(&mut c.to);
+                }
+            }
+            for spans in t.signals.values_mut() {
+                spans.iter_mut().for_each(|s| r.apply(&mut s.status));
+            }
+        }
+        self.notes.iter_mut().for_each(|s| r.apply(s));
+        self.warnings.iter_mut().for_each(|s| r.apply(s));
+    }
+
+    /// The contract's JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.warnings.len() + self.inputs.iter().map(|i| i.warnings.len()).sum::<usize>()
+    }
+}
+
+pub(crate) fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Healthy => "healthy",
+        Verdict::Problems => "problems",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+pub(crate) fn ts(t: Option<jiff::Timestamp>) -> String {
+    t.map_or_else(|| "no time".to_owned(), uctriage_evidence::time::rfc3339)
+}

@@ -1,0 +1,407 @@
+//! Matching in one pass, then judging: thresholds, requirements, correlation, ranking.
+//!
+//! Each evidence record is offered only to the clauses indexed under its codes and its kind (plus
+//! the few clauses that name neither), so adding rules does not make reading slower. Matching
+//! runs in the readers' threads (a [`Collector`] per input); collectors merge in input order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use uctriage_evidence::{Code, Evidence, Sink};
+
+use crate::finding::{EvidenceRef, Finding};
+use crate::rule::{parse_duration, Clause, RawRule, RawThreshold};
+use crate::timeline::HeartbeatPoint;
+
+/// Evidence kept per finding; the rest is counted.
+pub const EVIDENCE_KEPT: usize = 25;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Threshold {
+    count: u64,
+    window: Option<i64>,
+    max_gap: Option<i64>,
+    rate_of: Option<Clause>,
+    min_rate: Option<f64>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub raw: RawRule,
+    pub(crate) when: Vec<Clause>,
+    pub(crate) requires: Vec<Clause>,
+    pub(crate) unless: Vec<Clause>,
+    pub(crate) boost: Vec<Clause>,
+    pub(crate) threshold: Option<Threshold>,
+    pub(crate) codes: Vec<Code>,
+}
+
+impl Rule {
+    pub(crate) fn compile(raw: RawRule, errors: &mut Vec<String>) -> Rule {
+        let id = raw.id.clone();
+        let set = |v: &[crate::rule::RawClause], what: &str, errors: &mut Vec<String>| {
+            v.iter().enumerate().map(|(i, c)| Clause::compile(c, &format!("{id}: {what} {}", i + 1), errors)).collect::<Vec<_>>()
+        };
+        let when = set(&raw.when, "when", errors);
+        if when.is_empty() {
+            errors.push(format!("{id}: a rule needs at least one [[rule.when]] condition set"));
+        }
+        let requires = set(&raw.requires, "requires", errors);
+        let unless = set(&raw.unless, "unless", errors);
+        let boost = set(&raw.boost, "boost", errors);
+        let threshold = raw.threshold.as_ref().map(|t| compile_threshold(&id, t, errors));
+        let mut codes = Vec::new();
+        for c in &raw.codes {
+            match c.parse::<Code>() {
+                Ok(c) => codes.push(c),
+                Err(e) => errors.push(format!("{id}: codes: {e}")),
+            }
+        }
+        Rule { raw, when, requires, unless, boost, threshold, codes }
+    }
+}
+
+fn compile_threshold(id: &str, t: &RawThreshold, errors: &mut Vec<String>) -> Threshold {
+    let dur = |s: &Option<String>, what: &str, errors: &mut Vec<String>| {
+        s.as_deref().and_then(|s| {
+            let d = parse_duration(s);
+            if d.is_none() {
+                errors.push(format!("{id}: threshold.{what}: {s:?} is not a duration such as 15m"));
+            }
+            d
+        })
+    };
+    let window = dur(&t.window, "window", errors);
+    let max_gap = dur(&t.max_gap, "max_gap", errors);
+    let rate_of = t.rate_of.as_ref().map(|c| Clause::compile(c, &format!("{id}: threshold.rate_of"), errors));
+    if rate_of.is_some() != t.min_rate.is_some() {
+        errors.push(format!("{id}: threshold: rate_of and min_rate go together"));
+    }
+    Threshold { count: t.count.unwrap_or(1), window, max_gap, rate_of, min_rate: t.min_rate }
+}
+
+/// Which list a clause belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Role {
+    When,
+    Requires,
+    Unless,
+    Boost,
+    RateOf,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ClauseRef {
+    rule: usize,
+    role: Role,
+    index: usize,
+}
+
+/// Rules with their pre-filter index.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    by_code: HashMap<Code, Vec<ClauseRef>>,
+    by_kind: HashMap<String, Vec<ClauseRef>>,
+    unindexed: Vec<ClauseRef>,
+}
+
+impl RuleSet {
+    pub(crate) fn index(rules: Vec<Rule>) -> RuleSet {
+        let mut set = RuleSet { rules, ..RuleSet::default() };
+        for (ri, r) in set.rules.iter().enumerate() {
+            let roles = [
+                (Role::When, &r.when),
+                (Role::Requires, &r.requires),
+                (Role::Unless, &r.unless),
+                (Role::Boost, &r.boost),
+            ];
+            let mut all: Vec<(Role, usize, &Clause)> =
+                roles.iter().flat_map(|(role, v)| v.iter().enumerate().map(move |(i, c)| (*role, i, c))).collect();
+            if let Some(c) = r.threshold.as_ref().and_then(|t| t.rate_of.as_ref()) {
+                all.push((Role::RateOf, 0, c));
+            }
+            for (role, index, c) in all {
+                let cref = ClauseRef { rule: ri, role, index };
+                if !c.codes.is_empty() {
+                    for code in &c.codes {
+                        set.by_code.entry(code.clone()).or_default().push(cref);
+                    }
+                } else if !c.kind.is_empty() {
+                    for k in &c.kind {
+                        set.by_kind.entry(k.clone()).or_default().push(cref);
+                    }
+                } else {
+                    set.unindexed.push(cref);
+                }
+            }
+        }
+        set
+    }
+
+    fn clause(&self, c: ClauseRef) -> Option<&Clause> {
+        let r = &self.rules[c.rule];
+        match c.role {
+            Role::When => r.when.get(c.index),
+            Role::Requires => r.requires.get(c.index),
+            Role::Unless => r.unless.get(c.index),
+            Role::Boost => r.boost.get(c.index),
+            Role::RateOf => r.threshold.as_ref().and_then(|t| t.rate_of.as_ref()),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.raw.id == id)
+    }
+
+    pub fn collector(&self) -> Collector<'_> {
+        Collector::empty(self)
+    }
+}
+
+/// What one (rule, group) has gathered.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    times: Vec<i64>,
+    evidence: Vec<EvidenceRef>,
+    codes: Vec<Code>,
+    /// Fields of the first matching record (for the text's placeholders).
+    fields: BTreeMap<String, String>,
+    order: u64,
+}
+
+impl Acc {
+    fn add(&mut self, e: &Evidence, keep_times: bool, order: u64) {
+        if self.count == 0 {
+            self.order = order;
+            self.fields = flat_fields(e);
+        }
+        self.count += 1;
+        if let Some(t) = e.time {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+            if keep_times {
+                self.times.push(t.as_second());
+            }
+        }
+        for c in &e.codes {
+            if !self.codes.contains(c) {
+                self.codes.push(c.clone());
+            }
+        }
+        if self.evidence.len() < EVIDENCE_KEPT {
+            self.evidence.push(EvidenceRef::of(e));
+        }
+    }
+
+    fn merge(&mut self, other: Acc) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = other;
+            return;
+        }
+        self.count += other.count;
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, other.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.times.extend(other.times);
+        for c in other.codes {
+            if !self.codes.contains(&c) {
+                self.codes.push(c);
+            }
+        }
+        let room = EVIDENCE_KEPT.saturating_sub(self.evidence.len());
+        self.evidence.extend(other.evidence.into_iter().take(room));
+    }
+}
+
+fn flat_fields(e: &Evidence) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in &e.fields {
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => continue,
+            other => other.to_string(),
+        };
+        m.insert(k.clone(), s);
+    }
+    m.insert("source".into(), e.source.clone());
+    m.insert("path".into(), e.path.clone());
+    m
+}
+
+/// Per-input matching state; a [`Sink`] for the readers.
+#[derive(Debug)]
+pub struct Collector<'r> {
+    rules: &'r RuleSet,
+    accs: HashMap<(usize, String), Acc>,
+    /// Counts of requires / unless / boost / rate-of matches: (rule, role, clause, group).
+    aux: HashMap<(usize, Role, usize, String), u64>,
+    pub(crate) records: u64,
+    pub(crate) kinds: BTreeMap<String, u64>,
+    pub(crate) heartbeats: Vec<HeartbeatPoint>,
+    order: u64,
+}
+
+impl<'r> Collector<'r> {
+    fn empty(rules: &'r RuleSet) -> Self {
+        Collector {
+            rules,
+            accs: HashMap::new(),
+            aux: HashMap::new(),
+            records: 0,
+            kinds: BTreeMap::new(),
+            heartbeats: Vec::new(),
+            order: 0,
+        }
+    }
+
+    /// The rules this collector matches against.
+    pub fn rule_set(&self) -> &'r RuleSet {
+        self.rules
+    }
+
+    /// Records seen so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Fold another input's collector into this one (call in input order).
+    pub fn merge(&mut self, other: Collector<'r>) {
+        let base = self.order;
+        for (k, mut acc) in other.accs {
+            acc.order += base;
+            self.accs.entry(k).or_default().merge(acc);
+        }
+        for (k, n) in other.aux {
+            *self.aux.entry(k).or_default() += n;
+        }
+        for (k, n) in other.kinds {
+            *self.kinds.entry(k).or_default() += n;
+        }
+        self.records += other.records;
+        self.order += other.order;
+        self.heartbeats.extend(other.heartbeats);
+    }
+
+    fn group_of(&self, rule: usize, e: &Evidence) -> String {
+        match &self.rules.rules[rule].raw.group_by {
+            Some(f) => crate::rule::field_text(e, f).unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    /// Judge what was gathered: findings before correlation (every rule that fired, by rule order).
+    pub(crate) fn fired(&self) -> Vec<(usize, Finding)> {
+        let mut out = Vec::new();
+        let mut keys: Vec<&(usize, String)> = self.accs.keys().collect();
+        keys.sort_by_key(|k| (k.0, self.accs[*k].order, k.1.clone()));
+        for key in keys {
+            let (ri, group) = key;
+            let acc = &self.accs[key];
+            let rule = &self.rules.rules[*ri];
+            let aux = |role: Role, i: usize, g: &str| self.aux.get(&(*ri, role, i, g.to_owned())).copied().unwrap_or(0);
+            let seen_anywhere = |role: Role, i: usize| self.aux.iter().any(|((r, ro, ci, _), n)| *r == *ri && *ro == role && *ci == i && *n > 0);
+            if (0..rule.requires.len()).any(|i| !seen_anywhere(Role::Requires, i)) {
+                continue;
+            }
+            if (0..rule.unless.len()).any(|i| seen_anywhere(Role::Unless, i)) {
+                continue;
+            }
+            if let Some(t) = &rule.threshold {
+                if !threshold_met(t, acc, aux(Role::RateOf, 0, group)) {
+                    continue;
+                }
+            }
+            let boosts = (0..rule.boost.len()).filter(|i| seen_anywhere(Role::Boost, *i)).count() as i64;
+            out.push((*ri, Finding::build(rule, group, acc.count, acc.first, acc.last, &acc.codes, &acc.fields, acc.evidence.clone(), boosts)));
+        }
+        out
+    }
+}
+
+fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {
+    if acc.count < t.count {
+        return false;
+    }
+    let mut times = acc.times.clone();
+    times.sort_unstable();
+    if let Some(w) = t.window {
+        let n = usize::try_from(t.count.max(1)).unwrap_or(usize::MAX);
+        if times.len() < n || !times.windows(n).any(|win| win[n - 1] - win[0] <= w) {
+            return false;
+        }
+    }
+    if let Some(g) = t.max_gap {
+        if !times.windows(2).any(|p| p[1] - p[0] > g) {
+            return false;
+        }
+    }
+    if let Some(min) = t.min_rate {
+        if rate_total == 0 || (acc.count as f64 / rate_total as f64) < min {
+            return false;
+        }
+    }
+    true
+}
+
+impl Sink for Collector<'_> {
+    fn record(&mut self, e: Evidence) {
+        self.records += 1;
+        self.order += 1;
+        *self.kinds.entry(e.kind.clone()).or_default() += 1;
+        if e.kind == "heartbeat" {
+            if let Some(p) = HeartbeatPoint::of(&e) {
+                self.heartbeats.push(p);
+            }
+        }
+        let rules = self.rules;
+        let mut candidates: Vec<ClauseRef> = Vec::new();
+        for c in &e.codes {
+            if let Some(v) = rules.by_code.get(c) {
+                candidates.extend(v);
+            }
+        }
+        if let Some(v) = rules.by_kind.get(&e.kind) {
+            candidates.extend(v);
+        }
+        candidates.extend(&rules.unindexed);
+        // A rule's `when` clauses are alternatives: count the record once per rule.
+        let mut matched_when: Vec<usize> = Vec::new();
+        let mut matched_aux: Vec<(usize, Role, usize)> = Vec::new();
+        for cref in candidates {
+            let Some(clause) = rules.clause(cref) else { continue };
+            if !clause.matches(&e) {
+                continue;
+            }
+            if cref.role == Role::When {
+                if !matched_when.contains(&cref.rule) {
+                    matched_when.push(cref.rule);
+                }
+            } else if !matched_aux.contains(&(cref.rule, cref.role, cref.index)) {
+                matched_aux.push((cref.rule, cref.role, cref.index));
+            }
+        }
+        let order = self.order;
+        for ri in matched_when {
+            let group = self.group_of(ri, &e);
+            let keep_times = rules.rules[ri].threshold.is_some();
+            self.accs.entry((ri, group)).or_default().add(&e, keep_times, order);
+        }
+        for (ri, role, i) in matched_aux {
+            let group = if role == Role::RateOf { self.group_of(ri, &e) } else { String::new() };
+            *self.aux.entry((ri, role, i, group)).or_default() += 1;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Findings: one root cause each, with its evidence from every source.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+use uctriage_evidence::{time, Code, Evidence};
+
+use crate::engine::Rule;
+use crate::rule::Severity;
+
+fn ser_time<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(&time::rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A pointer to one piece of evidence behind a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceRef {
+    pub path: String,
+    pub location: String,
+    #[serde(serialize_with = "ser_time")]
+    pub time: Option<Timestamp>,
+    pub excerpt: String,
+    /// The kind and source, so that a reader of the report knows what the line is.
+    pub kind: String,
+    pub source: String,
+}
+
+impl EvidenceRef {
+    pub fn of(e: &Evidence) -> Self {
+        EvidenceRef {
+            path: e.path.clone(),
+            location: e.location.clone(),
+            time: e.time,
+            excerpt: e.excerpt.clone(),
+            kind: e.kind.clone(),
+            source: e.source.clone(),
+        }
+    }
+}
+
+/// A root cause, as the contract's `findings` entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub title: String,
+    pub codes: Vec<Code>,
+    pub family: String,
+    pub layer: String,
+    pub cause: String,
+    pub fix: Vec<String>,
+    pub references: Vec<String>,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<Timestamp>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<Timestamp>,
+    pub count: u64,
+    pub evidence: Vec<EvidenceRef>,
+    /// The group the finding is about (a room, a user, an SBC), when the rule groups.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// Rules whose findings were folded into this one as consequences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<String>,
+    /// Ranking score (priority plus corroboration); higher is more likely the root cause.
+    pub score: i64,
+}
+
+/// Replace `{name}` with the value of that field (or `count`, `group`, `first_seen`, `last_seen`).
+pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') => {
+                let name = &after[..close];
+                match vars.get(name).filter(|v| !v.is_empty()) {
+                    Some(v) => out.push_str(v),
+                    None => out.push_str("(unknown)"),
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Finding {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build(
+        rule: &Rule,
+        group: &str,
+        count: u64,
+        first: Option<Timestamp>,
+        last: Option<Timestamp>,
+        seen_codes: &[Code],
+        fields: &BTreeMap<String, String>,
+        evidence: Vec<EvidenceRef>,
+        boosts: i64,
+    ) -> Finding {
+        let mut vars = fields.clone();
+        vars.insert("count".into(), count.to_string());
+        vars.insert("group".into(), group.to_owned());
+        vars.insert("first_seen".into(), first.map(time::rfc3339).unwrap_or_default());
+        vars.insert("last_seen".into(), last.map(time::rfc3339).unwrap_or_default());
+        let r = &rule.raw;
+        Finding {
+            rule: r.id.clone(),
+            severity: r.severity,
+            title: fill(&r.title, &vars),
+            codes: finding_codes(rule, seen_codes),
+            family: r.family.clone(),
+            layer: r.layer.as_str().to_owned(),
+            cause: fill(&r.cause, &vars),
+            fix: r.fix.iter().map(|f| fill(f, &vars)).collect(),
+            references: r.references.clone(),
+            first_seen: first,
+            last_seen: last,
+            count,
+            evidence,
+            group: group.to_owned(),
+            consequences: Vec::new(),
+            score: r.priority + 10 * boosts,
+        }
+    }
+
+    /// Fold a consequence into this finding.
+    pub(crate) fn absorb(&mut self, other: Finding) {
+        self.count += other.count;
+        self.first_seen = match (self.first_seen, other.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_seen = match (self.last_seen, other.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let room = crate::engine::EVIDENCE_KEPT.saturating_sub(self.evidence.len());
+        self.evidence.extend(other.evidence.into_iter().take(room.max(3)));
+        self.consequences.push(other.rule);
+        self.consequences.extend(other.consequences);
+        // Corroboration from another source makes this cause more likely.
+        self.score += 5;
+    }
+}
+
+/// The codes a finding reports: codes the rule names that the evidence really carried, in the
+/// rule's order; or, when none appeared, the rule's codes as declared; plus any matched code the
+/// rule's conditions name.
+fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
+    let named: Vec<&Code> = rule.codes.iter().chain(rule.when.iter().flat_map(|c| c.codes.iter())).collect();
+    let mut out: Vec<Code> = Vec::new();
+    for c in &named {
+        if seen.contains(c) && !out.contains(c) {
+            out.push((*c).clone());
+        }
+    }
+    if out.is_empty() {
+        out = rule.codes.clone();
+    }
+    out
+}

@@ -1,0 +1,313 @@
+//! The diagnosis: data-driven rules over evidence.
+//!
+//! Rules live in `data/*.toml` (compiled in) and in `--rules DIR` (added, or replacing a built-in
+//! rule with the same id). [`RuleSet::collector`] gives a [`Collector`] — a
+//! [`Sink`](uctriage_evidence::Sink) the readers feed in one pass —, and [`diagnose`] turns the
+//! merged collectors into ranked findings: one per root cause, with consequences folded in
+//! (`absorbs`), and a verdict.
+//!
+//! See docs/adding-a-rule.md for the rule format.
+
+pub mod engine;
+pub mod finding;
+pub mod rule;
+pub mod timeline;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use uctriage_evidence::{time, Code, Evidence, Sink};
+
+pub use engine::{Collector, Rule, RuleSet};
+pub use finding::{EvidenceRef, Finding};
+pub use rule::{RawRule, Severity};
+pub use timeline::RoomTimeline;
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/rule_files.rs"));
+}
+
+/// A problem in a rule file, naming the file and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct RuleError {
+    pub file: String,
+    pub message: String,
+}
+
+/// The rule files compiled into the binary.
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    files::FILES
+}
+
+/// Parse rule files into raw rules (no compilation), reporting TOML errors with the file name.
+pub fn parse_files<'a>(files: impl IntoIterator<Item = (String, &'a str)>) -> Result<Vec<(String, RawRule)>, Vec<RuleError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (name, text) in files {
+        match toml::from_str::<rule::RawFile>(text) {
+            Ok(f) => out.extend(f.rules.into_iter().map(|r| (name.clone(), r))),
+            Err(e) => errors.push(RuleError { file: name, message: e.to_string() }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Read every `*.toml` file of a folder (sorted).
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+    let err = |m: String| RuleError { file: dir.display().to_string(), message: m };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| err(format!("cannot read the rules folder: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| std::fs::read_to_string(&p).map(|t| (p.display().to_string(), t)).map_err(|e| err(format!("{}: {e}", p.display()))))
+        .collect()
+}
+
+impl RuleSet {
+    /// The built-in rules plus the files given (a rule with a built-in id replaces it).
+    pub fn load(extra: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
+        let builtin = builtin_files().iter().map(|(n, t)| ((*n).to_owned(), *t));
+        let mut raws = parse_files(builtin)?;
+        let extra_raws = parse_files(extra.iter().map(|(n, t)| (n.clone(), t.as_str())))?;
+        for (file, r) in extra_raws {
+            match raws.iter_mut().find(|(_, x)| x.id == r.id) {
+                Some(slot) => *slot = (file, r),
+                None => raws.push((file, r)),
+            }
+        }
+        compile(raws)
+    }
+
+    /// The built-in rules (validated by the crate's tests).
+    pub fn builtin() -> RuleSet {
+        match RuleSet::load(&[]) {
+            Ok(r) => r,
+            Err(e) => panic!("built-in rules are invalid (the rules tests catch this): {e:?}"),
+        }
+    }
+}
+
+/// Compile raw rules, checking ids, texts, references and absorb targets.
+pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> {
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    let ids: Vec<String> = raws.iter().map(|(_, r)| r.id.clone()).collect();
+    for (file, raw) in raws {
+        let mut msgs = Vec::new();
+        if ids.iter().filter(|i| **i == raw.id).count() > 1 {
+            msgs.push(format!("{}: the id is used by more than one rule", raw.id));
+        }
+        if !raw.id.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')) {
+            msgs.push(format!("{}: ids are dotted kebab-case (rooms.resource-account.mfa-required)", raw.id));
+        }
+        for (what, v) in [("title", &raw.title), ("cause", &raw.cause)] {
+            if v.trim().is_empty() {
+                msgs.push(format!("{}: {what} is empty", raw.id));
+            }
+        }
+        if raw.fix.is_empty() || raw.fix.iter().any(|f| f.trim().is_empty()) {
+            msgs.push(format!("{}: fix needs at least one non-empty step", raw.id));
+        }
+        if raw.references.is_empty() || raw.references.iter().any(|r| !r.starts_with("https://")) {
+            msgs.push(format!("{}: references must be https URLs (at least one)", raw.id));
+        }
+        for a in &raw.absorbs {
+            if !ids.contains(a) {
+                msgs.push(format!("{}: absorbs unknown rule {a}", raw.id));
+            }
+        }
+        if raw.samples.is_empty() {
+            msgs.push(format!("{}: every rule carries at least one [[rule.sample]] that must fire it", raw.id));
+        }
+        let rule = engine::Rule::compile(raw, &mut msgs);
+        errors.extend(msgs.into_iter().map(|m| RuleError { file: file.clone(), message: m }));
+        rules.push(rule);
+    }
+    if errors.is_empty() {
+        Ok(RuleSet::index(rules))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Healthy,
+    Problems,
+    Inconclusive,
+}
+
+/// Findings, ranked, with the verdict and the notes that explain an empty result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub timeline: Vec<RoomTimeline>,
+    /// What was read, and why nothing (or little) was judged.
+    pub notes: Vec<String>,
+    /// Records per evidence kind.
+    pub kinds: BTreeMap<String, u64>,
+}
+
+/// Judge the merged collector.
+pub fn diagnose(collector: &Collector<'_>) -> Diagnosis {
+    let fired = collector.fired();
+    let findings = correlate(collector_rules(collector), fired);
+    let verdict = if collector.records == 0 {
+        Verdict::Inconclusive
+    } else if findings.iter().any(|f| f.severity <= Severity::Warning) {
+        Verdict::Problems
+    } else {
+        Verdict::Healthy
+    };
+    let mut notes = Vec::new();
+    let kinds: Vec<String> = collector.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if collector.records == 0 {
+        notes.push("The inputs were read but held no record uctriage can judge: no event, log line with a known code, sign-in, SIP message or call record.".into());
+    } else if findings.is_empty() {
+        notes.push(format!(
+            "{} records were read ({}); none matched a rule, so nothing points at a fault in what was given.",
+            collector.records,
+            kinds.join(", ")
+        ));
+        let missing: Vec<&str> = [
+            ("heartbeat", "Teams Rooms heartbeats"),
+            ("aad-error", "Entra (AAD) sign-in errors from the device"),
+            ("sign-in", "Entra sign-in log entries"),
+            ("sip", "SIP messages"),
+            ("call-record", "call records"),
+        ]
+        .iter()
+        .filter(|(k, _)| !collector.kinds.contains_key(*k))
+        .map(|(_, label)| *label)
+        .collect();
+        if !missing.is_empty() {
+            notes.push(format!("Not in the inputs: {}. Add them if the problem lives there.", missing.join(", ")));
+        }
+    }
+    Diagnosis { verdict, findings, timeline: timeline::build(collector.heartbeats.clone()), notes, kinds: collector.kinds.clone() }
+}
+
+fn collector_rules<'a>(c: &Collector<'a>) -> &'a RuleSet {
+    c.rule_set()
+}
+
+/// Fold consequences into their causes and rank: severity, then score, then count, then time.
+fn correlate(rules: &RuleSet, fired: Vec<(usize, Finding)>) -> Vec<Finding> {
+    let mut slots: Vec<Option<(usize, Finding)>> = fired.into_iter().map(Some).collect();
+    // Causes absorb in order of rank so that the most likely cause collects the consequences.
+    let mut order: Vec<usize> = (0..slots.len()).collect();
+    order.sort_by_key(|&i| slots[i].as_ref().map(|(_, f)| (f.severity, -f.score)));
+    for &i in &order {
+        let Some((ri, _)) = &slots[i] else { continue };
+        let absorbs = rules.rules[*ri].raw.absorbs.clone();
+        if absorbs.is_empty() {
+            continue;
+        }
+        for j in 0..slots.len() {
+            if i == j {
+                continue;
+            }
+            let take = match (&slots[i], &slots[j]) {
+                (Some((_, cause)), Some((_, effect))) => {
+                    absorbs.contains(&effect.rule)
+                        && (cause.group.is_empty() || effect.group.is_empty() || cause.group == effect.group)
+                }
+                _ => false,
+            };
+            if take {
+                if let Some((_, effect)) = slots[j].take() {
+                    if let Some((_, cause)) = slots[i].as_mut() {
+                        cause.absorb(effect);
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<Finding> = slots.into_iter().flatten().map(|(_, f)| f).collect();
+    out.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(b.score.cmp(&a.score))
+            .then(b.count.cmp(&a.count))
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
+    out
+}
+
+/// Turn a rule's sample records into evidence.
+pub fn sample_evidence(rule_id: &str, set: &rule::RawSampleSet) -> Result<Vec<Evidence>, String> {
+    let base = time::parse("2025-07-15T08:00:00Z").unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, s) in set.evidence.iter().enumerate() {
+        let mut e = Evidence::new(&format!("sample:{rule_id}"), "sample", format!("sample {}", i + 1));
+        e.kind.clone_from(&s.kind);
+        e.source.clone_from(&s.source);
+        e.excerpt.clone_from(&s.excerpt);
+        if let Some(f) = &s.format {
+            e.fields.insert("sample_format".into(), serde_json::Value::String(f.clone()));
+        }
+        for c in &s.codes {
+            e.add_code(c.parse::<Code>().map_err(|x| format!("{rule_id}: sample: {x}"))?);
+        }
+        for (k, v) in &s.fields {
+            e.fields.insert(k.clone(), v.clone());
+        }
+        let t0 = match &s.time {
+            Some(t) => time::parse(t).ok_or_else(|| format!("{rule_id}: sample time {t:?} is not RFC 3339"))?,
+            None => base.checked_add(jiff::SignedDuration::from_secs(60 * i as i64)).unwrap_or(base),
+        };
+        for k in 0..s.repeat.unwrap_or(1).min(10_000) {
+            let mut copy = e.clone();
+            copy.time = t0.checked_add(jiff::SignedDuration::from_secs(60 * k as i64)).ok();
+            out.push(copy);
+        }
+    }
+    Ok(out)
+}
+
+/// The result of checking one rule's samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleResult {
+    pub rule: String,
+    pub sample: String,
+    pub expected_to_fire: bool,
+    pub fired: bool,
+    pub passed: bool,
+}
+
+/// Run every rule's samples against the whole rule set: each sample set must fire its rule
+/// (before correlation) and each counter sample must not.
+pub fn test_samples(rules: &RuleSet) -> Vec<SampleResult> {
+    let mut out = Vec::new();
+    for r in &rules.rules {
+        let sets = r.raw.samples.iter().map(|s| (s, true)).chain(r.raw.counter_samples.iter().map(|s| (s, false)));
+        for (i, (set, expect)) in sets.enumerate() {
+            let name = if set.name.is_empty() { format!("#{}", i + 1) } else { set.name.clone() };
+            let fired = match sample_evidence(&r.raw.id, set) {
+                Ok(records) => {
+                    let mut c = rules.collector();
+                    for e in records {
+                        c.record(e);
+                    }
+                    c.fired().iter().any(|(_, f)| f.rule == r.raw.id)
+                }
+                Err(_) => false,
+            };
+            out.push(SampleResult { rule: r.raw.id.clone(), sample: name, expected_to_fire: expect, fired, passed: fired == expect });
+        }
+    }
+    out
+}

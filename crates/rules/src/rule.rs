@@ -1,0 +1,361 @@
+//! Rules as stored in `data/*.toml` (and in `--rules DIR`), compiled for matching.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use uctriage_evidence::{Code, Evidence};
+use uctriage_kb::Layer;
+
+/// Finding severity, most severe first when sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// One condition set: every stated condition must hold (clauses of a rule are alternatives).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClause {
+    /// Evidence kinds (any of).
+    #[serde(default)]
+    pub kind: Vec<String>,
+    /// Evidence formats (any of).
+    #[serde(default)]
+    pub format: Vec<String>,
+    /// Regular expression on `source`.
+    pub source: Option<String>,
+    /// Event ids (any of), read from the `event_id` field.
+    #[serde(default)]
+    pub event_id: Vec<i64>,
+    /// Codes (any of), canonical.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Field name → regular expression on the field's text.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Field name → comparison on a number: `>4`, `<=0.5`, `==1098`.
+    #[serde(default)]
+    pub numeric: BTreeMap<String, String>,
+    /// Fields that must be absent or empty.
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// Regular expression on the excerpt.
+    pub text: Option<String>,
+}
+
+/// An aggregate condition over the matched evidence of one group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    /// At least this many matches…
+    pub count: Option<u64>,
+    /// …within any window of this length (`15m`, `1h`, `2d`).
+    pub window: Option<String>,
+    /// Fires when two consecutive matches (in time) are further apart than this.
+    pub max_gap: Option<String>,
+    /// Fires when matches / evidence matching `rate_of` (same group) reaches `min_rate`.
+    pub rate_of: Option<RawClause>,
+    pub min_rate: Option<f64>,
+}
+
+/// Sample evidence carried by a rule: it must fire the rule (or, for counter samples, must not).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSample {
+    pub kind: String,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub codes: Vec<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub excerpt: String,
+    /// RFC 3339; samples without a time get one a minute apart.
+    pub time: Option<String>,
+    /// How many copies of this record the sample holds (for thresholds).
+    #[serde(default)]
+    pub repeat: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub id: String,
+    pub severity: Severity,
+    pub family: String,
+    pub layer: Layer,
+    /// Rank among findings of the same severity: higher is more likely the root cause.
+    #[serde(default = "default_priority")]
+    pub priority: i64,
+    pub title: String,
+    pub cause: String,
+    pub fix: Vec<String>,
+    pub references: Vec<String>,
+    /// Codes the finding reports (canonical). Codes of matched evidence listed here or in the
+    /// knowledge base under the same family are added.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// One finding per value of this evidence field (`computer`, `user`, `sbc_fqdn`…).
+    pub group_by: Option<String>,
+    /// Findings of these rules are consequences of this one: their evidence moves here.
+    #[serde(default)]
+    pub absorbs: Vec<String>,
+    #[serde(rename = "when")]
+    pub when: Vec<RawClause>,
+    /// Evidence that must also exist somewhere in the inputs.
+    #[serde(default)]
+    pub requires: Vec<RawClause>,
+    /// Evidence that must not exist anywhere in the inputs.
+    #[serde(default)]
+    pub unless: Vec<RawClause>,
+    /// Evidence that makes this cause more likely (raises the rank).
+    #[serde(default)]
+    pub boost: Vec<RawClause>,
+    pub threshold: Option<RawThreshold>,
+    /// Sets of sample evidence; each set must fire the rule.
+    #[serde(default, rename = "sample")]
+    pub samples: Vec<RawSampleSet>,
+    /// Sets that must not fire it.
+    #[serde(default, rename = "counter_sample")]
+    pub counter_samples: Vec<RawSampleSet>,
+}
+
+/// A named set of sample records.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSampleSet {
+    #[serde(default)]
+    pub name: String,
+    pub evidence: Vec<RawSample>,
+}
+
+fn default_priority() -> i64 {
+    50
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Cmp {
+    Gt(f64),
+    Ge(f64),
+    Lt(f64),
+    Le(f64),
+    Eq(f64),
+}
+
+impl Cmp {
+    fn parse(s: &str) -> Option<Cmp> {
+        let s = s.trim();
+        let (op, rest) = if let Some(r) = s.strip_prefix(">=") {
+            ("ge", r)
+        } else if let Some(r) = s.strip_prefix("<=") {
+            ("le", r)
+        } else if let Some(r) = s.strip_prefix("==") {
+            ("eq", r)
+        } else if let Some(r) = s.strip_prefix('>') {
+            ("gt", r)
+        } else if let Some(r) = s.strip_prefix('<') {
+            ("lt", r)
+        } else {
+            ("eq", s)
+        };
+        let v: f64 = rest.trim().parse().ok()?;
+        Some(match op {
+            "ge" => Cmp::Ge(v),
+            "le" => Cmp::Le(v),
+            "gt" => Cmp::Gt(v),
+            "lt" => Cmp::Lt(v),
+            _ => Cmp::Eq(v),
+        })
+    }
+
+    fn holds(&self, x: f64) -> bool {
+        match *self {
+            Cmp::Gt(v) => x > v,
+            Cmp::Ge(v) => x >= v,
+            Cmp::Lt(v) => x < v,
+            Cmp::Le(v) => x <= v,
+            Cmp::Eq(v) => (x - v).abs() < f64::EPSILON,
+        }
+    }
+}
+
+/// A clause ready to test evidence.
+#[derive(Debug, Clone)]
+pub(crate) struct Clause {
+    pub kind: Vec<String>,
+    pub format: Vec<String>,
+    pub source: Option<Regex>,
+    pub event_id: Vec<i64>,
+    pub codes: Vec<Code>,
+    pub fields: Vec<(String, Regex)>,
+    pub numeric: Vec<(String, Cmp)>,
+    pub missing: Vec<String>,
+    pub text: Option<Regex>,
+}
+
+/// The text of a field for matching: strings as they are, other values as JSON.
+pub(crate) fn field_text(e: &Evidence, name: &str) -> Option<String> {
+    let v = lookup(e, name)?;
+    Some(match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// A field by name; `a.b` walks into objects (`data.Error`, `sections.SSO State.AzureAdPrt`).
+pub(crate) fn lookup<'e>(e: &'e Evidence, name: &str) -> Option<&'e serde_json::Value> {
+    if let Some(v) = e.fields.get(name) {
+        return Some(v);
+    }
+    let (head, rest) = name.split_once('.')?;
+    let mut v = e.fields.get(head)?;
+    for part in rest.split('.') {
+        v = v.get(part)?;
+    }
+    Some(v)
+}
+
+fn number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+impl Clause {
+    pub(crate) fn compile(raw: &RawClause, place: &str, errors: &mut Vec<String>) -> Clause {
+        let mut re = |what: &str, p: &str| match Regex::new(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.push(format!("{place}: {what}: bad regular expression: {e}"));
+                None
+            }
+        };
+        let source = raw.source.as_deref().and_then(|p| re("source", p));
+        let text = raw.text.as_deref().and_then(|p| re("text", p));
+        let fields = raw.fields.iter().filter_map(|(k, p)| re(&format!("fields.{k}"), p).map(|r| (k.clone(), r))).collect();
+        let mut codes = Vec::new();
+        for c in &raw.codes {
+            match c.parse::<Code>() {
+                Ok(c) => codes.push(c),
+                Err(e) => errors.push(format!("{place}: codes: {e}")),
+            }
+        }
+        let mut numeric = Vec::new();
+        for (k, v) in &raw.numeric {
+            match Cmp::parse(v) {
+                Some(c) => numeric.push((k.clone(), c)),
+                None => errors.push(format!("{place}: numeric.{k}: {v:?} is not a comparison such as >4")),
+            }
+        }
+        let empty = raw.kind.is_empty()
+            && raw.format.is_empty()
+            && raw.source.is_none()
+            && raw.event_id.is_empty()
+            && raw.codes.is_empty()
+            && raw.fields.is_empty()
+            && raw.numeric.is_empty()
+            && raw.text.is_none();
+        if empty {
+            errors.push(format!("{place}: a condition set must say something (kind, codes, fields…): it would match everything"));
+        }
+        Clause {
+            kind: raw.kind.clone(),
+            format: raw.format.clone(),
+            source,
+            event_id: raw.event_id.clone(),
+            codes,
+            fields,
+            numeric,
+            missing: raw.missing.clone(),
+            text,
+        }
+    }
+
+    pub(crate) fn matches(&self, e: &Evidence) -> bool {
+        if !self.kind.is_empty() && !self.kind.iter().any(|k| *k == e.kind) {
+            return false;
+        }
+        if !self.format.is_empty() && !self.format.iter().any(|f| *f == e.format) {
+            return false;
+        }
+        if !self.codes.is_empty() && !self.codes.iter().any(|c| e.codes.contains(c)) {
+            return false;
+        }
+        if !self.event_id.is_empty() {
+            let id = e.fields.get("event_id").and_then(number);
+            if !id.is_some_and(|id| self.event_id.iter().any(|x| (*x as f64 - id).abs() < f64::EPSILON)) {
+                return false;
+            }
+        }
+        if let Some(r) = &self.source {
+            if !r.is_match(&e.source) {
+                return false;
+            }
+        }
+        for (k, r) in &self.fields {
+            if !field_text(e, k).is_some_and(|t| r.is_match(&t)) {
+                return false;
+            }
+        }
+        for (k, c) in &self.numeric {
+            if !lookup(e, k).and_then(number).is_some_and(|x| c.holds(x)) {
+                return false;
+            }
+        }
+        for k in &self.missing {
+            if field_text(e, k).is_some_and(|t| !t.trim().is_empty()) {
+                return false;
+            }
+        }
+        if let Some(r) = &self.text {
+            if !r.is_match(&e.excerpt) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Parse a duration such as `90s`, `15m`, `4h`, `2d`.
+pub(crate) fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}

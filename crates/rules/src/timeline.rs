@@ -1,0 +1,147 @@
+//! The Teams Rooms signal timeline: when each heartbeat signal turned unhealthy, and what changed
+//! on the device at that moment (app version, OS version, address).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+use uctriage_evidence::{time, Evidence};
+
+/// The heartbeat signals, in display order, with their field names.
+pub const SIGNALS: [(&str, &str); 4] = [
+    ("Network", "network_status"),
+    ("Exchange", "exchange_status"),
+    ("Skype for Business sign-in", "signin_status"),
+    ("Teams sign-in", "teams_signin_status"),
+];
+
+/// The device attributes watched for changes.
+const WATCHED: [(&str, &str); 4] =
+    [("app version", "app_version"), ("OS version", "os_version"), ("IPv4 address", "ipv4"), ("IPv6 address", "ipv6")];
+
+fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&time::rfc3339(*t))
+}
+
+/// One heartbeat, reduced to what the timeline needs.
+#[derive(Debug, Clone)]
+pub struct HeartbeatPoint {
+    pub time: Timestamp,
+    pub room: String,
+    pub signals: [String; 4],
+    pub attrs: [String; 4],
+}
+
+/// The state of a signal: `Healthy`, `Unhealthy`, `NotApplicable`, or the status text (for
+/// example `80131500 : AADSTS50076`, which is unhealthy).
+pub fn state_of(status: &str) -> &'static str {
+    let s = status.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        "unknown"
+    } else if s == "healthy" || s == "connected" {
+        "healthy"
+    } else if s == "notapplicable" || s == "not applicable" {
+        "not-applicable"
+    } else {
+        "unhealthy"
+    }
+}
+
+impl HeartbeatPoint {
+    pub fn of(e: &Evidence) -> Option<Self> {
+        let t = e.time?;
+        let get = |f: &str| e.get_str(f).unwrap_or("").to_owned();
+        let room = ["computer", "display_name", "alias"].iter().map(|f| get(f)).find(|v| !v.is_empty()).unwrap_or_else(|| e.path.clone());
+        Some(HeartbeatPoint {
+            time: t,
+            room,
+            signals: SIGNALS.map(|(_, f)| get(f)),
+            attrs: WATCHED.map(|(_, f)| get(f)),
+        })
+    }
+}
+
+/// A run of one state of one signal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Span {
+    #[serde(serialize_with = "ser_time")]
+    pub from: Timestamp,
+    #[serde(serialize_with = "ser_time")]
+    pub to: Timestamp,
+    pub state: &'static str,
+    /// The status text at the start of the span.
+    pub status: String,
+}
+
+/// A change of a device attribute seen between two heartbeats.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    #[serde(serialize_with = "ser_time")]
+    pub time: Timestamp,
+    pub what: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+/// The moment a signal turned unhealthy, with the changes seen at the same heartbeat.
+#[derive(Debug, Clone, Serialize)]
+pub struct Turn {
+    #[serde(serialize_with = "ser_time")]
+    pub time: Timestamp,
+    pub signal: &'static str,
+    pub status: String,
+    pub changed: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomTimeline {
+    pub room: String,
+    pub signals: BTreeMap<&'static str, Vec<Span>>,
+    pub changes: Vec<Change>,
+    pub turned_unhealthy: Vec<Turn>,
+}
+
+/// Build one timeline per room from heartbeat points (any order).
+pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
+    points.sort_by(|a, b| (&a.room, a.time).cmp(&(&b.room, b.time)));
+    let mut out: Vec<RoomTimeline> = Vec::new();
+    for chunk in points.chunk_by(|a, b| a.room == b.room) {
+        let mut tl = RoomTimeline { room: chunk[0].room.clone(), signals: BTreeMap::new(), changes: Vec::new(), turned_unhealthy: Vec::new() };
+        for (i, (name, _)) in SIGNALS.iter().enumerate() {
+            let mut spans: Vec<Span> = Vec::new();
+            for p in chunk {
+                let state = state_of(&p.signals[i]);
+                match spans.last_mut() {
+                    Some(s) if s.state == state => s.to = p.time,
+                    _ => spans.push(Span { from: p.time, to: p.time, state, status: p.signals[i].clone() }),
+                }
+            }
+            tl.signals.insert(name, spans);
+        }
+        for pair in chunk.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let changed: Vec<Change> = WATCHED
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !a.attrs[*i].is_empty() && !b.attrs[*i].is_empty() && a.attrs[*i] != b.attrs[*i])
+                .map(|(i, (what, _))| Change { time: b.time, what, from: a.attrs[i].clone(), to: b.attrs[i].clone() })
+                .collect();
+            for (i, (name, _)) in SIGNALS.iter().enumerate() {
+                if state_of(&a.signals[i]) != "unhealthy" && state_of(&b.signals[i]) == "unhealthy" {
+                    tl.turned_unhealthy.push(Turn { time: b.time, signal: name, status: b.signals[i].clone(), changed: changed.clone() });
+                }
+            }
+            tl.changes.extend(changed);
+        }
+        if let Some(first) = chunk.first() {
+            for (i, (name, _)) in SIGNALS.iter().enumerate() {
+                if state_of(&first.signals[i]) == "unhealthy" {
+                    tl.turned_unhealthy.insert(0, Turn { time: first.time, signal: name, status: first.signals[i].clone(), changed: Vec::new() });
+                }
+            }
+        }
+        tl.turned_unhealthy.sort_by_key(|t| t.time);
+        out.push(tl);
+    }
+    out
+}

@@ -41,7 +41,11 @@ pub fn html(r: &ScanReport) -> String {
     let _ = write!(
         s,
         "<p class=\"meta\">{} files, {} records, {} bytes, {} ms · uctriage {}</p>",
-        r.stats.files, r.stats.records, r.stats.bytes, r.stats.elapsed_ms, esc(&r.tool_version)
+        r.stats.files,
+        r.stats.records,
+        r.stats.bytes,
+        r.stats.elapsed_ms,
+        esc(&r.tool_version)
     );
     for note in &r.notes {
         let _ = write!(s, "<p>{}</p>", esc(note));
@@ -64,7 +68,9 @@ pub fn html(r: &ScanReport) -> String {
         for step in &f.fix {
             let _ = write!(s, "<li>{}</li>", esc(step));
         }
-        s.push_str("</ol><details open><summary>Evidence</summary><table><tr><th>Where</th><th>Time</th><th>Excerpt</th></tr>");
+        s.push_str(
+            "</ol><details open><summary>Evidence</summary><table><tr><th>Where</th><th>Time</th><th>Excerpt</th></tr>",
+        );
         for e in &f.evidence {
             let _ = write!(
                 s,

@@ -49,7 +49,12 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    pub fn new(inputs: &[InputReport], run_warnings: &[uctriage_evidence::Warning], diagnosis: Diagnosis, stats: Stats) -> Self {
+    pub fn new(
+        inputs: &[InputReport],
+        run_warnings: &[uctriage_evidence::Warning],
+        diagnosis: Diagnosis,
+        stats: Stats,
+    ) -> Self {
         ScanReport {
             schema_version: 1,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -60,7 +65,19 @@ impl ScanReport {
                     path: i.path.clone(),
                     format: i.format.clone(),
                     records: i.records,
-                    warnings: i.warnings.iter().map(|w| if w.place.is_empty() { w.message.clone() } else { format!("{}: {}", w.place, w.message) }).collect(),
+                    warnings: i
+                        .warnings
+                        .iter()
+                        .map(
+                            |w| {
+                                if w.place.is_empty() {
+                                    w.message.clone()
+                                } else {
+                                    format!("{}: {}", w.place, w.message)
+                                }
+                            },
+                        )
+                        .collect(),
                 })
                 .collect(),
             findings: diagnosis.findings,

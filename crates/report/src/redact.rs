@@ -105,7 +105,13 @@ mod tests {
         let b = r.text("again room01@contoso.com, correlation 6f2d6c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f");
         assert_eq!(b, "again <user-1>, correlation <id-1>");
         let c = r.text("Authorization: Bearer abcdefghijklmnop.qrs and https://x/cb?code=SECRETVALUE&state=1 +14255550100 fe80::1c2:3ff:fe4:5");
-        assert!(!c.contains("abcdefghijklmnop") && !c.contains("SECRETVALUE") && !c.contains("14255550100") && !c.contains("fe80"), "{c}");
+        assert!(
+            !c.contains("abcdefghijklmnop")
+                && !c.contains("SECRETVALUE")
+                && !c.contains("14255550100")
+                && !c.contains("fe80"),
+            "{c}"
+        );
         assert!(r.text(r"C:\Users\jdoe\AppData").contains("<user-2>"));
         assert_eq!(r.text("SIP/2.0 403 Forbidden 2025-07-15T08:30:11Z"), "SIP/2.0 403 Forbidden 2025-07-15T08:30:11Z");
     }

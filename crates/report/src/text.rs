@@ -46,7 +46,13 @@ pub fn text(r: &ScanReport, colour: bool) -> String {
         let _ = writeln!(s, "{} finding{}, most likely root cause first.", n, if n == 1 { "" } else { "s" });
     }
     for (i, f) in r.findings.iter().enumerate() {
-        let _ = writeln!(s, "\n{}. {} {}", i + 1, p.w(severity_code(f.severity), &format!("[{}]", f.severity.as_str().to_uppercase())), p.w("1", &f.title));
+        let _ = writeln!(
+            s,
+            "\n{}. {} {}",
+            i + 1,
+            p.w(severity_code(f.severity), &format!("[{}]", f.severity.as_str().to_uppercase())),
+            p.w("1", &f.title)
+        );
         let codes: Vec<String> = f.codes.iter().map(ToString::to_string).collect();
         let _ = writeln!(
             s,
@@ -55,7 +61,14 @@ pub fn text(r: &ScanReport, colour: bool) -> String {
             f.family,
             if codes.is_empty() { String::new() } else { format!(" · codes {}", codes.join(", ")) }
         );
-        let _ = writeln!(s, "   seen {} time{}, {} → {}", f.count, if f.count == 1 { "" } else { "s" }, ts(f.first_seen), ts(f.last_seen));
+        let _ = writeln!(
+            s,
+            "   seen {} time{}, {} → {}",
+            f.count,
+            if f.count == 1 { "" } else { "s" },
+            ts(f.first_seen),
+            ts(f.last_seen)
+        );
         let _ = writeln!(s, "   {} {}", p.w("1", "Cause:"), f.cause);
         let _ = writeln!(s, "   {}", p.w("1", "Fix, in order:"));
         for (k, step) in f.fix.iter().enumerate() {
@@ -80,7 +93,8 @@ pub fn text(r: &ScanReport, colour: bool) -> String {
         }
         let _ = writeln!(s, "\n{} {}", p.w("1", "Timeline of"), t.room);
         for turn in &t.turned_unhealthy {
-            let changed: Vec<String> = turn.changed.iter().map(|c| format!("{} {} → {}", c.what, c.from, c.to)).collect();
+            let changed: Vec<String> =
+                turn.changed.iter().map(|c| format!("{} {} → {}", c.what, c.from, c.to)).collect();
             let _ = writeln!(
                 s,
                 "  {}  {} turned unhealthy ({}){}",
@@ -146,20 +160,42 @@ pub fn markdown(r: &ScanReport) -> String {
         }
         let _ = writeln!(s, "\n| Evidence | Where | Time | Excerpt |\n|---|---|---|---|");
         for e in &f.evidence {
-            let _ = writeln!(s, "| {} | {} | {} | `{}` |", md_escape(&e.path), md_escape(&e.location), ts(e.time), e.excerpt.replace('`', "'").replace('|', "\\|"));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | `{}` |",
+                md_escape(&e.path),
+                md_escape(&e.location),
+                ts(e.time),
+                e.excerpt.replace('`', "'").replace('|', "\\|")
+            );
         }
         if !f.consequences.is_empty() {
             let _ = writeln!(s, "\nAlso explains: {}", f.consequences.join(", "));
         }
-        let _ = writeln!(s, "\nReferences: {}\n", f.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
+        let _ = writeln!(
+            s,
+            "\nReferences: {}\n",
+            f.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" ")
+        );
     }
     for note in &r.notes {
         let _ = writeln!(s, "> {}\n", md_escape(note));
     }
     let _ = writeln!(s, "## Inputs\n\n| Path | Format | Records | Warnings |\n|---|---|---|---|");
     for i in &r.inputs {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", md_escape(&i.path), i.format, i.records, md_escape(&i.warnings.join("; ")));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            md_escape(&i.path),
+            i.format,
+            i.records,
+            md_escape(&i.warnings.join("; "))
+        );
     }
-    let _ = writeln!(s, "\n{} files, {} records, {} bytes, {} ms.", r.stats.files, r.stats.records, r.stats.bytes, r.stats.elapsed_ms);
+    let _ = writeln!(
+        s,
+        "\n{} files, {} records, {} bytes, {} ms.",
+        r.stats.files, r.stats.records, r.stats.bytes, r.stats.elapsed_ms
+    );
     s
 }

@@ -41,7 +41,10 @@ impl Rule {
     pub(crate) fn compile(raw: RawRule, errors: &mut Vec<String>) -> Rule {
         let id = raw.id.clone();
         let set = |v: &[crate::rule::RawClause], what: &str, errors: &mut Vec<String>| {
-            v.iter().enumerate().map(|(i, c)| Clause::compile(c, &format!("{id}: {what} {}", i + 1), errors)).collect::<Vec<_>>()
+            v.iter()
+                .enumerate()
+                .map(|(i, c)| Clause::compile(c, &format!("{id}: {what} {}", i + 1), errors))
+                .collect::<Vec<_>>()
         };
         let when = set(&raw.when, "when", errors);
         if when.is_empty() {
@@ -251,6 +254,8 @@ pub struct Collector<'r> {
     pub(crate) records: u64,
     pub(crate) kinds: BTreeMap<String, u64>,
     pub(crate) heartbeats: Vec<HeartbeatPoint>,
+    /// Codes on records that no rule's `when` matched, for the knowledge-base findings.
+    unmatched: HashMap<Code, Acc>,
     order: u64,
 }
 
@@ -263,6 +268,7 @@ impl<'r> Collector<'r> {
             records: 0,
             kinds: BTreeMap::new(),
             heartbeats: Vec::new(),
+            unmatched: HashMap::new(),
             order: 0,
         }
     }
@@ -293,6 +299,32 @@ impl<'r> Collector<'r> {
         self.records += other.records;
         self.order += other.order;
         self.heartbeats.extend(other.heartbeats);
+        for (k, mut acc) in other.unmatched {
+            acc.order += base;
+            self.unmatched.entry(k).or_default().merge(acc);
+        }
+    }
+
+    /// Findings built from the knowledge base for codes that no rule explains, so that a known
+    /// code is never silently dropped. Codes that only inform (successes, provisional SIP
+    /// responses, WAM information codes) are left out.
+    pub(crate) fn kb_findings(&self) -> Vec<Finding> {
+        let kb = uctriage_kb::KnowledgeBase::builtin();
+        let mut keys: Vec<&Code> = self.unmatched.keys().collect();
+        keys.sort_by_key(|c| self.unmatched[*c].order);
+        let mut out = Vec::new();
+        for code in keys {
+            let Some(entry) = kb.get(code) else { continue };
+            let acc = &self.unmatched[code];
+            let mut f = Finding::from_kb(entry, acc.count, acc.first, acc.last, acc.evidence.clone());
+            for c in &acc.codes {
+                if !f.codes.contains(c) && informative(c) {
+                    f.codes.push(c.clone());
+                }
+            }
+            out.push(f);
+        }
+        out
     }
 
     fn group_of(&self, rule: usize, e: &Evidence) -> String {
@@ -312,7 +344,9 @@ impl<'r> Collector<'r> {
             let acc = &self.accs[key];
             let rule = &self.rules.rules[*ri];
             let aux = |role: Role, i: usize, g: &str| self.aux.get(&(*ri, role, i, g.to_owned())).copied().unwrap_or(0);
-            let seen_anywhere = |role: Role, i: usize| self.aux.iter().any(|((r, ro, ci, _), n)| *r == *ri && *ro == role && *ci == i && *n > 0);
+            let seen_anywhere = |role: Role, i: usize| {
+                self.aux.iter().any(|((r, ro, ci, _), n)| *r == *ri && *ro == role && *ci == i && *n > 0)
+            };
             if (0..rule.requires.len()).any(|i| !seen_anywhere(Role::Requires, i)) {
                 continue;
             }
@@ -325,10 +359,31 @@ impl<'r> Collector<'r> {
                 }
             }
             let boosts = (0..rule.boost.len()).filter(|i| seen_anywhere(Role::Boost, *i)).count() as i64;
-            out.push((*ri, Finding::build(rule, group, acc.count, acc.first, acc.last, &acc.codes, &acc.fields, acc.evidence.clone(), boosts)));
+            out.push((
+                *ri,
+                Finding::build(
+                    rule,
+                    group,
+                    acc.count,
+                    acc.first,
+                    acc.last,
+                    &acc.codes,
+                    &acc.fields,
+                    acc.evidence.clone(),
+                    boosts,
+                ),
+            ));
         }
         out
     }
+}
+
+/// A code worth a finding of its own: known, and not merely informational.
+fn informative(code: &Code) -> bool {
+    let Some(entry) = uctriage_kb::KnowledgeBase::builtin().get(code) else { return false };
+    !matches!(entry.family.as_str(), "sip-1xx-3xx" | "wam-info" | "rooms-heartbeat")
+        && !matches!(code, Code::Http(n) if *n < 400)
+        || matches!(code, Code::Teams(t) if !matches!(&**t, "Healthy" | "Connected" | "NotApplicable" | "Connecting"))
 }
 
 fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {
@@ -394,6 +449,12 @@ impl Sink for Collector<'_> {
             }
         }
         let order = self.order;
+        if matched_when.is_empty() {
+            // One knowledge-base finding per record's leading code; the other codes ride along.
+            if let Some(c) = e.codes.iter().find(|c| informative(c)) {
+                self.unmatched.entry(c.clone()).or_default().add(&e, false, order);
+            }
+        }
         for ri in matched_when {
             let group = self.group_of(ri, &e);
             let keep_times = rules.rules[ri].threshold.is_some();

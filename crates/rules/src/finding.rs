@@ -135,9 +135,52 @@ impl Finding {
         }
     }
 
+    /// A finding for a known code that no rule covers: the knowledge base supplies the text.
+    pub(crate) fn from_kb(
+        entry: &uctriage_kb::Entry,
+        count: u64,
+        first: Option<Timestamp>,
+        last: Option<Timestamp>,
+        evidence: Vec<EvidenceRef>,
+    ) -> Finding {
+        let mut cause = entry.meaning.clone();
+        if let Some(c) = entry.causes.first() {
+            cause.push_str(" Most likely: ");
+            cause.push_str(c.trim_end_matches('.'));
+            cause.push('.');
+        }
+        let mut fix: Vec<String> = entry.first_checks.iter().map(|c| format!("Check: {c}")).collect();
+        fix.extend(entry.fixes.iter().cloned());
+        Finding {
+            rule: format!(
+                "kb.{}",
+                serde_json::to_value(entry.code.kind())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+            severity: Severity::Error,
+            title: format!("{}: {}", entry.code, entry.title),
+            codes: vec![entry.code.clone()],
+            family: entry.family.clone(),
+            layer: entry.layer.as_str().to_owned(),
+            cause,
+            fix,
+            references: entry.references.clone(),
+            first_seen: first,
+            last_seen: last,
+            count,
+            evidence,
+            group: String::new(),
+            consequences: Vec::new(),
+            score: 20,
+        }
+    }
+
     /// Fold a consequence into this finding.
     pub(crate) fn absorb(&mut self, other: Finding) {
-        self.count += other.count;
+        // `count` stays the number of records behind the cause itself: consequences often are the
+        // very same records (a heartbeat carrying the code), so adding would count them twice.
         self.first_seen = match (self.first_seen, other.first_seen) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -146,8 +189,14 @@ impl Finding {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        let room = crate::engine::EVIDENCE_KEPT.saturating_sub(self.evidence.len());
-        self.evidence.extend(other.evidence.into_iter().take(room.max(3)));
+        let room = crate::engine::EVIDENCE_KEPT.saturating_sub(self.evidence.len()).max(3);
+        let fresh: Vec<EvidenceRef> = other
+            .evidence
+            .into_iter()
+            .filter(|e| !self.evidence.iter().any(|x| x.path == e.path && x.location == e.location))
+            .take(room)
+            .collect();
+        self.evidence.extend(fresh);
         self.consequences.push(other.rule);
         self.consequences.extend(other.consequences);
         // Corroboration from another source makes this cause more likely.

@@ -42,7 +42,9 @@ pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
 }
 
 /// Parse rule files into raw rules (no compilation), reporting TOML errors with the file name.
-pub fn parse_files<'a>(files: impl IntoIterator<Item = (String, &'a str)>) -> Result<Vec<(String, RawRule)>, Vec<RuleError>> {
+pub fn parse_files<'a>(
+    files: impl IntoIterator<Item = (String, &'a str)>,
+) -> Result<Vec<(String, RawRule)>, Vec<RuleError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (name, text) in files {
@@ -69,7 +71,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
     paths.sort();
     paths
         .into_iter()
-        .map(|p| std::fs::read_to_string(&p).map(|t| (p.display().to_string(), t)).map_err(|e| err(format!("{}: {e}", p.display()))))
+        .map(|p| {
+            std::fs::read_to_string(&p)
+                .map(|t| (p.display().to_string(), t))
+                .map_err(|e| err(format!("{}: {e}", p.display())))
+        })
         .collect()
 }
 
@@ -107,7 +113,11 @@ pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> 
         if ids.iter().filter(|i| **i == raw.id).count() > 1 {
             msgs.push(format!("{}: the id is used by more than one rule", raw.id));
         }
-        if !raw.id.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')) {
+        if !raw
+            .id
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
             msgs.push(format!("{}: ids are dotted kebab-case (rooms.resource-account.mfa-required)", raw.id));
         }
         for (what, v) in [("title", &raw.title), ("cause", &raw.cause)] {
@@ -164,7 +174,17 @@ pub struct Diagnosis {
 /// Judge the merged collector.
 pub fn diagnose(collector: &Collector<'_>) -> Diagnosis {
     let fired = collector.fired();
-    let findings = correlate(collector_rules(collector), fired);
+    let mut findings = correlate(collector_rules(collector), fired);
+    // Known codes no rule explains still become findings, below every rule's finding of the same severity.
+    let covered: Vec<Code> = findings.iter().flat_map(|f| f.codes.clone()).collect();
+    findings.extend(collector.kb_findings().into_iter().filter(|f| !f.codes.iter().any(|c| covered.contains(c))));
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(b.score.cmp(&a.score))
+            .then(b.count.cmp(&a.count))
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
     let verdict = if collector.records == 0 {
         Verdict::Inconclusive
     } else if findings.iter().any(|f| f.severity <= Severity::Warning) {
@@ -197,7 +217,13 @@ pub fn diagnose(collector: &Collector<'_>) -> Diagnosis {
             notes.push(format!("Not in the inputs: {}. Add them if the problem lives there.", missing.join(", ")));
         }
     }
-    Diagnosis { verdict, findings, timeline: timeline::build(collector.heartbeats.clone()), notes, kinds: collector.kinds.clone() }
+    Diagnosis {
+        verdict,
+        findings,
+        timeline: timeline::build(collector.heartbeats.clone()),
+        notes,
+        kinds: collector.kinds.clone(),
+    }
 }
 
 fn collector_rules<'a>(c: &Collector<'a>) -> &'a RuleSet {
@@ -306,7 +332,13 @@ pub fn test_samples(rules: &RuleSet) -> Vec<SampleResult> {
                 }
                 Err(_) => false,
             };
-            out.push(SampleResult { rule: r.raw.id.clone(), sample: name, expected_to_fire: expect, fired, passed: fired == expect });
+            out.push(SampleResult {
+                rule: r.raw.id.clone(),
+                sample: name,
+                expected_to_fire: expect,
+                fired,
+                passed: fired == expect,
+            });
         }
     }
     out

@@ -261,7 +261,8 @@ impl Clause {
         };
         let source = raw.source.as_deref().and_then(|p| re("source", p));
         let text = raw.text.as_deref().and_then(|p| re("text", p));
-        let fields = raw.fields.iter().filter_map(|(k, p)| re(&format!("fields.{k}"), p).map(|r| (k.clone(), r))).collect();
+        let fields =
+            raw.fields.iter().filter_map(|(k, p)| re(&format!("fields.{k}"), p).map(|r| (k.clone(), r))).collect();
         let mut codes = Vec::new();
         for c in &raw.codes {
             match c.parse::<Code>() {
@@ -285,7 +286,9 @@ impl Clause {
             && raw.numeric.is_empty()
             && raw.text.is_none();
         if empty {
-            errors.push(format!("{place}: a condition set must say something (kind, codes, fields…): it would match everything"));
+            errors.push(format!(
+                "{place}: a condition set must say something (kind, codes, fields…): it would match everything"
+            ));
         }
         Clause {
             kind: raw.kind.clone(),
@@ -301,7 +304,7 @@ impl Clause {
     }
 
     pub(crate) fn matches(&self, e: &Evidence) -> bool {
-        if !self.kind.is_empty() && !self.kind.iter().any(|k| *k == e.kind) {
+        if !self.kind.is_empty() && !self.kind.contains(&e.kind) {
             return false;
         }
         if !self.format.is_empty() && !self.format.iter().any(|f| *f == e.format) {

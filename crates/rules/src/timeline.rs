@@ -51,7 +51,11 @@ impl HeartbeatPoint {
     pub fn of(e: &Evidence) -> Option<Self> {
         let t = e.time?;
         let get = |f: &str| e.get_str(f).unwrap_or("").to_owned();
-        let room = ["computer", "display_name", "alias"].iter().map(|f| get(f)).find(|v| !v.is_empty()).unwrap_or_else(|| e.path.clone());
+        let room = ["computer", "display_name", "alias"]
+            .iter()
+            .map(|f| get(f))
+            .find(|v| !v.is_empty())
+            .unwrap_or_else(|| e.path.clone());
         Some(HeartbeatPoint {
             time: t,
             room,
@@ -106,7 +110,12 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
     points.sort_by(|a, b| (&a.room, a.time).cmp(&(&b.room, b.time)));
     let mut out: Vec<RoomTimeline> = Vec::new();
     for chunk in points.chunk_by(|a, b| a.room == b.room) {
-        let mut tl = RoomTimeline { room: chunk[0].room.clone(), signals: BTreeMap::new(), changes: Vec::new(), turned_unhealthy: Vec::new() };
+        let mut tl = RoomTimeline {
+            room: chunk[0].room.clone(),
+            signals: BTreeMap::new(),
+            changes: Vec::new(),
+            turned_unhealthy: Vec::new(),
+        };
         for (i, (name, _)) in SIGNALS.iter().enumerate() {
             let mut spans: Vec<Span> = Vec::new();
             for p in chunk {
@@ -128,7 +137,12 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
                 .collect();
             for (i, (name, _)) in SIGNALS.iter().enumerate() {
                 if state_of(&a.signals[i]) != "unhealthy" && state_of(&b.signals[i]) == "unhealthy" {
-                    tl.turned_unhealthy.push(Turn { time: b.time, signal: name, status: b.signals[i].clone(), changed: changed.clone() });
+                    tl.turned_unhealthy.push(Turn {
+                        time: b.time,
+                        signal: name,
+                        status: b.signals[i].clone(),
+                        changed: changed.clone(),
+                    });
                 }
             }
             tl.changes.extend(changed);
@@ -136,7 +150,10 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
         if let Some(first) = chunk.first() {
             for (i, (name, _)) in SIGNALS.iter().enumerate() {
                 if state_of(&first.signals[i]) == "unhealthy" {
-                    tl.turned_unhealthy.insert(0, Turn { time: first.time, signal: name, status: first.signals[i].clone(), changed: Vec::new() });
+                    tl.turned_unhealthy.insert(
+                        0,
+                        Turn { time: first.time, signal: name, status: first.signals[i].clone(), changed: Vec::new() },
+                    );
                 }
             }
         }

@@ -2,9 +2,9 @@
 
 mod codes;
 mod evidence;
+mod explain;
 mod rules;
 mod scan;
-mod explain;
 mod triage;
 
 use std::io::Write;

@@ -32,7 +32,14 @@ pub fn run(args: &RulesArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         RulesAction::List => {
             let set = super::scan::load_rules(None)?;
             for r in &set.rules {
-                writeln!(out, "{:<48} {:<8} {:<13} {}", r.raw.id, r.raw.severity.as_str(), r.raw.layer.as_str(), r.raw.title)?;
+                writeln!(
+                    out,
+                    "{:<48} {:<8} {:<13} {}",
+                    r.raw.id,
+                    r.raw.severity.as_str(),
+                    r.raw.layer.as_str(),
+                    r.raw.title
+                )?;
             }
             Ok(Exit::Ok)
         }

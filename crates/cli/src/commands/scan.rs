@@ -1,5 +1,6 @@
 //! `uctriage scan PATH...`: read, judge, report.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -17,7 +18,10 @@ pub(crate) fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleSet, CliEr
         None => Vec::new(),
     };
     RuleSet::load(&extra).map_err(|errors| {
-        CliError::usage(format!("invalid rules:\n{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+        CliError::usage(format!(
+            "invalid rules:\n{}",
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        ))
     })
 }
 
@@ -32,13 +36,23 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     });
     let mut total = rules.collector();
     let mut inputs = Vec::new();
-    let summary = read(&args.paths, &Options::default(), || rules.collector(), |report, collector| {
-        if let Some(pb) = &progress {
-            pb.set_message(format!("{} inputs, {} records: {}", inputs.len() + 1, total.records() + collector.records(), report.path));
-        }
-        total.merge(collector);
-        inputs.push(report);
-    });
+    let summary = read(
+        &args.paths,
+        &Options::default(),
+        || rules.collector(),
+        |report, collector| {
+            if let Some(pb) = &progress {
+                pb.set_message(format!(
+                    "{} inputs, {} records: {}",
+                    inputs.len() + 1,
+                    total.records() + collector.records(),
+                    report.path
+                ));
+            }
+            total.merge(collector);
+            inputs.push(report);
+        },
+    );
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -46,7 +60,7 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if !readable {
         let mut msg = String::from("nothing could be read from the given paths");
         for w in summary.warnings.iter().chain(inputs.iter().flat_map(|i| i.warnings.iter())) {
-            msg.push_str(&format!("\n  {w}"));
+            let _ = write!(msg, "\n  {w}");
         }
         return Err(CliError::usage(msg));
     }
@@ -61,7 +75,8 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if args.redact {
         report.redact(&mut uctriage_report::Redactor::new());
     }
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let to_terminal =
+        args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let body = match args.format {
         ReportFormat::Text => uctriage_report::text(&report, to_terminal),
         ReportFormat::Json => report.json() + "\n",

@@ -1,0 +1,219 @@
+//! Rules tests: the built-in rules load, every sample fires its rule, correlation folds
+//! consequences under their cause, ranking and verdicts behave, the timeline finds the turn.
+
+use uctriage_evidence::{time, Code, Evidence, Sink};
+use uctriage_rules::{diagnose, test_samples, RuleSet, Verdict};
+
+fn ev(kind: &str, codes: &[&str], fields: &[(&str, serde_json::Value)], at: &str) -> Evidence {
+    let mut e = Evidence::new("test.log", "test", "line 1");
+    e.kind = kind.into();
+    e.source = match kind {
+        "heartbeat" => "Skype Room System".into(),
+        "aad-error" => "Microsoft-Windows-AAD/Operational".into(),
+        _ => "test".into(),
+    };
+    e.time = time::parse(at);
+    for c in codes {
+        e.add_code(c.parse::<Code>().unwrap());
+    }
+    for (k, v) in fields {
+        e.fields.insert((*k).into(), v.clone());
+    }
+    e
+}
+
+fn run(rules: &RuleSet, records: Vec<Evidence>) -> uctriage_rules::Diagnosis {
+    let mut c = rules.collector();
+    for r in records {
+        c.record(r);
+    }
+    diagnose(&c)
+}
+
+#[test]
+fn every_rule_sample_passes() {
+    let rules = RuleSet::builtin();
+    let results = test_samples(&rules);
+    let failed: Vec<String> =
+        results.iter().filter(|r| !r.passed).map(|r| format!("{} / {}", r.rule, r.sample)).collect();
+    assert!(failed.is_empty(), "rule samples failing:\n{}", failed.join("\n"));
+    assert!(results.len() >= 25);
+}
+
+#[test]
+fn mfa_finding_holds_the_heartbeat_as_a_consequence() {
+    let rules = RuleSet::builtin();
+    let hb = |t: &str| {
+        ev(
+            "heartbeat",
+            &["0x80131500", "AADSTS50076"],
+            &[
+                ("computer", "MTR-01".into()),
+                ("exchange_status", "80131500 : AADSTS50076".into()),
+                ("teams_signin_status", "Unhealthy".into()),
+                ("signin_status", "NotApplicable".into()),
+                ("network_status", "Healthy".into()),
+            ],
+            t,
+        )
+    };
+    let d = run(
+        &rules,
+        vec![
+            hb("2025-07-15T08:30:11Z"),
+            ev("aad-error", &["0xCAA2000C", "AADSTS50076"], &[("event_id", 1098.into())], "2025-07-15T08:31:00Z"),
+            hb("2025-07-15T08:35:11Z"),
+        ],
+    );
+    assert_eq!(d.verdict, Verdict::Problems);
+    assert_eq!(d.findings.len(), 1, "{:#?}", d.findings.iter().map(|f| &f.rule).collect::<Vec<_>>());
+    let f = &d.findings[0];
+    assert_eq!(f.rule, "rooms.resource-account.mfa-required");
+    assert_eq!(f.layer, "policy");
+    assert_eq!(f.codes.iter().map(ToString::to_string).collect::<Vec<_>>(), ["AADSTS50076", "0xCAA2000C"]);
+    assert!(f.consequences.contains(&"rooms.heartbeat.teams-signin-unhealthy".to_owned()));
+    assert_eq!(f.count, 3, "records behind the cause, heartbeats counted once");
+    assert_eq!(time::rfc3339(f.first_seen.unwrap()), "2025-07-15T08:30:11Z");
+}
+
+#[test]
+fn skype_only_unhealthy_is_not_called_a_teams_failure() {
+    let rules = RuleSet::builtin();
+    let d = run(
+        &rules,
+        vec![ev(
+            "heartbeat",
+            &[],
+            &[
+                ("computer", "MTR-02".into()),
+                ("signin_status", "Unhealthy".into()),
+                ("teams_signin_status", "NotApplicable".into()),
+            ],
+            "2025-07-15T08:30:11Z",
+        )],
+    );
+    let ids: Vec<&str> = d.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert!(ids.contains(&"rooms.heartbeat.sfb-signin-unhealthy"), "{ids:?}");
+    assert!(!ids.iter().any(|i| i.contains("teams-signin")), "{ids:?}");
+    assert!(!d.findings.iter().any(|f| f.title.contains("Teams sign")));
+}
+
+#[test]
+fn a_single_pasted_code_gives_a_finding_with_that_code() {
+    let rules = RuleSet::builtin();
+    let mut e = ev("log-line", &["0xCAA9002C"], &[], "2025-07-15T08:30:11Z");
+    e.excerpt = "0xCAA9002C".into();
+    let d = run(&rules, vec![e]);
+    assert_eq!(d.verdict, Verdict::Problems);
+    assert!(d.findings[0].codes.contains(&Code::Hresult(0xCAA9_002C)));
+}
+
+#[test]
+fn verdicts_healthy_and_inconclusive() {
+    let rules = RuleSet::builtin();
+    let healthy = run(
+        &rules,
+        vec![ev(
+            "heartbeat",
+            &[],
+            &[
+                ("network_status", "Healthy".into()),
+                ("exchange_status", "Connected".into()),
+                ("teams_signin_status", "Healthy".into()),
+                ("signin_status", "NotApplicable".into()),
+            ],
+            "2025-07-15T08:30:11Z",
+        )],
+    );
+    assert_eq!(healthy.verdict, Verdict::Healthy, "{:?}", healthy.findings.iter().map(|f| &f.rule).collect::<Vec<_>>());
+    let empty = run(&rules, vec![]);
+    assert_eq!(empty.verdict, Verdict::Inconclusive);
+    assert!(!empty.notes.is_empty());
+    let unjudged = run(&rules, vec![ev("event", &[], &[("event_id", 7036.into())], "2025-07-15T08:30:11Z")]);
+    assert_eq!(unjudged.verdict, Verdict::Healthy);
+    assert!(unjudged.notes.iter().any(|n| n.contains("none matched a rule")), "{:?}", unjudged.notes);
+}
+
+#[test]
+fn timeline_shows_the_turn_and_what_changed() {
+    let rules = RuleSet::builtin();
+    let hb = |t: &str, status: &str, version: &str| {
+        ev(
+            "heartbeat",
+            &[],
+            &[
+                ("computer", "MTR-03".into()),
+                ("teams_signin_status", status.into()),
+                ("app_version", version.into()),
+                ("network_status", "Healthy".into()),
+            ],
+            t,
+        )
+    };
+    let d = run(
+        &rules,
+        vec![
+            hb("2025-07-15T08:00:00Z", "Healthy", "5.1.111.0"),
+            hb("2025-07-15T08:05:00Z", "Healthy", "5.1.111.0"),
+            hb("2025-07-15T08:10:00Z", "Unhealthy", "5.2.115.0"),
+        ],
+    );
+    let t = &d.timeline[0];
+    assert_eq!(t.room, "MTR-03");
+    let turn = &t.turned_unhealthy[0];
+    assert_eq!(turn.signal, "Teams sign-in");
+    assert_eq!(time::rfc3339(turn.time), "2025-07-15T08:10:00Z");
+    assert_eq!(turn.changed[0].what, "app version");
+    assert_eq!((turn.changed[0].from.as_str(), turn.changed[0].to.as_str()), ("5.1.111.0", "5.2.115.0"));
+}
+
+#[test]
+fn bad_rule_files_are_rejected_with_file_and_rule() {
+    let bad = r#"
+[[rule]]
+id = "Bad Id"
+severity = "error"
+family = "x"
+layer = "policy"
+title = ""
+cause = "c"
+fix = []
+references = ["http://insecure"]
+absorbs = ["nope"]
+[[rule.when]]
+fields = { x = "(" }
+"#;
+    let errors = RuleSet::load(&[("extra/bad.toml".into(), bad.into())]).unwrap_err();
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for want in [
+        "extra/bad.toml",
+        "dotted kebab-case",
+        "title is empty",
+        "fix needs",
+        "https",
+        "absorbs unknown rule nope",
+        "bad regular expression",
+        "sample",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
+    let override_rule = r#"
+[[rule]]
+id = "rooms.hardware.error"
+severity = "info"
+family = "rooms-device"
+layer = "device"
+title = "quiet hardware"
+cause = "c"
+fix = ["f"]
+references = ["https://example.invalid/x"]
+[[rule.when]]
+kind = ["hardware"]
+[[rule.sample]]
+[[rule.sample.evidence]]
+kind = "hardware"
+"#;
+    let set = RuleSet::load(&[("mine.toml".into(), override_rule.into())]).unwrap();
+    assert_eq!(set.get("rooms.hardware.error").unwrap().raw.title, "quiet hardware");
+}

@@ -118,8 +118,8 @@ impl ScanReport {
                     r.apply(&mut c.to);
                 }
             }
-            for spans in t.signals.values_mut() {
-                spans.iter_mut().for_each(|s| r.apply(&mut s.status));
+            for span in t.signals.values_mut().flatten() {
+                r.apply(&mut span.status);
             }
         }
         self.notes.iter_mut().for_each(|s| r.apply(s));

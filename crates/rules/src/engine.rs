@@ -175,6 +175,8 @@ struct Acc {
     /// Fields of the first matching record (for the text's placeholders).
     fields: BTreeMap<String, String>,
     order: u64,
+    /// Rules whose `when` matched these records (for the knowledge-base fallback).
+    matched_by: Vec<usize>,
 }
 
 impl Acc {
@@ -226,6 +228,11 @@ impl Acc {
         }
         let room = EVIDENCE_KEPT.saturating_sub(self.evidence.len());
         self.evidence.extend(other.evidence.into_iter().take(room));
+        for r in other.matched_by {
+            if !self.matched_by.contains(&r) {
+                self.matched_by.push(r);
+            }
+        }
     }
 }
 
@@ -308,7 +315,7 @@ impl<'r> Collector<'r> {
     /// Findings built from the knowledge base for codes that no rule explains, so that a known
     /// code is never silently dropped. Codes that only inform (successes, provisional SIP
     /// responses, WAM information codes) are left out.
-    pub(crate) fn kb_findings(&self) -> Vec<Finding> {
+    pub(crate) fn kb_findings(&self, reported: &[String]) -> Vec<Finding> {
         let kb = uctriage_kb::KnowledgeBase::builtin();
         let mut keys: Vec<&Code> = self.unmatched.keys().collect();
         keys.sort_by_key(|c| self.unmatched[*c].order);
@@ -316,6 +323,9 @@ impl<'r> Collector<'r> {
         for code in keys {
             let Some(entry) = kb.get(code) else { continue };
             let acc = &self.unmatched[code];
+            if acc.matched_by.iter().any(|r| reported.contains(&self.rules.rules[*r].raw.id)) {
+                continue;
+            }
             let mut f = Finding::from_kb(entry, acc.count, acc.first, acc.last, acc.evidence.clone());
             for c in &acc.codes {
                 if !f.codes.contains(c) && informative(c) {
@@ -449,10 +459,15 @@ impl Sink for Collector<'_> {
             }
         }
         let order = self.order;
-        if matched_when.is_empty() {
-            // One knowledge-base finding per record's leading code; the other codes ride along.
-            if let Some(c) = e.codes.iter().find(|c| informative(c)) {
-                self.unmatched.entry(c.clone()).or_default().add(&e, false, order);
+        // One knowledge-base finding per record's leading code (the other codes ride along),
+        // used only when none of the rules that matched the record ends up reporting.
+        if let Some(c) = e.codes.iter().find(|c| informative(c)) {
+            let acc = self.unmatched.entry(c.clone()).or_default();
+            acc.add(&e, false, order);
+            for r in &matched_when {
+                if !acc.matched_by.contains(r) {
+                    acc.matched_by.push(*r);
+                }
             }
         }
         for ri in matched_when {

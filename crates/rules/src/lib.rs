@@ -177,7 +177,10 @@ pub fn diagnose(collector: &Collector<'_>) -> Diagnosis {
     let mut findings = correlate(collector_rules(collector), fired);
     // Known codes no rule explains still become findings, below every rule's finding of the same severity.
     let covered: Vec<Code> = findings.iter().flat_map(|f| f.codes.clone()).collect();
-    findings.extend(collector.kb_findings().into_iter().filter(|f| !f.codes.iter().any(|c| covered.contains(c))));
+    let reported: Vec<String> =
+        findings.iter().flat_map(|f| std::iter::once(f.rule.clone()).chain(f.consequences.iter().cloned())).collect();
+    findings
+        .extend(collector.kb_findings(&reported).into_iter().filter(|f| !f.codes.iter().any(|c| covered.contains(c))));
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)

@@ -2,6 +2,7 @@
 
 mod codes;
 mod explain;
+mod scan;
 mod triage;
 
 use assert_cmd::Command;

@@ -1,0 +1,96 @@
+use std::io::Write;
+
+use crate::{run, run_json};
+
+fn tmp(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("uctriage-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::File::create(&p).unwrap().write_all(body.as_bytes()).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn json_report_follows_the_contract() {
+    let p = tmp("paste.txt", "2025-07-15 08:30:11 room01@contoso.com sign-in failed: AADSTS50126 from 192.0.2.53\n");
+    let (code, v) = run_json(&["scan", "--format", "json", &p]);
+    assert_eq!(code, 1);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["verdict"], "problems");
+    assert!(v["tool_version"].is_string());
+    assert_eq!(v["inputs"][0]["format"], "generic-text");
+    assert_eq!(v["inputs"][0]["records"], 1);
+    let f = &v["findings"][0];
+    for key in [
+        "rule",
+        "severity",
+        "title",
+        "codes",
+        "family",
+        "layer",
+        "cause",
+        "fix",
+        "references",
+        "first_seen",
+        "last_seen",
+        "count",
+        "evidence",
+    ] {
+        assert!(!f[key].is_null(), "finding lacks {key}: {f}");
+    }
+    assert_eq!(f["codes"][0], "AADSTS50126");
+    assert_eq!(f["first_seen"], "2025-07-15T08:30:11Z");
+    let e = &f["evidence"][0];
+    for key in ["path", "location", "time", "excerpt"] {
+        assert!(!e[key].is_null(), "evidence lacks {key}");
+    }
+    for key in ["files", "records", "bytes", "elapsed_ms"] {
+        assert!(v["stats"][key].is_u64(), "stats.{key}");
+    }
+}
+
+#[test]
+fn redact_removes_personal_data_in_every_format() {
+    let p = tmp("pii.txt", "2025-07-15 08:30:11 room01@contoso.com failed AADSTS50126 from 192.0.2.53 corr 6f2d6c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f\n");
+    for format in ["text", "json", "markdown", "html"] {
+        let (_, out, _) = run(&["scan", "--redact", "--format", format, &p]);
+        for secret in ["room01@contoso.com", "192.0.2.53", "6f2d6c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"] {
+            assert!(!out.contains(secret), "{format} leaks {secret}");
+        }
+        assert!(out.contains("AADSTS50126"), "{format} lost the code");
+        assert!(out.contains("<user-1>") || out.contains("&lt;user-1&gt;"), "{format}: no placeholder");
+    }
+}
+
+#[test]
+fn exit_codes_follow_the_verdict() {
+    let healthy = tmp("quiet.txt", "all good here\n");
+    let (code, out, _) = run(&["scan", &healthy]);
+    assert_eq!(code, 3, "a text with no code is inconclusive:\n{out}");
+    assert!(out.contains("no record"), "{out}");
+    let (code, _, err) = run(&["scan", "/definitely/not/here"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/definitely/not/here"), "{err}");
+}
+
+#[test]
+fn html_is_one_self_contained_file_and_output_goes_to_a_file() {
+    let p = tmp("h.txt", "2025-07-15 08:30:11 AADSTS53003 blocked\n");
+    let out_file = std::env::temp_dir().join(format!("uctriage-cli-{}-report.html", std::process::id()));
+    let (code, stdout, _) = run(&["scan", "--format", "html", "-o", out_file.to_str().unwrap(), &p]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    let html = std::fs::read_to_string(&out_file).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("<link"));
+    assert!(html.contains("AADSTS53003"));
+}
+
+#[test]
+fn rules_test_and_lint_pass() {
+    let (code, out, _) = run(&["rules", "test"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 0 failed"));
+    let (code, _, _) = run(&["rules", "lint"]);
+    assert_eq!(code, 0);
+}

@@ -3,7 +3,10 @@
 //! To add a format: write a module with a type implementing [`Reader`], register it in
 //! [`registry`], and add a fixture and a snapshot test (see docs/adding-a-log-format.md).
 
+mod dsregcmd;
+mod entra_signins;
 mod generic;
+mod teams_log;
 
 use uctriage_evidence::{Evidence, Sink, Warning};
 use uctriage_kb::{Code, KnowledgeBase};
@@ -47,6 +50,9 @@ pub trait Reader: Send + Sync {
 pub fn registry() -> Vec<Box<dyn Reader>> {
     vec![
         // Format readers register here, one line each.
+        Box::new(teams_log::TeamsLog),
+        Box::new(dsregcmd::Dsregcmd),
+        Box::new(entra_signins::EntraSignins),
         Box::new(generic::GenericText),
     ]
 }

@@ -1,6 +1,7 @@
 //! Sources tests: containers and every reader, over fixtures written or generated here.
 //! One test binary; one module per reader family.
 
+mod clients;
 mod containers;
 
 use std::path::PathBuf;

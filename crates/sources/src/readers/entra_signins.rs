@@ -1,0 +1,914 @@
+//! Entra ID sign-in logs, as admins download them:
+//! - the portal's CSV downloads (interactive, non-interactive, service principal and managed
+//!   identity sign-ins), whose headers carry quirks: trailing spaces, doubled spaces, a column
+//!   named twice. Headers are matched normalized (case, spaces and punctuation ignored; a `(UTC)`
+//!   or `[UTC]` suffix dropped) and the first column of a name wins;
+//! - the portal's JSON download (an array of sign-in objects) and Graph `auditLogs/signIns`
+//!   responses (`{"@odata.context": …, "value": […]}`), also as PowerShell `ConvertTo-Json` output;
+//! - Log Analytics / Azure Monitor exports of `SigninLogs` and `AADNonInteractiveUserSignInLogs`
+//!   (and the service principal and managed identity tables) as CSV or JSON, the Log Analytics
+//!   API's `tables` form, and diagnostic-settings archives (one JSON object a line, the sign-in
+//!   under `properties`).
+//!
+//! One record per sign-in, kind `sign-in`. JSON is streamed: a byte scanner cuts the records out
+//! of the array one at a time, so memory stays bounded by the largest record, not the file.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use serde_json::{Map, Value};
+use uctriage_evidence::{time, Evidence, Timestamp};
+use uctriage_kb::Context;
+
+use super::{codes_in, kb, Emitter, ReadError, Reader};
+use crate::input::{head_text, looks_textual, Input};
+
+#[derive(Debug)]
+pub struct EntraSignins;
+
+/// Largest JSON record (one sign-in object) read; bigger ones are skipped with a warning.
+const MAX_RECORD: usize = 4 * 1024 * 1024;
+/// Largest top-level JSON object that is not a `value` wrapper (a Log Analytics `tables`
+/// answer is one such object holding every row).
+const MAX_TOP_OBJECT: usize = 64 * 1024 * 1024;
+/// Largest CSV record (a quoted field may span lines).
+const MAX_CSV_RECORD: usize = 1024 * 1024;
+/// Most header columns kept.
+const MAX_COLUMNS: usize = 1000;
+/// Longest text field kept, in characters.
+const MAX_TEXT: usize = 2000;
+
+/// Error codes the portal shows as `Interrupted` rather than `Failure`: the sign-in stopped for a
+/// step the user or device still had to take (password change, MFA registration or prompt, a
+/// Conditional Access requirement, "stay signed in?"). Used only when the export has no status
+/// word (Graph, Log Analytics); the record then carries `status_derived: true`.
+const INTERRUPTS: &[u64] = &[
+    50055, 50058, 50072, 50074, 50097, 50125, 50140, 50143, 50144, 50158, 50199, 53000, 53001, 53002, 53003,
+    53004, 81010, 81012, 81014,
+];
+
+/// Which sign-in log a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInType {
+    Interactive,
+    NonInteractive,
+    ServicePrincipal,
+    ManagedIdentity,
+}
+
+impl SignInType {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignInType::Interactive => "interactive",
+            SignInType::NonInteractive => "non-interactive",
+            SignInType::ServicePrincipal => "service-principal",
+            SignInType::ManagedIdentity => "managed-identity",
+        }
+    }
+
+    /// From a table, category or event type name.
+    fn from_word(w: &str) -> Option<Self> {
+        let w = norm(w);
+        Some(if w.contains("noninteractive") {
+            SignInType::NonInteractive
+        } else if w.contains("serviceprincipal") || w.starts_with("application") {
+            SignInType::ServicePrincipal
+        } else if w.contains("managedidentity") || w.starts_with("msi") {
+            SignInType::ManagedIdentity
+        } else if w.contains("interactive") || w == "signinlogs" {
+            SignInType::Interactive
+        } else {
+            return None;
+        })
+    }
+
+    /// From the portal's download names (`InteractiveSignIns_2025-07-15_…csv`).
+    fn from_name(name: &str) -> Option<Self> {
+        let file = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+        if !file.contains("signin") {
+            return None;
+        }
+        let stem = file.split(['_', '.', ' ', '-']).next().unwrap_or("");
+        SignInType::from_word(stem)
+    }
+}
+
+/// A header or key, normalized: lower case, letters and digits only, `(UTC)` dropped.
+fn norm(s: &str) -> String {
+    let lower = s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+    let lower = lower.replace("[utc]", "").replace("(utc)", "");
+    lower.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// One sign-in's values by normalized name, with the name as the source wrote it.
+#[derive(Debug, Default)]
+struct Fields {
+    map: HashMap<String, (String, Value)>,
+}
+
+impl Fields {
+    /// Insert unless the name is already there (the first column or key of a name wins).
+    fn insert(&mut self, original: &str, value: Value) {
+        let key = norm(original);
+        if !key.is_empty() {
+            self.map.entry(key).or_insert_with(|| (original.trim().to_owned(), value));
+        }
+    }
+
+    fn from_object(obj: Map<String, Value>) -> Self {
+        let mut f = Fields::default();
+        // Diagnostic-settings archives keep the sign-in under `properties`; its keys come first.
+        let mut obj = obj;
+        if let Some(Value::Object(props)) = obj.remove("properties") {
+            for (k, v) in props {
+                f.insert(&k, v);
+            }
+        }
+        for (k, v) in obj {
+            f.insert(&k, v);
+        }
+        f
+    }
+
+    fn get(&self, key: &str) -> Option<&(String, Value)> {
+        self.map.get(key)
+    }
+
+    /// The first non-empty scalar among `keys`, as text, with the name it was found under.
+    fn text(&self, keys: &[&str]) -> Option<(String, String)> {
+        keys.iter().find_map(|k| {
+            let (orig, v) = self.get(k)?;
+            scalar(v).map(|s| (orig.clone(), s))
+        })
+    }
+
+    fn s(&self, keys: &[&str]) -> Option<String> {
+        self.text(keys).map(|(_, v)| v)
+    }
+
+    /// An object value, or a JSON object written into a string (Log Analytics CSV exports).
+    fn object(&self, key: &str) -> Option<(String, Map<String, Value>)> {
+        let (orig, v) = self.get(key)?;
+        match v {
+            Value::Object(m) => Some((orig.clone(), m.clone())),
+            Value::String(s) if s.trim_start().starts_with('{') && s.len() <= MAX_RECORD => {
+                match serde_json::from_str::<Value>(s) {
+                    Ok(Value::Object(m)) => Some((orig.clone(), m)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A scalar as text; empty strings and nulls are none.
+fn scalar(v: &Value) -> Option<String> {
+    let s = match v {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+/// A key of an object, case-insensitively.
+fn member<'a>(m: &'a Map<String, Value>, key: &str) -> Option<(&'a String, &'a Value)> {
+    m.iter().find(|(k, _)| norm(k) == key)
+}
+
+fn member_text(m: &Map<String, Value>, key: &str) -> Option<String> {
+    member(m, key).and_then(|(_, v)| scalar(v))
+}
+
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(MAX_TEXT) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Export times: RFC 3339, `7/15/2025, 8:30:11.123 AM` (Log Analytics), `/Date(…)/`.
+fn parse_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if s.as_bytes().first().is_some_and(u8::is_ascii_digit) && s.contains(", ") {
+        return time::parse(&s.replacen(", ", " ", 1));
+    }
+    time::parse(s)
+}
+
+fn status_word(s: &str) -> String {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "success" | "succeeded" => "Success".into(),
+        "failure" | "failed" => "Failure".into(),
+        "interrupted" => "Interrupted".into(),
+        _ => s.trim().to_owned(),
+    }
+}
+
+fn conditional_access_word(s: &str) -> String {
+    match norm(s).as_str() {
+        "success" => "success".into(),
+        "failure" => "failure".into(),
+        "notapplied" => "not-applied".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// Context a file gives every record: the log named by the file, or by its columns.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hint {
+    sign_in_type: Option<SignInType>,
+}
+
+/// Build the record of one sign-in; `None` when the values do not look like a sign-in.
+fn sign_in(f: &Fields, hint: Hint, mut e: Evidence) -> Option<Evidence> {
+    let time_keys = ["createddatetime", "date", "timegenerated", "time", "createdatetimeutc"];
+    let when = f.text(&time_keys);
+    let user = f.text(&["userprincipalname", "username", "upn", "user", "userdisplayname"]);
+    let app = f.text(&["appdisplayname", "application", "serviceprincipalname", "appname"]);
+    let request = f.text(&["requestid", "id", "originalrequestid"]);
+    let status_obj = f.object("status");
+    let code_text = status_obj
+        .as_ref()
+        .and_then(|(orig, m)| member(m, "errorcode").and_then(|(k, v)| scalar(v).map(|s| (format!("{orig}.{k}"), s))))
+        .or_else(|| f.text(&["signinerrorcode", "resulttype", "errorcode"]));
+    if when.is_none() && user.is_none() && app.is_none() && code_text.is_none() {
+        return None;
+    }
+    e.source = "entra-signins".into();
+    e.kind = "sign-in".into();
+    let mut excerpt: Vec<String> = Vec::new();
+    let mut show = |k: &str, v: &str| {
+        if excerpt.len() < 12 {
+            excerpt.push(format!("{k}: {v}"));
+        }
+    };
+    if let Some((k, v)) = &when {
+        e.time = parse_time(v);
+        show(k, v);
+    }
+    if let Some((k, v)) = &user {
+        e.field("user", v.as_str());
+        show(k, v);
+    }
+    if let Some(d) = f.s(&["userdisplayname", "user"]).filter(|d| Some(d) != user.as_ref().map(|u| &u.1)) {
+        e.field("user_display_name", d);
+    }
+    if let Some((k, v)) = &app {
+        e.field("app", v.as_str());
+        show(k, v);
+    }
+    e.field("app_id", f.s(&["appid", "applicationid"]).unwrap_or_default());
+    e.field("resource", f.s(&["resourcedisplayname", "resource"]).unwrap_or_default());
+    // Log Analytics and diagnostic exports also have `ResourceId`: the log's own Azure resource
+    // path, not the resource signed in to.
+    let resource_id = f.s(&["resourceidentity", "resourceid"]).filter(|r| !r.starts_with('/'));
+    e.field("resource_id", resource_id.unwrap_or_default());
+
+    // Status and error code.
+    let code_num = code_text.as_ref().and_then(|(_, v)| v.trim().parse::<u64>().ok());
+    let status_text = match &status_obj {
+        Some(_) => None,
+        None => f.text(&["status"]),
+    };
+    let failure = status_obj
+        .as_ref()
+        .and_then(|(orig, m)| {
+            member(m, "failurereason").and_then(|(k, v)| scalar(v).map(|s| (format!("{orig}.{k}"), s)))
+        })
+        .or_else(|| f.text(&["failurereason", "resultdescription"]));
+    let details = status_obj
+        .as_ref()
+        .and_then(|(_, m)| member_text(m, "additionaldetails"))
+        .or_else(|| f.s(&["additionaldetails"]));
+    match (&status_text, code_num) {
+        (Some((k, v)), _) => {
+            e.field("status", status_word(v));
+            show(k, v);
+        }
+        (None, Some(n)) => {
+            let derived = if n == 0 {
+                "Success"
+            } else if INTERRUPTS.contains(&n) {
+                "Interrupted"
+            } else {
+                "Failure"
+            };
+            e.field("status", derived);
+            e.field("status_derived", true);
+        }
+        (None, None) => {}
+    }
+    if let Some((k, v)) = &code_text {
+        show(k, v);
+        if let Some(n) = code_num {
+            e.field("error_code", n);
+            if n != 0 {
+                if let Some(c) = kb().normalize(&n.to_string(), Context::SignIn) {
+                    e.add_code(c);
+                }
+            }
+        } else {
+            e.field("error_code", v.as_str());
+            if let Some(c) = kb().normalize(v, Context::SignIn).filter(|c| kb().get(c).is_some()) {
+                e.add_code(c);
+            }
+        }
+    }
+    let success = code_num == Some(0) || e.get_str("status") == Some("Success");
+    if let Some((k, v)) = &failure {
+        // Exports fill the reason of successful sign-ins with filler such as "Other.".
+        if !success {
+            e.field("failure_reason", cut(v));
+            show(k, v);
+            e.add_codes(codes_in(v));
+        }
+    }
+    if let Some(d) = &details {
+        e.field("additional_details", cut(d));
+        e.add_codes(codes_in(d));
+    }
+
+    // Where from, with what.
+    e.field("ip", f.s(&["ipaddress", "calleripaddress", "clientip"]).unwrap_or_default());
+    let location = f
+        .object("location")
+        .or_else(|| f.object("locationdetails"))
+        .map(|(_, m)| {
+            ["city", "state", "countryorregion"]
+                .iter()
+                .filter_map(|k| member_text(&m, k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|s| !s.is_empty())
+        .or_else(|| f.s(&["location"]));
+    e.field("location", location.unwrap_or_default());
+    e.field("client_app", f.s(&["clientappused", "clientapp"]).unwrap_or_default());
+    e.field("user_agent", f.s(&["useragent"]).unwrap_or_default());
+    let device = f.object("devicedetail").map(|(_, m)| m);
+    let dev = |k: &str, csv: &[&str]| device.as_ref().and_then(|m| member_text(m, k)).or_else(|| f.s(csv));
+    let device_id = dev("deviceid", &["deviceid"]);
+    let device_name = dev("displayname", &["devicename", "devicedisplayname"]);
+    e.field("device", device_name.or(device_id.clone()).unwrap_or_default());
+    e.field("device_id", device_id.unwrap_or_default());
+    e.field("os", dev("operatingsystem", &["operatingsystem"]).unwrap_or_default());
+    e.field("browser", dev("browser", &["browser"]).unwrap_or_default());
+    e.field("device_compliant", dev("iscompliant", &["compliant", "iscompliant"]).unwrap_or_default());
+    e.field("device_managed", dev("ismanaged", &["managed", "ismanaged"]).unwrap_or_default());
+    e.field("join_type", dev("trusttype", &["jointype", "trusttype"]).unwrap_or_default());
+    if let Some(ca) = f.s(&["conditionalaccessstatus", "conditionalaccess"]) {
+        e.field("conditional_access", conditional_access_word(&ca));
+    }
+    e.field("correlation_id", f.s(&["correlationid"]).unwrap_or_default());
+    if let Some((_, v)) = &request {
+        e.field("request_id", v.as_str());
+    }
+    e.field("tenant_id", f.s(&["hometenantid", "aadtenantid", "tenantid", "resourcetenantid"]).unwrap_or_default());
+    e.field("user_id", f.s(&["userid"]).unwrap_or_default());
+    e.field("authentication_requirement", f.s(&["authenticationrequirement"]).unwrap_or_default());
+    e.field("mfa_result", f.s(&["multifactorauthenticationresult"]).unwrap_or_default());
+    e.field("service_principal", f.s(&["serviceprincipalname"]).unwrap_or_default());
+    e.field("service_principal_id", f.s(&["serviceprincipalid"]).unwrap_or_default());
+
+    // Which log: the record's own word first, then the file's.
+    let own = f
+        .get("signineventtypes")
+        .and_then(|(_, v)| match v {
+            Value::Array(a) => a.iter().find_map(|x| x.as_str().and_then(SignInType::from_word)),
+            Value::String(s) => SignInType::from_word(s),
+            _ => None,
+        })
+        .or_else(|| {
+            f.s(&["isinteractive"]).and_then(|v| match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(SignInType::Interactive),
+                "false" | "0" | "no" => Some(SignInType::NonInteractive),
+                _ => None,
+            })
+        })
+        .or_else(|| f.s(&["category", "type"]).and_then(|w| SignInType::from_word(&w)));
+    if let Some(t) = own.or(hint.sign_in_type) {
+        e.field("sign_in_type", t.as_str());
+    }
+    e.set_excerpt(&excerpt.join("; "));
+    Some(e)
+}
+
+// ---------------------------------------------------------------------------------------- CSV
+
+/// Split one CSV record (quotes with `""` escapes; a quoted field may hold newlines).
+fn split_csv(record: &str, delim: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = record.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == '"' {
+            quoted = true;
+        } else if c == delim {
+            out.push(std::mem::take(&mut field));
+        } else {
+            field.push(c);
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// The delimiter a header line uses: the most frequent of `,`, `;` and tab outside quotes.
+fn delimiter(header: &str) -> char {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let i = (0..3).max_by_key(|i| (counts[*i], 3 - i)).unwrap_or(0);
+    [',', ';', '\t'][i]
+}
+
+/// Normalized names of a header line, skipping PowerShell's `#TYPE` line and Excel's `sep=`.
+fn header_names(line: &str) -> Vec<String> {
+    split_csv(line, delimiter(line)).iter().map(|h| norm(h)).collect()
+}
+
+/// How sure the columns are those of a sign-in export.
+fn csv_score(names: &[String]) -> u8 {
+    let has = |k: &str| names.iter().any(|n| n == k);
+    if has("date") && has("requestid") && (has("signinerrorcode") || has("status")) {
+        95
+    } else if has("timegenerated")
+        && (has("resulttype") || has("resultdescription"))
+        && (has("userprincipalname") || has("appdisplayname") || has("serviceprincipalname"))
+    {
+        92
+    } else if has("createddatetime") && (has("userprincipalname") || has("appdisplayname")) {
+        85
+    } else {
+        0
+    }
+}
+
+fn quotes_balanced(s: &str) -> bool {
+    s.bytes().filter(|b| *b == b'"').count() % 2 == 0
+}
+
+fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+    let mut lines = input.into_lines();
+    let mut buf = String::new();
+    let mut header: Option<(Vec<String>, char)> = None;
+    let mut record = String::new();
+    let mut record_line = 0;
+    let mut row = 0u64;
+    let mut hint = hint;
+    loop {
+        let info = match lines.next_line(&mut buf) {
+            Ok(Some(i)) => i,
+            Ok(None) => break,
+            Err(e) => return Err(ReadError::new(format!("line {}", record_line + 1), format!("read error: {e}"))),
+        };
+        if info.truncated {
+            out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
+        }
+        let line = buf.trim_start_matches('\u{feff}');
+        if header.is_none() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with("#TYPE") || t.starts_with("sep=") {
+                continue;
+            }
+            let delim = delimiter(line);
+            let mut names: Vec<String> = split_csv(line, delim).into_iter().take(MAX_COLUMNS).collect();
+            for n in &mut names {
+                *n = n.trim().to_owned();
+            }
+            let normalized: Vec<String> = names.iter().map(|n| norm(n)).collect();
+            if csv_score(&normalized) == 0 {
+                out.warn(format!("line {}", info.number), "the header does not name the columns of a sign-in export; reading it anyway");
+            }
+            let has = |k: &str| normalized.iter().any(|n| n == k);
+            if hint.sign_in_type.is_none() && has("serviceprincipalid") && !has("username") && !has("userprincipalname") {
+                hint.sign_in_type = Some(SignInType::ServicePrincipal);
+            }
+            header = Some((names, delim));
+            continue;
+        }
+        if record.is_empty() {
+            record_line = info.number;
+        } else {
+            record.push('\n');
+        }
+        record.push_str(line);
+        if record.len() > MAX_CSV_RECORD {
+            out.warn(format!("line {record_line}"), "a quoted field never ends within 1 MiB: the record was skipped");
+            record.clear();
+            continue;
+        }
+        if !quotes_balanced(&record) {
+            continue;
+        }
+        let text = std::mem::take(&mut record);
+        if text.trim().is_empty() {
+            continue;
+        }
+        row += 1;
+        let Some((names, delim)) = &header else { continue };
+        let values = split_csv(&text, *delim);
+        if values.len() != names.len() {
+            out.warn(
+                format!("row {row} (line {record_line})"),
+                format!("{} fields where the header has {}: read by position", values.len(), names.len()),
+            );
+        }
+        let mut f = Fields::default();
+        for (name, value) in names.iter().zip(values) {
+            f.insert(name, Value::String(value));
+        }
+        match sign_in(&f, hint, out.evidence(format!("row {row}"))) {
+            Some(e) => out.emit(e),
+            None => out.warn(format!("row {row} (line {record_line})"), "no time, user, app or error code: not a sign-in"),
+        }
+    }
+    if !record.is_empty() {
+        out.warn(format!("line {record_line}"), "the input ends inside a quoted field: the last record is incomplete");
+    }
+    if header.is_none() {
+        out.warn("", "no header line: nothing to read");
+    }
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------------- JSON
+
+/// The input as UTF-8 bytes (byte-order marks and UTF-16 decoded), unbounded lines.
+fn decoded(input: Input) -> Box<dyn Read + Send> {
+    let utf16 = {
+        let h = &input.head;
+        let sample = &h[..h.len().min(512) & !1];
+        let odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+        let even = sample.iter().step_by(2).filter(|b| **b == 0).count();
+        let half = sample.len() / 2;
+        if h.starts_with(&[0xFF, 0xFE]) || h.starts_with(&[0xFE, 0xFF]) || half < 4 {
+            None
+        } else if odd * 10 > half * 8 && even * 10 < half {
+            Some(encoding_rs::UTF_16LE)
+        } else if even * 10 > half * 8 && odd * 10 < half {
+            Some(encoding_rs::UTF_16BE)
+        } else {
+            None
+        }
+    };
+    Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .bom_sniffing(true)
+            .utf8_passthru(true)
+            .encoding(utf16)
+            .build(input.into_read()),
+    )
+}
+
+/// What a finished capture is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Captured {
+    /// An element of the record array (top-level array, or `value`).
+    Element,
+    /// A whole top-level object (one record, a JSON Lines row, or a `tables` answer).
+    Top,
+}
+
+/// Receives a finished capture: what it is, its bytes, whether it overflowed, its start offset.
+type Found<'a> = dyn FnMut(Captured, &[u8], bool, u64) + 'a;
+
+/// Cuts records out of a JSON stream without parsing the whole: tracks strings and nesting, and
+/// hands over the bytes of each object that is an element of the record array.
+#[derive(Debug, Default)]
+struct Scanner {
+    depth: usize,
+    in_string: bool,
+    escape: bool,
+    /// Depth at which record elements start: 1 in a top-level array, 2 inside `"value": [`.
+    element_depth: Option<usize>,
+    top_is_object: bool,
+    /// The last string seen directly in the top-level object (its keys), lower-cased, bounded.
+    key: Vec<u8>,
+    key_active: bool,
+    last_key: Vec<u8>,
+    capture: Option<(Captured, usize)>,
+    buf: Vec<u8>,
+    overflow: bool,
+    start: u64,
+    stray: bool,
+}
+
+impl Scanner {
+    /// Feed bytes; `found` receives each finished capture with its start offset.
+    fn feed(&mut self, bytes: &[u8], offset: u64, found: &mut Found<'_>) {
+        for (i, &b) in bytes.iter().enumerate() {
+            let at = offset + i as u64;
+            if self.in_string {
+                self.push(b);
+                if self.key_active && !self.escape && b != b'"' && self.key.len() < 32 {
+                    self.key.push(b.to_ascii_lowercase());
+                }
+                if self.escape {
+                    self.escape = false;
+                } else if b == b'\\' {
+                    self.escape = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.key_active {
+                        self.key_active = false;
+                        self.last_key = std::mem::take(&mut self.key);
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.push(b);
+                    if self.depth == 1 && self.top_is_object {
+                        self.key_active = true;
+                        self.key.clear();
+                    }
+                }
+                b'{' | b'[' => {
+                    if self.depth == 0 {
+                        if b == b'[' {
+                            self.element_depth = Some(1);
+                            self.top_is_object = false;
+                        } else {
+                            self.top_is_object = true;
+                            self.element_depth = None;
+                            self.begin(Captured::Top, at);
+                        }
+                    } else if self.depth == 1 && self.top_is_object && b == b'[' && self.last_key == b"value" {
+                        // A Graph-style wrapper: its records are the elements of `value`.
+                        self.capture = None;
+                        self.buf = Vec::new();
+                        self.overflow = false;
+                        self.element_depth = Some(2);
+                    } else if self.capture.is_none() && self.element_depth == Some(self.depth) && b == b'{' {
+                        self.begin(Captured::Element, at);
+                    }
+                    self.push(b);
+                    self.depth += 1;
+                }
+                b'}' | b']' => {
+                    self.push(b);
+                    if self.depth == 0 {
+                        self.stray = true;
+                        continue;
+                    }
+                    self.depth -= 1;
+                    if let Some((what, depth)) = self.capture {
+                        if depth == self.depth {
+                            found(what, &self.buf, self.overflow, self.start);
+                            self.capture = None;
+                            self.buf.clear();
+                            self.overflow = false;
+                        }
+                    }
+                    if self.element_depth.is_some_and(|d| d == self.depth + 1) && b == b']' {
+                        self.element_depth = None;
+                    }
+                }
+                _ => self.push(b),
+            }
+        }
+    }
+
+    fn begin(&mut self, what: Captured, at: u64) {
+        self.capture = Some((what, self.depth));
+        self.buf.clear();
+        self.overflow = false;
+        self.start = at;
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some((what, _)) = self.capture {
+            let cap = if what == Captured::Top { MAX_TOP_OBJECT } else { MAX_RECORD };
+            if self.buf.len() < cap {
+                self.buf.push(b);
+            } else {
+                self.overflow = true;
+            }
+        }
+    }
+}
+
+/// Turn a parsed top-level object into records: a Log Analytics `tables` answer gives its rows,
+/// anything else is one record.
+fn top_records(v: Map<String, Value>) -> Vec<Map<String, Value>> {
+    if let Some((_, Value::Array(tables))) = member(&v, "tables") {
+        let mut out = Vec::new();
+        for t in tables {
+            let Value::Object(t) = t else { continue };
+            let columns: Vec<String> = match member(t, "columns") {
+                Some((_, Value::Array(c))) => c
+                    .iter()
+                    .map(|c| match c {
+                        Value::Object(m) => member_text(m, "name").unwrap_or_default(),
+                        Value::String(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect(),
+                _ => continue,
+            };
+            if let Some((_, Value::Array(rows))) = member(t, "rows") {
+                for r in rows {
+                    if let Value::Array(cells) = r {
+                        out.push(columns.iter().cloned().zip(cells.iter().cloned()).collect());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    vec![v]
+}
+
+fn read_json(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+    let mut reader = BufReader::with_capacity(256 * 1024, decoded(input));
+    let mut scanner = Scanner::default();
+    let mut offset = 0u64;
+    let mut n = 0u64;
+    let mut emitted = 0u64;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::new(format!("byte {offset}"), format!("read error: {e}"))),
+        };
+        let len = chunk.len();
+        scanner.feed(chunk, offset, &mut |what, bytes, overflow, start| {
+            n += 1;
+            let place = format!("record {n} (byte {start})");
+            if overflow {
+                let cap = if what == Captured::Top { MAX_TOP_OBJECT } else { MAX_RECORD };
+                out.warn(place, format!("larger than {} MiB: skipped", cap / (1024 * 1024)));
+                return;
+            }
+            let value: Value = match serde_json::from_slice(bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.warn(place, format!("not valid JSON: {e}"));
+                    return;
+                }
+            };
+            let Value::Object(obj) = value else { return };
+            let rows = if what == Captured::Top { top_records(obj) } else { vec![obj] };
+            let several = rows.len() > 1;
+            for (i, row) in rows.into_iter().enumerate() {
+                let location = if several { format!("record {n} row {}", i + 1) } else { format!("record {n}") };
+                let f = Fields::from_object(row);
+                match sign_in(&f, hint, out.evidence(location)) {
+                    Some(e) => {
+                        emitted += 1;
+                        out.emit(e);
+                    }
+                    None => out.warn(place.clone(), "no time, user, app or error code: not a sign-in"),
+                }
+            }
+        });
+        reader.consume(len);
+        offset += len as u64;
+    }
+    if scanner.capture.is_some() {
+        out.warn(format!("byte {}", scanner.start), "the input ends inside a record: it was truncated");
+    }
+    if scanner.stray {
+        out.warn("", "unbalanced closing brackets were ignored");
+    }
+    if n == 0 && emitted == 0 {
+        out.warn("", "no JSON object found: nothing to read");
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------- reader
+
+fn json_score(lower: &str) -> u8 {
+    let has = |k: &str| lower.contains(k);
+    if has("auditlogs/signins") {
+        98
+    } else if has("\"createddatetime\"")
+        && (has("\"userprincipalname\"") || has("\"appdisplayname\""))
+        && (has("\"status\"") || has("\"conditionalaccessstatus\""))
+    {
+        92
+    } else if has("\"category\"") && (has("signinlogs\"") || has("\"sign-in activity\"")) {
+        90
+    } else if has("\"resulttype\"")
+        && (has("\"userprincipalname\"") || has("\"appdisplayname\"") || has("\"serviceprincipalname\""))
+    {
+        88
+    } else {
+        0
+    }
+}
+
+impl Reader for EntraSignins {
+    fn format(&self) -> &'static str {
+        "entra-signins"
+    }
+
+    fn detect(&self, name: &str, head: &[u8]) -> u8 {
+        if !looks_textual(head) {
+            return 0;
+        }
+        let text = head_text(head);
+        let t = text.trim_start_matches('\u{feff}').trim_start();
+        let named = SignInType::from_name(name).is_some();
+        if t.starts_with('[') || t.starts_with('{') {
+            let score = json_score(&t.to_ascii_lowercase());
+            return if score > 0 { score } else if named { 30 } else { 0 };
+        }
+        let Some(first) =
+            t.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("#TYPE") && !l.starts_with("sep="))
+        else {
+            return 0;
+        };
+        let names = header_names(first);
+        let score = csv_score(&names);
+        if score > 0 {
+            score
+        } else if named && names.iter().any(|n| n == "correlationid" || n == "requestid") {
+            50
+        } else {
+            0
+        }
+    }
+
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+        let hint = Hint { sign_in_type: SignInType::from_name(&input.name.replace('\\', "/")) };
+        let text = head_text(&input.head);
+        let t = text.trim_start_matches('\u{feff}').trim_start();
+        if t.starts_with('[') || t.starts_with('{') {
+            read_json(input, hint, out)
+        } else {
+            read_csv(input, hint, out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_normalization() {
+        assert_eq!(norm(" Autonomous system  number "), "autonomoussystemnumber");
+        assert_eq!(norm("Date (UTC)"), "date");
+        assert_eq!(norm("TimeGenerated [UTC]"), "timegenerated");
+        assert_eq!(norm("Sign-in error code"), "signinerrorcode");
+        assert_eq!(split_csv(r#"a,"b,""c""",,d"#, ','), ["a", r#"b,"c""#, "", "d"]);
+        assert_eq!(delimiter("a;b;c"), ';');
+    }
+
+    #[test]
+    fn scanner_cuts_records_out_of_wrappers_and_arrays() {
+        let mut got = Vec::new();
+        let doc = br#"{"@odata.context":"x","value":[{"a":"]}"},{"b":[1,{"c":2}]}],"@odata.nextLink":"y"}"#;
+        let mut s = Scanner::default();
+        // Fed in small pieces to cross chunk boundaries.
+        for (i, chunk) in doc.chunks(3).enumerate() {
+            s.feed(chunk, (i * 3) as u64, &mut |w, b, _, _| got.push((w, String::from_utf8_lossy(b).into_owned())));
+        }
+        assert_eq!(
+            got,
+            [(Captured::Element, r#"{"a":"]}"}"#.to_owned()), (Captured::Element, r#"{"b":[1,{"c":2}]}"#.to_owned())]
+        );
+        let mut got = Vec::new();
+        let mut s = Scanner::default();
+        s.feed(b"{\"x\":1}\n{\"y\":2}\n", 0, &mut |w, b, _, _| got.push((w, b.len())));
+        assert_eq!(got, [(Captured::Top, 7), (Captured::Top, 7)]);
+    }
+
+    #[test]
+    fn sign_in_type_from_names() {
+        assert_eq!(SignInType::from_name("x/InteractiveSignIns_2025-07-15.csv"), Some(SignInType::Interactive));
+        assert_eq!(SignInType::from_name("NonInteractiveSignIns_2025.csv"), Some(SignInType::NonInteractive));
+        assert_eq!(SignInType::from_name("ServicePrincipalSignIns_2025.json"), Some(SignInType::ServicePrincipal));
+        assert_eq!(SignInType::from_name("MSISignIns_2025.csv"), Some(SignInType::ManagedIdentity));
+        assert_eq!(SignInType::from_name("report.csv"), None);
+    }
+}

@@ -1,0 +1,473 @@
+//! Teams client logs: classic Teams `logs.txt`, new Teams `MSTeams_*.log`, and the Teams Rooms
+//! app's `Logs.txt` (App/Microsoft/Teams in the room's log bundle).
+//!
+//! A log entry is a line that starts with a time (classic `Tue Jul 15 2025 10:30:11 GMT+0200 (…)
+//! <pid> -- level --`, new Teams `2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO>`, or any line
+//! led by a time) plus the lines after it that do not (stack traces, JSON dumps), up to a bound.
+//!
+//! These logs hold tens of thousands of routine lines, so not every entry becomes a record. An
+//! entry is emitted when it
+//! - carries a code the knowledge base reads (`0xCAA…`, `AADSTS…`, `max_reload_exceeded`, the
+//!   licence line, `1001` / `4c7` after an error word, decimal HRESULTs such as `2147942402`), or
+//! - is at error or warning level and speaks of sign-in, tokens, authentication or licences, or
+//! - states an app version not stated before (the version is also carried on later records).
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use uctriage_evidence::{time, Code, Timestamp};
+
+use super::generic::leading_time;
+use super::{codes_in, kb, Emitter, ReadError, Reader};
+use crate::input::{head_text, looks_textual, Input};
+
+#[derive(Debug)]
+pub struct TeamsLog;
+
+/// An entry longer than this (bytes) is split: the rest is read as further entries.
+const MAX_ENTRY_BYTES: usize = 64 * 1024;
+/// Most continuation lines folded into one entry.
+const MAX_ENTRY_LINES: u64 = 400;
+/// Longest `message` field kept, in characters.
+const MAX_MESSAGE: usize = 2000;
+/// Distinct app versions remembered.
+const MAX_VERSIONS: usize = 64;
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("fixed pattern")
+}
+
+/// `Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- msg`
+static CLASSIC: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +[0-9]{4} +[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?: +GMT[+-][0-9]{4})?)(?: +\([^)]*\))? +<([0-9]+)> +-- +([A-Za-z]+) +-- ?(.*)$")
+});
+
+/// `2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO> component: msg`
+static NEW: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?) +(?:(0x[0-9a-fA-F]+) +)?<([A-Za-z]+)> ?(.*)$")
+});
+
+/// A level word near the start of a line led by a time: `[Error]`, `ERROR`, `<WARN>`, `| info |`.
+static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(?:^|[\s\[<|(])(error|err|warning|warn|information|info|debug|dbg|diag|verbose|trace|fatal|critical)(?:$|[\s\]>|):-])")
+});
+
+/// `component: message` at the start of a message (one token, no spaces).
+static COMPONENT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[ \t]*\[?([A-Za-z_][A-Za-z0-9_.:/\-]*?)\]?: +\S"));
+
+/// The Teams Rooms licence line.
+static LICENSE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)errorCode *[:=] *([A-Za-z0-9_.-]+) *, *errorStep *[:=] *([A-Za-z0-9_.-]+) *, *errorState *[:=] *([A-Za-z0-9_.-]+)")
+});
+
+/// App version statements: `app version: 5.2.115.0`, `"AppVersion":"5.2.115.0"`,
+/// `Teams Rooms app version 5.2.115.0`, `Starting app Teams, version 1.6.00.4472`.
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)(?:\b(?:app|application|client|rigel|teams(?: +rooms)?(?: +app)?)[ _-]?version|starting app [A-Za-z]+,? +version)["']? *(?:[:=]|is)? *["']?v?([0-9]{1,5}(?:\.[0-9]{1,6}){2,3})\b"#)
+});
+
+/// Decimal HRESULTs after an error word: `errorCode: 2147942402`, `hr=-895025148`.
+static DECIMAL_HR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)\b(?:error|err|code|hr|hresult|status)(?:[ _]?code)?["']? *[:=] *["']?(-?[0-9]{9,10})\b"#)
+});
+
+/// Teams named numeric codes after an error word: `error 1001`, `errorCode: 4c7`.
+static TEAMS_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)\b(?:error|err|code)(?:[ _]?code)?["']? *[:=]? *["']?(1001|(?:0x)?4c7)\b"#)
+});
+
+/// Words that make an error or warning line worth keeping.
+static AUTH_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)sign[\s-]?in|sign[\s-]?out|log[\s-]?in|logon|auth|token|credential|licen[cs]e|adal|msal|\bwam\b|\baad\b|\bentra\b|\bmfa\b|password|conditional access|\bprt\b|broker|account")
+});
+
+/// Which flavour of Teams log a file is; written into `source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Classic,
+    New,
+    Rooms,
+    Other,
+}
+
+impl Flavour {
+    fn source(self) -> &'static str {
+        match self {
+            Flavour::Classic => "teams-classic",
+            Flavour::New => "teams-new",
+            Flavour::Rooms => "teams-rooms",
+            Flavour::Other => "teams",
+        }
+    }
+
+    /// From the path inside the container: the Teams Rooms bundle keeps the app's log under
+    /// App/Microsoft/Teams.
+    fn from_name(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase().replace('\\', "/");
+        let file = name.rsplit('/').next().unwrap_or(&name);
+        if name.contains("app/microsoft/teams/") || name.contains("skypeappdata") {
+            Some(Flavour::Rooms)
+        } else if file.starts_with("msteams") && has_ext(file, "log") {
+            Some(Flavour::New)
+        } else if file == "logs.txt" || (file.starts_with("old_logs_") && has_ext(file, "txt")) {
+            Some(Flavour::Classic)
+        } else {
+            None
+        }
+    }
+}
+
+fn has_ext(file: &str, ext: &str) -> bool {
+    std::path::Path::new(file).extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// One parsed entry header.
+#[derive(Debug, Default, Clone)]
+struct Header {
+    time: Option<Timestamp>,
+    level: Option<String>,
+    /// `pid` (classic) or `thread` (new Teams).
+    process: Option<(&'static str, String)>,
+    message: String,
+}
+
+fn normalize_level(raw: &str) -> String {
+    match raw.to_ascii_lowercase().as_str() {
+        "error" | "err" | "fatal" | "critical" | "crit" => "error".into(),
+        "warning" | "warn" | "war" => "warning".into(),
+        "info" | "inf" | "information" | "event" => "info".into(),
+        "debug" | "dbg" | "diag" => "debug".into(),
+        "verbose" | "ver" | "trace" => "verbose".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// Parse a line as the start of an entry, with the flavour its form shows.
+fn header(line: &str) -> Option<(Header, Flavour)> {
+    if let Some(c) = CLASSIC.captures(line) {
+        return Some((
+            Header {
+                time: time::parse(&c[1]),
+                level: Some(normalize_level(&c[3])),
+                process: Some(("pid", c[2].to_owned())),
+                message: c[4].to_owned(),
+            },
+            Flavour::Classic,
+        ));
+    }
+    if let Some(c) = NEW.captures(line) {
+        return Some((
+            Header {
+                time: time::parse(&c[1]),
+                level: Some(normalize_level(&c[3])),
+                process: c.get(2).map(|m| ("thread", m.as_str().to_owned())),
+                message: c[4].to_owned(),
+            },
+            Flavour::New,
+        ));
+    }
+    // Any other line led by a time (the Rooms app and older builds write several forms).
+    let first = line.trim_start().as_bytes().first().copied()?;
+    if !first.is_ascii_digit() && !matches!(first, b'[' | b'<') && !first.is_ascii_uppercase() {
+        return None;
+    }
+    let t = leading_time(line)?;
+    let head: String = line.chars().take(100).collect();
+    let (level, message) = match LEVEL.captures(&head) {
+        Some(c) => {
+            let m = c.get(1).map_or(0..0, |m| m.range());
+            let rest = line.get(c.get(0).map_or(m.end, |g| g.end())..).unwrap_or("");
+            (Some(normalize_level(&head[m])), rest.trim_start_matches([' ', ']', '>', '|', ':', '-']).to_owned())
+        }
+        None => (None, line.to_owned()),
+    };
+    Some((Header { time: Some(t), level, process: None, message }, Flavour::Other))
+}
+
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// An entry being assembled: its header and the lines that follow it.
+#[derive(Debug, Default)]
+struct Entry {
+    first: u64,
+    last: u64,
+    header: Header,
+    /// The original lines, joined by newlines (bounded by [`MAX_ENTRY_BYTES`]).
+    text: String,
+    /// The first line's original text.
+    first_line: String,
+    lines: u64,
+}
+
+/// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
+fn entry_codes(text: &str) -> Vec<Code> {
+    let mut codes = codes_in(text);
+    let mut push = |c: Code| {
+        if !codes.contains(&c) {
+            codes.push(c);
+        }
+    };
+    for c in DECIMAL_HR.captures_iter(text) {
+        let raw = &c[1];
+        let value = raw.parse::<i64>().ok().and_then(|n| {
+            if n < 0 {
+                i32::try_from(n).ok().map(|v| v as u32)
+            } else {
+                u32::try_from(n).ok()
+            }
+        });
+        if value.is_some_and(|v| v >= 0x8000_0000) {
+            if let Some(code) = kb().normalize(raw, uctriage_kb::Context::Hresult) {
+                push(code);
+            }
+        }
+    }
+    for c in TEAMS_NUMBER.captures_iter(text) {
+        let token = c[1].to_ascii_lowercase();
+        let token = token.trim_start_matches("0x");
+        let code = Code::Teams(token.into());
+        if let Some(e) = kb().get(&code) {
+            push(e.code.clone());
+        }
+    }
+    codes
+}
+
+/// The line of the entry that shows the first code, for the excerpt.
+fn excerpt_of(entry: &Entry, codes: &[Code]) -> String {
+    if codes.is_empty() || entry.lines <= 1 {
+        return entry.first_line.clone();
+    }
+    let first_codes = entry_codes(&entry.first_line);
+    if codes.iter().all(|c| first_codes.contains(c)) {
+        return entry.first_line.clone();
+    }
+    for line in entry.text.lines().skip(1) {
+        let here = entry_codes(line);
+        if here.iter().any(|c| !first_codes.contains(c)) {
+            return format!("{} … {}", entry.first_line, line.trim());
+        }
+    }
+    entry.first_line.clone()
+}
+
+struct State {
+    flavour: Option<Flavour>,
+    versions: HashSet<String>,
+    version: Option<String>,
+}
+
+fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
+    if entry.text.is_empty() {
+        return;
+    }
+    let text = &entry.text;
+    let codes = entry_codes(text);
+    let license = LICENSE.captures(text);
+    let mut new_version = None;
+    if let Some(c) = VERSION.captures(text) {
+        let v = c[1].to_owned();
+        if state.versions.len() < MAX_VERSIONS && state.versions.insert(v.clone()) {
+            new_version = Some(v.clone());
+        }
+        state.version = Some(v);
+    }
+    let level = entry.header.level.as_deref();
+    // The words are looked for in the message, not in the time and process prefix (whose zone
+    // names hold "entra" in "Central").
+    let auth_problem = matches!(level, Some("error" | "warning"))
+        && (AUTH_WORDS.is_match(&entry.header.message)
+            || entry.text.split_once('\n').is_some_and(|(_, rest)| AUTH_WORDS.is_match(rest)));
+    if codes.is_empty() && license.is_none() && new_version.is_none() && !auth_problem {
+        return;
+    }
+    let location = if entry.last > entry.first {
+        format!("lines {}-{}", entry.first, entry.last)
+    } else {
+        format!("line {}", entry.first)
+    };
+    let mut e = out.evidence(location);
+    e.time = entry.header.time;
+    e.source = state.flavour.unwrap_or(Flavour::Other).source().into();
+    e.kind = "teams-log".into();
+    if let Some(l) = level {
+        e.field("level", l);
+    }
+    if let Some(c) = COMPONENT.captures(&entry.header.message) {
+        let comp = &c[1];
+        if !comp.eq_ignore_ascii_case("errorCode") {
+            e.field("component", comp);
+        }
+    }
+    let message = entry.header.message.trim();
+    e.field("message", cut(if message.is_empty() { entry.first_line.trim() } else { message }, MAX_MESSAGE));
+    if let Some((name, value)) = &entry.header.process {
+        e.field(name, value.as_str());
+    }
+    if let Some(v) = &state.version {
+        e.field("app_version", v.as_str());
+    }
+    if let Some(c) = &license {
+        e.kind = "teams-license".into();
+        e.field("error_code", &c[1]);
+        e.field("error_step", &c[2]);
+        e.field("error_state", &c[3]);
+        if let Some(entry) = kb().get(&Code::Teams(c[3].into())) {
+            e.add_code(entry.code.clone());
+        }
+    }
+    e.add_codes(codes.iter().cloned());
+    e.set_excerpt(&excerpt_of(entry, &codes));
+    out.emit(e);
+}
+
+impl Reader for TeamsLog {
+    fn format(&self) -> &'static str {
+        "teams-log"
+    }
+
+    fn detect(&self, name: &str, head: &[u8]) -> u8 {
+        if !looks_textual(head) {
+            return 0;
+        }
+        let text = head_text(head);
+        let mut classic = 0u32;
+        let mut new = 0u32;
+        let mut lines = 0u32;
+        for line in text.lines().take(200) {
+            lines += 1;
+            if line.contains(" -- ") && CLASSIC.is_match(line) {
+                classic += 1;
+            } else if line.contains('<') && NEW.is_match(line) {
+                new += 1;
+            }
+        }
+        let licence = LICENSE.is_match(&text);
+        let by_name = Flavour::from_name(name);
+        if classic >= 2 || new >= 2 || (lines > 0 && (classic + new) * 2 >= lines) && classic + new > 0 {
+            return if by_name.is_some() { 95 } else { 90 };
+        }
+        if classic + new == 1 {
+            return 70;
+        }
+        match by_name {
+            Some(Flavour::Rooms | Flavour::New) => 60,
+            _ if licence => 60,
+            // `logs.txt` alone is too common a name to claim without Teams content.
+            Some(Flavour::Classic) if text.to_ascii_lowercase().contains("teams") => 40,
+            _ => 0,
+        }
+    }
+
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+        // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
+        let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
+        let mut state = State { flavour, versions: HashSet::new(), version: None };
+        let mut lines = input.into_lines();
+        let mut line = String::new();
+        let mut entry = Entry::default();
+        let mut last_line = 0;
+        loop {
+            let info = match lines.next_line(&mut line) {
+                Ok(Some(info)) => info,
+                Ok(None) => break,
+                Err(e) => {
+                    finish(&entry, &mut state, out);
+                    return Err(ReadError::new(format!("line {}", last_line + 1), format!("read error: {e}")));
+                }
+            };
+            last_line = info.number;
+            if info.truncated {
+                out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
+            }
+            let line = line.trim_start_matches('\u{feff}');
+            if let Some((h, flavour)) = header(line) {
+                finish(&entry, &mut state, out);
+                if state.flavour.is_none() && flavour != Flavour::Other {
+                    state.flavour = Some(flavour);
+                }
+                entry = Entry {
+                    first: info.number,
+                    last: info.number,
+                    header: h,
+                    text: line.to_owned(),
+                    first_line: line.to_owned(),
+                    lines: 1,
+                };
+                continue;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fits = !entry.text.is_empty()
+                && entry.lines < MAX_ENTRY_LINES
+                && entry.text.len() + line.len() < MAX_ENTRY_BYTES;
+            if fits {
+                entry.text.push('\n');
+                entry.text.push_str(line);
+                entry.last = info.number;
+                entry.lines += 1;
+            } else {
+                // No header yet, or the entry is full: this line starts an entry of its own that
+                // keeps the time and level of the entry it continues.
+                finish(&entry, &mut state, out);
+                let header = Header { message: line.to_owned(), ..entry.header.clone() };
+                entry = Entry {
+                    first: info.number,
+                    last: info.number,
+                    header,
+                    text: line.to_owned(),
+                    first_line: line.to_owned(),
+                    lines: 1,
+                };
+            }
+        }
+        finish(&entry, &mut state, out);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        for r in [&CLASSIC, &NEW, &LEVEL, &COMPONENT, &LICENSE, &VERSION, &DECIMAL_HR, &TEAMS_NUMBER, &AUTH_WORDS] {
+            assert!(!r.is_match("\u{0}"));
+        }
+    }
+
+    #[test]
+    fn headers_of_each_flavour() {
+        let (h, f) = header("Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- Auth: x")
+            .unwrap();
+        assert_eq!(f, Flavour::Classic);
+        assert_eq!(h.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
+        assert_eq!(h.level.as_deref(), Some("warning"));
+        let (h, f) = header("2025-07-15T08:30:11.123456+02:00 0x00001234 <ERR> TokenBroker: failed").unwrap();
+        assert_eq!(f, Flavour::New);
+        assert_eq!(h.time.map(time::rfc3339).as_deref(), Some("2025-07-15T06:30:11Z"));
+        assert_eq!((h.level.as_deref(), h.message.as_str()), (Some("error"), "TokenBroker: failed"));
+        let (h, f) = header("2025-07-15 08:30:11.123 [Warning] Licence check").unwrap();
+        assert_eq!(f, Flavour::Other);
+        assert_eq!((h.level.as_deref(), h.message.as_str()), (Some("warning"), "Licence check"));
+        assert!(header("    at Object.foo (file.js:1:2)").is_none());
+    }
+
+    #[test]
+    fn teams_codes_beyond_free_text() {
+        let s = |t: &str| entry_codes(t).iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(s("failed with errorCode: 2147942402"), ["0x80070002"]);
+        assert_eq!(s("sign in error code 1001"), ["TEAMS 1001"]);
+        assert_eq!(s("error: 4c7 while signing in"), ["TEAMS 4c7"]);
+        assert_eq!(s("took 1001 ms"), Vec::<String>::new());
+    }
+}

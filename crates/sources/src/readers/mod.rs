@@ -6,6 +6,9 @@
 mod dsregcmd;
 mod entra_signins;
 mod generic;
+mod sbc_syslog;
+mod sip;
+mod sip_trace;
 mod teams_log;
 
 use uctriage_evidence::{Evidence, Sink, Warning};
@@ -53,6 +56,8 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(teams_log::TeamsLog),
         Box::new(dsregcmd::Dsregcmd),
         Box::new(entra_signins::EntraSignins),
+        Box::new(sbc_syslog::SbcSyslog),
+        Box::new(sip_trace::SipTrace),
         Box::new(generic::GenericText),
     ]
 }

@@ -1,0 +1,537 @@
+//! SIP messages in SBC syslogs.
+//!
+//! - AudioCodes: one syslog line per fragment, newlines escaped as `#012` (`#015` for CR), a
+//!   `---- Incoming SIP Message from … ----` banner, `[S=n]` sequence and `[SID=…]` session tags.
+//!   A long message is split over several lines of the same session and is put back together.
+//! - Ribbon / Sonus and other SBCs that write a banner line and then the message over the
+//!   following physical lines (up to the next syslog line, or a `, msgLen = N.` trailer).
+//! - Generic syslog with a SIP message on the line.
+
+use std::collections::HashMap;
+
+use uctriage_evidence::{time, Timestamp};
+
+use super::sip::{self, Frame};
+use super::sip_trace::{read_marker, Context};
+use super::{Emitter, ReadError, Reader};
+use crate::input::{head_text, Input};
+
+#[derive(Debug)]
+pub struct SbcSyslog;
+
+/// Most sessions with a message in progress; the oldest is closed beyond this.
+const MAX_OPEN: usize = 4096;
+
+/// A syslog line's prefix: time, host, and where the message text starts.
+#[derive(Debug, Default)]
+struct Prefix<'a> {
+    time: Option<Timestamp>,
+    host: Option<&'a str>,
+    rest: &'a str,
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+fn is_host(tok: &str) -> bool {
+    !tok.is_empty()
+        && !tok.ends_with(':')
+        && tok.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+        && tok.bytes().any(|b| b.is_ascii_alphanumeric())
+        && !tok.starts_with("SIP/")
+}
+
+/// Read the syslog prefix of a line: `<PRI>`, then `Jul 15 08:30:11 host` (RFC 3164) or
+/// `2025-07-15T08:30:11.123+00:00 host` (RFC 5424 / ISO), and a `facility.level` word.
+fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
+    let mut s = line.trim_start();
+    if s.starts_with('<') {
+        let end = s.find('>')?;
+        if end > 5 || !s[1..end].bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s = &s[end + 1..];
+        // RFC 5424 puts a version number after the priority.
+        if s.starts_with("1 ") {
+            s = &s[2..];
+        }
+    }
+    let (t, rest) = if MONTHS.iter().any(|m| s.starts_with(m)) {
+        // Split on any whitespace: `Jul  5` has two spaces.
+        let words: Vec<&str> = s.split_whitespace().take(3).collect();
+        if words.len() < 3 {
+            return None;
+        }
+        let t = time::parse_syslog(&words.join(" "), year)?;
+        let after = skip_words(s, 3);
+        (Some(t), after)
+    } else if s.len() > 19 && s.as_bytes()[4] == b'-' && s.as_bytes().get(10).is_some_and(|b| *b == b'T' || *b == b' ')
+    {
+        let first = s.split_whitespace().next()?;
+        if first.len() > 10 {
+            (time::parse(first), skip_words(s, 1))
+        } else {
+            // `2025-07-15 08:30:11.123`
+            let two: Vec<&str> = s.split_whitespace().take(2).collect();
+            (time::parse(&two.join(" ")), skip_words(s, 2))
+        }
+    } else {
+        return None;
+    };
+    t?;
+    let mut rest = rest.trim_start();
+    let mut host = None;
+    if let Some(tok) = rest.split_whitespace().next() {
+        if is_host(tok) && !tok.starts_with('[') {
+            host = Some(tok);
+            rest = skip_words(rest, 1).trim_start();
+        }
+    }
+    // A `local0.notice` facility word, as some relays write it.
+    if let Some(tok) = rest.split_whitespace().next() {
+        if tok.contains('.') && tok.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            let fac = tok.split('.').next().unwrap_or("");
+            if fac.starts_with("local") || matches!(fac, "user" | "daemon" | "syslog" | "kern") {
+                rest = skip_words(rest, 1).trim_start();
+            }
+        }
+    }
+    Some(Prefix { time: t, host, rest })
+}
+
+fn skip_words(s: &str, n: usize) -> &str {
+    let mut rest = s;
+    for _ in 0..n {
+        rest = rest.trim_start();
+        rest = rest.find(char::is_whitespace).map_or("", |i| &rest[i..]);
+    }
+    rest
+}
+
+/// `[S=123]` and `[SID=d5e2c1:76:3408]` (also `[SID:…]`).
+fn tag<'a>(s: &'a str, name: &str) -> Option<&'a str> {
+    for sep in ['=', ':'] {
+        let open = format!("[{name}{sep}");
+        if let Some(i) = s.find(&open) {
+            let rest = &s[i + open.len()..];
+            let end = rest.find(']')?;
+            return Some(rest[..end].trim());
+        }
+    }
+    None
+}
+
+/// Undo syslog's octal escapes of control characters (`#012` line feed, `#015` carriage return,
+/// `#011` tab).
+fn unescape(s: &str) -> String {
+    if !s.contains('#') {
+        return s.to_owned();
+    }
+    s.replace("#015#012", "\n").replace("#012", "\n").replace("#015", "").replace("#011", "\t")
+}
+
+/// A banner that announces a SIP message: AudioCodes `---- Incoming SIP Message from … ----`,
+/// and the received/sent lines of other SBCs. Returns where the message text starts.
+fn banner(s: &str) -> Option<usize> {
+    let lower = s.to_ascii_lowercase();
+    let words = [
+        "incoming sip message",
+        "outgoing sip message",
+        "sip message received",
+        "sip message sent",
+        "received sip message",
+        "sent sip message",
+        "sending sip message",
+        "recv sip message",
+        "incoming message from",
+        "outgoing message to",
+        "sipfesocketrecvmsg",
+        "sipfesocketsendmsg",
+        "sip msg received",
+        "sip msg sent",
+    ];
+    let at = words.iter().filter_map(|w| lower.find(w)).min()?;
+    // The text starts after the closing `----`, after `msg = `, or at a start line.
+    let after = &s[at..];
+    if let Some(i) = after.find("msg = ") {
+        return Some(at + i + 6);
+    }
+    // AudioCodes closes its banner with `----`.
+    if let Some(i) = after.find("----") {
+        return Some(at + i + 4);
+    }
+    if let Some(i) = sip::find_start(after).filter(|i| *i > 0) {
+        return Some(at + i);
+    }
+    Some(s.len())
+}
+
+/// Drop trailers that follow the message on the same line.
+fn strip_trailers(s: &str) -> &str {
+    let mut s = s;
+    if let Some(i) = s.rfind("[Time:") {
+        if s[i..].trim_end().ends_with(']') {
+            // AudioCodes writes one space before the tag.
+            s = &s[..i];
+            s = s.strip_suffix(' ').unwrap_or(s);
+        }
+    }
+    if let Some(i) = s.rfind(", msgLen = ") {
+        s = &s[..i];
+    }
+    s
+}
+
+#[derive(Debug)]
+struct Pending {
+    text: String,
+    line: u64,
+    ctx: Context,
+    host: Option<String>,
+    session: Option<String>,
+    interface: Option<String>,
+    /// Fed by physical lines without a syslog prefix (Ribbon style): ends at the next record.
+    multiline: bool,
+    /// Stamped when opened, to close the oldest first.
+    order: u64,
+}
+
+impl Pending {
+    fn push(&mut self, s: &str) {
+        if self.text.len() + s.len() < sip::MAX_MESSAGE {
+            self.text.push_str(s);
+        }
+    }
+
+    /// The message is whole: headers ended and the body is as long as Content-Length says.
+    fn complete(&self) -> bool {
+        matches!(sip::frame(self.text.as_bytes()), Frame::Complete { .. })
+    }
+}
+
+/// The year to give `Jul 15 08:30:11` stamps: from a Date header or an ISO date in the input,
+/// or the current one.
+fn guess_year(head: &str) -> i16 {
+    for line in head.lines().take(50_000) {
+        let l = line.replace("#012", "\n");
+        for part in l.split('\n') {
+            let p = part.trim();
+            if p.len() > 5 && p[..5].eq_ignore_ascii_case("date:") {
+                if let Some(t) = sip::http_date(&p[5..]) {
+                    return t.to_zoned(jiff::tz::TimeZone::UTC).year();
+                }
+            }
+        }
+    }
+    let b = head.as_bytes();
+    for i in 0..b.len().saturating_sub(10) {
+        if b[i..i + 2] == *b"20"
+            && b[i + 2..i + 4].iter().all(u8::is_ascii_digit)
+            && b[i + 4] == b'-'
+            && b[i + 7] == b'-'
+        {
+            if let Ok(y) = head[i..i + 4].parse() {
+                return y;
+            }
+        }
+    }
+    Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).year()
+}
+
+impl Reader for SbcSyslog {
+    fn format(&self) -> &'static str {
+        "sbc-syslog"
+    }
+
+    fn detect(&self, name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let mut prefixed = 0;
+        let mut escaped_sip = 0;
+        let mut banners = 0;
+        let mut sip_lines = 0;
+        for line in text.lines().take(20_000) {
+            if prefix(line, 2000).is_some() {
+                prefixed += 1;
+            }
+            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
+                escaped_sip += 1;
+            }
+            if banner(line).is_some() {
+                banners += 1;
+            }
+            if sip::find_start(line).is_some() {
+                sip_lines += 1;
+            }
+        }
+        let syslogish = name.contains("syslog") || name.contains("sbc");
+        if escaped_sip > 0 || (banners > 0 && (prefixed > 0 || text.contains("[SID"))) {
+            return 92;
+        }
+        if prefixed >= 2 && sip_lines > 0 {
+            return if syslogish { 90 } else { 88 };
+        }
+        0
+    }
+
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+        let year = guess_year(&head_text(&input.head));
+        let mut lines = input.into_lines();
+        let mut line = String::new();
+        let mut open: HashMap<String, Pending> = HashMap::new();
+        let mut last_key: Option<String> = None;
+        let mut last_time: Option<Timestamp> = None;
+        let mut order = 0u64;
+        while let Some(info) = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))? {
+            let n = info.number;
+            if info.truncated {
+                out.warn(format!("line {n}"), "line longer than 1 MiB: the rest of it was skipped");
+            }
+            let Some(p) = prefix(&line, year) else {
+                // A physical line of its own: the next line of a multi-line message.
+                if let Some(k) = &last_key {
+                    if let Some(pending) = open.get_mut(k) {
+                        if !pending.complete() || pending.multiline {
+                            let body = unescape(strip_trailers(&line));
+                            pending.push(&body);
+                            pending.push("\n");
+                            pending.multiline = true;
+                            continue;
+                        }
+                    }
+                }
+                if let Some(at) = sip::find_start(&line) {
+                    let key = String::new();
+                    flush(out, &mut open, &key);
+                    order += 1;
+                    let mut ctx = Context { time: last_time, ..Context::default() };
+                    read_marker(&line[..at], &mut ctx);
+                    let mut pending = new_pending(n, ctx, None, None, None, order);
+                    pending.push(&line[at..]);
+                    pending.push("\n");
+                    pending.multiline = true;
+                    open.insert(key.clone(), pending);
+                    last_key = Some(key);
+                }
+                continue;
+            };
+            last_time = p.time.or(last_time);
+            // A new record ends the multi-line message of the previous one.
+            if let Some(k) = last_key.take() {
+                if open.get(&k).is_some_and(|pd| pd.multiline) {
+                    flush(out, &mut open, &k);
+                }
+            }
+            let session = tag(p.rest, "SID").map(str::to_owned);
+            let key = session.clone().unwrap_or_default();
+            let body = unescape(strip_trailers(p.rest));
+            if let Some(at) = banner(&body) {
+                flush(out, &mut open, &key);
+                let mut ctx = Context { time: p.time, ..Context::default() };
+                let head = &body[..at.min(body.len())];
+                read_marker(head, &mut ctx);
+                // AudioCodes names the interface: `SIPInterface #0 (SIP-Teams)`.
+                let interface = head.find("SIPInterface").and_then(|i| {
+                    let r = &head[i..];
+                    let open = r.find('(')?;
+                    let close = r[open..].find(')')?;
+                    Some(r[open + 1..open + close].trim().to_owned())
+                });
+                let interface = interface.filter(|s| !s.is_empty());
+                order += 1;
+                let mut pending = new_pending(n, ctx, p.host, session, interface, order);
+                let text = body.get(at..).unwrap_or("").trim_start_matches([' ', '\t']);
+                pending.push(text);
+                if !text.is_empty() && !text.contains('\n') {
+                    pending.push("\n");
+                }
+                open.insert(key.clone(), pending);
+                limit(out, &mut open);
+                finish_if_complete(out, &mut open, &key);
+                last_key = Some(key);
+                continue;
+            }
+            if let Some(pending) = open.get_mut(&key) {
+                // The next fragment of a message split over several syslog lines: its text
+                // follows the tags.
+                let text = after_tags(&body);
+                pending.push(text);
+                finish_if_complete(out, &mut open, &key);
+                last_key = Some(key);
+                continue;
+            }
+            if let Some(at) =
+                body.find("\nSIP/2.0 ").map(|i| i + 1).or_else(|| body.split('\n').next().and_then(sip::find_start))
+            {
+                let mut ctx = Context { time: p.time, ..Context::default() };
+                read_marker(&body[..at], &mut ctx);
+                order += 1;
+                let mut pending = new_pending(n, ctx, p.host, session, None, order);
+                pending.push(&body[at..]);
+                pending.push("\n");
+                open.insert(key.clone(), pending);
+                limit(out, &mut open);
+                finish_if_complete(out, &mut open, &key);
+                last_key = Some(key);
+            } else if let Some(at) = request_after_escape(&body) {
+                let mut ctx = Context { time: p.time, ..Context::default() };
+                read_marker(&body[..at], &mut ctx);
+                order += 1;
+                let mut pending = new_pending(n, ctx, p.host, session, None, order);
+                pending.push(&body[at..]);
+                open.insert(key.clone(), pending);
+                limit(out, &mut open);
+                finish_if_complete(out, &mut open, &key);
+                last_key = Some(key);
+            }
+        }
+        let mut rest: Vec<(u64, String)> = open.iter().map(|(k, p)| (p.order, k.clone())).collect();
+        rest.sort();
+        for (_, k) in rest {
+            flush(out, &mut open, &k);
+        }
+        Ok(())
+    }
+}
+
+/// A request start line right after an escaped line end (`…#012INVITE sip:… SIP/2.0#012…`).
+fn request_after_escape(body: &str) -> Option<usize> {
+    let mut at = 0;
+    for part in body.split('\n') {
+        if at > 0 && sip::start_line(part).is_some() {
+            return Some(at);
+        }
+        at += part.len() + 1;
+    }
+    None
+}
+
+/// The text of a continuation fragment: what follows the `[S=…]`, `[SID=…]` and `(module)(n)` tags.
+fn after_tags(body: &str) -> &str {
+    let mut s = body.trim_start();
+    loop {
+        if s.starts_with('[') {
+            if let Some(end) = s.find(']') {
+                let inner = &s[1..end];
+                if inner.starts_with("S=") || inner.starts_with("SID") || inner.starts_with("BID") {
+                    s = s[end + 1..].trim_start();
+                    continue;
+                }
+            }
+        }
+        if s.starts_with('(') {
+            if let Some(end) = s.find(')') {
+                if end < 40 {
+                    s = s[end + 1..].trim_start();
+                    continue;
+                }
+            }
+        }
+        return s;
+    }
+}
+
+fn new_pending(
+    line: u64,
+    ctx: Context,
+    host: Option<&str>,
+    session: Option<String>,
+    interface: Option<String>,
+    order: u64,
+) -> Pending {
+    Pending {
+        text: String::new(),
+        line,
+        ctx,
+        host: host.map(str::to_owned),
+        session,
+        interface,
+        multiline: false,
+        order,
+    }
+}
+
+fn finish_if_complete(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) {
+    if open.get(key).is_some_and(Pending::complete) {
+        flush(out, open, key);
+    }
+}
+
+/// Keep the number of sessions in progress bounded: close the oldest.
+fn limit(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>) {
+    if open.len() > MAX_OPEN {
+        if let Some(k) = open.iter().min_by_key(|(_, p)| p.order).map(|(k, _)| k.clone()) {
+            flush(out, open, &k);
+        }
+    }
+}
+
+/// Emit the message in progress for `key`, whole or not.
+fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) {
+    let Some(p) = open.remove(key) else { return };
+    let text = p.text.trim_start_matches(['\r', '\n', ' ']);
+    if text.trim().is_empty() {
+        return;
+    }
+    let mut framed = sip::frame(text.as_bytes());
+    let mut owned = String::new();
+    if p.multiline && matches!(framed, Frame::Incomplete { .. }) {
+        // Written over physical lines, a message may end at the next record without its empty
+        // line: the header block ends where the text does.
+        owned = format!("{}\n\n", text.trim_end());
+        framed = sip::frame(owned.as_bytes());
+    }
+    let text = if owned.is_empty() { text } else { owned.as_str() };
+    let msg_text = match framed {
+        Frame::Complete { skip, len } => text.get(skip..skip + len).unwrap_or(text),
+        Frame::Junk { skip } if skip < text.len() => text.get(skip..).unwrap_or(text),
+        _ => text,
+    };
+    let Some(msg) = sip::parse(msg_text) else {
+        out.warn(format!("line {}", p.line), "SIP message banner without a readable message");
+        return;
+    };
+    if matches!(framed, Frame::Incomplete { .. }) {
+        out.warn(format!("line {}", p.line), "SIP message incomplete: its remaining fragments are missing");
+    }
+    let mut e = out.evidence(format!("line {}", p.line));
+    e.source = "sbc-syslog".into();
+    p.ctx.apply(&mut e);
+    if let Some(h) = &p.host {
+        e.field("sbc_host", h.as_str());
+    }
+    if let Some(s) = &p.session {
+        e.field("session_id", s.as_str());
+    }
+    if let Some(i) = &p.interface {
+        e.field("sip_interface", i.as_str());
+    }
+    msg.fill(&mut e);
+    out.emit(e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        let p = prefix("<134>Jul 15 08:30:11 192.0.2.10 local0.notice [S=1] x", 2025).unwrap();
+        assert_eq!(p.host, Some("192.0.2.10"));
+        assert_eq!(p.rest, "[S=1] x");
+        assert_eq!(p.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
+        let p = prefix("2025-07-15T10:30:11.123+02:00 sbc2 SIPMsg", 2025).unwrap();
+        assert_eq!((p.host, p.rest), (Some("sbc2"), "SIPMsg"));
+        assert_eq!(p.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
+        assert!(prefix("Via: SIP/2.0/TLS x", 2025).is_none());
+        assert!(prefix("July is warm", 2025).is_none());
+    }
+
+    #[test]
+    fn banners_and_tags() {
+        let l = "[S=1] [SID=a:1:2] ( sip_stack)( 1) ---- Incoming SIP Message from 52.114.148.0:5061 to SIPInterface #0 (SIP-Teams) TLS TO(#1) SOCKET(#1) ---- \nSIP/2.0 200 OK";
+        let at = banner(l).unwrap();
+        assert!(l[at..].trim_start().starts_with("SIP/2.0"));
+        assert_eq!(tag(l, "SID"), Some("a:1:2"));
+        assert_eq!(strip_trailers("x#012 [Time:15-07@08:30:11.123]"), "x#012");
+        assert_eq!(after_tags("[S=2] [SID=a:1:2] rest of: it"), "rest of: it");
+    }
+}

@@ -1,0 +1,743 @@
+//! SIP messages as every telephony reader meets them: start line, headers (full and compact
+//! names, folded lines, lists), body by Content-Length, and the evidence they carry (status,
+//! Reason with its Q.850 cause, ms-diagnostics, X-MS-* headers, the FQDNs of Contact,
+//! Record-Route and Via).
+//!
+//! Readers frame messages their own way (text lines, syslog fragments, TCP streams) and hand
+//! the text to [`parse`]; [`Builder`] frames line by line and [`frame`] frames a byte stream.
+
+use uctriage_evidence::{time, Code, Evidence, Timestamp};
+
+/// Largest message text kept; longer bodies are cut (headers come first, so nothing of value is lost).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Most headers kept from one message.
+const MAX_HEADERS: usize = 200;
+
+/// The first line of a SIP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    Request { method: String, uri: String },
+    Response { status: u16, reason: String },
+}
+
+/// One parsed SIP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub start: Start,
+    /// The start line as written.
+    pub start_line: String,
+    /// Headers in order: full lower-case name (compact forms expanded), value (folds joined).
+    pub headers: Vec<(String, String)>,
+    /// Header lines as written (folds joined), for the excerpt.
+    raw_headers: Vec<String>,
+    pub body: String,
+}
+
+/// Full name of a compact header (RFC 3261 section 7.3.3 and the extensions that define one).
+fn expand_compact(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "i" => "call-id",
+        "m" => "contact",
+        "e" => "content-encoding",
+        "l" => "content-length",
+        "c" => "content-type",
+        "f" => "from",
+        "s" => "subject",
+        "k" => "supported",
+        "t" => "to",
+        "v" => "via",
+        "o" => "event",
+        "r" => "refer-to",
+        "u" => "allow-events",
+        "x" => "session-expires",
+        "b" => "referred-by",
+        "a" => "accept-contact",
+        "j" => "reject-contact",
+        "d" => "request-disposition",
+        "y" => "identity",
+        "n" => "identity-info",
+        _ => return None,
+    })
+}
+
+fn is_method(word: &str) -> bool {
+    (2..=24).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+}
+
+/// Read a start line (`INVITE sip:x SIP/2.0` or `SIP/2.0 403 Forbidden`); `None` for anything else.
+pub fn start_line(line: &str) -> Option<Start> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
+        let rest = rest.trim_start();
+        let code = rest.get(..3)?;
+        if !code.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let after = &rest[3..];
+        if !(after.is_empty() || after.starts_with([' ', '\t'])) {
+            return None;
+        }
+        let status: u16 = code.parse().ok()?;
+        if !(100..700).contains(&status) {
+            return None;
+        }
+        return Some(Start::Response { status, reason: after.trim().to_owned() });
+    }
+    let rest = line.strip_suffix("SIP/2.0")?;
+    let mut words = rest.split_whitespace();
+    let method = words.next()?;
+    let uri = words.next()?;
+    if words.next().is_some() || !is_method(method) || !rest.ends_with([' ', '\t']) {
+        return None;
+    }
+    let scheme = uri.split(':').next().unwrap_or("");
+    if !uri.contains(':') || scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(Start::Request { method: method.to_owned(), uri: uri.to_owned() })
+}
+
+/// Where a start line begins inside `line`: at its start, or after a prefix such as a time stamp
+/// or `msg = ` (the start line then runs to the end of the line).
+pub fn find_start(line: &str) -> Option<usize> {
+    let trimmed = line.trim_start();
+    if start_line(trimmed).is_some() {
+        return Some(line.len() - trimmed.len());
+    }
+    let t = line.trim_end();
+    if t.len() > 4096 {
+        return None;
+    }
+    // A response: `SIP/2.0 NNN` after a separator.
+    if let Some(i) = memchr::memmem::find(t.as_bytes(), b"SIP/2.0 ") {
+        if i > 0 && is_separator(t.as_bytes()[i - 1]) && start_line(&t[i..]).is_some() {
+            return Some(i);
+        }
+    }
+    // A request: the line ends with ` SIP/2.0`; the method is two words back.
+    if let Some(head) = t.strip_suffix(" SIP/2.0") {
+        let uri_at = head.rfind([' ', '\t'])?;
+        let before = head[..uri_at].trim_end();
+        let method_at = before.rfind(|c: char| !(c.is_ascii_uppercase() || c == '-' || c == '_')).map_or(0, |i| i + 1);
+        if method_at > 0 && !is_separator(before.as_bytes()[method_at - 1]) {
+            return None;
+        }
+        if start_line(&t[method_at..]).is_some() {
+            return Some(method_at);
+        }
+    }
+    None
+}
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b':' | b']' | b'>' | b'=' | b'|' | b'"' | b')')
+}
+
+/// Parse a message whose text starts with the start line (leading blank lines are skipped).
+pub fn parse(text: &str) -> Option<Message> {
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
+    let start = start_line(first)?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut raw_headers: Vec<String> = Vec::new();
+    let mut body_lines: Vec<&str> = Vec::new();
+    let mut in_body = false;
+    for line in lines {
+        if in_body {
+            body_lines.push(line);
+            continue;
+        }
+        if line.trim().is_empty() {
+            in_body = true;
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            // A folded line continues the previous header.
+            if let (Some((_, v)), Some(raw)) = (headers.last_mut(), raw_headers.last_mut()) {
+                v.push(' ');
+                v.push_str(line.trim());
+                raw.push(' ');
+                raw.push_str(line.trim());
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 || name.contains(' ') || headers.len() >= MAX_HEADERS {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let full = expand_compact(&lower).map_or(lower, str::to_owned);
+        headers.push((full, value.trim().to_owned()));
+        raw_headers.push(line.trim_end().to_owned());
+    }
+    let mut body = body_lines.join("\n");
+    truncate_at_char(&mut body, MAX_MESSAGE);
+    Some(Message { start, start_line: first.trim().to_owned(), headers, raw_headers, body })
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// Split a header list on commas outside quotes and angle brackets (Via, Contact, Record-Route).
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut from) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(value[from..i].trim());
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[from..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// The host of a name-addr or URI: `"Bob" <sip:+1555@sbc1.contoso.com:5061;transport=tls>` →
+/// `sbc1.contoso.com`.
+pub fn uri_host(value: &str) -> Option<&str> {
+    let v = value.trim();
+    let uri = match (v.find('<'), v.find('>')) {
+        (Some(a), Some(b)) if b > a => &v[a + 1..b],
+        _ => v,
+    };
+    let rest = uri.split_once(':').map_or(
+        uri,
+        |(scheme, r)| {
+            if scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
+                r
+            } else {
+                uri
+            }
+        },
+    );
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    host_of(rest)
+}
+
+/// `host[:port]` or `[v6]:port` to the host.
+fn host_of(s: &str) -> Option<&str> {
+    let s = s.trim();
+    let host = if let Some(r) = s.strip_prefix('[') { r.split(']').next()? } else { s.split(':').next()? };
+    (!host.is_empty()).then_some(host)
+}
+
+/// The sent-by host of a Via value (`SIP/2.0/TLS sbc1.contoso.com:5061;branch=…`).
+pub fn via_host(value: &str) -> Option<&str> {
+    let mut w = value.split_whitespace();
+    let proto = w.next()?;
+    if !proto.to_ascii_uppercase().starts_with("SIP/") {
+        return None;
+    }
+    let sent_by = w.next()?.split(';').next()?;
+    host_of(sent_by)
+}
+
+/// A DNS name rather than an address: has a dot and a letter, and is made of name characters.
+pub fn is_fqdn(host: &str) -> bool {
+    host.contains('.')
+        && host.bytes().any(|b| b.is_ascii_alphabetic())
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+        && host.parse::<std::net::IpAddr>().is_err()
+}
+
+/// Microsoft's side of a Direct Routing or Skype for Business conversation.
+pub fn is_microsoft_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    [
+        "pstnhub.microsoft.com",
+        "teams.microsoft.com",
+        "teams.microsoft.us",
+        "microsoft.com",
+        "lync.com",
+        "skype.com",
+        "microsoftonline.com",
+        "office365.us",
+    ]
+    .iter()
+    .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+}
+
+impl Message {
+    /// The first value of a header (full lower-case name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, in order.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            Start::Response { status, .. } => Some(status),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The method of the transaction: the request's, or the one named in a response's CSeq.
+    pub fn cseq_method(&self) -> Option<&str> {
+        self.header("cseq").and_then(|c| c.split_whitespace().nth(1))
+    }
+
+    /// Hosts of the Record-Route entries, in order.
+    pub fn record_route_hosts(&self) -> Vec<String> {
+        self.headers_named("record-route").flat_map(split_list).filter_map(uri_host).map(str::to_owned).collect()
+    }
+
+    /// The Session Border Controller's FQDN when one side of the message is Microsoft's
+    /// (Direct Routing): the first non-Microsoft name among Contact, Record-Route, Via,
+    /// Request-URI, To and From.
+    pub fn sbc_fqdn(&self) -> Option<String> {
+        let mut hosts: Vec<&str> = Vec::new();
+        hosts.extend(self.headers_named("contact").flat_map(split_list).filter_map(uri_host));
+        hosts.extend(self.headers_named("record-route").flat_map(split_list).filter_map(uri_host));
+        hosts.extend(self.headers_named("via").flat_map(split_list).filter_map(via_host));
+        if let Start::Request { uri, .. } = &self.start {
+            hosts.extend(uri_host(uri));
+        }
+        hosts.extend(self.header("to").and_then(uri_host));
+        hosts.extend(self.header("from").and_then(uri_host));
+        if !hosts.iter().any(|h| is_microsoft_host(h)) {
+            return None;
+        }
+        hosts.into_iter().find(|h| is_fqdn(h) && !is_microsoft_host(h)).map(str::to_ascii_lowercase)
+    }
+
+    /// The codes the message carries, canonical: the response status (4xx and up), Reason
+    /// causes (Q.850, SIP), ms-diagnostics numbers, and codes in the X-MS-* and Warning headers.
+    pub fn codes(&self) -> Vec<Code> {
+        let mut out: Vec<Code> = Vec::new();
+        let mut push = |c: Code| {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        };
+        if let Some(s) = self.status().filter(|s| *s >= 400) {
+            push(Code::Sip(s));
+        }
+        for reason in self.headers_named("reason").flat_map(split_list) {
+            let mut parts = reason.split(';');
+            let proto = parts.next().unwrap_or("").trim().to_ascii_uppercase();
+            let cause = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("cause"))
+                .and_then(|(_, v)| v.trim().trim_matches('"').parse::<u16>().ok());
+            match (proto.as_str(), cause) {
+                ("Q.850" | "Q850", Some(c)) if c < 128 => push(Code::Q850(c)),
+                ("SIP", Some(c)) if (400..700).contains(&c) => push(Code::Sip(c)),
+                _ => {}
+            }
+        }
+        for name in ["ms-diagnostics", "ms-client-diagnostics", "ms-diagnostics-public"] {
+            for v in self.headers_named(name) {
+                for item in split_list(v) {
+                    let digits: String = item.chars().take_while(char::is_ascii_digit).collect();
+                    if let Ok(n) = digits.parse::<u32>() {
+                        push(Code::MsDiag(n));
+                    }
+                }
+            }
+        }
+        for (name, v) in &self.headers {
+            if name.starts_with("x-ms-") || name == "warning" {
+                for c in super::codes_in(v) {
+                    push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Fill a record: kind `sip`, the fields of docs/evidence-fields.md, the codes, and an
+    /// excerpt made of the start line and the headers that tell what happened. `time` is set
+    /// from the Date header when the record has none.
+    pub fn fill(&self, e: &mut Evidence) {
+        e.kind = "sip".into();
+        match &self.start {
+            Start::Request { method, uri } => {
+                e.field("method", method.as_str());
+                e.field("request_uri", uri.as_str());
+            }
+            Start::Response { status, reason } => {
+                e.field("status", *status);
+                e.field("reason_phrase", reason.as_str());
+            }
+        }
+        let simple = [
+            ("call-id", "call_id"),
+            ("cseq", "cseq"),
+            ("from", "from"),
+            ("to", "to"),
+            ("user-agent", "user_agent"),
+            ("server", "server"),
+            ("warning", "warning"),
+            ("ms-diagnostics", "ms_diagnostics"),
+            ("ms-client-diagnostics", "ms_client_diagnostics"),
+            ("ms-diagnostics-public", "ms_diagnostics_public"),
+        ];
+        for (h, f) in simple {
+            let values: Vec<&str> = self.headers_named(h).collect();
+            if !values.is_empty() {
+                e.field(f, values.join(", "));
+            }
+        }
+        if let Some(v) = self.header("via") {
+            let top = split_list(v).first().copied().unwrap_or(v);
+            e.field("via", top);
+            // The top Via names the transport of the hop the message travelled.
+            if !e.fields.contains_key("transport") {
+                let proto = top.split_whitespace().next().unwrap_or("");
+                if let Some(t) = proto.rsplit('/').next().filter(|t| {
+                    matches!(t.to_ascii_uppercase().as_str(), "UDP" | "TCP" | "TLS" | "WS" | "WSS" | "SCTP")
+                }) {
+                    e.field("transport", t.to_ascii_uppercase());
+                }
+            }
+        }
+        let reasons: Vec<&str> = self.headers_named("reason").collect();
+        if !reasons.is_empty() {
+            e.field("reason", reasons.join(", "));
+        }
+        if let Some(m) = self.cseq_method() {
+            e.field("cseq_method", m);
+        }
+        if let Some(host) = self.header("contact").and_then(|c| split_list(c).first().copied()).and_then(uri_host) {
+            e.field("contact_fqdn", host.to_ascii_lowercase());
+        }
+        let rr = self.record_route_hosts();
+        if !rr.is_empty() {
+            e.field("record_route_fqdns", rr.into_iter().map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>());
+        }
+        for (name, v) in &self.headers {
+            if name.starts_with("x-ms-") {
+                let key = name.replace('-', "_");
+                if !e.fields.contains_key(&key) {
+                    e.field(&key, v.as_str());
+                }
+            }
+        }
+        if let Some(s) = self.sbc_fqdn() {
+            e.field("sbc_fqdn", s);
+        }
+        e.add_codes(self.codes());
+        if e.time.is_none() {
+            e.time = self.header("date").and_then(http_date);
+        }
+        e.set_excerpt(&self.excerpt_text());
+    }
+
+    /// The start line and the telling headers, as written, one after the other.
+    pub fn excerpt_text(&self) -> String {
+        const BULKY: &[&str] = &[
+            "via",
+            "v",
+            "record-route",
+            "route",
+            "authorization",
+            "www-authenticate",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "authentication-info",
+            "supported",
+            "k",
+            "allow",
+            "allow-events",
+            "u",
+            "accept",
+            "content-type",
+            "c",
+            "content-length",
+            "l",
+            "max-forwards",
+            "p-asserted-identity",
+            "p-preferred-identity",
+            "privacy",
+            "session-expires",
+            "x",
+            "min-se",
+            "require",
+            "contact",
+            "m",
+            "from",
+            "f",
+            "to",
+            "t",
+        ];
+        let mut s = self.start_line.clone();
+        for raw in &self.raw_headers {
+            let name = raw.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+            if !BULKY.contains(&name.as_str()) {
+                s.push_str(" | ");
+                s.push_str(raw);
+            }
+        }
+        s
+    }
+}
+
+/// `Tue, 15 Jul 2025 08:30:11 GMT` (the SIP and HTTP Date header).
+pub fn http_date(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    let s = s.split_once(',').map_or(s, |(_, r)| r).trim();
+    let mut w = s.split_whitespace();
+    let (day, mon, year, clock) = (w.next()?, w.next()?, w.next()?, w.next()?);
+    let zone = w.next().unwrap_or("GMT");
+    time::parse(&format!("{mon} {day} {year} {clock} {zone}"))
+}
+
+/// How far a byte stream holds a SIP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole message of this many bytes starts at `skip` (after keep-alive line ends).
+    Complete { skip: usize, len: usize },
+    /// A message starts at `skip` but the rest has not arrived yet.
+    Incomplete { skip: usize },
+    /// The data does not start with a SIP message: skip this many bytes to the next line that
+    /// starts one (or all of it when none does).
+    Junk { skip: usize },
+    /// Nothing but keep-alive line ends, or nothing at all.
+    Empty,
+}
+
+/// Frame the next message of a byte stream (TCP payload, reassembled).
+pub fn frame(buf: &[u8]) -> Frame {
+    let skip = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let data = &buf[skip..];
+    if data.is_empty() {
+        return Frame::Empty;
+    }
+    let line_end = memchr::memchr(b'\n', data);
+    let first = &data[..line_end.unwrap_or(data.len()).min(4096)];
+    let first_ok = std::str::from_utf8(first).ok().is_some_and(|l| start_line(l.trim_end()).is_some());
+    if !first_ok {
+        if line_end.is_none() && data.len() < 4096 && could_start(data) {
+            return Frame::Incomplete { skip };
+        }
+        // Find the next line that starts a message.
+        let mut at = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &data[at..]) {
+            at += nl + 1;
+            let rest = &data[at..];
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(4096);
+            if std::str::from_utf8(&rest[..end]).ok().is_some_and(|l| start_line(l.trim_end()).is_some()) {
+                return Frame::Junk { skip: skip + at };
+            }
+        }
+        return Frame::Junk { skip: buf.len() };
+    }
+    let Some((head_end, sep)) = header_end(data) else { return Frame::Incomplete { skip } };
+    let head = String::from_utf8_lossy(&data[..head_end]);
+    let cl = head
+        .split('\n')
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| {
+            let n = n.trim();
+            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l")
+        })
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = head_end + sep + cl;
+    if data.len() >= total {
+        Frame::Complete { skip, len: total }
+    } else {
+        Frame::Incomplete { skip }
+    }
+}
+
+/// A short piece of data that may grow into a start line.
+fn could_start(data: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(data);
+    "SIP/2.0 ".starts_with(t.as_ref())
+        || t.starts_with("SIP/2.0 ")
+        || t.split(' ')
+            .next()
+            .is_some_and(|w| is_method(w) || (!w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase())))
+}
+
+/// End of the header block: the offset of the empty line and the length of the separator.
+fn header_end(data: &[u8]) -> Option<(usize, usize)> {
+    let crlf = memchr::memmem::find(data, b"\r\n\r\n").map(|i| (i, 4));
+    let lf = memchr::memmem::find(data, b"\n\n").map(|i| (i, 2));
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What [`Builder::push`] did with a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// Taken; the message goes on.
+    More,
+    /// Taken; the message is complete.
+    Done,
+    /// Not taken: the line starts another message, so this one ended before it.
+    Ended,
+}
+
+/// Frames a message from text lines: headers to the empty line, then Content-Length bytes of body.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    text: String,
+    headers_done: bool,
+    content_length: Option<usize>,
+    body_seen: usize,
+}
+
+impl Builder {
+    /// Start a message with its start line.
+    pub fn new(start_line: &str) -> Self {
+        let mut text = String::with_capacity(1024);
+        text.push_str(start_line.trim());
+        text.push('\n');
+        Builder { text, headers_done: false, content_length: None, body_seen: 0 }
+    }
+
+    /// Offer the next line of the input.
+    pub fn push(&mut self, line: &str) -> Push {
+        let trimmed = line.trim_end();
+        if !self.headers_done {
+            if trimmed.trim_start().is_empty() {
+                self.headers_done = true;
+                self.append("");
+                return if self.content_length.unwrap_or(0) == 0 { Push::Done } else { Push::More };
+            }
+            if !trimmed.starts_with([' ', '\t']) && find_start(trimmed) == Some(0) {
+                return Push::Ended;
+            }
+            if let Some((n, v)) = trimmed.split_once(':') {
+                let n = n.trim();
+                if n.eq_ignore_ascii_case("content-length") || n == "l" {
+                    self.content_length = v.trim().parse().ok();
+                }
+            }
+            self.append(trimmed);
+            return Push::More;
+        }
+        if trimmed.is_empty() || find_start(trimmed) == Some(0) {
+            return Push::Ended;
+        }
+        self.append(trimmed);
+        // Text traces drop the line ends' exact bytes: count CRLF, so a body is never over-read.
+        self.body_seen += trimmed.len() + 2;
+        if self.body_seen >= self.content_length.unwrap_or(0) {
+            Push::Done
+        } else {
+            Push::More
+        }
+    }
+
+    fn append(&mut self, line: &str) {
+        if self.text.len() + line.len() < MAX_MESSAGE {
+            self.text.push_str(line);
+            self.text.push('\n');
+        }
+    }
+
+    /// True once the header block has ended, or reached Content-Length (the last header most
+    /// tools write), so that a message at the very end of a trace without its empty line counts
+    /// as whole.
+    pub fn looks_whole(&self) -> bool {
+        self.headers_done || self.content_length.is_some()
+    }
+
+    pub fn finish(&self) -> Option<Message> {
+        parse(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE_403: &str = "SIP/2.0 403 Forbidden\r\n\
+v: SIP/2.0/TLS sip-du-a-eu.pstnhub.microsoft.com:5061;branch=z9hG4bKabc\r\n\
+f: <sip:+15550100@sip-du-a-eu.pstnhub.microsoft.com>;tag=1\r\n\
+t: <sip:+15550199@sbc1.contoso.com>;tag=2\r\n\
+i: 5a1c2d3e@192.0.2.10\r\n\
+CSeq: 1 INVITE\r\n\
+Reason: Q.850;cause=21;text=\"Call rejected\"\r\n\
+ms-diagnostics: 1034;reason=\"Previous hop shared address space peer did not report diagnostic information\";\r\n  Domain=\"contoso.com\"\r\n\
+X-MS-SBC: Contoso/SBC1\r\n\
+l: 0\r\n\r\n";
+
+    #[test]
+    fn start_lines() {
+        assert!(matches!(start_line("SIP/2.0 487 Request Terminated"), Some(Start::Response { status: 487, .. })));
+        assert!(matches!(start_line("INVITE sip:+1555@sbc.contoso.com SIP/2.0"), Some(Start::Request { .. })));
+        assert!(start_line("SIP/2.0 40 Bad").is_none());
+        assert!(start_line("Via: SIP/2.0/UDP x").is_none());
+        assert!(start_line("hello world SIP/2.0").is_none());
+        assert_eq!(find_start("08:30:11.123 Recv: INVITE sip:a@b.c SIP/2.0"), Some(19));
+        assert_eq!(find_start("[12] SIP/2.0 200 OK"), Some(5));
+        assert_eq!(find_start("xINVITE sip:a@b SIP/2.0"), None);
+    }
+
+    #[test]
+    fn parses_compact_folded_and_fills_codes() {
+        let m = parse(INVITE_403).unwrap();
+        assert_eq!(m.header("call-id"), Some("5a1c2d3e@192.0.2.10"));
+        assert!(m.header("ms-diagnostics").unwrap().ends_with("Domain=\"contoso.com\""));
+        assert_eq!(m.sbc_fqdn().as_deref(), Some("sbc1.contoso.com"));
+        let codes: Vec<String> = m.codes().iter().map(ToString::to_string).collect();
+        assert_eq!(codes, ["SIP 403", "Q850 21", "MS-DIAG 1034"]);
+        let mut e = Evidence::new("p", "sip-trace", "line 1");
+        m.fill(&mut e);
+        assert_eq!(e.get_str("x_ms_sbc"), Some("Contoso/SBC1"));
+        assert!(e.excerpt.starts_with("SIP/2.0 403 Forbidden | i: 5a1c"), "{}", e.excerpt);
+    }
+
+    #[test]
+    fn hosts_and_lists() {
+        assert_eq!(uri_host("\"A, B\" <sip:+1@[2001:db8::1]:5061;transport=tls>"), Some("2001:db8::1"));
+        assert_eq!(uri_host("sip:sbc1.contoso.com:5061;lr"), Some("sbc1.contoso.com"));
+        assert_eq!(split_list("<sip:a.b;lr>, \"x,y\" <sip:c.d>").len(), 2);
+        assert_eq!(via_host("SIP/2.0/TLS 192.0.2.1:5061;branch=z"), Some("192.0.2.1"));
+        assert!(!is_fqdn("192.0.2.1") && is_fqdn("sbc1.contoso.com"));
+        assert_eq!(
+            http_date("Tue, 15 Jul 2025 08:30:11 GMT").map(time::rfc3339).as_deref(),
+            Some("2025-07-15T08:30:11Z")
+        );
+    }
+
+    #[test]
+    fn frames_byte_streams() {
+        let two = format!("\r\n{INVITE_403}OPTIONS sip:x.contoso.com SIP/2.0\r\nl: 4\r\n\r\nab");
+        let Frame::Complete { skip, len } = frame(two.as_bytes()) else { panic!() };
+        assert_eq!(skip, 2);
+        let rest = &two.as_bytes()[skip + len..];
+        assert_eq!(frame(rest), Frame::Incomplete { skip: 0 });
+        assert_eq!(frame(b"junk\r\nSIP/2.0 200 OK\r\n\r\n"), Frame::Junk { skip: 6 });
+        assert_eq!(frame(b"\r\n\r\n"), Frame::Empty);
+        assert_eq!(frame(b"SIP/2."), Frame::Incomplete { skip: 0 });
+    }
+
+    #[test]
+    fn builder_frames_lines() {
+        let mut b = Builder::new("INVITE sip:a@b.c SIP/2.0");
+        assert_eq!(b.push("Content-Length: 10"), Push::More);
+        assert_eq!(b.push(""), Push::More);
+        assert_eq!(b.push("v=0"), Push::More);
+        assert_eq!(b.push("o=abcd"), Push::Done);
+        let mut b = Builder::new("SIP/2.0 200 OK");
+        assert_eq!(b.push("SIP/2.0 180 Ringing"), Push::Ended);
+    }
+}

@@ -1,0 +1,212 @@
+//! SIP messages in text traces: Wireshark "Follow stream" text, sngrep and ngrep exports, Teams
+//! and SBC debug dumps. Messages are found by their start lines; the lines before one (time
+//! stamps, `A -> B` markers, `Sent:`/`Received:` banners) give its time, direction and addresses.
+
+use uctriage_evidence::Timestamp;
+
+use super::generic::leading_time;
+use super::sip::{self, Builder, Push};
+use super::{Emitter, ReadError, Reader};
+use crate::input::{head_text, Input};
+
+#[derive(Debug)]
+pub struct SipTrace;
+
+/// What the lines before a message said about it.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Context {
+    pub time: Option<Timestamp>,
+    pub direction: Option<&'static str>,
+    pub src: Option<String>,
+    pub dst: Option<String>,
+    pub transport: Option<&'static str>,
+}
+
+impl Context {
+    pub fn apply(&self, e: &mut uctriage_evidence::Evidence) {
+        if e.time.is_none() {
+            e.time = self.time;
+        }
+        if let Some(d) = self.direction {
+            e.field("direction", d);
+        }
+        if let Some(s) = &self.src {
+            e.field("src", s.as_str());
+        }
+        if let Some(d) = &self.dst {
+            e.field("dst", d.as_str());
+        }
+        if let Some(t) = self.transport {
+            e.field("transport", t);
+        }
+    }
+}
+
+/// The time at the start of a trace line, also in `2025/07/15 08:30:11.123456` form (sngrep,
+/// ngrep) and after an ngrep protocol letter (`U 2025/07/15 …`).
+pub(super) fn trace_time(line: &str) -> Option<Timestamp> {
+    let l = line.trim_start();
+    let l = match l.as_bytes() {
+        [b'U' | b'T' | b'#', b' ', ..] => &l[2..],
+        _ => l,
+    };
+    let b = l.as_bytes();
+    if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'/' && b[7] == b'/' {
+        let fixed = format!("{}-{}-{}{}", &l[..4], &l[5..7], &l[8..10], &l[10..]);
+        return leading_time(&fixed);
+    }
+    leading_time(l)
+}
+
+/// Direction, addresses and transport named on a marker line.
+pub(super) fn read_marker(line: &str, ctx: &mut Context) {
+    let lower = line.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    if words.iter().any(|w| matches!(*w, "incoming" | "received" | "recv" | "receive" | "rcvd" | "inbound")) {
+        ctx.direction = Some("incoming");
+    } else if words.iter().any(|w| matches!(*w, "outgoing" | "sent" | "send" | "sending" | "outbound")) {
+        ctx.direction = Some("outgoing");
+    }
+    for (w, t) in [("tls", "TLS"), ("tcp", "TCP"), ("udp", "UDP")] {
+        if words.contains(&w) {
+            ctx.transport = Some(t);
+            break;
+        }
+    }
+    if line.trim_start().starts_with("U ") {
+        ctx.transport = Some("UDP");
+    } else if line.trim_start().starts_with("T ") {
+        ctx.transport.get_or_insert("TCP");
+    }
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    for (i, t) in toks.iter().enumerate() {
+        if matches!(*t, "->" | "-->" | "=>") && i > 0 && i + 1 < toks.len() {
+            ctx.src = endpoint(toks[i - 1]);
+            ctx.dst = endpoint(toks[i + 1]);
+        }
+    }
+    for (i, t) in toks.iter().enumerate() {
+        let t = t.to_ascii_lowercase();
+        if i + 1 < toks.len() && (t == "from" || t == "to") {
+            if let Some(ep) = endpoint(toks[i + 1]) {
+                if t == "from" {
+                    ctx.src = Some(ep);
+                } else {
+                    ctx.dst = Some(ep);
+                }
+            }
+        }
+    }
+}
+
+/// An `address:port` token (v4, `[v6]:port`, or a name with a port).
+fn endpoint(tok: &str) -> Option<String> {
+    let t = tok.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"'));
+    let (host, port) = t.rsplit_once(':')?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || host.is_empty() {
+        return None;
+    }
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    let ok = h.parse::<std::net::IpAddr>().is_ok() || sip::is_fqdn(h);
+    ok.then(|| t.to_owned())
+}
+
+/// Counts SIP start lines and header lines in a piece of text.
+pub(super) fn sip_evidence(text: &str) -> (usize, usize) {
+    let mut starts = 0;
+    let mut headers = 0;
+    for line in text.lines().take(20_000) {
+        let l = line.trim();
+        if sip::find_start(l).is_some() {
+            starts += 1;
+        }
+        let lower = l.get(..8).unwrap_or(l).to_ascii_lowercase();
+        if lower.starts_with("call-id:")
+            || lower.starts_with("cseq:")
+            || lower.starts_with("via: sip")
+            || lower.starts_with("i: ")
+            || lower.starts_with("v: sip/")
+        {
+            headers += 1;
+        }
+    }
+    (starts, headers)
+}
+
+impl Reader for SipTrace {
+    fn format(&self) -> &'static str {
+        "sip-trace"
+    }
+
+    fn detect(&self, name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let (starts, headers) = sip_evidence(&text);
+        if starts == 0 || headers == 0 {
+            return 0;
+        }
+        let by_name = [".sip", "sip", "trace", "sngrep", ".txt", ".log"].iter().any(|s| name.contains(s));
+        (55 + starts.min(10) as u8 + headers.min(10) as u8 + u8::from(by_name) * 5).min(85)
+    }
+
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+        let mut lines = input.into_lines();
+        let mut line = String::new();
+        let mut ctx = Context::default();
+        let mut cur: Option<(Builder, u64, Context)> = None;
+        loop {
+            let info = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))?;
+            let Some(info) = info else { break };
+            if info.truncated {
+                out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
+            }
+            if let Some((b, _, _)) = cur.as_mut() {
+                match b.push(&line) {
+                    Push::More => continue,
+                    Push::Done => {
+                        if let Some((b, n, c)) = cur.take() {
+                            emit(out, &b, n, &c);
+                        }
+                        continue;
+                    }
+                    Push::Ended => {
+                        if let Some((b, n, c)) = cur.take() {
+                            emit(out, &b, n, &c);
+                        }
+                    }
+                }
+            }
+            if let Some(at) = sip::find_start(&line) {
+                let prefix = &line[..at];
+                let mut c = std::mem::take(&mut ctx);
+                if !prefix.trim().is_empty() {
+                    if let Some(t) = trace_time(prefix) {
+                        c.time = Some(t);
+                    }
+                    read_marker(prefix, &mut c);
+                }
+                cur = Some((Builder::new(&line[at..]), info.number, c));
+            } else if !line.trim().is_empty() {
+                if let Some(t) = trace_time(&line) {
+                    ctx.time = Some(t);
+                }
+                read_marker(&line, &mut ctx);
+            }
+        }
+        if let Some((b, n, c)) = cur.take() {
+            if !b.looks_whole() {
+                out.warn(format!("line {n}"), "SIP message cut short at the end of the input");
+            }
+            emit(out, &b, n, &c);
+        }
+        Ok(())
+    }
+}
+
+fn emit(out: &mut Emitter<'_>, b: &Builder, line: u64, ctx: &Context) {
+    let Some(msg) = b.finish() else { return };
+    let mut e = out.evidence(format!("line {line}"));
+    e.source = "sip-trace".into();
+    ctx.apply(&mut e);
+    msg.fill(&mut e);
+    out.emit(e);
+}

@@ -142,7 +142,10 @@ impl Run {
     fn set(&mut self, key: &str, value: &str, line: &str, out: &mut Emitter<'_>, number: u64) {
         if self.keys >= MAX_KEYS {
             if self.keys == MAX_KEYS {
-                out.warn(format!("line {number}"), format!("more than {MAX_KEYS} keys in one run: the rest are skipped"));
+                out.warn(
+                    format!("line {number}"),
+                    format!("more than {MAX_KEYS} keys in one run: the rest are skipped"),
+                );
                 self.keys += 1;
             }
             return;
@@ -323,15 +326,10 @@ fn emit(run: Run, out: &mut Emitter<'_>) {
     }
     // The account: the attempt's identity, else the UPN in the executing account.
     if e.get_str("user_email").is_none() {
-        let candidate = e
-            .get_str("user_identity")
-            .filter(|s| s.contains('@'))
-            .map(str::to_owned)
-            .or_else(|| {
-                e.get_str("executing_account").and_then(|s| {
-                    s.split([',', ' ']).map(str::trim).find(|p| p.contains('@')).map(str::to_owned)
-                })
-            });
+        let candidate = e.get_str("user_identity").filter(|s| s.contains('@')).map(str::to_owned).or_else(|| {
+            e.get_str("executing_account")
+                .and_then(|s| s.split([',', ' ']).map(str::trim).find(|p| p.contains('@')).map(str::to_owned))
+        });
         if let Some(u) = candidate {
             e.field("user_email", u);
         }

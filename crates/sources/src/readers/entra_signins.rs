@@ -38,13 +38,15 @@ const MAX_COLUMNS: usize = 1000;
 /// Longest text field kept, in characters.
 const MAX_TEXT: usize = 2000;
 
+const NOT_A_SIGN_IN: &str = "no time, user, app or error code: not a sign-in";
+
 /// Error codes the portal shows as `Interrupted` rather than `Failure`: the sign-in stopped for a
 /// step the user or device still had to take (password change, MFA registration or prompt, a
 /// Conditional Access requirement, "stay signed in?"). Used only when the export has no status
 /// word (Graph, Log Analytics); the record then carries `status_derived: true`.
 const INTERRUPTS: &[u64] = &[
-    50055, 50058, 50072, 50074, 50097, 50125, 50140, 50143, 50144, 50158, 50199, 53000, 53001, 53002, 53003,
-    53004, 81010, 81012, 81014,
+    50055, 50058, 50072, 50074, 50097, 50125, 50140, 50143, 50144, 50158, 50199, 53000, 53001, 53002, 53003, 53004,
+    81010, 81012, 81014,
 ];
 
 /// Which sign-in log a record belongs to.
@@ -234,7 +236,8 @@ fn sign_in(f: &Fields, hint: Hint, mut e: Evidence) -> Option<Evidence> {
         .as_ref()
         .and_then(|(orig, m)| member(m, "errorcode").and_then(|(k, v)| scalar(v).map(|s| (format!("{orig}.{k}"), s))))
         .or_else(|| f.text(&["signinerrorcode", "resulttype", "errorcode"]));
-    if when.is_none() && user.is_none() && app.is_none() && code_text.is_none() {
+    let parsed = when.as_ref().and_then(|(_, v)| parse_time(v));
+    if parsed.is_none() && user.is_none() && app.is_none() && code_text.is_none() {
         return None;
     }
     e.source = "entra-signins".into();
@@ -246,7 +249,7 @@ fn sign_in(f: &Fields, hint: Hint, mut e: Evidence) -> Option<Evidence> {
         }
     };
     if let Some((k, v)) = &when {
-        e.time = parse_time(v);
+        e.time = parsed;
         show(k, v);
     }
     if let Some((k, v)) = &user {
@@ -467,8 +470,9 @@ fn csv_score(names: &[String]) -> u8 {
     }
 }
 
-fn quotes_balanced(s: &str) -> bool {
-    s.bytes().filter(|b| *b == b'"').count() % 2 == 0
+/// Whether a line holds an odd number of quotes (it opens or closes a quoted field).
+fn flips_quote(s: &str) -> bool {
+    memchr::memchr_iter(b'"', s.as_bytes()).count() % 2 == 1
 }
 
 fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadError> {
@@ -476,6 +480,9 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
     let mut buf = String::new();
     let mut header: Option<(Vec<String>, char)> = None;
     let mut record = String::new();
+    // Inside a quoted field at the end of `record` (kept as lines come, so that a long record
+    // is not rescanned for every line).
+    let mut open_quote = false;
     let mut record_line = 0;
     let mut row = 0u64;
     let mut hint = hint;
@@ -501,10 +508,14 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             }
             let normalized: Vec<String> = names.iter().map(|n| norm(n)).collect();
             if csv_score(&normalized) == 0 {
-                out.warn(format!("line {}", info.number), "the header does not name the columns of a sign-in export; reading it anyway");
+                out.warn(
+                    format!("line {}", info.number),
+                    "the header does not name the columns of a sign-in export; reading it anyway",
+                );
             }
             let has = |k: &str| normalized.iter().any(|n| n == k);
-            if hint.sign_in_type.is_none() && has("serviceprincipalid") && !has("username") && !has("userprincipalname") {
+            if hint.sign_in_type.is_none() && has("serviceprincipalid") && !has("username") && !has("userprincipalname")
+            {
                 hint.sign_in_type = Some(SignInType::ServicePrincipal);
             }
             header = Some((names, delim));
@@ -516,12 +527,14 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             record.push('\n');
         }
         record.push_str(line);
+        open_quote ^= flips_quote(line);
         if record.len() > MAX_CSV_RECORD {
             out.warn(format!("line {record_line}"), "a quoted field never ends within 1 MiB: the record was skipped");
             record.clear();
+            open_quote = false;
             continue;
         }
-        if !quotes_balanced(&record) {
+        if open_quote {
             continue;
         }
         let text = std::mem::take(&mut record);
@@ -543,7 +556,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
         }
         match sign_in(&f, hint, out.evidence(format!("row {row}"))) {
             Some(e) => out.emit(e),
-            None => out.warn(format!("row {row} (line {record_line})"), "no time, user, app or error code: not a sign-in"),
+            None => out.warn(format!("row {row} (line {record_line})"), NOT_A_SIGN_IN),
         }
     }
     if !record.is_empty() {
@@ -785,7 +798,7 @@ fn read_json(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), Read
                         emitted += 1;
                         out.emit(e);
                     }
-                    None => out.warn(place.clone(), "no time, user, app or error code: not a sign-in"),
+                    None => out.warn(place.clone(), NOT_A_SIGN_IN),
                 }
             }
         });
@@ -840,7 +853,13 @@ impl Reader for EntraSignins {
         let named = SignInType::from_name(name).is_some();
         if t.starts_with('[') || t.starts_with('{') {
             let score = json_score(&t.to_ascii_lowercase());
-            return if score > 0 { score } else if named { 30 } else { 0 };
+            return if score > 0 {
+                score
+            } else if named {
+                30
+            } else {
+                0
+            };
         }
         let Some(first) =
             t.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("#TYPE") && !l.starts_with("sep="))

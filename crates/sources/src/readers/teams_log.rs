@@ -40,32 +40,41 @@ fn re(p: &str) -> Regex {
 
 /// `Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- msg`
 static CLASSIC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +[0-9]{4} +[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?: +GMT[+-][0-9]{4})?)(?: +\([^)]*\))? +<([0-9]+)> +-- +([A-Za-z]+) +-- ?(.*)$")
+    re(
+        r"^[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +[0-9]{4} +[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?: +GMT[+-][0-9]{4})?)(?: +\([^)]*\))? +<([0-9]+)> +-- +([A-Za-z]+) +-- ?(.*)$",
+    )
 });
 
 /// `2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO> component: msg`
 static NEW: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?) +(?:(0x[0-9a-fA-F]+) +)?<([A-Za-z]+)> ?(.*)$")
+    re(
+        r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?) +(?:(0x[0-9a-fA-F]+) +)?<([A-Za-z]+)> ?(.*)$",
+    )
 });
 
 /// A level word near the start of a line led by a time: `[Error]`, `ERROR`, `<WARN>`, `| info |`.
 static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:^|[\s\[<|(])(error|err|warning|warn|information|info|debug|dbg|diag|verbose|trace|fatal|critical)(?:$|[\s\]>|):-])")
+    re(
+        r"(?i)(?:^|[\s\[<|(])(error|err|warning|warn|information|info|debug|dbg|diag|verbose|trace|fatal|critical)(?:$|[\s\]>|):-])",
+    )
 });
 
 /// `component: message` at the start of a message (one token, no spaces).
-static COMPONENT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^[ \t]*\[?([A-Za-z_][A-Za-z0-9_.:/\-]*?)\]?: +\S"));
+static COMPONENT: LazyLock<Regex> = LazyLock::new(|| re(r"^[ \t]*\[?([A-Za-z_][A-Za-z0-9_.:/\-]*?)\]?: +\S"));
 
 /// The Teams Rooms licence line.
 static LICENSE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)errorCode *[:=] *([A-Za-z0-9_.-]+) *, *errorStep *[:=] *([A-Za-z0-9_.-]+) *, *errorState *[:=] *([A-Za-z0-9_.-]+)")
+    re(
+        r"(?i)errorCode *[:=] *([A-Za-z0-9_.-]+) *, *errorStep *[:=] *([A-Za-z0-9_.-]+) *, *errorState *[:=] *([A-Za-z0-9_.-]+)",
+    )
 });
 
 /// App version statements: `app version: 5.2.115.0`, `"AppVersion":"5.2.115.0"`,
 /// `Teams Rooms app version 5.2.115.0`, `Starting app Teams, version 1.6.00.4472`.
 static VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?:\b(?:app|application|client|rigel|teams(?: +rooms)?(?: +app)?)[ _-]?version|starting app [A-Za-z]+,? +version)["']? *(?:[:=]|is)? *["']?v?([0-9]{1,5}(?:\.[0-9]{1,6}){2,3})\b"#)
+    re(
+        r#"(?i)(?:\b(?:app|application|client|rigel|teams(?: +rooms)?(?: +app)?)[ _-]?version|starting app [A-Za-z]+,? +version)["']? *(?:[:=]|is)? *["']?v?([0-9]{1,5}(?:\.[0-9]{1,6}){2,3})\b"#,
+    )
 });
 
 /// Decimal HRESULTs after an error word: `errorCode: 2147942402`, `hr=-895025148`.
@@ -74,13 +83,14 @@ static DECIMAL_HR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Teams named numeric codes after an error word: `error 1001`, `errorCode: 4c7`.
-static TEAMS_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(?:error|err|code)(?:[ _]?code)?["']? *[:=]? *["']?(1001|(?:0x)?4c7)\b"#)
-});
+static TEAMS_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)\b(?:error|err|code)(?:[ _]?code)?["']? *[:=]? *["']?(1001|(?:0x)?4c7)\b"#));
 
 /// Words that make an error or warning line worth keeping.
 static AUTH_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)sign[\s-]?in|sign[\s-]?out|log[\s-]?in|logon|auth|token|credential|licen[cs]e|adal|msal|\bwam\b|\baad\b|\bentra\b|\bmfa\b|password|conditional access|\bprt\b|broker|account")
+    re(
+        r"(?i)sign[\s-]?in|sign[\s-]?out|log[\s-]?in|logon|auth|token|credential|licen[cs]e|adal|msal|\bwam\b|\baad\b|\bentra\b|\bmfa\b|password|conditional access|\bprt\b|broker|account",
+    )
 });
 
 /// Which flavour of Teams log a file is; written into `source`.
@@ -447,8 +457,9 @@ mod tests {
 
     #[test]
     fn headers_of_each_flavour() {
-        let (h, f) = header("Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- Auth: x")
-            .unwrap();
+        let (h, f) =
+            header("Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- Auth: x")
+                .unwrap();
         assert_eq!(f, Flavour::Classic);
         assert_eq!(h.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
         assert_eq!(h.level.as_deref(), Some("warning"));

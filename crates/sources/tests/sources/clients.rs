@@ -92,10 +92,7 @@ fn teams_new_client_log() {
     assert_eq!(reports[0].format, "teams-log");
     assert!(reports[0].warnings.is_empty(), "{:?}", reports[0].warnings);
     assert!(records.iter().all(|e| e.source == "teams-new"));
-    assert_eq!(
-        codes(&records),
-        ["0xCAA70004", "AADSTS50055", "0x80070002", "TEAMS max_reload_exceeded", "TEAMS 1001"]
-    );
+    assert_eq!(codes(&records), ["0xCAA70004", "AADSTS50055", "0x80070002", "TEAMS max_reload_exceeded", "TEAMS 1001"]);
     let first = &records[0];
     assert_eq!(first.get_str("app_version"), Some("25153.1010.3727.5483"));
     assert_eq!(first.get_str("level"), Some("info"));
@@ -175,7 +172,11 @@ fn teams_log_truncated_long_lines_and_junk() {
     let mut big = text_of("teams-log/classic/logs.txt");
     big.insert_str(0, &format!("{}\n", "x".repeat(1_100_000)));
     let (report, records) = read_bytes("logs.txt", big.as_bytes(), Some("teams-log"));
-    assert!(report.warnings.iter().any(|w| w.place == "line 1" && w.message.contains("1 MiB")), "{:?}", report.warnings);
+    assert!(
+        report.warnings.iter().any(|w| w.place == "line 1" && w.message.contains("1 MiB")),
+        "{:?}",
+        report.warnings
+    );
     assert!(codes(&records).contains(&"TEAMS max_reload_exceeded".to_owned()));
 
     // A huge entry (endless continuation lines) is split, not buffered whole.
@@ -339,6 +340,19 @@ fn entra_csv_header_quirks_and_damage() {
     assert_eq!(report.format, "entra-signins");
     assert_eq!(essence(&utf16), essence(&plain));
 
+    // A quote that never closes is given up after 1 MiB, quickly, and reading goes on.
+    let mut endless = String::from("Date (UTC),Request ID,Status,Sign-in error code\n2025-07-15T08:30:11Z,r1,\"open\n");
+    for _ in 0..200_000 {
+        endless.push_str("more text\n");
+    }
+    endless.push_str("2025-07-15T08:31:11Z,r2,Failure,50126\n");
+    let started = std::time::Instant::now();
+    let (report, records) = read_bytes("InteractiveSignIns.csv", endless.as_bytes(), None);
+    assert!(started.elapsed().as_secs() < 20);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].get_str("request_id"), Some("r2"));
+    assert!(report.warnings.iter().any(|w| w.message.contains("never ends")), "{:?}", report.warnings);
+
     // An unterminated quote at the end is a warning, not a lost file.
     let broken = format!("{}\n2025-07-15T09:00:00Z,\"never closed", text.trim_end());
     let (report, records) = read_bytes("InteractiveSignIns.csv", broken.as_bytes(), None);
@@ -412,7 +426,9 @@ fn entra_json_streams_large_and_survives_damage() {
     let one = r#"{"id":"x","createdDateTime":"2025-07-15T08:30:11Z","userPrincipalName":"room01@contoso.com","appDisplayName":"Microsoft Teams","status":{"errorCode":50126,"failureReason":"Error validating credentials due to invalid username or password."}}"#;
     let n = 20_000;
     let body = vec![one; n].join(",");
-    let doc = format!(r#"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns","value":[{body}]}}"#);
+    let doc = format!(
+        r#"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns","value":[{body}]}}"#
+    );
     assert!(doc.len() > 4 * 1024 * 1024);
     let (report, records) = read_bytes("signins.json", doc.as_bytes(), None);
     assert_eq!(report.format, "entra-signins");

@@ -6,6 +6,7 @@
 mod dsregcmd;
 mod entra_signins;
 mod generic;
+mod pcap;
 mod sbc_syslog;
 mod sip;
 mod sip_trace;
@@ -58,6 +59,7 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(entra_signins::EntraSignins),
         Box::new(sbc_syslog::SbcSyslog),
         Box::new(sip_trace::SipTrace),
+        Box::new(pcap::Pcap),
         Box::new(generic::GenericText),
     ]
 }

@@ -420,9 +420,10 @@ impl Message {
             e.field("cseq_method", m);
         }
         if let Some(host) = self.header("contact").and_then(|c| split_list(c).first().copied()).and_then(uri_host) {
-            e.field("contact_fqdn", host.to_ascii_lowercase());
+            e.field(if is_fqdn(host) { "contact_fqdn" } else { "contact_host" }, host.to_ascii_lowercase());
         }
-        let rr = self.record_route_hosts();
+        let mut rr = self.record_route_hosts();
+        rr.retain(|h| is_fqdn(h));
         if !rr.is_empty() {
             e.field("record_route_fqdns", rr.into_iter().map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>());
         }

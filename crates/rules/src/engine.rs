@@ -327,6 +327,11 @@ impl<'r> Collector<'r> {
                 continue;
             }
             let mut f = Finding::from_kb(entry, acc.count, acc.first, acc.last, acc.evidence.clone());
+            // A code met only in a generic event channel (a failed logon in the Security log, say)
+            // is context, not a Teams fault: it is reported without turning the verdict.
+            if acc.evidence.iter().all(|e| e.kind == "event") {
+                f.severity = crate::rule::Severity::Info;
+            }
             for c in &acc.codes {
                 if !f.codes.contains(c) && informative(c) {
                     f.codes.push(c.clone());

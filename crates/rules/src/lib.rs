@@ -239,6 +239,9 @@ fn correlate(rules: &RuleSet, fired: Vec<(usize, Finding)>) -> Vec<Finding> {
     // Causes absorb in order of rank so that the most likely cause collects the consequences.
     let mut order: Vec<usize> = (0..slots.len()).collect();
     order.sort_by_key(|&i| slots[i].as_ref().map(|(_, f)| (f.severity, -f.score)));
+    // Consequences of consequences: fold from the least likely cause upwards, so that a chain
+    // A absorbs B absorbs C ends with everything under A.
+    order.reverse();
     for &i in &order {
         let Some((ri, _)) = &slots[i] else { continue };
         let absorbs = rules.rules[*ri].raw.absorbs.clone();
@@ -286,7 +289,8 @@ pub fn sample_evidence(rule_id: &str, set: &rule::RawSampleSet) -> Result<Vec<Ev
         e.source.clone_from(&s.source);
         e.excerpt.clone_from(&s.excerpt);
         if let Some(f) = &s.format {
-            e.fields.insert("sample_format".into(), serde_json::Value::String(f.clone()));
+            // Formats are a small fixed vocabulary; samples name one of them.
+            e.format = Box::leak(f.clone().into_boxed_str());
         }
         for c in &s.codes {
             e.add_code(c.parse::<Code>().map_err(|x| format!("{rule_id}: sample: {x}"))?);

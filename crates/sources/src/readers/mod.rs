@@ -3,6 +3,8 @@
 //! To add a format: write a module with a type implementing [`Reader`], register it in
 //! [`registry`], and add a fixture and a snapshot test (see docs/adding-a-log-format.md).
 
+mod call_records_json;
+mod dr_csv;
 mod dsregcmd;
 mod entra_signins;
 mod generic;
@@ -60,6 +62,8 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(sbc_syslog::SbcSyslog),
         Box::new(sip_trace::SipTrace),
         Box::new(pcap::Pcap),
+        Box::new(dr_csv::DrCsv),
+        Box::new(call_records_json::CallRecordsJson),
         Box::new(generic::GenericText),
     ]
 }

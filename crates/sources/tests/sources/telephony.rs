@@ -496,3 +496,109 @@ fn pcap_tcp_stream_after_handshake_with_two_messages_in_a_segment() {
     assert_eq!(records[1].fields["status"], 403);
     assert_eq!(records[0].get_str("contact_host"), Some("192.0.2.10"));
 }
+
+// ------------------------------------------------------------------ dr-csv
+
+#[test]
+fn dr_csv_direct_routing_export() {
+    let (reports, records) = read_fixture("dr-csv/direct-routing-usage.csv");
+    assert_eq!(reports[0].format, "dr-csv");
+    assert!(reports[0].warnings.is_empty(), "{:?}", reports[0].warnings);
+    assert_eq!(records.len(), 4);
+    assert_eq!(codes(&records), ["SIP 403", "MSRC 560403", "SIP 408", "MSRC 0", "SIP 503", "MSRC 510503"]);
+    let r = &records[1];
+    assert_eq!(r.kind, "call-record");
+    assert_eq!(r.location, "row 2");
+    assert_eq!(r.get_str("sbc_fqdn"), Some("sbc1.contoso.com"));
+    assert_eq!(r.fields["final_sip_code"], 403);
+    assert_eq!(r.fields["success"], false);
+    assert_eq!(r.get_str("direction"), Some("outbound"));
+    assert_eq!(r.get_str("failure_time"), Some("2025-07-15T08:30:11Z"));
+    assert_eq!(records[2].get_str("final_sip_phrase"), Some("Request Timeout, \"no answer\""));
+    assert_eq!(records[2].get_str("direction"), Some("inbound"));
+    // A quoted field over two lines stays one row.
+    assert_eq!(records[3].get_str("final_sip_phrase"), Some("Service Unavailable\n(carrier maintenance)"));
+    insta::assert_snapshot!(jsonl(&records));
+}
+
+#[test]
+fn dr_csv_pstn_usage_semicolons_utf16_and_ragged_rows() {
+    let (reports, records) = read_fixture("dr-csv/pstn-usage-semicolon.csv");
+    assert_eq!(reports[0].format, "dr-csv");
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.source, "PSTN usage");
+    assert_eq!(r.get_str("call_id"), Some("22222222-0000-4000-8000-000000000001"));
+    assert_eq!(r.get_str("charge"), Some("0,12"));
+    assert_eq!(r.get_str("callee"), Some("+15550199"));
+    assert!(r.codes.is_empty());
+    insta::assert_snapshot!(jsonl(&records));
+    let text = std::fs::read_to_string(fixture("dr-csv/direct-routing-usage.csv")).unwrap();
+    let (report, again) = read_bytes("export.csv", &utf16le_bom(text.trim_start_matches('\u{feff}')), None);
+    assert_eq!(report.format, "dr-csv");
+    assert_eq!(again.len(), 4);
+    // A row cut short, and an unterminated quote at the end.
+    let cut =
+        format!("{}\n\"2025-07-15T10:00:00Z\",\"\",\"0\",\"No\"\n\"2025-07-15T11:00:00Z\",\"oops", text.trim_end());
+    let (report, again) = read_bytes("export.csv", cut.as_bytes(), None);
+    assert_eq!(again.len(), 5);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+    assert_eq!(report.warnings[0].place, "row 5");
+    assert_eq!(report.warnings[1].place, "line 8");
+}
+
+// ------------------------------------------------------------------ call-records-json
+
+#[test]
+fn call_records_json_direct_routing_and_pstn_rows() {
+    let (reports, records) = read_fixture("call-records-json/getDirectRoutingCalls.json");
+    assert_eq!(reports[0].format, "call-records-json");
+    assert_eq!(records.len(), 2);
+    assert_eq!(codes(&records), ["SIP 403", "MSRC 560403"]);
+    assert_eq!(records[0].get_str("sbc_fqdn"), Some("sbc1.contoso.com"));
+    assert_eq!(records[0].fields["call_end_sub_reason"], 560_403);
+    assert_eq!(records[0].time.map(uctriage_evidence::time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
+    assert_eq!(records[1].fields["success"], true);
+    assert_eq!(reports[0].warnings.len(), 1, "{:?}", reports[0].warnings);
+    insta::assert_snapshot!(jsonl(&records));
+    let (reports, records) = read_fixture("call-records-json/getPstnCalls.json");
+    assert_eq!(reports[0].format, "call-records-json");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].get_str("call_id"), Some("22222222-0000-4000-8000-000000000001"));
+    assert_eq!(records[0].get_str("operator"), Some("Microsoft"));
+    insta::assert_snapshot!("call_records_json_pstn_rows", jsonl(&records));
+}
+
+#[test]
+fn call_records_json_call_record_with_a_failed_segment() {
+    let (reports, records) = read_fixture("call-records-json/callRecord-with-sessions.json");
+    assert_eq!(reports[0].format, "call-records-json");
+    assert!(reports[0].warnings.is_empty(), "{:?}", reports[0].warnings);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].get_str("call_id"), Some("e523d2ed-0000-4000-8000-000000000010"));
+    assert_eq!(records[1].location, "record 1 session 1 segment 1");
+    assert_eq!(records[1].get_str("failure_stage"), Some("callSetup"));
+    assert_eq!(records[1].get_str("callee"), Some("+15550199"));
+    assert_eq!(codes(&records), ["SIP 403", "MSRC 560403"]);
+    insta::assert_snapshot!(jsonl(&records));
+}
+
+#[test]
+fn call_records_json_cut_short_keeps_earlier_rows() {
+    let text = std::fs::read_to_string(fixture("call-records-json/getDirectRoutingCalls.json")).unwrap();
+    let cut = &text[..text.find("\"sbc2.contoso.com\"").unwrap()];
+    let (report, records) = read_bytes("calls.json", cut.as_bytes(), None);
+    assert_eq!(report.format, "call-records-json");
+    assert_eq!(records.len(), 1);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].message.contains("ends early"));
+    assert_eq!(report.warnings[0].place, "line 42");
+    // A bare array, with a byte-order mark.
+    let bare = format!(
+        "\u{feff}[{}]",
+        &text[text.find("{\n      \"id\"").unwrap()
+            ..text.find(",\n    {\n      \"id\": \"9f8e7d6c-0000-4000-8000-000000000005\"").unwrap()]
+    );
+    let (report, records) = read_bytes("rows.json", bare.as_bytes(), None);
+    assert_eq!((report.format.as_str(), records.len()), ("call-records-json", 1), "{report:?}");
+}

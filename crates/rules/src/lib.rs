@@ -234,41 +234,47 @@ fn collector_rules<'a>(c: &Collector<'a>) -> &'a RuleSet {
 }
 
 /// Fold consequences into their causes and rank: severity, then score, then count, then time.
+///
+/// Each finding whose rule is named in another's `absorbs` gets, as parent, the best-ranked such
+/// cause (same group or either ungrouped); chains are followed to their root, so everything ends
+/// under the most likely cause.
 fn correlate(rules: &RuleSet, fired: Vec<(usize, Finding)>) -> Vec<Finding> {
-    let mut slots: Vec<Option<(usize, Finding)>> = fired.into_iter().map(Some).collect();
-    // Causes absorb in order of rank so that the most likely cause collects the consequences.
-    let mut order: Vec<usize> = (0..slots.len()).collect();
-    order.sort_by_key(|&i| slots[i].as_ref().map(|(_, f)| (f.severity, -f.score)));
-    // Consequences of consequences: fold from the least likely cause upwards, so that a chain
-    // A absorbs B absorbs C ends with everything under A.
-    order.reverse();
-    for &i in &order {
-        let Some((ri, _)) = &slots[i] else { continue };
-        let absorbs = rules.rules[*ri].raw.absorbs.clone();
-        if absorbs.is_empty() {
-            continue;
-        }
-        for j in 0..slots.len() {
-            if i == j {
-                continue;
+    let rank = |f: &Finding| (f.severity, -f.score, std::cmp::Reverse(f.count));
+    let n = fired.len();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    for j in 0..n {
+        let effect = &fired[j].1;
+        parent[j] = (0..n)
+            .filter(|&i| i != j)
+            .filter(|&i| {
+                let (ri, cause) = &fired[i];
+                rules.rules[*ri].raw.absorbs.contains(&effect.rule)
+                    && (cause.group.is_empty() || effect.group.is_empty() || cause.group == effect.group)
+            })
+            .min_by_key(|&i| rank(&fired[i].1));
+    }
+    let root = |mut j: usize| {
+        for _ in 0..n {
+            match parent[j] {
+                Some(p) if p != j => j = p,
+                _ => break,
             }
-            let take = match (&slots[i], &slots[j]) {
-                (Some((_, cause)), Some((_, effect))) => {
-                    absorbs.contains(&effect.rule)
-                        && (cause.group.is_empty() || effect.group.is_empty() || cause.group == effect.group)
-                }
-                _ => false,
-            };
-            if take {
-                if let Some((_, effect)) = slots[j].take() {
-                    if let Some((_, cause)) = slots[i].as_mut() {
-                        cause.absorb(effect);
-                    }
+        }
+        j
+    };
+    let roots: Vec<usize> = (0..n).map(root).collect();
+    let mut slots: Vec<Option<Finding>> = fired.into_iter().map(|(_, f)| Some(f)).collect();
+    for j in 0..n {
+        let r = roots[j];
+        if r != j {
+            if let Some(effect) = slots[j].take() {
+                if let Some(cause) = slots[r].as_mut() {
+                    cause.absorb(effect);
                 }
             }
         }
     }
-    let mut out: Vec<Finding> = slots.into_iter().flatten().map(|(_, f)| f).collect();
+    let mut out: Vec<Finding> = slots.into_iter().flatten().collect();
     out.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)

@@ -9,6 +9,8 @@ mod dsregcmd;
 mod entra_signins;
 mod generic;
 mod pcap;
+mod pexip;
+mod pexip_install;
 mod sbc_syslog;
 mod sip;
 mod sip_trace;
@@ -64,6 +66,8 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(pcap::Pcap),
         Box::new(dr_csv::DrCsv),
         Box::new(call_records_json::CallRecordsJson),
+        Box::new(pexip::PexipLog),
+        Box::new(pexip_install::PexipInstall),
         Box::new(generic::GenericText),
     ]
 }

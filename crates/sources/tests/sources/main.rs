@@ -3,6 +3,7 @@
 
 mod clients;
 mod containers;
+mod pexip;
 mod telephony;
 
 use std::path::PathBuf;

@@ -1,0 +1,331 @@
+//! Pexip Infinity support and administrator logs: a syslog stamp and host, the node's own
+//! stamp, then `Key="value"` pairs (`Level`, `Name`, `Message`, `Call-id`, `Error`, `Reason`,
+//! `Detail`…). The Teams Connector errors (`Teams API request failed` with `Error="401"`), the
+//! disconnect reasons of failed gateway calls and Azure's denial-of-service notice become the
+//! knowledge base's PEXIP codes.
+//!
+//! Also home of [`message_codes`], which finds the knowledge base's message texts (Lync client
+//! dialogs, Pexip errors) in a line, including the short ones free-text extraction leaves out.
+
+use std::sync::OnceLock;
+
+use uctriage_evidence::time;
+use uctriage_kb::{Code, Context, Kind};
+
+use super::{codes_in, kb, Emitter, ReadError, Reader};
+use crate::input::{head_text, Input};
+
+#[derive(Debug)]
+pub struct PexipLog;
+
+/// Fewest literal characters an alias needs to be matched inside a line.
+const MIN_LITERAL: usize = 12;
+
+/// An alias as lower-case literal pieces (split at `<placeholders>`), and its code.
+type Pattern = (Vec<String>, Code);
+
+/// Lower case, curly quotes straightened, whitespace collapsed: how aliases and lines are compared.
+fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(w.chars().map(|c| match c {
+            '\u{2018}' | '\u{2019}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            c => c.to_ascii_lowercase(),
+        }));
+    }
+    out
+}
+
+fn patterns(kind: Kind) -> &'static [Pattern] {
+    static LYNC: OnceLock<Vec<Pattern>> = OnceLock::new();
+    static PEXIP: OnceLock<Vec<Pattern>> = OnceLock::new();
+    let cell = match kind {
+        Kind::Lync => &LYNC,
+        _ => &PEXIP,
+    };
+    cell.get_or_init(|| {
+        let mut v: Vec<Pattern> = Vec::new();
+        for e in kb().entries().iter().filter(|e| e.code.kind() == kind) {
+            for a in &e.aliases {
+                let folded = fold(a);
+                let mut pieces = Vec::new();
+                for (i, chunk) in folded.split('<').enumerate() {
+                    let lit = if i == 0 { chunk } else { chunk.split_once('>').map_or(chunk, |(_, r)| r) };
+                    let lit = lit.trim().trim_end_matches(['.', ':']);
+                    if !lit.is_empty() {
+                        pieces.push(lit.to_owned());
+                    }
+                }
+                if pieces.iter().map(String::len).sum::<usize>() >= MIN_LITERAL {
+                    v.push((pieces, e.code.clone()));
+                }
+            }
+        }
+        // Longer aliases first, so the most specific entry is found first.
+        v.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(String::len).sum::<usize>()));
+        v
+    })
+}
+
+/// The codes of `kind` (Lync or Pexip) whose message text appears in `text`.
+pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
+    let line = fold(text);
+    let mut out: Vec<Code> = Vec::new();
+    for (pieces, code) in patterns(kind) {
+        if out.contains(code) {
+            continue;
+        }
+        let mut rest = line.as_str();
+        let all = pieces.iter().all(|p| match rest.find(p.as_str()) {
+            Some(at) => {
+                rest = &rest[at + p.len()..];
+                true
+            }
+            None => false,
+        });
+        if all {
+            out.push(code.clone());
+        }
+    }
+    out
+}
+
+/// `Key="value"` pairs (escaped quotes and backslashes undone; unquoted values up to a space).
+pub(super) fn pairs(s: &str) -> Vec<(String, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() && out.len() < 200 {
+        // A key: letters, digits, `-`, `_`, `.`, right after a space or the start.
+        if (i == 0 || b[i - 1] == b' ') && b[i].is_ascii_alphabetic() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'_' | b'.')) {
+                i += 1;
+            }
+            if i < b.len() && b[i] == b'=' {
+                let key = &s[start..i];
+                i += 1;
+                let mut val = String::new();
+                if i < b.len() && b[i] == b'"' {
+                    i += 1;
+                    let vstart = i;
+                    let mut seg = vstart;
+                    while i < b.len() && b[i] != b'"' {
+                        if b[i] == b'\\' && i + 1 < b.len() && matches!(b[i + 1], b'"' | b'\\') {
+                            val.push_str(&s[seg..i]);
+                            val.push(char::from(b[i + 1]));
+                            i += 2;
+                            seg = i;
+                            continue;
+                        }
+                        i += 1;
+                    }
+                    val.push_str(&s[seg..i.min(b.len())]);
+                    i += 1;
+                } else {
+                    let vstart = i;
+                    while i < b.len() && b[i] != b' ' {
+                        i += 1;
+                    }
+                    val.push_str(&s[vstart..i]);
+                }
+                out.push((key.to_owned(), val));
+                continue;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `Participant-id` → `participant_id`.
+fn snake(k: &str) -> String {
+    k.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+fn field_for(key: &str) -> Option<&'static str> {
+    Some(match key.to_ascii_lowercase().as_str() {
+        "level" => "level",
+        "name" => "logger",
+        "message" => "message",
+        "call-id" | "callid" | "call_id" => "call_id",
+        "conference" | "conference-name" => "conference",
+        "participant" | "participant-name" => "participant",
+        "reason" | "disconnect-reason" | "disconnect_reason" => "disconnect_reason",
+        "error" => "error",
+        "detail" | "details" => "detail",
+        _ => return None,
+    })
+}
+
+fn pexip(name: &str) -> Option<Code> {
+    let c = Code::Pexip(name.into());
+    kb().get(&c).map(|e| e.code.clone())
+}
+
+impl Reader for PexipLog {
+    fn format(&self) -> &'static str {
+        "pexip-log"
+    }
+
+    fn detect(&self, name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let mut hits = 0;
+        for line in text.lines().take(2000) {
+            if line.contains("Level=\"") && line.contains("Name=\"") && line.contains("Message=\"") {
+                hits += 1;
+            }
+        }
+        let by_name = name.contains("pexip") || name.contains("support") || name.contains("administrator");
+        if hits > 0 {
+            return (85 + hits.min(5) as u8 + u8::from(by_name) * 5).min(98);
+        }
+        let dos = text.contains("Outgoing denial-of-service")
+            && (text.contains("Azure Security Center") || text.contains("Defender") || by_name);
+        if dos {
+            60
+        } else {
+            0
+        }
+    }
+
+    fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
+        let mut lines = input.into_lines();
+        let mut line = String::new();
+        while let Some(info) = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))? {
+            let n = info.number;
+            if info.truncated {
+                out.warn(format!("line {n}"), "line longer than 1 MiB: the rest of it was skipped");
+            }
+            let start = ["Level=\"", "Name=\"", "Message=\""].iter().filter_map(|k| line.find(k)).min();
+            let Some(start) = start else {
+                // Not a key-value line (a traceback, a pasted notice): keep it only for its codes.
+                let mut codes = message_codes(&line, Kind::Pexip);
+                for c in codes_in(&line) {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                if !codes.is_empty() {
+                    let mut e = out.evidence(format!("line {n}"));
+                    e.kind = "pexip-log".into();
+                    e.source = "Pexip log".into();
+                    e.time = super::generic::leading_time(&line);
+                    e.field("message", line.trim());
+                    e.add_codes(codes);
+                    e.set_excerpt(&line);
+                    out.emit(e);
+                }
+                continue;
+            };
+            let prefix = &line[..start];
+            let kv = pairs(&line[start..]);
+            let mut words = prefix.split_whitespace();
+            let first = words.next().unwrap_or("");
+            let host = words.next().filter(|h| time::parse(h).is_none());
+            let stamp = time::parse(first).or_else(|| {
+                let w: Vec<&str> = prefix.split_whitespace().collect();
+                w.windows(2).find_map(|p| time::parse(&format!("{} {}", p[0], p[1])))
+            });
+            let mut e = out.evidence(format!("line {n}"));
+            e.kind = "pexip-log".into();
+            e.time = stamp;
+            if let Some(h) = host {
+                e.field("node", h);
+            }
+            let get = |f: &str| kv.iter().find(|(k, _)| field_for(k) == Some(f)).map(|(_, v)| v.as_str());
+            for (k, v) in &kv {
+                let f = field_for(k).map_or_else(|| snake(k), str::to_owned);
+                if !e.fields.contains_key(&f) {
+                    e.field(&f, v.as_str());
+                }
+            }
+            let logger = get("logger").unwrap_or("");
+            e.source = if logger.starts_with("support.") {
+                "Pexip support log"
+            } else if logger.starts_with("administrator.") {
+                "Pexip administrator log"
+            } else {
+                "Pexip log"
+            }
+            .into();
+            let level = get("level").unwrap_or("").to_ascii_uppercase();
+            let message = get("message").unwrap_or("");
+            let error = get("error").unwrap_or("").trim();
+            let mut codes: Vec<Code> = Vec::new();
+            let teams_api = fold(message).contains("teams api request failed");
+            if teams_api {
+                let which = match error {
+                    "401" | "" => pexip("teams-api-401"),
+                    "500" => pexip("teams-api-500"),
+                    _ => None,
+                };
+                codes.extend(which);
+            }
+            if error.len() == 3 && error.bytes().all(|b| b.is_ascii_digit()) {
+                codes.extend(kb().normalize(error, Context::Http).filter(|c| c.kind() == Kind::Http));
+            }
+            for c in message_codes(&line, Kind::Pexip) {
+                let api = matches!(&c, Code::Pexip(t) if t.starts_with("teams-api-"));
+                if !api && !codes.contains(&c) {
+                    codes.push(c);
+                }
+            }
+            if let Some(d) = get("detail") {
+                for c in codes_in(d) {
+                    if c.kind() != Kind::Pexip && !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+            }
+            let keep = !codes.is_empty()
+                || matches!(level.as_str(), "ERROR" | "WARNING" | "WARN" | "CRITICAL" | "FATAL")
+                || logger.contains("teams")
+                || message.to_ascii_lowercase().contains("disconnect")
+                || message.to_ascii_lowercase().contains("failed");
+            if !keep {
+                continue;
+            }
+            e.add_codes(codes);
+            e.set_excerpt(&line);
+            out.emit(e);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values() {
+        let p = pairs(r#"Level="ERROR" Name="support.teams" Message="say \"hi\"" Error=401 Detail="a\\b""#);
+        let got: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("Level", "ERROR"),
+                ("Name", "support.teams"),
+                ("Message", "say \"hi\""),
+                ("Error", "401"),
+                ("Detail", "a\\b")
+            ]
+        );
+        assert_eq!(pairs(r#"Message="unterminated"#)[0].1, "unterminated");
+    }
+
+    #[test]
+    fn known_messages() {
+        let codes = message_codes("Web space with name tc-eu already exists for subscription 1234", Kind::Pexip);
+        assert_eq!(codes.first().map(ToString::to_string).as_deref(), Some("PEXIP web-space-exists"));
+        let codes = message_codes("Lync couldn\u{2019}t find a Lync Server for fabrikam.com.", Kind::Lync);
+        assert_eq!(codes.first().map(ToString::to_string).as_deref(), Some("LYNC no-lync-server-for-domain"));
+        assert!(message_codes("all fine", Kind::Pexip).is_empty());
+    }
+}

@@ -7,6 +7,10 @@ mod call_records_json;
 mod dr_csv;
 mod dsregcmd;
 mod entra_signins;
+mod event_csv;
+mod event_json;
+mod event_xml;
+mod evtx;
 mod generic;
 mod pcap;
 mod pexip;
@@ -15,6 +19,7 @@ mod sbc_syslog;
 mod sip;
 mod sip_trace;
 mod teams_log;
+mod windows_event;
 
 use uctriage_evidence::{Evidence, Sink, Warning};
 use uctriage_kb::{Code, KnowledgeBase};
@@ -68,6 +73,10 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(call_records_json::CallRecordsJson),
         Box::new(pexip::PexipLog),
         Box::new(pexip_install::PexipInstall),
+        Box::new(evtx::Evtx),
+        Box::new(event_xml::EventXml),
+        Box::new(event_csv::EventCsv),
+        Box::new(event_json::EventJson),
         Box::new(generic::GenericText),
     ]
 }

@@ -5,6 +5,7 @@ mod clients;
 mod containers;
 mod pexip;
 mod telephony;
+mod windows;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,773 @@
+//! Windows events, whatever export they came from, to evidence.
+//!
+//! The `evtx`, `event-xml`, `event-csv` and `event-json` readers each fill a [`WinEvent`]; this
+//! module turns it into a record. The channels that matter for Teams Rooms get their own reading:
+//! - Skype Room System: the heartbeat (2000 healthy / 2001 unhealthy) carries a JSON payload whose
+//!   `Description` lists `Network status : …. Exchange status : …. Signin status: …. Teams Signin
+//!   status: ….`; each status becomes a field and the codes inside it (`80131500 : AADSTS50076`,
+//!   `GeneralError`) become canonical codes. 3000/3001 are hardware checks, 4000 app restarts.
+//! - Microsoft-Windows-AAD/Operational: the WAM error code, its message, the AADSTS and OAuth codes
+//!   of the server answer, the resource, client, trace and correlation IDs.
+//! - Microsoft-Windows-User Device Registration/Admin: the failing HRESULT.
+//! - System: Kernel-Power 41 and EventLog 6008 (the machine stopped without shutting down).
+//!
+//! Every other event is kept as kind `event` with the codes found in its message and data.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use uctriage_evidence::{Evidence, Timestamp};
+use uctriage_kb::{Code, Context};
+
+use super::{codes_in, kb};
+
+/// Longest single value (message, data item) kept, in bytes.
+pub const MAX_VALUE: usize = 256 * 1024;
+/// Most data items kept for one event.
+pub const MAX_ITEMS: usize = 512;
+/// Longest JSON payload parsed out of a Skype Room System event.
+const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// One event, as any export describes it. Empty strings mean "not in this export".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WinEvent {
+    pub channel: String,
+    pub provider: String,
+    pub event_id: Option<u32>,
+    /// The numeric level (1 critical … 5 verbose; 0 is shown as information).
+    pub level: Option<u8>,
+    /// The level as the export wrote it in words (`Error`, `Fehler`), when there is no number.
+    pub level_name: String,
+    pub time: Option<Timestamp>,
+    pub computer: String,
+    pub record_id: Option<u64>,
+    /// Task category in words (`AadTokenBrokerPlugin Operation`), when the export has it.
+    pub task: String,
+    /// Event data items in order; `None` names are unnamed `<Data>` items or `Properties`.
+    pub data: Vec<(Option<String>, String)>,
+    /// The rendered message, when the export has one.
+    pub message: Option<String>,
+    /// Carved from unallocated space of an `.evtx` chunk.
+    pub recovered: bool,
+    /// The channel was not in the export and was inferred from the provider.
+    pub channel_inferred: bool,
+}
+
+/// Whether a (lower-cased) name ends with `.ext`.
+pub fn has_ext(name: &str, ext: &str) -> bool {
+    std::path::Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// A value shortened to [`MAX_VALUE`] bytes on a character boundary.
+pub fn bounded(mut s: String) -> String {
+    if s.len() > MAX_VALUE {
+        let mut end = MAX_VALUE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+impl WinEvent {
+    /// Add a data item unless the event already holds [`MAX_ITEMS`].
+    pub fn push_data(&mut self, name: Option<String>, value: String) {
+        if self.data.len() < MAX_ITEMS {
+            self.data.push((name.filter(|n| !n.is_empty()), bounded(value)));
+        }
+    }
+
+    /// The first data item called `name` (case-insensitive).
+    pub fn data_item(&self, name: &str) -> Option<&str> {
+        self.data
+            .iter()
+            .find(|(n, _)| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Fill the channel from the provider when the export has none (CSV and some JSON exports).
+    pub fn infer_channel(&mut self) {
+        if !self.channel.is_empty() {
+            return;
+        }
+        let p = self.provider.to_ascii_lowercase();
+        let channel = match p.as_str() {
+            "microsoft-windows-aad" => "Microsoft-Windows-AAD/Operational",
+            "microsoft-windows-user device registration" => "Microsoft-Windows-User Device Registration/Admin",
+            "microsoft-windows-kernel-power" | "eventlog" | "microsoft-windows-kernel-general" | "user32" => "System",
+            _ => return,
+        };
+        self.channel = channel.to_owned();
+        self.channel_inferred = true;
+    }
+}
+
+/// The level number in words, as Event Viewer shows it.
+pub fn level_word(n: u8) -> &'static str {
+    match n {
+        1 => "Critical",
+        2 => "Error",
+        3 => "Warning",
+        5 => "Verbose",
+        _ => "Information",
+    }
+}
+
+/// A level written in words, in the languages Event Viewer exports come in, to the English word.
+pub fn level_from_word(w: &str) -> Option<&'static str> {
+    let w = w.trim().to_lowercase();
+    Some(match w.as_str() {
+        "critical" | "kritisch" | "critique" | "crítico" | "critico" | "kritiek" | "krytyczny" => "Critical",
+        "error" | "fehler" | "erreur" | "errore" | "fout" | "erro" | "błąd" => "Error",
+        "warning" | "warnung" | "avertissement" | "advertencia" | "avviso" | "waarschuwing" | "aviso"
+        | "ostrzeżenie" => "Warning",
+        "information"
+        | "informationen"
+        | "informations"
+        | "información"
+        | "informazioni"
+        | "informatie"
+        | "informações"
+        | "informacje"
+        | "audit success"
+        | "audit failure"
+        | "überwachung erfolgreich"
+        | "überwachung gescheitert"
+        | "succès de l'audit"
+        | "échec de l'audit" => "Information",
+        "verbose" | "ausführlich" | "détaillé" | "commentaires" | "detallado" | "dettagliato" | "uitgebreid"
+        | "detalhado" | "pełne" => "Verbose",
+        _ => return None,
+    })
+}
+
+/// The input as UTF-8 bytes: byte-order marks are honoured and dropped (csv and serde_json stop at
+/// one) and UTF-16 without one is recognized by its zero bytes, so exports written by Windows
+/// PowerShell (UTF-16LE) read like the others.
+pub fn utf8_reader(input: crate::input::Input) -> Box<dyn Read + Send> {
+    let utf16 = utf16_without_bom(&input.head);
+    Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .bom_sniffing(true)
+            .utf8_passthru(true)
+            .strip_bom(true)
+            .encoding(utf16)
+            .build(input.into_read()),
+    )
+}
+
+fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    if head.len() < 8 || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return None;
+    }
+    let sample = &head[..head.len().min(512) & !1];
+    let half = sample.len() / 2;
+    let odd_zero = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
+    if odd_zero * 10 > half * 8 && even_zero * 10 < half {
+        Some(encoding_rs::UTF_16LE)
+    } else if even_zero * 10 > half * 8 && odd_zero * 10 < half {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
+}
+
+/// A reader that fails once more than `limit` bytes were read since the last [`Budget::reset`]:
+/// it bounds what one record may make a parser buffer (an unclosed quote, a giant string).
+#[derive(Debug, Clone)]
+pub struct Budget(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Budget {
+    pub fn new() -> Self {
+        Budget(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)))
+    }
+
+    /// Start counting again (call after each record).
+    pub fn reset(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Wrap `inner` so that it fails past `limit` bytes without a reset.
+    pub fn wrap<R: Read>(&self, inner: R, limit: u64) -> Metered<R> {
+        Metered { inner, used: self.clone(), limit }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new()
+    }
+}
+
+/// See [`Budget`].
+#[derive(Debug)]
+pub struct Metered<R> {
+    inner: R,
+    used: Budget,
+    limit: u64,
+}
+
+/// The message of the error [`Metered`] raises; readers match on it to word their warning.
+pub const TOO_LARGE: &str = "record larger than the limit";
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.used.0.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
+        if total > self.limit {
+            return Err(std::io::Error::other(TOO_LARGE));
+        }
+        Ok(n)
+    }
+}
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("fixed pattern")
+}
+
+struct Patterns {
+    status: Regex,
+    error_line: Regex,
+    oauth: Regex,
+    resource: Regex,
+    access: Regex,
+    client: Regex,
+    trace: Regex,
+    correlation: Regex,
+    account: Regex,
+    hex: Regex,
+    guid: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| Patterns {
+        // `Network status : Healthy`, `Teams Signin status: Unhealthy`: the name cannot cross a
+        // sentence end, so each match starts a new component.
+        status: re(r"([A-Za-z][A-Za-z0-9 ]{0,60}?)\s+status\s*:\s*"),
+        error_line: re(r"(?mi)\bError:\s*(?:0x)?[0-9a-f]{8}\b[ \t]*([^\r\n]*?)[ \t]*(?:\bCode:|\r?$)"),
+        oauth: re(r"\bCode:\s*([A-Za-z][A-Za-z_]{2,60})\b"),
+        resource: re(r"(?i)\bresource(?:\s+id)?\s*:\s*'?([^\s,']+)"),
+        access: re(r"(?i)\bto access '([^']{1,300})'"),
+        client: re(r"(?i)\bclient(?:\s*id)?\s*:\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
+        trace: re(r"(?i)\btrace\s*id\s*:\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
+        correlation: re(
+            r"(?i)\bcorrelation\s*id(?:\s*\(request\))?\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+        ),
+        account: re(r"(?i)\b(?:upn|account|user(?:name)?|login hint)\s*[:=]\s*'?([^\s',;@]+@[^\s',;]+[A-Za-z])"),
+        hex: re(r"(?i)\b0x[0-9a-f]{8}\b"),
+        guid: re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
+    })
+}
+
+/// Codes in event text. GUIDs (device, tenant, activity IDs) are blanked first: their first group
+/// often reads like an error code (`caaaaf3a-…`).
+fn event_codes(text: &str) -> Vec<Code> {
+    let guid = &patterns().guid;
+    if guid.is_match(text) {
+        codes_in(&guid.replace_all(text, " "))
+    } else {
+        codes_in(text)
+    }
+}
+
+/// An HRESULT-shaped value that names a failure (high bit set) or a code the base knows.
+fn failure_hresult(raw: &str) -> Option<Code> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 24 {
+        return None;
+    }
+    match kb().normalize(raw, Context::Hresult)? {
+        Code::Hresult(v) if v >= 0x8000_0000 || (v != 0 && kb().get(&Code::Hresult(v)).is_some()) => {
+            Some(Code::Hresult(v))
+        }
+        _ => None,
+    }
+}
+
+/// Status words that only say how a component is: fields, not codes.
+fn is_state_word(w: &str) -> bool {
+    ["healthy", "unhealthy", "notapplicable", "connected", "pass", "fail", ""]
+        .contains(&w.trim().to_ascii_lowercase().as_str())
+}
+
+/// A component name as a field name: `Teams Signin` → `teams_signin_status`.
+fn status_field(name: &str) -> String {
+    let mut s = String::new();
+    for w in name.split_whitespace() {
+        if !s.is_empty() {
+            s.push('_');
+        }
+        s.push_str(&w.to_ascii_lowercase());
+    }
+    s.push_str("_status");
+    s
+}
+
+/// The `X status : value` parts of a Teams Rooms description, in order.
+fn statuses(description: &str) -> Vec<(String, String)> {
+    let p = &patterns().status;
+    let matches: Vec<_> = p.captures_iter(description).collect();
+    let mut out = Vec::new();
+    for (i, c) in matches.iter().enumerate() {
+        let (Some(whole), Some(name)) = (c.get(0), c.get(1)) else { continue };
+        let end = matches.get(i + 1).and_then(|n| n.get(0)).map_or(description.len(), |m| m.start());
+        let value = description.get(whole.end()..end).unwrap_or("").trim();
+        // The status is the first sentence; what follows (`Configured display count is 2.`)
+        // stays in the description.
+        let value = value.split_once(". ").map_or(value, |(first, _)| first).trim_end_matches('.').trim();
+        out.push((status_field(name.as_str().trim()), value.to_owned()));
+    }
+    out
+}
+
+/// Codes inside one status value: `80131500 : AADSTS50076` → `0x80131500`, `AADSTS50076`;
+/// `GeneralError` → `TEAMS GeneralError` (when the base knows it).
+fn status_codes(value: &str, e: &mut Evidence) {
+    for token in value.split(':').map(str::trim) {
+        if is_state_word(token) || token.len() > 80 {
+            continue;
+        }
+        let hex8 = token.len() == 8 && token.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex8 {
+            if let Some(c) = failure_hresult(token) {
+                e.add_code(c);
+            }
+            continue;
+        }
+        let mut found = codes_in(token);
+        if found.is_empty() {
+            if let Some(c) = kb().normalize(token, Context::Any) {
+                if kb().get(&c).is_some() && !matches!(&c, Code::Teams(t) if is_state_word(t)) {
+                    found.push(c);
+                }
+            }
+        }
+        e.add_codes(found);
+    }
+}
+
+/// The Teams Rooms JSON payload (`{"Description": …, "ResourceState": …}`) of an event, if any.
+fn payload(ev: &WinEvent) -> Option<(String, Map<String, Value>)> {
+    let candidates = ev.message.iter().map(String::as_str).chain(ev.data.iter().map(|(_, v)| v.as_str()));
+    for text in candidates.take(4) {
+        let t = text.trim();
+        if t.len() > MAX_PAYLOAD || !t.starts_with('{') || !t.ends_with('}') {
+            continue;
+        }
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(t) {
+            let known = ["Description", "ResourceState", "OperationName"];
+            if m.keys().any(|k| known.iter().any(|n| n.eq_ignore_ascii_case(k))) {
+                return Some((t.to_owned(), m));
+            }
+        }
+    }
+    None
+}
+
+/// Payload keys to field names; the rest are snake-cased.
+fn payload_field(key: &str) -> String {
+    match key {
+        "ResourceState" => "resource_state".into(),
+        "OperationName" => "operation_name".into(),
+        "OperationResult" => "operation_result".into(),
+        "OS" => "os".into(),
+        "OSVersion" => "os_version".into(),
+        "Alias" => "alias".into(),
+        "DisplayName" => "display_name".into(),
+        "AppVersion" => "app_version".into(),
+        "IPv4Address" => "ipv4".into(),
+        "IPv6Address" => "ipv6".into(),
+        "Description" => "description".into(),
+        other => snake(other),
+    }
+}
+
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for ch in s.chars() {
+        if ch.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+            prev_lower = false;
+        } else if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+            prev_lower = true;
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+            prev_lower = false;
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+fn is_srs_channel(ev: &WinEvent) -> bool {
+    ev.channel.eq_ignore_ascii_case("Skype Room System")
+}
+
+/// All the text of an event: message and data values, for code extraction.
+fn all_text(ev: &WinEvent) -> String {
+    let mut s = String::new();
+    if let Some(m) = &ev.message {
+        s.push_str(m);
+    }
+    for (_, v) in &ev.data {
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(v);
+    }
+    s
+}
+
+/// The excerpt: the message, or the data as `Name: value` pairs.
+fn excerpt_text(ev: &WinEvent) -> String {
+    if let Some(m) = ev.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        return m.to_owned();
+    }
+    if let [(_, v)] = ev.data.as_slice() {
+        return v.clone();
+    }
+    let mut s = String::new();
+    let mut unnamed = 0;
+    for (n, v) in &ev.data {
+        if v.is_empty() {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str("; ");
+        }
+        if let Some(n) = n {
+            s.push_str(n);
+        } else {
+            unnamed += 1;
+            let _ = write!(s, "Data{unnamed}");
+        }
+        s.push_str(": ");
+        s.push_str(v);
+        if s.len() > 2 * uctriage_evidence::EXCERPT_MAX {
+            break;
+        }
+    }
+    s
+}
+
+/// The record for one event. `e` comes from the emitter with the place filled in.
+pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
+    e.time = ev.time;
+    e.source = if ev.channel.is_empty() { ev.provider.clone() } else { ev.channel.clone() };
+    if let Some(id) = ev.event_id {
+        e.field("event_id", id);
+    }
+    if let Some(l) = ev.level {
+        e.field("level", level_word(l));
+    } else if !ev.level_name.is_empty() {
+        match level_from_word(&ev.level_name) {
+            Some(l) => e.field("level", l),
+            None => e.field("level", ev.level_name.as_str()),
+        };
+    }
+    e.field("provider", ev.provider.as_str());
+    e.field("channel", ev.channel.as_str());
+    if ev.channel_inferred {
+        e.field("channel_inferred", true);
+    }
+    e.field("computer", ev.computer.as_str());
+    if let Some(r) = ev.record_id {
+        e.field("record_id", r);
+    }
+    e.field("task", ev.task.as_str());
+    if let Some(m) = &ev.message {
+        e.field("message", m.trim());
+    }
+    if ev.recovered {
+        e.field("recovered", true);
+    }
+    let mut data = Map::new();
+    let mut unnamed = 0;
+    for (n, v) in &ev.data {
+        let key = if let Some(n) = n {
+            n.clone()
+        } else {
+            unnamed += 1;
+            format!("Data{unnamed}")
+        };
+        if !v.is_empty() {
+            data.entry(key).or_insert_with(|| Value::String(v.clone()));
+        }
+    }
+    if !data.is_empty() {
+        e.fields.insert("data".into(), Value::Object(data));
+    }
+    e.set_excerpt(&excerpt_text(ev));
+
+    let provider = ev.provider.to_ascii_lowercase();
+    let channel = ev.channel.to_ascii_lowercase();
+    if let Some((_, p)) = payload(ev) {
+        rooms(ev, Some(&p), &mut e);
+    } else if is_srs_channel(ev) {
+        rooms(ev, None, &mut e);
+    } else if channel.starts_with("microsoft-windows-aad/") || provider == "microsoft-windows-aad" {
+        aad(ev, &mut e);
+    } else if channel.starts_with("microsoft-windows-user device registration")
+        || provider == "microsoft-windows-user device registration"
+    {
+        device_registration(ev, &mut e);
+    } else if is_power(ev, &provider) {
+        e.kind = "power".into();
+        e.field("power_event", "unexpected-shutdown");
+        e.add_codes(event_codes(&all_text(ev)));
+    } else {
+        e.kind = "event".into();
+        e.add_codes(event_codes(&all_text(ev)));
+    }
+    e
+}
+
+/// Kernel-Power 41 and EventLog 6008: the machine stopped without a clean shutdown.
+fn is_power(ev: &WinEvent, provider: &str) -> bool {
+    matches!((provider, ev.event_id), ("microsoft-windows-kernel-power", Some(41)) | ("eventlog", Some(6008)))
+}
+
+/// Skype Room System events (or any event carrying the Teams Rooms payload).
+fn rooms(ev: &WinEvent, payload: Option<&Map<String, Value>>, e: &mut Evidence) {
+    let srs = is_srs_channel(ev);
+    let mut description = None;
+    let mut operation = String::new();
+    if let Some(map) = payload {
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            if k.eq_ignore_ascii_case("Description") {
+                description = Some(text.clone());
+            }
+            if k.eq_ignore_ascii_case("OperationName") {
+                operation = text.clone();
+            }
+            e.field(&payload_field(k), bounded(text));
+        }
+    }
+    let description = description.or_else(|| ev.message.clone()).or_else(|| ev.data.first().map(|(_, v)| v.clone()));
+    let id = ev.event_id;
+    let heartbeat = operation.eq_ignore_ascii_case("heartbeat") || (srs && matches!(id, Some(2000 | 2001)));
+    e.kind = if heartbeat {
+        "heartbeat"
+    } else if matches!(id, Some(3000 | 3001)) {
+        "hardware"
+    } else if id == Some(4000) {
+        "app-restart"
+    } else {
+        "event"
+    }
+    .into();
+    let parts = description.as_deref().map(statuses).unwrap_or_default();
+    if parts.is_empty() {
+        // No component statuses: an ordinary message, searched like any other.
+        e.add_codes(event_codes(&all_text(ev)));
+        return;
+    }
+    if e.kind != "heartbeat" {
+        if let Some(d) = &description {
+            e.field("description", d.as_str());
+        }
+    }
+    for (field, value) in parts {
+        status_codes(&value, e);
+        if !e.fields.contains_key(&field) {
+            e.field(&field, value);
+        }
+    }
+}
+
+/// Microsoft-Windows-AAD/Operational: the WAM error and the server's answer inside it.
+fn aad(ev: &WinEvent, e: &mut Evidence) {
+    let p = patterns();
+    let text = all_text(ev);
+    let error_code = ["Error", "ErrorCode", "Result", "Status", "HResult"]
+        .iter()
+        .find_map(|n| ev.data_item(n).and_then(failure_hresult))
+        .or_else(|| p.hex.find_iter(&text).find_map(|m| failure_hresult(m.as_str())));
+    if let Some(c) = &error_code {
+        e.field("error_code", c.to_string());
+        e.add_code(c.clone());
+    }
+    let message = ev
+        .data_item("ErrorMessage")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| p.error_line.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().trim().to_owned()));
+    if let Some(m) = message {
+        e.field("error_message", bounded(m));
+    }
+    let aadsts = event_codes(&text).into_iter().find(|c| matches!(c, Code::Aadsts(_)));
+    if let Some(c) = &aadsts {
+        e.field("aadsts", c.to_string());
+        e.add_code(c.clone());
+    }
+    if let Some(word) = p.oauth.captures(&text).and_then(|c| c.get(1)) {
+        let w = word.as_str().to_ascii_lowercase();
+        e.field("oauth_error", w.as_str());
+        let code = Code::Oauth(w.as_str().into());
+        if kb().get(&code).is_some() || (w.contains('_') && w.chars().all(|c| c.is_ascii_lowercase() || c == '_')) {
+            e.add_code(code);
+        }
+    }
+    let resource = ev
+        .data_item("Resource")
+        .map(str::to_owned)
+        .or_else(|| p.resource.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
+        .or_else(|| p.access.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()));
+    if let Some(r) = resource {
+        e.field("resource", r.trim_end_matches(['.', ',']));
+    }
+    let grab = |re: &Regex| re.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned());
+    if let Some(v) = ev.data_item("ClientId").map(str::to_owned).or_else(|| grab(&p.client)) {
+        e.field("client_id", v);
+    }
+    if let Some(v) = grab(&p.trace) {
+        e.field("trace_id", v);
+    }
+    if let Some(v) = ev.data_item("CorrelationId").map(str::to_owned).or_else(|| grab(&p.correlation)) {
+        e.field("correlation_id", v.trim_matches(['{', '}']));
+    }
+    if let Some(v) =
+        ev.data_item("UPN").or_else(|| ev.data_item("Account")).map(str::to_owned).or_else(|| grab(&p.account))
+    {
+        e.field("account", v);
+    }
+    e.add_codes(event_codes(&text));
+    let failing = matches!(ev.level, Some(1 | 2))
+        || matches!(level_from_word(&ev.level_name), Some("Critical" | "Error"))
+        || matches!(ev.event_id, Some(1097 | 1098 | 1104))
+        || aadsts.is_some()
+        || matches!(error_code, Some(Code::Hresult(v)) if v >= 0x8000_0000);
+    e.kind = if failing { "aad-error" } else { "aad-event" }.into();
+}
+
+/// Microsoft-Windows-User Device Registration/Admin: the HRESULT of a failed join or registration.
+fn device_registration(ev: &WinEvent, e: &mut Evidence) {
+    e.kind = "device-registration".into();
+    let text = all_text(ev);
+    let named = ev.data.iter().find_map(|(n, v)| {
+        let n = n.as_deref()?.to_ascii_lowercase();
+        (n.contains("error") || n.contains("code") || n.contains("hresult") || n.contains("status"))
+            .then(|| failure_hresult(v))
+            .flatten()
+    });
+    let code = named.or_else(|| patterns().hex.find_iter(&text).find_map(|m| failure_hresult(m.as_str())));
+    if let Some(c) = code {
+        e.field("error_code", c.to_string());
+        e.add_code(c);
+    }
+    e.add_codes(event_codes(&text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(channel: &str, provider: &str, id: u32, data: &[(&str, &str)]) -> WinEvent {
+        let mut e = WinEvent {
+            channel: channel.into(),
+            provider: provider.into(),
+            event_id: Some(id),
+            level: Some(2),
+            ..WinEvent::default()
+        };
+        for (n, v) in data {
+            e.push_data((!n.is_empty()).then(|| (*n).to_owned()), (*v).to_owned());
+        }
+        e
+    }
+
+    fn codes(e: &Evidence) -> Vec<String> {
+        e.codes.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn heartbeat_statuses_and_codes() {
+        let payload = r#"{"Description":"Network status : Healthy. Exchange status : 80131500 : AADSTS50076. Signin status: NotApplicable. Teams Signin status: Unhealthy.","ResourceState":"Unhealthy","OperationName":"Heartbeat","OperationResult":"Fail","OS":"Windows 10","OSVersion":"10.0.19044.1889","Alias":"","DisplayName":"","AppVersion":"4.13.132.0","IPv4Address":"192.0.2.53","IPv6Address":""}"#;
+        let w = ev("Skype Room System", "SRS_App", 2001, &[("", payload)]);
+        let e = to_evidence(&w, Evidence::new("p", "evtx", "record 1"));
+        assert_eq!(e.kind, "heartbeat");
+        assert_eq!(codes(&e), ["0x80131500", "AADSTS50076"]);
+        assert_eq!(e.get_str("network_status"), Some("Healthy"));
+        assert_eq!(e.get_str("exchange_status"), Some("80131500 : AADSTS50076"));
+        assert_eq!(e.get_str("signin_status"), Some("NotApplicable"));
+        assert_eq!(e.get_str("teams_signin_status"), Some("Unhealthy"));
+        assert_eq!(e.get_str("app_version"), Some("4.13.132.0"));
+        assert_eq!(e.get_str("ipv4"), Some("192.0.2.53"));
+        assert_eq!(e.get_str("alias"), None);
+    }
+
+    #[test]
+    fn exchange_named_status_is_a_teams_code() {
+        let payload = r#"{"Description":"Network status : Healthy. Exchange status : GeneralError. Signin status: NotApplicable. Teams Signin status: Healthy.","OperationName":"Heartbeat"}"#;
+        let w = ev("", "", 2001, &[("", payload)]);
+        let e = to_evidence(&w, Evidence::new("p", "event-csv", "row 1"));
+        assert_eq!(e.kind, "heartbeat");
+        assert_eq!(codes(&e), ["TEAMS GeneralError"]);
+        let healthy = payload.replace("GeneralError", "Connected");
+        let e = to_evidence(&ev("", "", 2000, &[("", &healthy)]), Evidence::new("p", "x", "l"));
+        assert!(e.codes.is_empty(), "{:?}", e.codes);
+    }
+
+    #[test]
+    fn aad_1098() {
+        let w = ev(
+            "Microsoft-Windows-AAD/Operational",
+            "Microsoft-Windows-AAD",
+            1098,
+            &[
+                ("Error", "3399614476"),
+                ("ErrorMessage", "The request requires user interaction."),
+                ("AdditionalInformation", "Code: interaction_required Description: AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000002-0000-0ff1-ce00-000000000000'. Trace ID: 0b1c2d3e-0000-4000-8000-000000000001 Correlation ID: 0b1c2d3e-0000-4000-8000-000000000002 Timestamp: 2025-07-15 08:30:11Z"),
+            ],
+        );
+        let e = to_evidence(&w, Evidence::new("p", "evtx", "record 1"));
+        assert_eq!(e.kind, "aad-error");
+        assert_eq!(codes(&e)[..3], ["0xCAA2000C", "AADSTS50076", "OAUTH interaction_required"]);
+        assert_eq!(e.get_str("error_message"), Some("The request requires user interaction."));
+        assert_eq!(e.get_str("resource"), Some("00000002-0000-0ff1-ce00-000000000000"));
+        assert_eq!(e.get_str("trace_id"), Some("0b1c2d3e-0000-4000-8000-000000000001"));
+        assert_eq!(e.get_str("correlation_id"), Some("0b1c2d3e-0000-4000-8000-000000000002"));
+    }
+
+    #[test]
+    fn aad_message_only() {
+        let mut w = ev("", "Microsoft-Windows-AAD", 1098, &[]);
+        w.message = Some("Error: 0xCAA2000C The request requires user interaction.\nCode: interaction_required\nDescription: AADSTS50076: MFA.\nRequest: authority: https://login.microsoftonline.com/common, client: 1fec8e78-bce4-4aaf-ab1b-5451cc387264, redirect URI: ms-appx-web://x, resource: https://api.spaces.skype.com, correlation ID (request): 0b1c2d3e-0000-4000-8000-000000000003".into());
+        w.infer_channel();
+        let e = to_evidence(&w, Evidence::new("p", "event-csv", "row 1"));
+        assert_eq!(e.source, "Microsoft-Windows-AAD/Operational");
+        assert_eq!(e.get_str("error_code"), Some("0xCAA2000C"));
+        assert_eq!(e.get_str("error_message"), Some("The request requires user interaction."));
+        assert_eq!(e.get_str("client_id"), Some("1fec8e78-bce4-4aaf-ab1b-5451cc387264"));
+        assert_eq!(e.get_str("resource"), Some("https://api.spaces.skype.com"));
+        assert_eq!(e.get_str("correlation_id"), Some("0b1c2d3e-0000-4000-8000-000000000003"));
+    }
+
+    #[test]
+    fn statuses_split() {
+        assert_eq!(
+            statuses("Conference Microphone status : Healthy. Front of Room Display status : Unhealthy. Configured display count is 2."),
+            [
+                ("conference_microphone_status".to_owned(), "Healthy".to_owned()),
+                ("front_of_room_display_status".to_owned(), "Unhealthy".to_owned())
+            ]
+        );
+        assert!(statuses("App restarting.").is_empty());
+        assert_eq!(snake("OSVersionX"), "osversion_x");
+    }
+}

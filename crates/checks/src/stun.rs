@@ -123,7 +123,7 @@ pub fn binding_success(transaction_id: &[u8; 12], peer: SocketAddr) -> Vec<u8> {
     match peer.ip() {
         IpAddr::V4(a) => value.extend(a.octets().iter().zip(cookie).map(|(x, c)| x ^ c)),
         IpAddr::V6(a) => {
-            value.extend(a.octets().iter().zip(cookie.iter().chain(transaction_id.iter())).map(|(x, k)| x ^ k))
+            value.extend(a.octets().iter().zip(cookie.iter().chain(transaction_id.iter())).map(|(x, k)| x ^ k));
         }
     }
     let mut msg = Vec::with_capacity(20 + 4 + value.len());

@@ -12,6 +12,7 @@ mod event_json;
 mod event_xml;
 mod evtx;
 mod generic;
+mod mosdal;
 mod pcap;
 mod pexip;
 mod pexip_install;
@@ -19,6 +20,7 @@ mod sbc_syslog;
 mod sip;
 mod sip_trace;
 mod teams_log;
+mod uccapilog;
 mod windows_event;
 
 use uctriage_evidence::{Evidence, Sink, Warning};
@@ -77,6 +79,8 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(event_xml::EventXml),
         Box::new(event_csv::EventCsv),
         Box::new(event_json::EventJson),
+        Box::new(uccapilog::Uccapilog),
+        Box::new(mosdal::Mosdal),
         Box::new(generic::GenericText),
     ]
 }

@@ -602,3 +602,102 @@ fn call_records_json_cut_short_keeps_earlier_rows() {
     let (report, records) = read_bytes("rows.json", bare.as_bytes(), None);
     assert_eq!((report.format.as_str(), records.len()), ("call-records-json", 1), "{report:?}");
 }
+
+// ------------------------------------------------------------------ uccapilog
+
+#[test]
+fn uccapilog_register_401_and_client_messages() {
+    let (reports, records) = read_fixture("uccapilog/Lync-UccApi-0.UccApilog");
+    assert_eq!(reports[0].format, "uccapilog");
+    insta::assert_snapshot!(jsonl(&records));
+    // The last record has no $$end_record: read, with a warning naming its line.
+    assert_eq!(reports[0].warnings.len(), 1, "{:?}", reports[0].warnings);
+    assert_eq!(reports[0].warnings[0].place, "line 46");
+    let kinds: Vec<(&str, &str)> = records.iter().map(|r| (r.location.as_str(), r.kind.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("line 2", "sip"),
+            ("line 22", "sip"),
+            ("line 42", "log-line"),
+            ("line 43", "lync-message"),
+            ("line 44", "lync-message"),
+            ("line 46", "sip"),
+        ]
+    );
+    assert_eq!(
+        codes(&records),
+        [
+            "SIP 401",
+            "MS-DIAG 4005",
+            "0x8004C0A1",
+            "LYNC sign-in-address-not-found",
+            "LYNC no-lync-server-for-domain",
+            "MS-DIAG 52063"
+        ]
+    );
+    let register = &records[0];
+    assert_eq!(register.get_str("method"), Some("REGISTER"));
+    assert_eq!(register.get_str("direction"), Some("outgoing"));
+    assert_eq!(register.get_str("dst"), Some("sipdir.online.lync.com:443"));
+    assert_eq!(register.time.map(uctriage_evidence::time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
+    assert_eq!(records[1].get_str("src"), Some("sipdir.online.lync.com:443"));
+    assert_eq!(records[3].get_str("level"), Some("ERROR"));
+}
+
+#[test]
+fn uccapilog_utf16_without_bom() {
+    let text = std::fs::read_to_string(fixture("uccapilog/Lync-UccApi-0.UccApilog")).unwrap();
+    let bytes: Vec<u8> = text.replace('\n', "\r\n").encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let (report, records) = read_bytes("Communicator-uccapi-0.uccapilog", &bytes, None);
+    assert_eq!(report.format, "uccapilog");
+    assert_eq!(records.len(), 6);
+}
+
+// ------------------------------------------------------------------ mosdal
+
+#[test]
+fn mosdal_network_tests_folder() {
+    let (reports, records) = read_fixture("mosdal/MOSDAL_Report");
+    assert_eq!(reports.len(), 5);
+    assert!(reports.iter().all(|r| r.format == "mosdal" && r.warnings.is_empty()), "{reports:?}");
+    let dns: Vec<(Option<&str>, Option<&str>)> =
+        records.iter().filter(|r| r.kind == "mosdal-dns").map(|r| (r.get_str("query"), r.get_str("status"))).collect();
+    assert_eq!(
+        dns,
+        [
+            (Some("_sip._tls.contoso.com"), Some("resolved")),
+            (Some("lyncdiscover.contoso.com"), Some("nxdomain")),
+            (Some("sipdir.online.lync.com"), Some("resolved")),
+        ]
+    );
+    let sipdir = records.iter().find(|r| r.get_str("query") == Some("sipdir.online.lync.com")).unwrap();
+    assert_eq!(sipdir.fields["answers"], serde_json::json!(["52.112.0.10", "52.112.0.11"]));
+    assert_eq!(sipdir.fields["aliases"], serde_json::json!(["sipdir.online.lync.com", "sip.contoso.com"]));
+    let srv = records.iter().find(|r| r.get_str("record_type") == Some("SRV")).unwrap();
+    assert_eq!(srv.fields["answers"], serde_json::json!(["sipdir.online.lync.com:443 (priority 100, weight 1)"]));
+    let ports: Vec<_> = records.iter().filter(|r| r.kind == "mosdal-port").collect();
+    assert_eq!(ports.len(), 2);
+    assert_eq!(ports[0].get_str("host"), Some("sip.contoso.com"));
+    assert_eq!(ports[0].fields["port"], 5061);
+    assert!(ports[0].get_str("resolve_error").is_some());
+    assert_eq!(ports[1].get_str("tcp_state"), Some("LISTENING"));
+    assert_eq!(ports[1].get_str("udp_state"), Some("LISTENING or FILTERED"));
+    assert_eq!(ports[1].get_str("ip"), Some("52.112.0.10"));
+    insta::assert_snapshot!(jsonl(&records));
+}
+
+#[test]
+fn mosdal_content_without_names_and_cut_short() {
+    let portqry = "Querying target system called:\n\n sipfed.online.lync.com\n\nName resolved to 52.112.0.20\n\nTCP port 5061 (unknown service): FILTERED\n";
+    let (report, records) = read_bytes("out.txt", portqry.as_bytes(), None);
+    assert_eq!(report.format, "mosdal");
+    assert_eq!(records[0].get_str("tcp_state"), Some("FILTERED"));
+    assert_eq!(records[0].get_str("host"), Some("sipfed.online.lync.com"));
+    let ns = "Server:  dns01.contoso.com\nAddress:  192.0.2.53\n\nName:    webdir.online.lync.com\nAddress";
+    let (report, records) = read_bytes("lookup.txt", ns.as_bytes(), None);
+    assert_eq!(report.format, "mosdal");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].get_str("query"), Some("webdir.online.lync.com"));
+    assert_eq!(records[0].get_str("status"), Some("no-answer"));
+}

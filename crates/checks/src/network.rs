@@ -334,7 +334,7 @@ fn judge_udp(id: String, name: &str, stats: &ProbeStats, limits: Thresholds, fal
         return match fallback_ok {
             Some(true) => Check::warn(
                 id,
-                format!("{detail}; media can still flow over TCP 443, with more delay and worse quality"),
+                format!("{detail}; media can still flow over the relay's TCP fallback port, with more delay and worse quality"),
                 open_udp,
             ),
             _ => Check::fail(id, detail, fixes::network(open_udp)),

@@ -35,7 +35,12 @@ pub(super) struct EventBuilder {
     has_child: Vec<bool>,
     text: String,
     data_name: Option<String>,
+    /// Elements opened below [`MAX_DEPTH`], not tracked (hostile nesting costs no memory).
+    overflow: usize,
 }
+
+/// Deepest element path kept inside an event.
+const MAX_DEPTH: usize = 32;
 
 fn local(e: &BytesStart<'_>) -> String {
     String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
@@ -49,6 +54,10 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
 
 impl EventBuilder {
     fn start(&mut self, e: &BytesStart<'_>) {
+        if self.overflow > 0 || self.path.len() >= MAX_DEPTH {
+            self.overflow += 1;
+            return;
+        }
         if let Some(h) = self.has_child.last_mut() {
             *h = true;
         }
@@ -75,6 +84,10 @@ impl EventBuilder {
     }
 
     fn end(&mut self) {
+        if self.overflow > 0 {
+            self.overflow -= 1;
+            return;
+        }
         let text = std::mem::take(&mut self.text);
         let t = text.trim();
         let leaf = !self.has_child.last().copied().unwrap_or(false);
@@ -127,7 +140,7 @@ fn fill<R: BufRead>(r: &mut XmlReader<R>, buf: &mut Vec<u8>, b: &mut EventBuilde
                 b.end();
             }
             Event::End(_) => {
-                if b.path.is_empty() {
+                if b.path.is_empty() && b.overflow == 0 {
                     return Ok(Filled::Closed);
                 }
                 b.end();

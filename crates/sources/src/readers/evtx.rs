@@ -245,7 +245,7 @@ fn read_chunk(raw: RawChunk, ctx: &Ctx<'_>) -> ChunkOut {
             }
             Err(_) if recovered => {}
             Err(e) => {
-                out.warnings.push((format!("record {id} ({place})"), format!("record XML could not be read: {e}")))
+                out.warnings.push((format!("record {id} ({place})"), format!("record XML could not be read: {e}")));
             }
         }
     }

@@ -242,6 +242,7 @@ struct Patterns {
     account: Regex,
     hex: Regex,
     guid: Regex,
+    http: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -255,12 +256,14 @@ fn patterns() -> &'static Patterns {
         resource: re(r"(?i)\bresource(?:\s+id)?\s*:\s*'?([^\s,']+)"),
         access: re(r"(?i)\bto access '([^']{1,300})'"),
         client: re(r"(?i)\bclient(?:\s*id)?\s*:\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
-        trace: re(r"(?i)\btrace\s*id\s*:\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
+        trace: re(r"(?i)\btrace\s*id\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
         correlation: re(
             r"(?i)\bcorrelation\s*id(?:\s*\(request\))?\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
         ),
-        account: re(r"(?i)\b(?:upn|account|user(?:name)?|login hint)\s*[:=]\s*'?([^\s',;@]+@[^\s',;]+[A-Za-z])"),
+        account: re(r"(?i)\b(?:upn|account|user(?:name)?|login hint)\s*[:=]?\s*'?([^\s',;@:=]+@[^\s',;]+[A-Za-z])"),
         hex: re(r"(?i)\b0x[0-9a-f]{8}\b"),
+        // AAD 1025: `Http request status: 407. Method: POST Endpoint Uri: …`.
+        http: re(r"(?i)\bhttp (?:request |response )?status\s*:?\s*([1-5]\d\d)\b"),
         guid: re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
     })
 }
@@ -646,11 +649,19 @@ fn aad(ev: &WinEvent, e: &mut Evidence) {
     {
         e.field("account", v);
     }
+    if let Some(status) = grab(&p.http).and_then(|s| s.parse::<u16>().ok()) {
+        e.field("http_status", status);
+        if status >= 400 {
+            e.add_code(Code::Http(status));
+        }
+    }
     e.add_codes(event_codes(&text));
-    let failing = matches!(ev.level, Some(1 | 2))
-        || matches!(level_from_word(&ev.level_name), Some("Critical" | "Error"))
-        || matches!(ev.event_id, Some(1097 | 1098 | 1104))
-        || aadsts.is_some()
+    // The level decides; without one (some exports), the events the plug-in logs on failure do.
+    let level = ev.level.map(level_word).or_else(|| level_from_word(&ev.level_name));
+    let failing = match level {
+        Some(l) => matches!(l, "Critical" | "Error"),
+        None => matches!(ev.event_id, Some(1097 | 1098 | 1104)),
+    } || aadsts.is_some()
         || matches!(error_code, Some(Code::Hresult(v)) if v >= 0x8000_0000);
     e.kind = if failing { "aad-error" } else { "aad-event" }.into();
 }

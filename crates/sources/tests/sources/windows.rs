@@ -500,6 +500,14 @@ fn event_xml_utf16_and_truncated() {
         "{:?}",
         report.warnings
     );
+    // Hostile nesting inside an event is walked, not kept.
+    let deep = format!(
+        "<Event><System><EventID>7</EventID><Channel>X</Channel></System><UserData>{}{}</UserData></Event>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
+    let (report, records) = read_bytes("deep.xml", deep.as_bytes(), Some("event-xml"));
+    assert_eq!(records.len(), 1, "{:?}", report.warnings);
     let broken = text.replacen("<EventID>1098</EventID>", "<EventID>1098</EventID><<<>>", 1);
     let (report, records) = read_bytes("aad.xml", broken.as_bytes(), Some("event-xml"));
     assert!(!report.warnings.is_empty());
@@ -659,4 +667,47 @@ fn junk_forced_through_every_windows_reader_never_panics() {
             report.warnings
         );
     }
+}
+
+// ------------------------------------------------------------------ the scenario bundles
+
+/// Every scenario bundle of the fixtures crate: its event logs (template-based records, as
+/// Windows writes them, inside zips) read without a warning, and the rooms scenarios give the
+/// evidence their diagnosis rests on.
+#[test]
+fn scenario_bundles_event_logs() {
+    use uctriage_fixtures::scenarios;
+    let dir = std::env::temp_dir().join(format!("uctriage-test-{}-scenarios", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let summary = |name: &str| -> Vec<(String, Vec<String>)> {
+        let s = scenarios().into_iter().find(|s| s.name == name).unwrap();
+        let path = dir.join(format!("{name}.zip"));
+        std::fs::write(&path, s.build().to_zip_bytes().unwrap()).unwrap();
+        let (reports, records) = read_paths(&[path]);
+        for r in reports.iter().filter(|r| r.path.to_ascii_lowercase().ends_with(".evtx")) {
+            assert_eq!(r.format, "evtx", "{}", r.path);
+            assert!(r.warnings.is_empty(), "{}: {:?}", r.path, r.warnings);
+        }
+        records.iter().filter(|e| e.format == "evtx").map(|e| (e.kind.clone(), codes(e))).collect()
+    };
+    let has = |all: &[(String, Vec<String>)], kind: &str, want: &[&str]| {
+        all.iter().any(|(k, c)| k == kind && want.iter().all(|w| c.iter().any(|x| x == w)))
+    };
+    let mfa = summary("rooms-mfa");
+    assert!(has(&mfa, "heartbeat", &["0x80131500", "AADSTS50076"]), "{mfa:?}");
+    assert!(has(&mfa, "aad-error", &["0xCAA2000C", "AADSTS50076", "OAUTH interaction_required"]), "{mfa:?}");
+    let proxy = summary("rooms-network-proxy");
+    assert!(has(&proxy, "aad-error", &["HTTP 407"]), "{proxy:?}");
+    let power = summary("rooms-power-loss");
+    assert_eq!(power.iter().filter(|(k, _)| k == "power").count(), 2, "{power:?}");
+    assert!(has(&summary("rooms-hardware"), "hardware", &[]));
+    assert!(has(&summary("rooms-app-restarts"), "app-restart", &[]));
+    assert!(has(&summary("rooms-no-mailbox"), "heartbeat", &["TEAMS GeneralError"]));
+    let healthy = summary("rooms-healthy");
+    assert!(healthy.iter().all(|(k, c)| c.is_empty() && k != "aad-error" && k != "power"), "{healthy:?}");
+    // Every other scenario's logs read cleanly too.
+    for s in scenarios() {
+        let _ = summary(s.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

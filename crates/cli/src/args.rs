@@ -36,6 +36,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Check the rules: run every rule's sample evidence (`test`) or validate rule files (`lint`).
     Rules(RulesArgs),
+    /// Write a built-in example bundle (one per diagnosed scenario) to try uctriage on.
+    Sample(SampleArgs),
     /// Read inputs and print the normalized evidence records as JSON Lines (one record a line).
     ///
     /// PATH is a diagnostic bundle (.zip, also nested), a folder, a single file of any supported
@@ -91,8 +93,13 @@ pub enum ReportFormat {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Diagnostic bundles (.zip, nested zips too), folders, files of any supported kind, or `-`.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "sample", value_name = "PATH")]
     pub paths: Vec<String>,
+
+    /// Scan the built-in sample bundle (a Teams Rooms MFA failure, a desktop whose token
+    /// requests cannot get through, an SBC rejecting an outbound call).
+    #[arg(long)]
+    pub sample: bool,
 
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -114,6 +121,21 @@ pub struct ScanArgs {
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Scenario name (see --list); without it, the README's sample.
+    #[arg(value_name = "SCENARIO")]
+    pub name: Option<String>,
+
+    /// Where to write the .zip (default: <SCENARIO>.zip in the current folder).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// List the scenarios with what a scan of each must conclude.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]

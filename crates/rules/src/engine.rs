@@ -355,12 +355,19 @@ impl<'r> Collector<'r> {
         let mut keys: Vec<&(usize, String)> = self.accs.keys().collect();
         keys.sort_by_key(|k| (k.0, self.accs[*k].order, k.1.clone()));
         for key in keys {
-            let (ri, group) = key;
+            let (ri, stored) = key;
+            let (group, scope) = match stored.split_once(SCOPE_SEP) {
+                Some((g, s)) => (g, Some(s)),
+                None => (stored.as_str(), None),
+            };
             let acc = &self.accs[key];
             let rule = &self.rules.rules[*ri];
             let aux = |role: Role, i: usize, g: &str| self.aux.get(&(*ri, role, i, g.to_owned())).copied().unwrap_or(0);
-            let seen_anywhere = |role: Role, i: usize| {
-                self.aux.iter().any(|((r, ro, ci, _), n)| *r == *ri && *ro == role && *ci == i && *n > 0)
+            // `requires`, `unless` and `boost` look in the same container (the zip or folder the
+            // records came from), so that a room's bundle does not colour a laptop's logs.
+            let seen_anywhere = |role: Role, i: usize| match scope {
+                Some(sc) => aux(role, i, sc) > 0,
+                None => self.aux.iter().any(|((r, ro, ci, _), n)| *r == *ri && *ro == role && *ci == i && *n > 0),
             };
             if (0..rule.requires.len()).any(|i| !seen_anywhere(Role::Requires, i)) {
                 continue;
@@ -390,6 +397,17 @@ impl<'r> Collector<'r> {
             ));
         }
         out
+    }
+}
+
+/// Separates a finding's group from the container its records came from, inside collector keys.
+const SCOPE_SEP: char = '\u{1f}';
+
+/// The container a record came from: the innermost archive (`a.zip!b.zip`), or the folder.
+fn scope_of(path: &str) -> &str {
+    match path.rfind('!') {
+        Some(i) => &path[..i],
+        None => path.rfind(['/', '\\']).map_or("", |i| &path[..i]),
     }
 }
 
@@ -476,12 +494,17 @@ impl Sink for Collector<'_> {
             }
         }
         for ri in matched_when {
-            let group = self.group_of(ri, &e);
+            let mut group = self.group_of(ri, &e);
+            let r = &rules.rules[ri];
+            if !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty()) {
+                group.push(SCOPE_SEP);
+                group.push_str(scope_of(&e.path));
+            }
             let keep_times = rules.rules[ri].threshold.is_some();
             self.accs.entry((ri, group)).or_default().add(&e, keep_times, order);
         }
         for (ri, role, i) in matched_aux {
-            let group = if role == Role::RateOf { self.group_of(ri, &e) } else { String::new() };
+            let group = if role == Role::RateOf { self.group_of(ri, &e) } else { scope_of(&e.path).to_owned() };
             *self.aux.entry((ri, role, i, group)).or_default() += 1;
         }
     }

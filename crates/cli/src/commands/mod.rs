@@ -4,6 +4,7 @@ mod codes;
 mod evidence;
 mod explain;
 mod rules;
+mod sample;
 mod scan;
 mod triage;
 
@@ -19,6 +20,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Explain(a) => explain::run(a, style, out),
         Command::Scan(a) => scan::run(a, out),
         Command::Rules(a) => rules::run(a, out),
+        Command::Sample(a) => sample::run(a, out),
         Command::Evidence(a) => evidence::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Triage(a) => triage::run(a, style, out),

@@ -34,10 +34,18 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
     });
+    let mut paths = args.paths.clone();
+    let _sample = if args.sample {
+        let file = super::sample::write_temp()?;
+        paths.insert(0, file.path.display().to_string());
+        Some(file)
+    } else {
+        None
+    };
     let mut total = rules.collector();
     let mut inputs = Vec::new();
     let summary = read(
-        &args.paths,
+        &paths,
         &Options::default(),
         || rules.collector(),
         |report, collector| {

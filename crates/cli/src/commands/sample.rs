@@ -1,0 +1,54 @@
+//! `uctriage sample`: the generated example bundles, so a new user can try every command.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use uctriage_fixtures::{readme_sample, scenario, scenarios};
+
+use crate::args::SampleArgs;
+use crate::{CliError, Exit};
+
+/// A sample written to the temporary folder, removed when dropped.
+pub(crate) struct TempSample {
+    pub path: PathBuf,
+}
+
+impl Drop for TempSample {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The README's sample as a zip in the temporary folder, for `scan --sample`.
+pub(crate) fn write_temp() -> Result<TempSample, CliError> {
+    let path = std::env::temp_dir().join(format!("uctriage-sample-{}.zip", std::process::id()));
+    let bytes = readme_sample().to_zip_bytes().map_err(|e| CliError::usage(format!("cannot build the sample: {e}")))?;
+    std::fs::write(&path, bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    Ok(TempSample { path })
+}
+
+pub fn run(args: &SampleArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    if args.list {
+        for s in scenarios() {
+            let expect = match &s.expected.first {
+                Some(f) => format!("{} {}", f.layer, f.codes.join(" ")),
+                None => "healthy".to_owned(),
+            };
+            writeln!(out, "{:<44} {:<36} {}", s.name, expect, s.description)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    let (name, bundle) = match &args.name {
+        None => ("uctriage-sample".to_owned(), readme_sample()),
+        Some(n) => {
+            let s = scenario(n)
+                .ok_or_else(|| CliError::usage(format!("no scenario {n:?} (see `uctriage sample --list`)")))?;
+            (n.clone(), s.build())
+        }
+    };
+    let path = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.zip")));
+    let bytes = bundle.to_zip_bytes().map_err(|e| CliError::usage(format!("cannot build {name}: {e}")))?;
+    std::fs::write(&path, bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    writeln!(out, "wrote {} — try: uctriage scan {}", path.display(), path.display())?;
+    Ok(Exit::Ok)
+}

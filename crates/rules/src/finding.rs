@@ -197,6 +197,12 @@ impl Finding {
             .take(room)
             .collect();
         self.evidence.extend(fresh);
+        // The consequence's codes are part of the story (a 401 under its certificate cause).
+        for c in other.codes {
+            if !self.codes.contains(&c) {
+                self.codes.push(c);
+            }
+        }
         self.consequences.push(other.rule);
         self.consequences.extend(other.consequences);
         // Corroboration from another source makes this cause more likely.
@@ -204,15 +210,22 @@ impl Finding {
     }
 }
 
-/// The codes a finding reports: codes the rule names that the evidence really carried, in the
-/// rule's order; or, when none appeared, the rule's codes as declared; plus any matched code the
-/// rule's conditions name.
+/// The codes a finding reports: first the codes the rule names that the evidence really carried
+/// (in the rule's order), then the other known codes of the matched records; when the records
+/// carried none, the rule's codes as declared.
 fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
     let named: Vec<&Code> = rule.codes.iter().chain(rule.when.iter().flat_map(|c| c.codes.iter())).collect();
     let mut out: Vec<Code> = Vec::new();
     for c in &named {
         if seen.contains(c) && !out.contains(c) {
             out.push((*c).clone());
+        }
+    }
+    let kb = uctriage_kb::KnowledgeBase::builtin();
+    for c in seen {
+        let quiet = kb.get(c).is_none_or(|e| matches!(e.family.as_str(), "sip-1xx-3xx" | "wam-info"));
+        if !quiet && !out.contains(c) {
+            out.push(c.clone());
         }
     }
     if out.is_empty() {

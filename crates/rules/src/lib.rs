@@ -172,7 +172,44 @@ pub struct Diagnosis {
 }
 
 /// Judge the merged collector.
-pub fn diagnose(collector: &Collector<'_>) -> Diagnosis {
+///
+/// The heartbeat timeline is turned into `signal-turn` records first (a signal turning unhealthy,
+/// with what changed on the device at that heartbeat), so rules can judge changes over time.
+pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
+    let rooms = timeline::build(collector.heartbeats.clone());
+    for t in &rooms {
+        for turn in &t.turned_unhealthy {
+            let mut e = Evidence::new(
+                &format!("timeline:{}", t.room),
+                "timeline",
+                format!("heartbeat at {}", time::rfc3339(turn.time)),
+            );
+            e.kind = "signal-turn".into();
+            e.source = "Teams Rooms heartbeat timeline".into();
+            e.time = Some(turn.time);
+            e.field("computer", t.room.clone());
+            e.field("signal", turn.signal);
+            e.field("status", turn.status.clone());
+            let whats: Vec<&str> = turn.changed.iter().map(|c| c.what).collect();
+            e.field("changed_what", whats.join(", "));
+            for c in &turn.changed {
+                let key = c.what.replace(' ', "_").to_ascii_lowercase();
+                e.field(&format!("{key}_from"), c.from.clone());
+                e.field(&format!("{key}_to"), c.to.clone());
+            }
+            let changed: Vec<String> =
+                turn.changed.iter().map(|c| format!("{} {} → {}", c.what, c.from, c.to)).collect();
+            let text = format!(
+                "{} turned unhealthy ({}){}",
+                turn.signal,
+                turn.status,
+                if changed.is_empty() { String::new() } else { format!("; at that moment: {}", changed.join(", ")) }
+            );
+            e.set_excerpt(&text);
+            collector.record(e);
+        }
+    }
+    let collector = &collector;
     let fired = collector.fired();
     let mut findings = correlate(collector_rules(collector), fired);
     // Known codes no rule explains still become findings, below every rule's finding of the same severity.
@@ -252,6 +289,23 @@ fn correlate(rules: &RuleSet, fired: Vec<(usize, Finding)>) -> Vec<Finding> {
                     && (cause.group.is_empty() || effect.group.is_empty() || cause.group == effect.group)
             })
             .min_by_key(|&i| rank(&fired[i].1));
+    }
+    // Two rules may absorb each other (each explains the other in some bundles): break every
+    // cycle at its best-ranked member, which then stays the cause.
+    for start in 0..n {
+        let mut seen = vec![start];
+        let mut j = start;
+        while let Some(p) = parent[j] {
+            if let Some(pos) = seen.iter().position(|&x| x == p) {
+                let cycle = &seen[pos..];
+                if let Some(&best) = cycle.iter().min_by_key(|&&i| rank(&fired[i].1)) {
+                    parent[best] = None;
+                }
+                break;
+            }
+            seen.push(p);
+            j = p;
+        }
     }
     let root = |mut j: usize| {
         for _ in 0..n {

@@ -19,6 +19,9 @@ pub const SIGNALS: [(&str, &str); 4] = [
 const WATCHED: [(&str, &str); 4] =
     [("app version", "app_version"), ("OS version", "os_version"), ("IPv4 address", "ipv4"), ("IPv6 address", "ipv6")];
 
+/// How long before a turn a device change still counts as "at that moment".
+const CHANGE_WINDOW_SECS: i64 = 3600;
+
 fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&time::rfc3339(*t))
 }
@@ -127,25 +130,30 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
             }
             tl.signals.insert(name, spans);
         }
+        let mut turns: Vec<(Timestamp, &'static str, String)> = Vec::new();
         for pair in chunk.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            let changed: Vec<Change> = WATCHED
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !a.attrs[*i].is_empty() && !b.attrs[*i].is_empty() && a.attrs[*i] != b.attrs[*i])
-                .map(|(i, (what, _))| Change { time: b.time, what, from: a.attrs[i].clone(), to: b.attrs[i].clone() })
-                .collect();
-            for (i, (name, _)) in SIGNALS.iter().enumerate() {
-                if state_of(&a.signals[i]) != "unhealthy" && state_of(&b.signals[i]) == "unhealthy" {
-                    tl.turned_unhealthy.push(Turn {
-                        time: b.time,
-                        signal: name,
-                        status: b.signals[i].clone(),
-                        changed: changed.clone(),
-                    });
+            for (i, (what, _)) in WATCHED.iter().enumerate() {
+                if !a.attrs[i].is_empty() && !b.attrs[i].is_empty() && a.attrs[i] != b.attrs[i] {
+                    tl.changes.push(Change { time: b.time, what, from: a.attrs[i].clone(), to: b.attrs[i].clone() });
                 }
             }
-            tl.changes.extend(changed);
+            for (i, (name, _)) in SIGNALS.iter().enumerate() {
+                if state_of(&a.signals[i]) != "unhealthy" && state_of(&b.signals[i]) == "unhealthy" {
+                    turns.push((b.time, name, b.signals[i].clone()));
+                }
+            }
+        }
+        // What changed "at that moment": any change in the hour up to the turn (an update is often
+        // installed one heartbeat before the sign-in starts to fail).
+        for (t, signal, status) in turns {
+            let changed = tl
+                .changes
+                .iter()
+                .filter(|c| c.time <= t && t.as_second() - c.time.as_second() <= CHANGE_WINDOW_SECS)
+                .cloned()
+                .collect();
+            tl.turned_unhealthy.push(Turn { time: t, signal, status, changed });
         }
         if let Some(first) = chunk.first() {
             for (i, (name, _)) in SIGNALS.iter().enumerate() {

@@ -72,7 +72,7 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         }
         return Err(CliError::usage(msg));
     }
-    let diagnosis = diagnose(&total);
+    let diagnosis = diagnose(total);
     let stats = Stats {
         files: summary.files,
         records: summary.records,

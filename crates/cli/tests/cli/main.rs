@@ -3,6 +3,7 @@
 mod codes;
 mod explain;
 mod scan;
+mod scenarios;
 mod triage;
 
 use assert_cmd::Command;

@@ -334,6 +334,12 @@ fn emit(run: Run, out: &mut Emitter<'_>) {
             e.field("user_email", u);
         }
     }
+    // How old the PRT was when the output was taken: more than about four hours means the
+    // device has stopped refreshing it.
+    if let (Some(now), Some(updated)) = (current, prt_update) {
+        let hours = (now.as_second() - updated.as_second()) as f64 / 3600.0;
+        e.field("prt_age_hours", (hours * 10.0).round() / 10.0);
+    }
     e.time = current.or(prt_update);
     e.fields.insert("sections".into(), Value::Object(run.sections));
     let mut shown = run.excerpt;

@@ -215,8 +215,8 @@ fn guess_year(head: &str) -> i16 {
         let l = line.replace("#012", "\n");
         for part in l.split('\n') {
             let p = part.trim();
-            if p.len() > 5 && p[..5].eq_ignore_ascii_case("date:") {
-                if let Some(t) = sip::http_date(&p[5..]) {
+            if p.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("date:")) {
+                if let Some(t) = p.get(5..).and_then(sip::http_date) {
                     return t.to_zoned(jiff::tz::TimeZone::UTC).year();
                 }
             }

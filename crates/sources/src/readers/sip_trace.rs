@@ -51,7 +51,8 @@ pub(super) fn trace_time(line: &str) -> Option<Timestamp> {
         _ => l,
     };
     let b = l.as_bytes();
-    if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'/' && b[7] == b'/' {
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() >= 10 && digits(0..4) && b[4] == b'/' && digits(5..7) && b[7] == b'/' && digits(8..10) {
         let fixed = format!("{}-{}-{}{}", &l[..4], &l[5..7], &l[8..10], &l[10..]);
         return leading_time(&fixed);
     }

@@ -701,3 +701,26 @@ fn mosdal_content_without_names_and_cut_short() {
     assert_eq!(records[0].get_str("query"), Some("webdir.online.lync.com"));
     assert_eq!(records[0].get_str("status"), Some("no-answer"));
 }
+
+#[test]
+fn hostile_text_never_panics() {
+    // Multi-byte characters where the readers look for ASCII landmarks.
+    let nasty = "2025/07/€€ x\n2025/é/15 SIP/2.0 200 OK\nCall-ID: é\nDaté: x\nDATE:€\néINVITE sip:a@b SIP/2.0\n\
+        Jul 15 08:30:11 h [SID=€] ---- Incoming SIP Message from € ----#012SIP/2.0 4€\n\
+        TL_INFO(€) ::€€/€-€ (€(€)$$begin_record\nStart-Line: €\n$$end_record\nLevel=\"€ Name=\"\\";
+    for format in [
+        "sip-trace",
+        "sbc-syslog",
+        "uccapilog",
+        "mosdal",
+        "dr-csv",
+        "call-records-json",
+        "pexip-log",
+        "pexip-install",
+        "pcap",
+    ] {
+        let (report, _) = read_bytes("x", nasty.as_bytes(), Some(format));
+        assert_eq!(report.format, format);
+        assert!(!report.warnings.iter().any(|w| w.message.contains("failed on this input")), "{format}: {report:?}");
+    }
+}

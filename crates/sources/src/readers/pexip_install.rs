@@ -167,6 +167,17 @@ impl Reader for PexipInstall {
                 st.command = cmd.to_owned();
                 continue;
             }
+            // A parser error in a script shows no `Cmdlet : message` line: it starts at `At`.
+            let t = l.trim_start();
+            if t.starts_with("At ") && t.contains(".ps1:") && t.contains(" char:") {
+                err = Some(PsError {
+                    line: n,
+                    cmdlet: "PowerShell".to_owned(),
+                    location: t[3..].to_owned(),
+                    ..PsError::default()
+                });
+                continue;
+            }
             if let Some((cmdlet, msg)) = error_start(l) {
                 let e = PsError { line: n, cmdlet: cmdlet.to_owned(), message: msg.to_owned(), ..PsError::default() };
                 if l.starts_with("PS>TerminatingError(") {
@@ -229,6 +240,15 @@ fn emit_error(out: &mut Emitter<'_>, st: &mut State, p: &PsError) {
     for c in codes_in(&full) {
         if !codes.contains(&c) {
             codes.push(c);
+        }
+    }
+    // A PowerShell parser error while the variables script runs is a typo in that script
+    // (a missing quote around an address, a stray bracket).
+    if full.contains("ParserError") || p.category.contains("ParserError") || p.category.contains("ParseException") {
+        if let Some(e) = crate::readers::kb().get(&Code::Pexip("variables-script-typo".into())) {
+            if !codes.contains(&e.code) {
+                codes.push(e.code.clone());
+            }
         }
     }
     let mut e = out.evidence(format!("line {}", p.line));

@@ -60,6 +60,8 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// `component: message` at the start of a message (one token, no spaces).
+static CALL_END: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)callEndReason"?\s*[:=]\s*\{[^}]*?"code"\s*:\s*(\d{3})[^}]*?"subCode"\s*:\s*(\d+)"#));
 static COMPONENT: LazyLock<Regex> = LazyLock::new(|| re(r"^[ \t]*\[?([A-Za-z_][A-Za-z0-9_.:/\-]*?)\]?: +\S"));
 
 /// The Teams Rooms licence line.
@@ -237,6 +239,16 @@ fn entry_codes(text: &str) -> Vec<Code> {
             if let Some(code) = kb().normalize(raw, uctriage_kb::Context::Hresult) {
                 push(code);
             }
+        }
+    }
+    // New Teams writes a call's end as `callEndReason: {"code":484,"subCode":560484,…}`: the SIP
+    // answer and the Direct Routing Microsoft response code.
+    for c in CALL_END.captures_iter(text) {
+        if let Some(sip) = c.get(1).and_then(|m| m.as_str().parse::<u16>().ok()).filter(|n| *n >= 400 && *n < 700) {
+            push(Code::Sip(sip));
+        }
+        if let Some(sub) = c.get(2).and_then(|m| m.as_str().parse::<u32>().ok()).filter(|n| *n >= 100) {
+            push(Code::Msrc(sub));
         }
     }
     for c in TEAMS_NUMBER.captures_iter(text) {

@@ -61,9 +61,14 @@ impl Extractor {
         let mut teams_tokens = Vec::new();
         // An alias that is part of another entry's alias is ambiguous in free text (the 401 and
         // 500 answers of one API share their opening words): leave it to exact lookups.
-        let all_aliases: Vec<(usize, String)> =
-            kb.entries.iter().enumerate().flat_map(|(i, e)| e.aliases.iter().map(move |a| (i, a.to_ascii_lowercase()))).collect();
-        let ambiguous = |i: usize, a: &str| all_aliases.iter().any(|(j, b)| *j != i && b.len() > a.len() && b.contains(a));
+        let all_aliases: Vec<(usize, String)> = kb
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| e.aliases.iter().map(move |a| (i, a.to_ascii_lowercase())))
+            .collect();
+        let ambiguous =
+            |i: usize, a: &str| all_aliases.iter().any(|(j, b)| *j != i && b.len() > a.len() && b.contains(a));
         for (i, e) in kb.entries.iter().enumerate() {
             for a in &e.aliases {
                 if a.len() >= MIN_ALIAS && !a.contains('<') && !ambiguous(i, &a.to_ascii_lowercase()) {

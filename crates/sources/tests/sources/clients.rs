@@ -283,7 +283,7 @@ fn dsregcmd_runs_encodings_and_damage() {
 
 // --------------------------------------------------------------------------- entra-signins
 
-fn by_code<'a>(records: &'a [Evidence], code: u64) -> &'a Evidence {
+fn by_code(records: &[Evidence], code: u64) -> &Evidence {
     records.iter().find(|e| e.fields.get("error_code") == Some(&code.into())).unwrap()
 }
 

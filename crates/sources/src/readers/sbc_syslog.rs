@@ -74,16 +74,21 @@ fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
             let two: Vec<&str> = s.split_whitespace().take(2).collect();
             (time::parse(&two.join(" ")), skip_words(s, 2))
         }
+    } else if clock_only(s) {
+        // AudioCodes' own syslog viewer: `15:30:11.123 : 192.0.2.10 : NOTICE: [S=…]`, no date.
+        (None, skip_words(s, 1))
     } else {
         return None;
     };
-    t?;
-    let mut rest = rest.trim_start();
+    if t.is_none() && !clock_only(s) {
+        return None;
+    }
+    let mut rest = rest.trim_start().trim_start_matches([':', ' ']);
     let mut host = None;
     if let Some(tok) = rest.split_whitespace().next() {
         if is_host(tok) && !tok.starts_with('[') {
             host = Some(tok);
-            rest = skip_words(rest, 1).trim_start();
+            rest = skip_words(rest, 1).trim_start().trim_start_matches([':', ' ']);
         }
     }
     // A `local0.notice` facility word, as some relays write it.
@@ -96,6 +101,27 @@ fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
         }
     }
     Some(Prefix { time: t, host, rest })
+}
+
+/// AudioCodes' `[Time:15-07@08:30:11.123]` tag (day-month, no year).
+fn tag_time(line: &str, year: i16) -> Option<Timestamp> {
+    let v = tag(line, "Time")?;
+    let (date, clock) = v.split_once('@')?;
+    let (d, m) = date.split_once('-')?;
+    let m: usize = m.trim().parse().ok()?;
+    let mon = MONTHS.get(m.checked_sub(1)?)?;
+    time::parse_syslog(&format!("{mon} {} {}", d.trim(), clock.trim()), year)
+}
+
+/// `hh:mm:ss` or `hh:mm:ss.mmm` and then a space: a time of day with no date.
+fn clock_only(s: &str) -> bool {
+    let w = s.split_whitespace().next().unwrap_or("");
+    let b = w.as_bytes();
+    b.len() >= 8
+        && b[2] == b':'
+        && b[5] == b':'
+        && [0, 1, 3, 4, 6, 7].iter().all(|i| b[*i].is_ascii_digit())
+        && b[8..].iter().all(|c| c.is_ascii_digit() || *c == b'.')
 }
 
 fn skip_words(s: &str, n: usize) -> &str {
@@ -313,7 +339,8 @@ impl Reader for SbcSyslog {
                 }
                 continue;
             };
-            last_time = p.time.or(last_time);
+            let stamp = p.time.or_else(|| tag_time(p.rest, year));
+            last_time = stamp.or(last_time);
             // A new record ends the multi-line message of the previous one.
             if let Some(k) = last_key.take() {
                 if open.get(&k).is_some_and(|pd| pd.multiline) {
@@ -325,7 +352,7 @@ impl Reader for SbcSyslog {
             let body = unescape(strip_trailers(p.rest));
             if let Some(at) = banner(&body) {
                 flush(out, &mut open, &key);
-                let mut ctx = Context { time: p.time, ..Context::default() };
+                let mut ctx = Context { time: stamp, ..Context::default() };
                 let head = &body[..at.min(body.len())];
                 read_marker(head, &mut ctx);
                 // AudioCodes names the interface: `SIPInterface #0 (SIP-Teams)`.
@@ -361,7 +388,7 @@ impl Reader for SbcSyslog {
             if let Some(at) =
                 body.find("\nSIP/2.0 ").map(|i| i + 1).or_else(|| body.split('\n').next().and_then(sip::find_start))
             {
-                let mut ctx = Context { time: p.time, ..Context::default() };
+                let mut ctx = Context { time: stamp, ..Context::default() };
                 read_marker(&body[..at], &mut ctx);
                 order += 1;
                 let mut pending = new_pending(n, ctx, p.host, session, None, order);
@@ -372,7 +399,7 @@ impl Reader for SbcSyslog {
                 finish_if_complete(out, &mut open, &key);
                 last_key = Some(key);
             } else if let Some(at) = request_after_escape(&body) {
-                let mut ctx = Context { time: p.time, ..Context::default() };
+                let mut ctx = Context { time: stamp, ..Context::default() };
                 read_marker(&body[..at], &mut ctx);
                 order += 1;
                 let mut pending = new_pending(n, ctx, p.host, session, None, order);
@@ -523,6 +550,8 @@ mod tests {
         assert_eq!(p.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:30:11Z"));
         assert!(prefix("Via: SIP/2.0/TLS x", 2025).is_none());
         assert!(prefix("July is warm", 2025).is_none());
+        let p = prefix("15:30:11.123 : 192.0.2.10 : NOTICE: [S=1] x", 2025).unwrap();
+        assert_eq!((p.time, p.host, p.rest), (None, Some("192.0.2.10"), "NOTICE: [S=1] x"));
     }
 
     #[test]

@@ -46,6 +46,10 @@ impl Context {
 /// ngrep) and after an ngrep protocol letter (`U 2025/07/15 …`).
 pub(super) fn trace_time(line: &str) -> Option<Timestamp> {
     let l = line.trim_start();
+    // Cheap test first: stamps start with a digit, a bracket or a capital (month, weekday).
+    if !l.starts_with(|c: char| c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, '[' | '<' | '"' | '#')) {
+        return None;
+    }
     let l = match l.as_bytes() {
         [b'U' | b'T' | b'#', b' ', ..] => &l[2..],
         _ => l,

@@ -724,3 +724,26 @@ fn hostile_text_never_panics() {
         assert!(!report.warnings.iter().any(|w| w.message.contains("failed on this input")), "{format}: {report:?}");
     }
 }
+
+#[test]
+fn sbc_syslog_audiocodes_viewer_lines_without_date() {
+    let text = std::fs::read_to_string(fixture("sbc-syslog/audiocodes-teams.log")).unwrap();
+    let mut viewer = String::new();
+    for l in text.lines() {
+        let rest = l.splitn(6, ' ').nth(5).unwrap_or("");
+        viewer.push_str(&l[7..15]);
+        viewer.push_str(" : 192.0.2.10 : NOTICE: ");
+        viewer.push_str(rest);
+        viewer.push('\n');
+    }
+    assert!(viewer.starts_with("08:30:11 : 192.0.2.10 : NOTICE: [S=123456]"), "{viewer}");
+    let (report, records) = read_bytes("syslog.txt", viewer.as_bytes(), None);
+    assert_eq!(report.format, "sbc-syslog");
+    let (_, from_file) = read_fixture("sbc-syslog/audiocodes-teams.log");
+    assert_eq!(records.len(), from_file.len());
+    for (a, b) in records.iter().zip(&from_file) {
+        let t = |e: &Evidence| e.time.map(uctriage_evidence::time::rfc3339);
+        assert_eq!((a.location.as_str(), &a.codes, t(a)), (b.location.as_str(), &b.codes, t(b)));
+        assert_eq!(a.get_str("sbc_host"), Some("192.0.2.10"));
+    }
+}

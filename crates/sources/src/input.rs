@@ -84,7 +84,7 @@ impl Input {
 }
 
 /// UTF-16 text without a byte-order mark, recognized by its zero bytes.
-fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+pub fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     if head.len() < 8 || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
         return None;
     }

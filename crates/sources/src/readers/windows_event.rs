@@ -149,7 +149,7 @@ pub fn level_from_word(w: &str) -> Option<&'static str> {
 /// one) and UTF-16 without one is recognized by its zero bytes, so exports written by Windows
 /// PowerShell (UTF-16LE) read like the others.
 pub fn utf8_reader(input: crate::input::Input) -> Box<dyn Read + Send> {
-    let utf16 = utf16_without_bom(&input.head);
+    let utf16 = crate::input::utf16_without_bom(&input.head);
     Box::new(
         encoding_rs_io::DecodeReaderBytesBuilder::new()
             .bom_sniffing(true)
@@ -158,23 +158,6 @@ pub fn utf8_reader(input: crate::input::Input) -> Box<dyn Read + Send> {
             .encoding(utf16)
             .build(input.into_read()),
     )
-}
-
-fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    if head.len() < 8 || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
-        return None;
-    }
-    let sample = &head[..head.len().min(512) & !1];
-    let half = sample.len() / 2;
-    let odd_zero = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
-    let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
-    if odd_zero * 10 > half * 8 && even_zero * 10 < half {
-        Some(encoding_rs::UTF_16LE)
-    } else if even_zero * 10 > half * 8 && odd_zero * 10 < half {
-        Some(encoding_rs::UTF_16BE)
-    } else {
-        None
-    }
 }
 
 /// A reader that fails once more than `limit` bytes were read since the last [`Budget::reset`]:

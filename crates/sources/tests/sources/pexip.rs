@@ -124,3 +124,23 @@ fn install_output_without_transcript_header_and_truncated() {
     let (report, _) = read_bytes("transcript.txt", other.as_bytes(), None);
     assert_ne!(report.format, "pexip-install");
 }
+
+#[test]
+fn install_certificate_and_upgrade_errors() {
+    let text = "\
+PS C:\\pexip> .\\create_vmss_deployment.ps1
+ERROR: The private key of certificate 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' is stored in a CNG Key Storage Provider, which is currently not supported
+Write-Error : The certificate 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' is an ECDSA certificate, which is currently not supported
+At C:\\pexip\\create_vmss_deployment.ps1:77 char:1
+PS C:\\pexip> .\\upgrade_vmss_deployment.ps1
+New-AzResourceGroupDeployment : Template parameter JToken type is not valid.
+At C:\\pexip\\upgrade_vmss_deployment.ps1:210 char:5
+";
+    let (report, records) = read_bytes("upgrade.txt", text.as_bytes(), None);
+    assert_eq!(report.format, "pexip-install");
+    assert_eq!(
+        codes(&records),
+        ["PEXIP cng-key-storage-provider", "PEXIP ecdsa-certificate", "PEXIP template-parameter-jtoken"]
+    );
+    assert_eq!(records[2].get_str("command"), Some(".\\upgrade_vmss_deployment.ps1"));
+}

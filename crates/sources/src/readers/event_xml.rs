@@ -29,8 +29,8 @@ const MAX_ERRORS: usize = 50;
 #[derive(Debug, Default)]
 pub(super) struct EventBuilder {
     ev: WinEvent,
-    /// Local names of the open elements below `<Event>`.
-    path: Vec<String>,
+    /// The open elements below `<Event>`.
+    path: Vec<Tag>,
     /// Whether each open element has a child element (leaves of `UserData` become data items).
     has_child: Vec<bool>,
     text: String,
@@ -42,8 +42,69 @@ pub(super) struct EventBuilder {
 /// Deepest element path kept inside an event.
 const MAX_DEPTH: usize = 32;
 
-fn local(e: &BytesStart<'_>) -> String {
-    String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
+/// The elements that matter, without allocating a name for each (this runs for every record of
+/// every `.evtx`). Other elements keep their name only inside `UserData`, where it names a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tag {
+    System,
+    EventData,
+    UserData,
+    RenderingInfo,
+    Provider,
+    EventId,
+    Level,
+    TimeCreated,
+    RecordId,
+    Channel,
+    Computer,
+    Data,
+    Message,
+    Task,
+    Other(Option<Box<str>>),
+}
+
+impl Tag {
+    fn of(name: &[u8], keep_other: bool) -> Tag {
+        match name {
+            b"System" => Tag::System,
+            b"EventData" => Tag::EventData,
+            b"UserData" => Tag::UserData,
+            b"RenderingInfo" => Tag::RenderingInfo,
+            b"Provider" => Tag::Provider,
+            b"EventID" => Tag::EventId,
+            b"Level" => Tag::Level,
+            b"TimeCreated" => Tag::TimeCreated,
+            b"EventRecordID" => Tag::RecordId,
+            b"Channel" => Tag::Channel,
+            b"Computer" => Tag::Computer,
+            b"Data" => Tag::Data,
+            b"Message" => Tag::Message,
+            b"Task" => Tag::Task,
+            other => Tag::Other(keep_other.then(|| String::from_utf8_lossy(other).into())),
+        }
+    }
+
+    /// The element's name, for `UserData` leaves.
+    fn name(&self) -> String {
+        match self {
+            Tag::System => "System",
+            Tag::EventData => "EventData",
+            Tag::UserData => "UserData",
+            Tag::RenderingInfo => "RenderingInfo",
+            Tag::Provider => "Provider",
+            Tag::EventId => "EventID",
+            Tag::Level => "Level",
+            Tag::TimeCreated => "TimeCreated",
+            Tag::RecordId => "EventRecordID",
+            Tag::Channel => "Channel",
+            Tag::Computer => "Computer",
+            Tag::Data => "Data",
+            Tag::Message => "Message",
+            Tag::Task => "Task",
+            Tag::Other(n) => n.as_deref().unwrap_or(""),
+        }
+        .to_owned()
+    }
 }
 
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
@@ -61,18 +122,21 @@ impl EventBuilder {
         if let Some(h) = self.has_child.last_mut() {
             *h = true;
         }
-        let name = local(e);
-        let at = |p: &[&str]| self.path.iter().map(String::as_str).eq(p.iter().copied());
-        if at(&["System"]) && name == "Provider" {
-            if let Some(n) = attr(e, b"Name").or_else(|| attr(e, b"EventSourceName")) {
-                self.ev.provider = n;
+        let in_user_data = self.path.first() == Some(&Tag::UserData);
+        let tag = Tag::of(e.local_name().as_ref(), in_user_data);
+        match (self.path.as_slice(), &tag) {
+            ([Tag::System], Tag::Provider) => {
+                if let Some(n) = attr(e, b"Name").or_else(|| attr(e, b"EventSourceName")) {
+                    self.ev.provider = n;
+                }
             }
-        } else if at(&["System"]) && name == "TimeCreated" {
-            self.ev.time = attr(e, b"SystemTime").and_then(|t| time::parse(&t));
-        } else if at(&["EventData"]) && name == "Data" {
-            self.data_name = attr(e, b"Name");
+            ([Tag::System], Tag::TimeCreated) => {
+                self.ev.time = attr(e, b"SystemTime").and_then(|t| time::parse(&t));
+            }
+            ([Tag::EventData], Tag::Data) => self.data_name = attr(e, b"Name"),
+            _ => {}
         }
-        self.path.push(name);
+        self.path.push(tag);
         self.has_child.push(false);
         self.text.clear();
     }
@@ -88,26 +152,29 @@ impl EventBuilder {
             self.overflow -= 1;
             return;
         }
-        let text = std::mem::take(&mut self.text);
-        let t = text.trim();
         let leaf = !self.has_child.last().copied().unwrap_or(false);
-        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
-        match p.as_slice() {
-            ["System", "EventID"] => self.ev.event_id = t.parse().ok(),
-            ["System", "Level"] => self.ev.level = t.parse().ok(),
-            ["System", "EventRecordID"] => self.ev.record_id = t.parse().ok(),
-            ["System", "Channel"] => self.ev.channel = t.to_owned(),
-            ["System", "Computer"] => self.ev.computer = t.to_owned(),
-            ["EventData", "Data"] => {
+        let t = self.text.trim();
+        match self.path.as_slice() {
+            [Tag::System, Tag::EventId] => self.ev.event_id = t.parse().ok(),
+            [Tag::System, Tag::Level] => self.ev.level = t.parse().ok(),
+            [Tag::System, Tag::RecordId] => self.ev.record_id = t.parse().ok(),
+            [Tag::System, Tag::Channel] => self.ev.channel = t.to_owned(),
+            [Tag::System, Tag::Computer] => self.ev.computer = t.to_owned(),
+            [Tag::EventData, Tag::Data] => {
                 let name = self.data_name.take();
-                self.ev.push_data(name, t.to_owned());
+                let value = t.to_owned();
+                self.ev.push_data(name, value);
             }
-            ["UserData", .., last] if p.len() >= 3 && leaf => self.ev.push_data(Some((*last).to_owned()), t.to_owned()),
-            ["RenderingInfo", "Message"] => self.ev.message = Some(bounded(t.to_owned())),
-            ["RenderingInfo", "Level"] => self.ev.level_name = t.to_owned(),
-            ["RenderingInfo", "Task"] => self.ev.task = t.to_owned(),
+            [Tag::UserData, _, .., last] if leaf => {
+                let (name, value) = (last.name(), t.to_owned());
+                self.ev.push_data(Some(name), value);
+            }
+            [Tag::RenderingInfo, Tag::Message] => self.ev.message = Some(bounded(t.to_owned())),
+            [Tag::RenderingInfo, Tag::Level] => self.ev.level_name = t.to_owned(),
+            [Tag::RenderingInfo, Tag::Task] => self.ev.task = t.to_owned(),
             _ => {}
         }
+        self.text.clear();
         self.path.pop();
         self.has_child.pop();
     }

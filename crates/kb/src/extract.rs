@@ -139,6 +139,15 @@ impl Extractor {
         for (re, kind) in &self.patterns {
             for caps in re.captures_iter(text) {
                 let g = &caps[1];
+                // Eight hex digits inside a GUID (`caaaaf3a-…`) are not a code.
+                if matches!(kind, Kind::Hex | Kind::CaaBare) {
+                    let m = caps.get(1).map_or(0..0, |m| m.range());
+                    let before = text[..m.start].bytes().next_back();
+                    let after = text[m.end..].bytes().next();
+                    if before == Some(b'-') || after == Some(b'-') {
+                        continue;
+                    }
+                }
                 let code = match kind {
                     Kind::Aadsts => g.parse().ok().map(Code::Aadsts),
                     Kind::Hex | Kind::CaaBare => {

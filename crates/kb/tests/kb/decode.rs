@@ -99,6 +99,7 @@ fn codes_are_found_in_free_text() {
             &["TEAMS licenseError"],
         ),
         ("the quick brown fox 2025-07-15 connected to 10.0.0.1", &[]),
+        ("ActivityId caaaaf3a-1b2c-4d5e-8f90-123456789abc done", &[]),
     ];
     for (text, want) in cases {
         let got: Vec<String> = kb.extract(text).iter().map(ToString::to_string).collect();

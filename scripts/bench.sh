@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=${1:-500000000}
 work=${2:-${TMPDIR:-/tmp}/uctriage-bench}
-cargo build --release -q -p uctriage -p uctriage-fixtures --example make_bundle
+# Two builds: a target flag such as --example limits a build to that target alone.
+cargo build --release -q -p uctriage
+cargo build --release -q -p uctriage-fixtures --example make_bundle
 bin=target/release/uctriage
 if [ ! -d "$work/bundle" ] || [ "${REBUILD:-0}" = 1 ]; then
   rm -rf "$work" && mkdir -p "$work"

@@ -261,6 +261,8 @@ pub struct Collector<'r> {
     pub(crate) records: u64,
     pub(crate) kinds: BTreeMap<String, u64>,
     pub(crate) heartbeats: Vec<HeartbeatPoint>,
+    /// Each room's latest point in `heartbeats`, where a repeat of the same state is folded.
+    last_heartbeat: HashMap<String, usize>,
     /// Codes on records that no rule's `when` matched, for the knowledge-base findings.
     unmatched: HashMap<Code, Acc>,
     order: u64,
@@ -275,6 +277,7 @@ impl<'r> Collector<'r> {
             records: 0,
             kinds: BTreeMap::new(),
             heartbeats: Vec::new(),
+            last_heartbeat: HashMap::new(),
             unmatched: HashMap::new(),
             order: 0,
         }
@@ -288,6 +291,11 @@ impl<'r> Collector<'r> {
     /// Records seen so far.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Heartbeat points held for the timeline (runs of identical heartbeats count once).
+    pub fn timeline_points(&self) -> usize {
+        self.heartbeats.len()
     }
 
     /// Fold another input's collector into this one (call in input order).
@@ -305,7 +313,11 @@ impl<'r> Collector<'r> {
         }
         self.records += other.records;
         self.order += other.order;
+        let hb_base = self.heartbeats.len();
         self.heartbeats.extend(other.heartbeats);
+        for (room, i) in other.last_heartbeat {
+            self.last_heartbeat.insert(room, hb_base + i);
+        }
         for (k, mut acc) in other.unmatched {
             acc.order += base;
             self.unmatched.entry(k).or_default().merge(acc);
@@ -451,7 +463,15 @@ impl Sink for Collector<'_> {
         *self.kinds.entry(e.kind.clone()).or_default() += 1;
         if e.kind == "heartbeat" {
             if let Some(p) = HeartbeatPoint::of(&e) {
-                self.heartbeats.push(p);
+                let last = self.last_heartbeat.get(&p.room).copied();
+                let rest = match last {
+                    Some(i) => self.heartbeats[i].absorb(p),
+                    None => Some(p),
+                };
+                if let Some(p) = rest {
+                    self.last_heartbeat.insert(p.room.clone(), self.heartbeats.len());
+                    self.heartbeats.push(p);
+                }
             }
         }
         let rules = self.rules;
@@ -500,7 +520,8 @@ impl Sink for Collector<'_> {
                 group.push(SCOPE_SEP);
                 group.push_str(scope_of(&e.path));
             }
-            let keep_times = rules.rules[ri].threshold.is_some();
+            // Times are only needed to look at their spacing.
+            let keep_times = r.threshold.as_ref().is_some_and(|t| t.window.is_some() || t.max_gap.is_some());
             self.accs.entry((ri, group)).or_default().add(&e, keep_times, order);
         }
         for (ri, role, i) in matched_aux {

@@ -26,10 +26,13 @@ fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&time::rfc3339(*t))
 }
 
-/// One heartbeat, reduced to what the timeline needs.
+/// One heartbeat, reduced to what the timeline needs; or a run of identical heartbeats of one
+/// room from `time` to `until`, which is how a healthy room's months of heartbeats stay small.
 #[derive(Debug, Clone)]
 pub struct HeartbeatPoint {
     pub time: Timestamp,
+    /// The last heartbeat of the run (`time` for a single one).
+    pub until: Timestamp,
     pub room: String,
     pub signals: [String; 4],
     pub attrs: [String; 4],
@@ -51,6 +54,18 @@ pub fn state_of(status: &str) -> &'static str {
 }
 
 impl HeartbeatPoint {
+    /// Fold `next` into this run when it is the same room in the same state, no earlier than the
+    /// run's end. Returns `next` back when it starts a new point.
+    pub fn absorb(&mut self, next: HeartbeatPoint) -> Option<HeartbeatPoint> {
+        if next.room == self.room && next.time >= self.until && next.signals == self.signals && next.attrs == self.attrs
+        {
+            self.until = next.until;
+            None
+        } else {
+            Some(next)
+        }
+    }
+
     pub fn of(e: &Evidence) -> Option<Self> {
         let t = e.time?;
         let get = |f: &str| e.get_str(f).unwrap_or("").to_owned();
@@ -61,6 +76,7 @@ impl HeartbeatPoint {
             .unwrap_or_else(|| e.path.clone());
         Some(HeartbeatPoint {
             time: t,
+            until: t,
             room,
             signals: SIGNALS.map(|(_, f)| get(f)),
             attrs: WATCHED.map(|(_, f)| get(f)),
@@ -124,8 +140,8 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
             for p in chunk {
                 let state = state_of(&p.signals[i]);
                 match spans.last_mut() {
-                    Some(s) if s.state == state => s.to = p.time,
-                    _ => spans.push(Span { from: p.time, to: p.time, state, status: p.signals[i].clone() }),
+                    Some(s) if s.state == state => s.to = s.to.max(p.until),
+                    _ => spans.push(Span { from: p.time, to: p.until, state, status: p.signals[i].clone() }),
                 }
             }
             tl.signals.insert(name, spans);

@@ -1,20 +1,63 @@
 //! `uctriage evidence PATH...`: the normalized records as JSON Lines.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
 
 use uctriage_sources::{read, readers, Evidence, Options, Sink};
 
 use crate::args::EvidenceArgs;
 use crate::{CliError, Exit};
 
-/// One input's records, already serialized, waiting for their turn to be written in input order.
+/// Serialized records an input may hold in memory while it waits for its turn; beyond this they
+/// go to an unnamed temporary file, so a large input never sits in memory whole.
+const IN_MEMORY: usize = 8 * 1024 * 1024;
+
+/// One input's records, serialized, waiting for their turn to be written in input order.
 #[derive(Default)]
-struct JsonLines(Vec<u8>);
+struct JsonLines {
+    buf: Vec<u8>,
+    spill: Option<BufWriter<File>>,
+    error: Option<io::Error>,
+}
+
+impl JsonLines {
+    fn spill_buffer(&mut self) -> io::Result<()> {
+        let w = match &mut self.spill {
+            Some(w) => w,
+            // The file has no name and is gone when closed, even if the process is killed.
+            None => self.spill.insert(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?)),
+        };
+        w.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Write everything held, in order.
+    fn drain(mut self, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some(w) = self.spill.take() {
+            let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+            f.rewind()?;
+            io::copy(&mut f, out)?;
+        }
+        out.write_all(&self.buf)
+    }
+}
 
 impl Sink for JsonLines {
     fn record(&mut self, e: Evidence) {
-        if serde_json::to_writer(&mut self.0, &e).is_ok() {
-            self.0.push(b'\n');
+        if self.error.is_some() {
+            return;
+        }
+        if serde_json::to_writer(&mut self.buf, &e).is_ok() {
+            self.buf.push(b'\n');
+        }
+        if self.buf.len() >= IN_MEMORY {
+            if let Err(e) = self.spill_buffer() {
+                self.error = Some(e);
+            }
         }
     }
 }
@@ -48,7 +91,7 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             );
         }
         if write_error.is_none() {
-            if let Err(e) = out.write_all(&lines.0) {
+            if let Err(e) = lines.drain(out) {
                 write_error = Some(e);
             }
         }
@@ -63,4 +106,33 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         return Err(CliError::usage("nothing could be read from the given paths"));
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_input_spills_to_a_temporary_file_and_keeps_its_order() {
+        let mut lines = JsonLines::default();
+        let mut n = 0u32;
+        while lines.spill.is_none() || n < 40_000 {
+            let mut e = Evidence::new("big.log", "generic-text", format!("line {n}"));
+            e.excerpt = "x".repeat(200);
+            lines.record(e);
+            n += 1;
+        }
+        assert!(lines.buf.len() < IN_MEMORY, "memory held: {}", lines.buf.len());
+        let mut out = Vec::new();
+        lines.drain(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let locations: Vec<u32> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["location"].as_str().unwrap().trim_start_matches("line ").parse().unwrap()
+            })
+            .collect();
+        assert_eq!(locations, (0..n).collect::<Vec<_>>());
+    }
 }

@@ -168,6 +168,45 @@ fn timeline_shows_the_turn_and_what_changed() {
 }
 
 #[test]
+fn identical_heartbeats_are_held_as_runs_and_spans_stay_exact() {
+    let rules = RuleSet::builtin();
+    let hb = |minute: i64, status: &str| {
+        let t = time::rfc3339(time::parse("2025-07-15T08:00:00Z").unwrap() + jiff::SignedDuration::from_mins(minute));
+        ev(
+            "heartbeat",
+            &[],
+            &[
+                ("computer", "MTR-07".into()),
+                ("teams_signin_status", status.into()),
+                ("network_status", "Healthy".into()),
+            ],
+            &t,
+        )
+    };
+    let mut c = rules.collector();
+    // A day of healthy heartbeats every five minutes, one unhealthy, then healthy again.
+    for k in 0..288 {
+        c.record(hb(k * 5, if k == 200 { "Unhealthy" } else { "Healthy" }));
+    }
+    // One from another file, earlier than the runs already held: kept as its own point.
+    c.record(hb(2, "Healthy"));
+    assert!(c.timeline_points() <= 4, "{} points held", c.timeline_points());
+    let d = diagnose(c);
+    let spans = &d.timeline[0].signals["Teams sign-in"];
+    let shown: Vec<(String, String, &str)> =
+        spans.iter().map(|s| (time::rfc3339(s.from), time::rfc3339(s.to), s.state)).collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("2025-07-15T08:00:00Z".into(), "2025-07-16T00:35:00Z".into(), "healthy"),
+            ("2025-07-16T00:40:00Z".into(), "2025-07-16T00:40:00Z".into(), "unhealthy"),
+            ("2025-07-16T00:45:00Z".into(), "2025-07-16T07:55:00Z".into(), "healthy"),
+        ]
+    );
+    assert_eq!(time::rfc3339(d.timeline[0].turned_unhealthy[0].time), "2025-07-16T00:40:00Z");
+}
+
+#[test]
 fn bad_rule_files_are_rejected_with_file_and_rule() {
     let bad = r#"
 [[rule]]

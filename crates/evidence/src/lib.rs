@@ -106,6 +106,12 @@ pub fn excerpt(text: &str) -> String {
             out.push(' ');
             n += 1;
         }
+        let width = if word.is_ascii() { word.len() } else { word.chars().count() };
+        if n + width <= EXCERPT_MAX {
+            out.push_str(word);
+            n += width;
+            continue;
+        }
         for ch in word.chars() {
             if n >= EXCERPT_MAX {
                 out.push('…');

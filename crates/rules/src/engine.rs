@@ -456,23 +456,35 @@ fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {
     true
 }
 
+impl Collector<'_> {
+    /// Hold a heartbeat for the timeline: a repeat of the room's last state only moves the end of
+    /// its run (checked before anything is copied, as most heartbeats are repeats).
+    fn heartbeat(&mut self, e: &Evidence) {
+        let Some(t) = e.time else { return };
+        if let Some(&i) = self.last_heartbeat.get(HeartbeatPoint::room_of(e).unwrap_or(&e.path)) {
+            if self.heartbeats[i].extends_with(e, t) {
+                return;
+            }
+        }
+        if let Some(p) = HeartbeatPoint::of(e) {
+            self.last_heartbeat.insert(p.room.clone(), self.heartbeats.len());
+            self.heartbeats.push(p);
+        }
+    }
+}
+
 impl Sink for Collector<'_> {
     fn record(&mut self, e: Evidence) {
         self.records += 1;
         self.order += 1;
-        *self.kinds.entry(e.kind.clone()).or_default() += 1;
-        if e.kind == "heartbeat" {
-            if let Some(p) = HeartbeatPoint::of(&e) {
-                let last = self.last_heartbeat.get(&p.room).copied();
-                let rest = match last {
-                    Some(i) => self.heartbeats[i].absorb(p),
-                    None => Some(p),
-                };
-                if let Some(p) = rest {
-                    self.last_heartbeat.insert(p.room.clone(), self.heartbeats.len());
-                    self.heartbeats.push(p);
-                }
+        match self.kinds.get_mut(&e.kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.kinds.insert(e.kind.clone(), 1);
             }
+        }
+        if e.kind == "heartbeat" {
+            self.heartbeat(&e);
         }
         let rules = self.rules;
         let mut candidates: Vec<ClauseRef> = Vec::new();

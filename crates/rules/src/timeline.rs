@@ -19,6 +19,9 @@ pub const SIGNALS: [(&str, &str); 4] = [
 const WATCHED: [(&str, &str); 4] =
     [("app version", "app_version"), ("OS version", "os_version"), ("IPv4 address", "ipv4"), ("IPv6 address", "ipv6")];
 
+/// Fields naming the room of a heartbeat, in order of preference (else the file's path).
+const ROOM_FIELDS: [&str; 3] = ["computer", "display_name", "alias"];
+
 /// How long before a turn a device change still counts as "at that moment".
 const CHANGE_WINDOW_SECS: i64 = 3600;
 
@@ -54,26 +57,33 @@ pub fn state_of(status: &str) -> &'static str {
 }
 
 impl HeartbeatPoint {
-    /// Fold `next` into this run when it is the same room in the same state, no earlier than the
-    /// run's end. Returns `next` back when it starts a new point.
-    pub fn absorb(&mut self, next: HeartbeatPoint) -> Option<HeartbeatPoint> {
-        if next.room == self.room && next.time >= self.until && next.signals == self.signals && next.attrs == self.attrs
+    /// The room a heartbeat belongs to, when it names one.
+    pub fn room_of(e: &Evidence) -> Option<&str> {
+        ROOM_FIELDS.iter().filter_map(|f| e.get_str(f)).find(|v| !v.is_empty())
+    }
+
+    /// Extend this run to `time` when `e` is the same room in the same state, no earlier than
+    /// the run's end.
+    pub fn extends_with(&mut self, e: &Evidence, time: Timestamp) -> bool {
+        let same = |held: &[String; 4], fields: [&str; 4]| {
+            held.iter().zip(fields).all(|(h, f)| h.as_str() == e.get_str(f).unwrap_or(""))
+        };
+        if time >= self.until
+            && HeartbeatPoint::room_of(e).unwrap_or(&e.path) == self.room
+            && same(&self.signals, SIGNALS.map(|(_, f)| f))
+            && same(&self.attrs, WATCHED.map(|(_, f)| f))
         {
-            self.until = next.until;
-            None
+            self.until = time;
+            true
         } else {
-            Some(next)
+            false
         }
     }
 
     pub fn of(e: &Evidence) -> Option<Self> {
         let t = e.time?;
         let get = |f: &str| e.get_str(f).unwrap_or("").to_owned();
-        let room = ["computer", "display_name", "alias"]
-            .iter()
-            .map(|f| get(f))
-            .find(|v| !v.is_empty())
-            .unwrap_or_else(|| e.path.clone());
+        let room = HeartbeatPoint::room_of(e).unwrap_or(&e.path).to_owned();
         Some(HeartbeatPoint {
             time: t,
             until: t,

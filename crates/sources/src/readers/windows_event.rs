@@ -497,10 +497,13 @@ pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
 
     let provider = ev.provider.to_ascii_lowercase();
     let channel = ev.channel.to_ascii_lowercase();
+    if rooms_repeat(ev, &mut e) {
+        return e;
+    }
     if let Some((_, p)) = payload(ev) {
-        rooms(ev, Some(&p), &mut e);
+        rooms_remembered(ev, Some(&p), &mut e);
     } else if is_srs_channel(ev) {
-        rooms(ev, None, &mut e);
+        rooms_remembered(ev, None, &mut e);
     } else if channel.starts_with("microsoft-windows-aad/") || provider == "microsoft-windows-aad" {
         aad(ev, &mut e);
     } else if channel.starts_with("microsoft-windows-user device registration")
@@ -516,6 +519,63 @@ pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
         e.add_codes(event_codes(&all_text(ev)));
     }
     e
+}
+
+/// What [`rooms`] made of the last Teams Rooms event read on this thread. A room writes the same
+/// heartbeat every few minutes, identical but for its time and record ID, so most events are
+/// answered from here without parsing the payload again.
+struct RoomsMemo {
+    event_id: Option<u32>,
+    channel: String,
+    text: String,
+    kind: String,
+    fields: std::collections::BTreeMap<String, Value>,
+    codes: Vec<Code>,
+}
+
+thread_local! {
+    static LAST_ROOMS: std::cell::RefCell<Option<RoomsMemo>> = const { std::cell::RefCell::new(None) };
+}
+
+impl RoomsMemo {
+    fn matches(&self, ev: &WinEvent) -> bool {
+        self.event_id == ev.event_id && self.channel == ev.channel && self.text == all_text(ev)
+    }
+
+    fn apply(&self, e: &mut Evidence) {
+        e.kind.clone_from(&self.kind);
+        for (k, v) in &self.fields {
+            e.fields.insert(k.clone(), v.clone());
+        }
+        e.add_codes(self.codes.iter().cloned());
+    }
+}
+
+/// Fill `e` from the memo when `ev` repeats the last Teams Rooms event of this thread.
+fn rooms_repeat(ev: &WinEvent, e: &mut Evidence) -> bool {
+    LAST_ROOMS.with_borrow(|m| match m {
+        Some(m) if m.matches(ev) => {
+            m.apply(e);
+            true
+        }
+        _ => false,
+    })
+}
+
+/// [`rooms`], remembering what it added for the events that repeat this one.
+fn rooms_remembered(ev: &WinEvent, payload: Option<&Map<String, Value>>, e: &mut Evidence) {
+    let mut added = Evidence::new("", "", "");
+    rooms(ev, payload, &mut added);
+    let memo = RoomsMemo {
+        event_id: ev.event_id,
+        channel: ev.channel.clone(),
+        text: all_text(ev),
+        kind: added.kind,
+        fields: added.fields,
+        codes: added.codes,
+    };
+    memo.apply(e);
+    LAST_ROOMS.set(Some(memo));
 }
 
 /// Kernel-Power 41 and EventLog 6008: the machine stopped without a clean shutdown.
@@ -703,6 +763,32 @@ mod tests {
         assert_eq!(e.get_str("app_version"), Some("4.13.132.0"));
         assert_eq!(e.get_str("ipv4"), Some("192.0.2.53"));
         assert_eq!(e.get_str("alias"), None);
+    }
+
+    #[test]
+    fn repeated_heartbeats_read_the_same_as_the_first() {
+        let healthy = r#"{"Description":"Network status : Healthy. Exchange status : Connected. Signin status: NotApplicable. Teams Signin status: Healthy.","OperationName":"Heartbeat","AppVersion":"5.1.111.0"}"#;
+        let failing = healthy.replace("Exchange status : Connected", "Exchange status : 80131500 : AADSTS50076");
+        let read = |payload: &str, id: u32, record: u64| {
+            let mut w = ev("Skype Room System", "SRS-App", id, &[("", payload)]);
+            w.record_id = Some(record);
+            to_evidence(&w, Evidence::new("p", "evtx", format!("record {record}")))
+        };
+        let first = read(healthy, 2000, 1);
+        let again = read(healthy, 2000, 2);
+        assert_eq!((again.kind.as_str(), again.get_str("app_version")), ("heartbeat", Some("5.1.111.0")));
+        assert_eq!(again.fields.get("record_id"), Some(&2.into()));
+        let mut same = again.clone();
+        same.fields.insert("record_id".into(), 1.into());
+        same.location = first.location.clone();
+        assert_eq!(same, first);
+        // A change of text, of event ID or of channel is read afresh.
+        let failed = read(&failing, 2001, 3);
+        assert_eq!(codes(&failed), ["0x80131500", "AADSTS50076"]);
+        assert_eq!(failed.get_str("exchange_status"), Some("80131500 : AADSTS50076"));
+        assert!(read(healthy, 2000, 4).codes.is_empty());
+        let other = to_evidence(&ev("Application", "Other", 2000, &[("", healthy)]), Evidence::new("p", "evtx", "r"));
+        assert_eq!(other.source, "Application");
     }
 
     #[test]

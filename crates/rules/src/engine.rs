@@ -4,7 +4,9 @@
 //! the few clauses that name neither), so adding rules does not make reading slower. Matching
 //! runs in the readers' threads (a [`Collector`] per input); collectors merge in input order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use jiff::Timestamp;
 use uctriage_evidence::{Code, Evidence, Sink};
@@ -272,13 +274,13 @@ impl<'r> Collector<'r> {
     fn empty(rules: &'r RuleSet) -> Self {
         Collector {
             rules,
-            accs: HashMap::new(),
-            aux: HashMap::new(),
+            accs: HashMap::default(),
+            aux: HashMap::default(),
             records: 0,
             kinds: BTreeMap::new(),
             heartbeats: Vec::new(),
-            last_heartbeat: HashMap::new(),
-            unmatched: HashMap::new(),
+            last_heartbeat: HashMap::default(),
+            unmatched: HashMap::default(),
             order: 0,
         }
     }

@@ -13,7 +13,8 @@
 //! One record per sign-in, kind `sign-in`. JSON is streamed: a byte scanner cuts the records out
 //! of the array one at a time, so memory stays bounded by the largest record, not the file.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
@@ -102,22 +103,30 @@ fn norm(s: &str) -> String {
     lower.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
-/// One sign-in's values by normalized name, with the name as the source wrote it.
+/// One sign-in's values by normalized name, with the name as the source wrote it. CSV rows
+/// borrow both names from their header, so a row costs no name copies.
 #[derive(Debug, Default)]
-struct Fields {
-    map: HashMap<String, (String, Value)>,
+struct Fields<'h> {
+    map: HashMap<Cow<'h, str>, (Cow<'h, str>, Value)>,
 }
 
-impl Fields {
+impl<'h> Fields<'h> {
     /// Insert unless the name is already there (the first column or key of a name wins).
     fn insert(&mut self, original: &str, value: Value) {
         let key = norm(original);
         if !key.is_empty() {
-            self.map.entry(key).or_insert_with(|| (original.trim().to_owned(), value));
+            self.map.entry(Cow::Owned(key)).or_insert_with(|| (Cow::Owned(original.trim().to_owned()), value));
         }
     }
 
-    fn from_object(obj: Map<String, Value>) -> Self {
+    /// Insert under a name already normalized (a CSV header's).
+    fn insert_named(&mut self, key: &'h str, original: &'h str, value: Value) {
+        if !key.is_empty() {
+            self.map.entry(Cow::Borrowed(key)).or_insert((Cow::Borrowed(original), value));
+        }
+    }
+
+    fn from_object(obj: Map<String, Value>) -> Fields<'static> {
         let mut f = Fields::default();
         // Diagnostic-settings archives keep the sign-in under `properties`; its keys come first.
         let mut obj = obj;
@@ -132,15 +141,15 @@ impl Fields {
         f
     }
 
-    fn get(&self, key: &str) -> Option<&(String, Value)> {
-        self.map.get(key)
+    fn get(&self, key: &str) -> Option<(&str, &Value)> {
+        self.map.get(key).map(|(o, v)| (o.as_ref(), v))
     }
 
     /// The first non-empty scalar among `keys`, as text, with the name it was found under.
     fn text(&self, keys: &[&str]) -> Option<(String, String)> {
         keys.iter().find_map(|k| {
             let (orig, v) = self.get(k)?;
-            scalar(v).map(|s| (orig.clone(), s))
+            scalar(v).map(|s| (orig.to_owned(), s))
         })
     }
 
@@ -151,11 +160,12 @@ impl Fields {
     /// An object value, or a JSON object written into a string (Log Analytics CSV exports).
     fn object(&self, key: &str) -> Option<(String, Map<String, Value>)> {
         let (orig, v) = self.get(key)?;
+        let orig = orig.to_owned();
         match v {
-            Value::Object(m) => Some((orig.clone(), m.clone())),
+            Value::Object(m) => Some((orig, m.clone())),
             Value::String(s) if s.trim_start().starts_with('{') && s.len() <= MAX_RECORD => {
                 match serde_json::from_str::<Value>(s) {
-                    Ok(Value::Object(m)) => Some((orig.clone(), m)),
+                    Ok(Value::Object(m)) => Some((orig, m)),
                     _ => None,
                 }
             }
@@ -225,7 +235,7 @@ struct Hint {
 }
 
 /// Build the record of one sign-in; `None` when the values do not look like a sign-in.
-fn sign_in(f: &Fields, hint: Hint, mut e: Evidence) -> Option<Evidence> {
+fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     let time_keys = ["createddatetime", "date", "timegenerated", "time", "createdatetimeutc"];
     let when = f.text(&time_keys);
     let user = f.text(&["userprincipalname", "username", "upn", "user", "userdisplayname"]);
@@ -403,6 +413,9 @@ fn sign_in(f: &Fields, hint: Hint, mut e: Evidence) -> Option<Evidence> {
 
 /// Split one CSV record (quotes with `""` escapes; a quoted field may hold newlines).
 fn split_csv(record: &str, delim: char) -> Vec<String> {
+    if !record.contains('"') {
+        return record.split(delim).map(str::to_owned).collect();
+    }
     let mut out = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
@@ -478,7 +491,8 @@ fn flips_quote(s: &str) -> bool {
 fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadError> {
     let mut lines = input.into_lines();
     let mut buf = String::new();
-    let mut header: Option<(Vec<String>, char)> = None;
+    // The header's names as written, normalized, and its delimiter.
+    let mut header: Option<(Vec<String>, Vec<String>, char)> = None;
     let mut record = String::new();
     // Inside a quoted field at the end of `record` (kept as lines come, so that a long record
     // is not rescanned for every line).
@@ -518,7 +532,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             {
                 hint.sign_in_type = Some(SignInType::ServicePrincipal);
             }
-            header = Some((names, delim));
+            header = Some((names, normalized, delim));
             continue;
         }
         if record.is_empty() {
@@ -542,7 +556,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             continue;
         }
         row += 1;
-        let Some((names, delim)) = &header else { continue };
+        let Some((names, normalized, delim)) = &header else { continue };
         let values = split_csv(&text, *delim);
         if values.len() != names.len() {
             out.warn(
@@ -551,8 +565,8 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             );
         }
         let mut f = Fields::default();
-        for (name, value) in names.iter().zip(values) {
-            f.insert(name, Value::String(value));
+        for ((name, key), value) in names.iter().zip(normalized).zip(values) {
+            f.insert_named(key, name, Value::String(value));
         }
         match sign_in(&f, hint, out.evidence(format!("row {row}"))) {
             Some(e) => out.emit(e),

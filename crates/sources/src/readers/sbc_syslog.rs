@@ -230,7 +230,7 @@ impl Pending {
 
     /// The message is whole: headers ended and the body is as long as Content-Length says.
     fn complete(&self) -> bool {
-        matches!(sip::frame(self.text.as_bytes()), Frame::Complete { .. })
+        matches!(sip::frame_logged(self.text.as_bytes()), Frame::Complete { .. })
     }
 }
 
@@ -498,13 +498,13 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
     if text.trim().is_empty() {
         return;
     }
-    let mut framed = sip::frame(text.as_bytes());
+    let mut framed = sip::frame_logged(text.as_bytes());
     let mut owned = String::new();
     if p.multiline && matches!(framed, Frame::Incomplete { .. }) {
         // Written over physical lines, a message may end at the next record without its empty
         // line: the header block ends where the text does.
         owned = format!("{}\n\n", text.trim_end());
-        framed = sip::frame(owned.as_bytes());
+        framed = sip::frame_logged(owned.as_bytes());
     }
     let text = if owned.is_empty() { text } else { owned.as_str() };
     let msg_text = match framed {

@@ -545,8 +545,17 @@ pub fn frame(buf: &[u8]) -> Frame {
         return Frame::Junk { skip: buf.len() };
     }
     let Some((head_end, sep)) = header_end(data) else { return Frame::Incomplete { skip } };
-    let head = String::from_utf8_lossy(&data[..head_end]);
-    let cl = head
+    let total = head_end + sep + content_length(&data[..head_end]);
+    if data.len() >= total {
+        Frame::Complete { skip, len: total }
+    } else {
+        Frame::Incomplete { skip }
+    }
+}
+
+/// The Content-Length (or compact `l`) of a header block; 0 when it has none.
+fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
         .split('\n')
         .filter_map(|l| l.split_once(':'))
         .find(|(n, _)| {
@@ -554,13 +563,31 @@ pub fn frame(buf: &[u8]) -> Frame {
             n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l")
         })
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let total = head_end + sep + cl;
-    if data.len() >= total {
-        Frame::Complete { skip, len: total }
-    } else {
-        Frame::Incomplete { skip }
+        .unwrap_or(0)
+}
+
+/// [`frame`] for a message copied into a log. Logs often rewrite the wire's CRLF line ends as
+/// bare LF (an SBC syslog's `#012`) while Content-Length still counts two bytes for each; when
+/// the header block ends in bare LFs, a body that reaches Content-Length with each bare LF
+/// counted twice is whole. Text after it (a syslog's `[Time:…]` trailer) is not part of it.
+pub fn frame_logged(buf: &[u8]) -> Frame {
+    let framed = frame(buf);
+    let (Frame::Incomplete { skip } | Frame::Complete { skip, .. }) = framed else { return framed };
+    let data = &buf[skip..];
+    let Some((head_end, 2)) = header_end(data) else { return framed };
+    let want = content_length(&data[..head_end]);
+    if want == 0 {
+        return framed;
     }
+    let body = &data[head_end + 2..];
+    let mut counted = 0;
+    for (i, b) in body.iter().enumerate() {
+        counted += if *b == b'\n' && (i == 0 || body[i - 1] != b'\r') { 2 } else { 1 };
+        if counted >= want {
+            return Frame::Complete { skip, len: head_end + 2 + i + 1 };
+        }
+    }
+    Frame::Incomplete { skip }
 }
 
 /// A short piece of data that may grow into a start line.
@@ -728,6 +755,13 @@ l: 0\r\n\r\n";
         assert_eq!(frame(rest), Frame::Incomplete { skip: 0 });
         assert_eq!(frame(b"junk\r\nSIP/2.0 200 OK\r\n\r\n"), Frame::Junk { skip: 6 });
         assert_eq!(frame(b"\r\n\r\n"), Frame::Empty);
+        // Copied into a log with bare LFs: the body's two lines are 10 bytes on the wire, and
+        // counting bytes as they are would take in part of the trailer.
+        let logged = b"INVITE sip:a@b SIP/2.0\nContent-Length: 10\n\nv=0\na=x\n [Time:01-06@00:00:10.000]";
+        assert!(matches!(frame(logged), Frame::Complete { len: 53, .. }));
+        let Frame::Complete { len, .. } = frame_logged(logged) else { panic!("not framed") };
+        assert!(std::str::from_utf8(&logged[..len]).unwrap().ends_with("a=x\n"));
+        assert_eq!(frame_logged(b"INVITE sip:a@b SIP/2.0\nContent-Length: 9\n\nv=0\n"), Frame::Incomplete { skip: 0 });
         assert_eq!(frame(b"SIP/2."), Frame::Incomplete { skip: 0 });
     }
 

@@ -3,7 +3,7 @@
 //! A cheap case-insensitive prefilter (one Aho-Corasick automaton over trigger words and alias
 //! texts) skips the lines that hold nothing; only the rest go through the regular expressions.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::code::Code;
@@ -18,8 +18,14 @@ pub(crate) struct Extractor {
     prefilter: AhoCorasick,
     /// For each prefilter pattern: the entry it names when it is an alias text.
     alias_entry: Vec<Option<usize>>,
+    /// For each prefilter pattern: which of `patterns` can match where it is found (bit i for
+    /// pattern i), so a line with only `error` in it is not searched for SIP or Q.850 codes.
+    wants: Vec<u32>,
     patterns: Vec<(Regex, Kind)>,
 }
+
+/// Every pattern: for alias texts and Teams tokens, which may hide a trigger word inside them.
+const ALL_PATTERNS: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -35,19 +41,21 @@ enum Kind {
     TeamsToken,
 }
 
-const TRIGGERS: &[&str] = &[
-    "aadsts",
-    "0x",
-    "sip/2.0",
-    "diagnostics",
-    "850",
-    "error",
-    "code",
-    "http",
-    "subreason",
-    "caa",
-    "exchange status",
-    "max_reload",
+/// Trigger words, and the patterns (by their index in `Extractor::new`) that need each one.
+const TRIGGERS: &[(&str, &[usize])] = &[
+    ("aadsts", &[0]),
+    ("0x", &[1]),
+    ("exchange status", &[2]),
+    ("hresult", &[2]),
+    ("sip/2.0", &[3]),
+    ("diagnostics", &[4]),
+    ("850", &[5]),
+    ("error", &[6, 7]),
+    ("code", &[6, 10]),
+    ("http", &[8, 9]),
+    ("subreason", &[10]),
+    ("caa", &[11]),
+    ("max_reload", &[12]),
 ];
 
 fn re(p: &str) -> Regex {
@@ -56,8 +64,9 @@ fn re(p: &str) -> Regex {
 
 impl Extractor {
     pub(crate) fn new(kb: &KnowledgeBase) -> Self {
-        let mut words: Vec<String> = TRIGGERS.iter().map(|s| (*s).to_owned()).collect();
+        let mut words: Vec<String> = TRIGGERS.iter().map(|(w, _)| (*w).to_owned()).collect();
         let mut alias_entry: Vec<Option<usize>> = vec![None; words.len()];
+        let mut wants: Vec<u32> = TRIGGERS.iter().map(|(_, p)| p.iter().fold(0, |m, i| m | 1 << i)).collect();
         let mut teams_tokens = Vec::new();
         // An alias that is part of another entry's alias is ambiguous in free text (the 401 and
         // 500 answers of one API share their opening words): leave it to exact lookups.
@@ -74,6 +83,7 @@ impl Extractor {
                 if a.len() >= MIN_ALIAS && !a.contains('<') && !ambiguous(i, &a.to_ascii_lowercase()) {
                     words.push(a.to_ascii_lowercase());
                     alias_entry.push(Some(i));
+                    wants.push(ALL_PATTERNS);
                 }
             }
             if let Code::Teams(t) = &e.code {
@@ -83,12 +93,15 @@ impl Extractor {
                     teams_tokens.push(regex::escape(t));
                     words.push(t.to_ascii_lowercase());
                     alias_entry.push(None);
+                    wants.push(ALL_PATTERNS);
                 }
             }
         }
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            // Every line of every log goes through it: a full DFA is the fastest to search.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&words)
             .expect("prefilter builds");
         let mut patterns = vec![
@@ -116,27 +129,39 @@ impl Extractor {
         if !teams_tokens.is_empty() {
             patterns.push((re(&format!(r"\b({})\b", teams_tokens.join("|"))), Kind::TeamsToken));
         }
-        Extractor { prefilter, alias_entry, patterns }
+        debug_assert_eq!(patterns.len(), 13, "TRIGGERS names the patterns by index");
+        Extractor { prefilter, alias_entry, wants, patterns }
     }
 
     pub(crate) fn extract(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>) {
-        let mut any = false;
+        self.extract_with(kb, text, out, false);
+    }
+
+    /// `every_pattern` runs all patterns once any trigger is found (the tests compare the two).
+    fn extract_with(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>, every_pattern: bool) {
+        let mut wanted = 0u32;
         let mut aliases: Vec<usize> = Vec::new();
         for m in self.prefilter.find_iter(text) {
-            any = true;
+            wanted |= self.wants[m.pattern().as_usize()];
             if let Some(i) = self.alias_entry[m.pattern().as_usize()] {
                 aliases.push(i);
             }
         }
-        if !any {
+        if wanted == 0 {
             return;
+        }
+        if every_pattern {
+            wanted = ALL_PATTERNS;
         }
         let mut push = |c: Code| {
             if !out.contains(&c) {
                 out.push(c);
             }
         };
-        for (re, kind) in &self.patterns {
+        for (n, (re, kind)) in self.patterns.iter().enumerate() {
+            if wanted & (1 << n) == 0 {
+                continue;
+            }
             for caps in re.captures_iter(text) {
                 let g = &caps[1];
                 // Eight hex digits inside a GUID (`caaaaf3a-…`) are not a code.
@@ -173,6 +198,68 @@ impl Extractor {
         }
         for i in aliases {
             push(kb.entries[i].code.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_words_run_every_pattern_that_can_match() {
+        let kb = KnowledgeBase::builtin();
+        let ex = Extractor::new(kb);
+        let lines = [
+            "AADSTS50076: Due to a configuration change",
+            "authority=https://login.microsoftonline.com error=0xCAA70004 status",
+            "Exchange status : 80131500 : AADSTS50076",
+            "hresult = 80070005 while writing",
+            "SIP/2.0 403 Forbidden",
+            "ms-diagnostics: 1034;reason=\"Previous hop\"",
+            "Reason: Q.850;cause=34;text=\"no circuit\"",
+            "error_code=invalid_grant suberror: consent_required",
+            "error: interaction_required, code: invalid_resource",
+            "<Error=\"401\">",
+            "HTTP status: 407 from the proxy; HTTP/1.1 503 Service Unavailable",
+            "Microsoft response code: 560403; callEndSubReason=560487; final microsoft subcode 560484",
+            "code caa20003 and GeneralError and max_reload_exceeded with licenseError",
+            "errorCode: FailedAuthentication, errorStep: get_skype_license, errorState: licenseError",
+            "nothing to see here",
+        ];
+        for line in lines {
+            let (mut fast, mut full) = (Vec::new(), Vec::new());
+            ex.extract_with(kb, line, &mut fast, false);
+            ex.extract_with(kb, line, &mut full, true);
+            assert_eq!(fast, full, "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Pieces of codes and trigger words glued in any order and case: skipping patterns
+        /// whose trigger is absent never loses a code.
+        #[test]
+        fn skipping_patterns_loses_nothing(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "AADSTS", "50076", "0x", "caa", "70004", "80070005", "error", "_code", "code", "=", ": ",
+                "\"", "sip/2.0 ", "SIP/2.0 ", "403 Forbidden", "ms-", "client-", "diagnostics", "Q.", "850",
+                ";cause=", "34", "http", "HTTP/1.1 ", "status", "Error=\"", "401", "subreason", "callEnd",
+                "Sub", "Reason", "microsoft response code", "560403", "hresult", "exchange status",
+                "invalid_grant", "GeneralError", "max_reload", "_exceeded", " ", "-", "\n",
+            ]), 0..16),
+            upper in proptest::bool::ANY,
+        ) {
+            static EX: std::sync::OnceLock<Extractor> = std::sync::OnceLock::new();
+            let kb = KnowledgeBase::builtin();
+            let ex = EX.get_or_init(|| Extractor::new(kb));
+            let mut line: String = parts.concat();
+            if upper {
+                line = line.to_ascii_uppercase();
+            }
+            let (mut fast, mut full) = (Vec::new(), Vec::new());
+            ex.extract_with(kb, &line, &mut fast, false);
+            ex.extract_with(kb, &line, &mut full, true);
+            proptest::prop_assert_eq!(fast, full, "{}", line);
         }
     }
 }

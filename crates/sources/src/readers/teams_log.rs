@@ -41,14 +41,14 @@ fn re(p: &str) -> Regex {
 /// `Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- warning -- msg`
 static CLASSIC: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +[0-9]{4} +[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?: +GMT[+-][0-9]{4})?)(?: +\([^)]*\))? +<([0-9]+)> +-- +([A-Za-z]+) +-- ?(.*)$",
+        r"^[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +[0-9]{4} +[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?: +GMT[+-][0-9]{4})?)(?: +\([^)]*\))? +<([0-9]+)> +-- +([A-Za-z]+) +-- ?",
     )
 });
 
 /// `2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO> component: msg`
 static NEW: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?) +(?:(0x[0-9a-fA-F]+) +)?<([A-Za-z]+)> ?(.*)$",
+        r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?) +(?:(0x[0-9a-fA-F]+) +)?<([A-Za-z]+)> ?",
     )
 });
 
@@ -157,6 +157,12 @@ fn normalize_level(raw: &str) -> String {
 }
 
 /// Parse a line as the start of an entry, with the flavour its form shows.
+/// The message: the rest of the line after a header match. (Matching the message inside the
+/// pattern would run the slow capturing engine over every byte of every line.)
+fn rest_after(line: &str, c: &regex::Captures<'_>) -> String {
+    line[c.get(0).map_or(0, |m| m.end())..].to_owned()
+}
+
 fn header(line: &str) -> Option<(Header, Flavour)> {
     if let Some(c) = CLASSIC.captures(line) {
         return Some((
@@ -164,7 +170,7 @@ fn header(line: &str) -> Option<(Header, Flavour)> {
                 time: time::parse(&c[1]),
                 level: Some(normalize_level(&c[3])),
                 process: Some(("pid", c[2].to_owned())),
-                message: c[4].to_owned(),
+                message: rest_after(line, &c),
             },
             Flavour::Classic,
         ));
@@ -175,7 +181,7 @@ fn header(line: &str) -> Option<(Header, Flavour)> {
                 time: time::parse(&c[1]),
                 level: Some(normalize_level(&c[3])),
                 process: c.get(2).map(|m| ("thread", m.as_str().to_owned())),
-                message: c[4].to_owned(),
+                message: rest_after(line, &c),
             },
             Flavour::New,
         ));

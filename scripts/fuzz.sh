@@ -17,8 +17,12 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(sed -n 's/^name = "\(.*\)"/\1/p' Cargo.toml | grep -v '^uctriage-fuzz$')
 fi
 export RUSTC_BOOTSTRAP=1
+# Build every target once, then run the binaries themselves: `cargo fuzz run` would rebuild each
+# target when it starts, so edits made during a long run would change what is being fuzzed.
 cargo fuzz build -O >/dev/null
+bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
 mkdir -p logs
+echo "fuzzing $(git -C .. rev-parse --short HEAD)$(git -C .. diff --quiet HEAD -- ../crates || echo ' with local changes')"
 
 run_one() {
   local t=$1
@@ -28,7 +32,7 @@ run_one() {
   fi
   local start end status=ok
   start=$(date +%s)
-  if ! cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+  if ! "$bin/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" -max_total_time="$secs" -rss_limit_mb=2048 \
       -max_len=1048576 -print_final_stats=1 >"logs/$t.log" 2>&1; then
     status=CRASH
   fi
@@ -39,7 +43,7 @@ run_one() {
     "$(find "corpus/$t" -type f | wc -l)" "$status"
 }
 export -f run_one
-export secs
+export secs bin
 printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one {}'
 if ls artifacts/*/crash-* artifacts/*/oom-* artifacts/*/timeout-* 2>/dev/null; then
   echo "findings above"

@@ -4,7 +4,7 @@
 //! the few clauses that name neither), so adding rules does not make reading slower. Matching
 //! runs in the readers' threads (a [`Collector`] per input); collectors merge in input order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::HashMap;
 
@@ -25,7 +25,12 @@ pub(crate) struct Threshold {
     max_gap: Option<i64>,
     rate_of: Option<Clause>,
     min_rate: Option<f64>,
+    /// Fields whose different values are counted, with the least and most allowed.
+    distinct: Vec<(String, u64, Option<u64>)>,
 }
+
+/// Different values kept per counted field: enough to judge any bound a rule can state.
+const DISTINCT_KEPT: usize = 64;
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
@@ -63,6 +68,9 @@ impl Rule {
                 Err(e) => errors.push(format!("{id}: codes: {e}")),
             }
         }
+        if let Some(sc) = raw.scope.as_deref().filter(|s| !matches!(*s, "container" | "scan")) {
+            errors.push(format!("{id}: scope {sc:?} is neither \"container\" nor \"scan\""));
+        }
         Rule { raw, when, requires, unless, boost, threshold, codes }
     }
 }
@@ -83,7 +91,24 @@ fn compile_threshold(id: &str, t: &RawThreshold, errors: &mut Vec<String>) -> Th
     if rate_of.is_some() != t.min_rate.is_some() {
         errors.push(format!("{id}: threshold: rate_of and min_rate go together"));
     }
-    Threshold { count: t.count.unwrap_or(1), window, max_gap, rate_of, min_rate: t.min_rate }
+    let mut distinct: Vec<(String, u64, Option<u64>)> = Vec::new();
+    for (field, at_least) in &t.distinct {
+        distinct.push((field.clone(), *at_least, t.max_distinct.get(field).copied()));
+    }
+    for (field, at_most) in &t.max_distinct {
+        if !t.distinct.contains_key(field) {
+            distinct.push((field.clone(), 1, Some(*at_most)));
+        }
+    }
+    for (field, least, most) in &distinct {
+        if *least as usize > DISTINCT_KEPT || most.is_some_and(|m| m == 0 || m < *least || m as usize >= DISTINCT_KEPT)
+        {
+            errors.push(format!(
+                "{id}: threshold: the bounds on distinct {field} must satisfy 1 <= max_distinct, distinct <= max_distinct and both < {DISTINCT_KEPT} (distinct = 0 only counts, for the texts)"
+            ));
+        }
+    }
+    Threshold { count: t.count.unwrap_or(1), window, max_gap, rate_of, min_rate: t.min_rate, distinct }
 }
 
 /// Which list a clause belongs to.
@@ -179,6 +204,8 @@ struct Acc {
     order: u64,
     /// Rules whose `when` matched these records (for the knowledge-base fallback).
     matched_by: Vec<usize>,
+    /// Different values of the fields a threshold counts (at most [`DISTINCT_KEPT`] each).
+    distinct: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Acc {
@@ -233,6 +260,29 @@ impl Acc {
         for r in other.matched_by {
             if !self.matched_by.contains(&r) {
                 self.matched_by.push(r);
+            }
+        }
+        for (field, values) in other.distinct {
+            let mine = self.distinct.entry(field).or_default();
+            for v in values {
+                if mine.len() >= DISTINCT_KEPT {
+                    break;
+                }
+                mine.insert(v);
+            }
+        }
+    }
+
+    /// Count the values of the fields a threshold counts.
+    fn note_distinct(&mut self, t: &Threshold, e: &Evidence) {
+        for (field, _, _) in &t.distinct {
+            // `computer|device`: the first of these fields the record has.
+            let Some(v) = field.split('|').find_map(|f| crate::rule::field_text(e, f).filter(|v| !v.is_empty())) else {
+                continue;
+            };
+            let values = self.distinct.entry(field.clone()).or_default();
+            if values.len() < DISTINCT_KEPT && !values.contains(&v) {
+                values.insert(v);
             }
         }
     }
@@ -395,6 +445,22 @@ impl<'r> Collector<'r> {
                 }
             }
             let boosts = (0..rule.boost.len()).filter(|i| seen_anywhere(Role::Boost, *i)).count() as i64;
+            // Counted fields fill `{distinct_user}` (how many) and `{user_list}` (which) in texts.
+            let mut fields = std::borrow::Cow::Borrowed(&acc.fields);
+            for (field, _, _) in rule.threshold.iter().flat_map(|t| &t.distinct) {
+                let empty = BTreeSet::new();
+                let values = acc.distinct.get(field).unwrap_or(&empty);
+                let name = field.split('|').next().unwrap_or(field);
+                let f = fields.to_mut();
+                f.insert(format!("distinct_{name}"), values.len().to_string());
+                let shown: Vec<&str> = values.iter().take(10).map(String::as_str).collect();
+                let list = match (shown.is_empty(), values.len() > shown.len()) {
+                    (true, _) => "none named".to_owned(),
+                    (false, true) => format!("{}, …", shown.join(", ")),
+                    (false, false) => shown.join(", "),
+                };
+                f.insert(format!("{name}_list"), list);
+            }
             out.push((
                 *ri,
                 Finding::build(
@@ -404,7 +470,7 @@ impl<'r> Collector<'r> {
                     acc.first,
                     acc.last,
                     &acc.codes,
-                    &acc.fields,
+                    &fields,
                     acc.evidence.clone(),
                     boosts,
                 ),
@@ -455,7 +521,10 @@ fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {
             return false;
         }
     }
-    true
+    t.distinct.iter().all(|(field, least, most)| {
+        let n = acc.distinct.get(field).map_or(0, BTreeSet::len) as u64;
+        n >= *least && most.is_none_or(|m| n <= m)
+    })
 }
 
 impl Collector<'_> {
@@ -530,13 +599,18 @@ impl Sink for Collector<'_> {
         for ri in matched_when {
             let mut group = self.group_of(ri, &e);
             let r = &rules.rules[ri];
-            if !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty()) {
+            let by_container = r.raw.scope.as_deref() != Some("scan");
+            if by_container && !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty()) {
                 group.push(SCOPE_SEP);
                 group.push_str(scope_of(&e.path));
             }
             // Times are only needed to look at their spacing.
             let keep_times = r.threshold.as_ref().is_some_and(|t| t.window.is_some() || t.max_gap.is_some());
-            self.accs.entry((ri, group)).or_default().add(&e, keep_times, order);
+            let acc = self.accs.entry((ri, group)).or_default();
+            acc.add(&e, keep_times, order);
+            if let Some(t) = r.threshold.as_ref().filter(|t| !t.distinct.is_empty()) {
+                acc.note_distinct(t, &e);
+            }
         }
         for (ri, role, i) in matched_aux {
             let group = if role == Role::RateOf { self.group_of(ri, &e) } else { scope_of(&e.path).to_owned() };

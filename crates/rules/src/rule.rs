@@ -72,6 +72,15 @@ pub struct RawThreshold {
     /// Fires when matches / evidence matching `rate_of` (same group) reaches `min_rate`.
     pub rate_of: Option<RawClause>,
     pub min_rate: Option<f64>,
+    /// At least this many different values of each field among the matches (`{ user = 2 }`):
+    /// "several users", "several computers". `computer|device` counts the first of the two a
+    /// record has; 0 only counts. Texts get `{distinct_user}` (how many) and `{user_list}`.
+    #[serde(default)]
+    pub distinct: BTreeMap<String, u64>,
+    /// At most this many different values of each field (`{ computer = 1 }`: "one computer
+    /// only"). A field named here must also have a value on the matches.
+    #[serde(default)]
+    pub max_distinct: BTreeMap<String, u64>,
 }
 
 /// Sample evidence carried by a rule: it must fire the rule (or, for counter samples, must not).
@@ -116,6 +125,11 @@ pub struct RawRule {
     pub codes: Vec<String>,
     /// One finding per value of this evidence field (`computer`, `user`, `sbc_fqdn`…).
     pub group_by: Option<String>,
+    /// Where `requires`, `unless` and `boost` look, and what one finding gathers: `container`
+    /// (the default: the zip or folder the records came from, so one device's bundle does not
+    /// colour another's) or `scan` (every input together, for rules that compare computers).
+    #[serde(default)]
+    pub scope: Option<String>,
     /// Findings of these rules are consequences of this one: their evidence moves here.
     #[serde(default)]
     pub absorbs: Vec<String>,

@@ -207,6 +207,52 @@ fn identical_heartbeats_are_held_as_runs_and_spans_stay_exact() {
 }
 
 #[test]
+fn scoping_counts_users_and_computers_across_folders() {
+    let rules = RuleSet::builtin();
+    let lync = |path: &str, user: &str, computer: &str| {
+        let mut e = ev(
+            "lync-message",
+            &["LYNC server-not-responding"],
+            &[("user", user.into()), ("computer", computer.into())],
+            "2025-07-15T08:30:11Z",
+        );
+        e.path = path.into();
+        e
+    };
+    let mut portal = ev(
+        "sign-in",
+        &[],
+        &[("user", "joe@contoso.com".into()), ("status", "Success".into()), ("device", "PC-0117".into())],
+        "2025-07-15T08:31:00Z",
+    );
+    portal.path = "exports/InteractiveSignIns.csv".into();
+    let d = run(
+        &rules,
+        vec![
+            lync("pcs/PC-0117/Lync-UccApi-0.UccApilog", "joe@contoso.com", "PC-0117"),
+            lync("pcs/PC-0342/Lync-UccApi-0.UccApilog", "ann@contoso.com", "PC-0342"),
+            lync("pcs/PC-0342/Lync-UccApi-0.UccApilog", "ann@contoso.com", "PC-0342"),
+            portal.clone(),
+        ],
+    );
+    let f = d.findings.iter().find(|f| f.rule == "lync.scope.many-computers-portal-works").expect("scoping finding");
+    assert!(f.title.contains("on 2 computers"), "{}", f.title);
+    assert!(f.cause.contains("PC-0117, PC-0342") && f.cause.contains("2 user(s)"), "{}", f.cause);
+    assert!(d.findings.iter().all(|f| f.rule != "lync.scope.one-computer"));
+    // One computer only: the client, whatever the number of users.
+    let d = run(
+        &rules,
+        vec![
+            lync("pcs/PC-0117/a.UccApilog", "joe@contoso.com", "PC-0117"),
+            lync("pcs/PC-0117/b.UccApilog", "ann@contoso.com", "PC-0117"),
+            portal,
+        ],
+    );
+    assert!(d.findings.iter().any(|f| f.rule == "lync.scope.one-computer"));
+    assert!(d.findings.iter().all(|f| f.rule != "lync.scope.many-computers-portal-works"));
+}
+
+#[test]
 fn bad_rule_files_are_rejected_with_file_and_rule() {
     let bad = r#"
 [[rule]]

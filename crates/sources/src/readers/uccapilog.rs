@@ -150,6 +150,8 @@ impl Reader for Uccapilog {
         let mut prev = String::new();
         let mut prev_lync = Vec::new();
         let mut last_time: Option<Timestamp> = None;
+        // The account signing in: the From address of the REGISTER requests seen so far.
+        let mut user: Option<String> = None;
         while let Some(info) = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))? {
             let n = info.number;
             if info.truncated {
@@ -158,7 +160,7 @@ impl Reader for Uccapilog {
             if line.contains("$$begin_record") {
                 if let Some(r) = rec.take() {
                     out.warn(format!("line {}", r.line), "record without its $$end_record; read as far as it goes");
-                    emit_record(out, &r);
+                    user = emit_record(out, &r).or(user);
                 }
                 let t = tl_time(&line);
                 last_time = t.or(last_time);
@@ -168,7 +170,7 @@ impl Reader for Uccapilog {
             if let Some(r) = rec.as_mut() {
                 if line.trim_start().starts_with("$$end_record") {
                     if let Some(r) = rec.take() {
-                        emit_record(out, &r);
+                        user = emit_record(out, &r).or(user);
                     }
                 } else {
                     r.push(&line);
@@ -206,6 +208,9 @@ impl Reader for Uccapilog {
                 e.field("level", level);
                 e.field("component", component);
                 e.field("message", text);
+                if let Some(u) = &user {
+                    e.field("user", u.as_str());
+                }
                 e.add_codes(codes);
                 e.set_excerpt(&line);
                 out.emit(e);
@@ -222,10 +227,16 @@ impl Reader for Uccapilog {
     }
 }
 
-fn emit_record(out: &mut Emitter<'_>, r: &Record) {
-    let Some(start) = r.start.as_deref() else {
-        return;
-    };
+/// The address in a From or To value: `"Joe" <sip:Joe@Contoso.com>;tag=1` → `joe@contoso.com`.
+fn sip_address(v: &str) -> Option<String> {
+    let at = v.to_ascii_lowercase().find("sip:")? + 4;
+    let addr: String = v[at..].chars().take_while(|c| !matches!(c, '>' | ';' | ' ' | ',' | '?')).collect();
+    addr.contains('@').then(|| addr.to_ascii_lowercase())
+}
+
+/// Emit one framed SIP record; for a REGISTER exchange, returns the account signing in.
+fn emit_record(out: &mut Emitter<'_>, r: &Record) -> Option<String> {
+    let start = r.start.as_deref()?;
     let mut text = String::with_capacity(1024);
     text.push_str(start);
     text.push('\n');
@@ -243,7 +254,7 @@ fn emit_record(out: &mut Emitter<'_>, r: &Record) {
     }
     let Some(msg) = sip::parse(&text) else {
         out.warn(format!("line {}", r.line), "record whose Start-Line is not a SIP start line; skipped");
-        return;
+        return None;
     };
     let mut e = out.evidence(format!("line {}", r.line));
     e.source = "uccapilog".into();
@@ -263,12 +274,26 @@ fn emit_record(out: &mut Emitter<'_>, r: &Record) {
         .flat_map(|v| message_codes(v, Kind::Lync))
         .collect();
     e.add_codes(quoted);
+    let user =
+        (e.get_str("cseq_method") == Some("REGISTER")).then(|| e.get_str("from").and_then(sip_address)).flatten();
+    if let Some(u) = &user {
+        e.field("user", u.as_str());
+    }
     out.emit(e);
+    user
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_of_from_values() {
+        assert_eq!(sip_address(r#""Joe" <sip:Joe@Contoso.com>;tag=1a2b"#).as_deref(), Some("joe@contoso.com"));
+        assert_eq!(sip_address("<sip:joe@contoso.com;transport=tls>").as_deref(), Some("joe@contoso.com"));
+        assert_eq!(sip_address("<sip:contoso.com>"), None);
+        assert_eq!(sip_address("no address"), None);
+    }
 
     #[test]
     fn tl_lines() {

@@ -18,6 +18,11 @@ use crate::timeline::HeartbeatPoint;
 /// Evidence kept per finding; the rest is counted.
 pub const EVIDENCE_KEPT: usize = 25;
 
+/// Findings one rule may gather separately (one per user, room, SBC…). A tenant-wide sign-in
+/// export can name tens of thousands of users; past this, matches of new groups are counted for
+/// a note instead of each holding a finding's worth of memory.
+pub const GROUPS_KEPT: usize = 1000;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Threshold {
     count: u64,
@@ -317,6 +322,9 @@ pub struct Collector<'r> {
     last_heartbeat: HashMap<String, usize>,
     /// Codes on records that no rule's `when` matched, for the knowledge-base findings.
     unmatched: HashMap<Code, Acc>,
+    /// Groups held per rule, and the matches of groups beyond [`GROUPS_KEPT`] (rule → count).
+    groups: HashMap<usize, usize>,
+    pub(crate) overflow: BTreeMap<usize, u64>,
     order: u64,
 }
 
@@ -331,6 +339,8 @@ impl<'r> Collector<'r> {
             heartbeats: Vec::new(),
             last_heartbeat: HashMap::default(),
             unmatched: HashMap::default(),
+            groups: HashMap::default(),
+            overflow: BTreeMap::new(),
             order: 0,
         }
     }
@@ -355,7 +365,14 @@ impl<'r> Collector<'r> {
         let base = self.order;
         for (k, mut acc) in other.accs {
             acc.order += base;
+            if !self.accs.contains_key(&k) && !self.admit_group(k.0) {
+                *self.overflow.entry(k.0).or_default() += acc.count;
+                continue;
+            }
             self.accs.entry(k).or_default().merge(acc);
+        }
+        for (r, n) in other.overflow {
+            *self.overflow.entry(r).or_default() += n;
         }
         for (k, n) in other.aux {
             *self.aux.entry(k).or_default() += n;
@@ -528,6 +545,16 @@ fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {
 }
 
 impl Collector<'_> {
+    /// Whether rule `ri` may start another group (and count it when it may).
+    fn admit_group(&mut self, ri: usize) -> bool {
+        let n = self.groups.entry(ri).or_default();
+        if *n >= GROUPS_KEPT {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
     /// Hold a heartbeat for the timeline: a repeat of the room's last state only moves the end of
     /// its run (checked before anything is copied, as most heartbeats are repeats).
     fn heartbeat(&mut self, e: &Evidence) {
@@ -606,7 +633,12 @@ impl Sink for Collector<'_> {
             }
             // Times are only needed to look at their spacing.
             let keep_times = r.threshold.as_ref().is_some_and(|t| t.window.is_some() || t.max_gap.is_some());
-            let acc = self.accs.entry((ri, group)).or_default();
+            let key = (ri, group);
+            if !self.accs.contains_key(&key) && !self.admit_group(ri) {
+                *self.overflow.entry(ri).or_default() += 1;
+                continue;
+            }
+            let acc = self.accs.entry(key).or_default();
             acc.add(&e, keep_times, order);
             if let Some(t) = r.threshold.as_ref().filter(|t| !t.distinct.is_empty()) {
                 acc.note_distinct(t, &e);

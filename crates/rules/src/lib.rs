@@ -233,6 +233,16 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
         Verdict::Healthy
     };
     let mut notes = Vec::new();
+    for (ri, n) in &collector.overflow {
+        let rule = &collector.rule_set().rules[*ri].raw;
+        let by = rule.group_by.as_deref().unwrap_or("container");
+        notes.push(format!(
+            "Rule {} matched more than {} different values of {by}: the first {} are reported one by one, {n} further matches are only counted here.",
+            rule.id,
+            engine::GROUPS_KEPT,
+            engine::GROUPS_KEPT
+        ));
+    }
     let kinds: Vec<String> = collector.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     if collector.records == 0 {
         notes.push("The inputs were read but held no record uctriage can judge: no event, log line with a known code, sign-in, SIP message or call record.".into());

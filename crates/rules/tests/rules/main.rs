@@ -253,6 +253,31 @@ fn scoping_counts_users_and_computers_across_folders() {
 }
 
 #[test]
+fn a_rule_holds_a_bounded_number_of_groups_and_notes_the_rest() {
+    let rules = RuleSet::builtin();
+    let message = |user: String| {
+        ev("lync-message", &["LYNC server-temporarily-unavailable"], &[("user", user.into())], "2025-07-15T08:30:11Z")
+    };
+    let kept = uctriage_rules::engine::GROUPS_KEPT;
+    // Two inputs, merged as a scan merges them: the bound holds across the merge too.
+    let mut a = rules.collector();
+    let mut b = rules.collector();
+    for i in 0..kept {
+        a.record(message(format!("user{i}@contoso.com")));
+    }
+    for i in 0..kept / 2 {
+        b.record(message(format!("user{i}@contoso.com")));
+        b.record(message(format!("other{i}@contoso.com")));
+    }
+    a.merge(b);
+    let d = diagnose(a);
+    let per_user = d.findings.iter().filter(|f| f.rule == "lync.sign-in.server-temporarily-unavailable").count();
+    assert_eq!(per_user, kept);
+    let note = d.notes.iter().find(|n| n.contains("lync.sign-in.server-temporarily-unavailable")).expect("a note");
+    assert!(note.contains(&format!("{} further matches", kept / 2)), "{note}");
+}
+
+#[test]
 fn bad_rule_files_are_rejected_with_file_and_rule() {
     let bad = r#"
 [[rule]]

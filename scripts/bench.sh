@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and memory of reading and scanning a large generated bundle, beside rg (and
 # evtx_dump when installed) on the same data. Usage: scripts/bench.sh [BYTES] [WORKDIR]
+# ZIP=1 also writes the bundle as one zip archive and times `scan` on it (entries streamed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=${1:-500000000}
@@ -26,6 +27,11 @@ measure() { # label, command...
 echo "bundle: $(mb "$size") MB in $(find "$work/bundle" -type f | wc -l) files, $(nproc) cores"
 measure "uctriage evidence (all readers)" "$bin" evidence "$work/bundle"
 measure "uctriage scan --format json" "$bin" scan --format json -q "$work/bundle"
+if [ "${ZIP:-0}" = 1 ]; then
+  [ -f "$work/bundle.zip" ] || target/release/examples/make_bundle large "$bytes" "$work/bundle.zip" >/dev/null
+  echo "zip: $(mb "$(stat -c %s "$work/bundle.zip")") MB compressed"
+  measure "uctriage scan (same bundle as .zip)" "$bin" scan --format json -q "$work/bundle.zip"
+fi
 if command -v rg >/dev/null; then measure "rg -c (same files)" rg -c -a 'AADSTS|0xCAA|SIP/2.0' "$work/bundle"; fi
 measure "grep -c (same files)" grep -rca -E 'AADSTS|0xCAA|SIP/2.0' "$work/bundle"
 echo "per format (uctriage evidence on the files of one kind):"

@@ -22,7 +22,7 @@ export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O >/dev/null
 bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
 mkdir -p logs
-echo "fuzzing $(git -C .. rev-parse --short HEAD)$(git -C .. diff --quiet HEAD -- ../crates || echo ' with local changes')"
+echo "fuzzing $(git -C .. rev-parse --short HEAD)$(git -C .. diff --quiet HEAD -- crates fuzz/fuzz_targets || echo ' with local changes')"
 
 run_one() {
   local t=$1

@@ -286,7 +286,7 @@ impl Acc {
                 continue;
             };
             let values = self.distinct.entry(field.clone()).or_default();
-            if values.len() < DISTINCT_KEPT && !values.contains(&v) {
+            if values.len() < DISTINCT_KEPT {
                 values.insert(v);
             }
         }

@@ -9,14 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use foldhash::HashMap;
 
 use jiff::Timestamp;
-use uctriage_evidence::{Code, Evidence, Sink};
+use uctriage_evidence::{time, Code, Evidence, Sink};
 
-use crate::finding::{EvidenceRef, Finding};
+use crate::finding::{fill, EvidenceRef, Finding};
 use crate::rule::{parse_duration, Clause, RawRule, RawThreshold};
 use crate::timeline::HeartbeatPoint;
 
-/// Evidence kept per finding; the rest is counted.
-pub const EVIDENCE_KEPT: usize = 25;
+pub use crate::finding::EVIDENCE_KEPT;
 
 /// Findings one rule may gather separately (one per user, room, SBC…). A tenant-wide sign-in
 /// export can name tens of thousands of users; past this, matches of new groups are counted for
@@ -480,7 +479,7 @@ impl<'r> Collector<'r> {
             }
             out.push((
                 *ri,
-                Finding::build(
+                finding_of(
                     rule,
                     group,
                     acc.count,
@@ -649,4 +648,67 @@ impl Sink for Collector<'_> {
             *self.aux.entry((ri, role, i, group)).or_default() += 1;
         }
     }
+}
+
+/// The finding of a rule that fired for `group`, its texts filled from the gathered fields.
+#[allow(clippy::too_many_arguments)]
+fn finding_of(
+    rule: &Rule,
+    group: &str,
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    seen_codes: &[Code],
+    fields: &BTreeMap<String, String>,
+    evidence: Vec<EvidenceRef>,
+    boosts: i64,
+) -> Finding {
+    let mut vars = fields.clone();
+    vars.insert("count".into(), count.to_string());
+    vars.insert("group".into(), group.to_owned());
+    vars.insert("first_seen".into(), first.map(time::rfc3339).unwrap_or_default());
+    vars.insert("last_seen".into(), last.map(time::rfc3339).unwrap_or_default());
+    let r = &rule.raw;
+    Finding {
+        rule: r.id.clone(),
+        severity: r.severity,
+        title: fill(&r.title, &vars),
+        codes: finding_codes(rule, seen_codes),
+        family: r.family.clone(),
+        layer: r.layer.as_str().to_owned(),
+        cause: fill(&r.cause, &vars),
+        fix: r.fix.iter().map(|f| fill(f, &vars)).collect(),
+        references: r.references.clone(),
+        first_seen: first,
+        last_seen: last,
+        count,
+        evidence,
+        group: group.to_owned(),
+        consequences: Vec::new(),
+        score: r.priority + 10 * boosts,
+    }
+}
+
+/// The codes a finding reports: first the codes the rule names that the evidence really carried
+/// (in the rule's order), then the other known codes of the matched records; when the records
+/// carried none, the rule's codes as declared.
+fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
+    let named: Vec<&Code> = rule.codes.iter().chain(rule.when.iter().flat_map(|c| c.codes.iter())).collect();
+    let mut out: Vec<Code> = Vec::new();
+    for c in &named {
+        if seen.contains(c) && !out.contains(c) {
+            out.push((*c).clone());
+        }
+    }
+    let kb = uctriage_kb::KnowledgeBase::builtin();
+    for c in seen {
+        let quiet = kb.get(c).is_none_or(|e| matches!(e.family.as_str(), "sip-1xx-3xx" | "wam-info"));
+        if !quiet && !out.contains(c) {
+            out.push(c.clone());
+        }
+    }
+    if out.is_empty() {
+        out = rule.codes.clone();
+    }
+    out
 }

@@ -1,4 +1,7 @@
 //! Findings: one root cause each, with its evidence from every source.
+//!
+//! This module knows nothing of compiled rules: the engine builds findings from what its rules
+//! gathered, so the dependency goes from the engine to findings only.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +9,6 @@ use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 use uctriage_evidence::{time, Code, Evidence};
 
-use crate::engine::Rule;
 use crate::rule::Severity;
 
 fn ser_time<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
@@ -15,6 +17,9 @@ fn ser_time<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Erro
         None => s.serialize_none(),
     }
 }
+
+/// Evidence kept per finding; the rest is counted.
+pub const EVIDENCE_KEPT: usize = 25;
 
 /// A pointer to one piece of evidence behind a finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,44 +102,6 @@ pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
 }
 
 impl Finding {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn build(
-        rule: &Rule,
-        group: &str,
-        count: u64,
-        first: Option<Timestamp>,
-        last: Option<Timestamp>,
-        seen_codes: &[Code],
-        fields: &BTreeMap<String, String>,
-        evidence: Vec<EvidenceRef>,
-        boosts: i64,
-    ) -> Finding {
-        let mut vars = fields.clone();
-        vars.insert("count".into(), count.to_string());
-        vars.insert("group".into(), group.to_owned());
-        vars.insert("first_seen".into(), first.map(time::rfc3339).unwrap_or_default());
-        vars.insert("last_seen".into(), last.map(time::rfc3339).unwrap_or_default());
-        let r = &rule.raw;
-        Finding {
-            rule: r.id.clone(),
-            severity: r.severity,
-            title: fill(&r.title, &vars),
-            codes: finding_codes(rule, seen_codes),
-            family: r.family.clone(),
-            layer: r.layer.as_str().to_owned(),
-            cause: fill(&r.cause, &vars),
-            fix: r.fix.iter().map(|f| fill(f, &vars)).collect(),
-            references: r.references.clone(),
-            first_seen: first,
-            last_seen: last,
-            count,
-            evidence,
-            group: group.to_owned(),
-            consequences: Vec::new(),
-            score: r.priority + 10 * boosts,
-        }
-    }
-
     /// A finding for a known code that no rule covers: the knowledge base supplies the text.
     pub(crate) fn from_kb(
         entry: &uctriage_kb::Entry,
@@ -189,7 +156,7 @@ impl Finding {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        let room = crate::engine::EVIDENCE_KEPT.saturating_sub(self.evidence.len()).max(3);
+        let room = EVIDENCE_KEPT.saturating_sub(self.evidence.len()).max(3);
         let fresh: Vec<EvidenceRef> = other
             .evidence
             .into_iter()
@@ -208,28 +175,4 @@ impl Finding {
         // Corroboration from another source makes this cause more likely.
         self.score += 5;
     }
-}
-
-/// The codes a finding reports: first the codes the rule names that the evidence really carried
-/// (in the rule's order), then the other known codes of the matched records; when the records
-/// carried none, the rule's codes as declared.
-fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
-    let named: Vec<&Code> = rule.codes.iter().chain(rule.when.iter().flat_map(|c| c.codes.iter())).collect();
-    let mut out: Vec<Code> = Vec::new();
-    for c in &named {
-        if seen.contains(c) && !out.contains(c) {
-            out.push((*c).clone());
-        }
-    }
-    let kb = uctriage_kb::KnowledgeBase::builtin();
-    for c in seen {
-        let quiet = kb.get(c).is_none_or(|e| matches!(e.family.as_str(), "sip-1xx-3xx" | "wam-info"));
-        if !quiet && !out.contains(c) {
-            out.push(c.clone());
-        }
-    }
-    if out.is_empty() {
-        out = rule.codes.clone();
-    }
-    out
 }

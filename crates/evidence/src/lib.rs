@@ -3,12 +3,17 @@
 //! A record says where it came from (`path`, `format`, `location`), when (`time`, UTC), which log
 //! (`source`), what it is (`kind`), which codes it carries (canonical [`Code`]s), what the reader
 //! extracted (`fields`) and a short `excerpt` of the original text.
+//!
+//! Records, warnings and input reports serialize to JSON and read back (`uctriage evidence`
+//! output, stored reports).
 
 pub mod time;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 pub use uctriage_kb::Code;
 
 pub use jiff::Timestamp;
@@ -21,12 +26,13 @@ pub const EXCERPT_MAX: usize = 400;
 pub struct Evidence {
     /// Input path; inside containers `bundle.zip!Windows/EventLog/x.evtx`.
     pub path: String,
-    /// Reader that produced the record (`evtx`, `event-xml`, `teams-log`, `sip-trace`…).
+    /// Reader that produced the record (`evtx`, `event-xml`, `teams-log`, `sip-trace`…). Read
+    /// back from JSON through [`intern_format`].
     pub format: &'static str,
     /// Where in the input: `record 881`, `line 12`, `row 4`, `packet 7`.
     pub location: String,
     /// When the source says it happened, in UTC; `null` when the source has no time.
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "time::serde_rfc3339_opt")]
     pub time: Option<Timestamp>,
     /// Channel, provider or log name.
     pub source: String,
@@ -40,10 +46,71 @@ pub struct Evidence {
     pub excerpt: String,
 }
 
-fn ser_time<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.collect_str(&time::rfc3339(*t)),
-        None => s.serialize_none(),
+/// [`Evidence`] as read from JSON: the same fields, with the format name borrowed until it is
+/// interned (serde's derive would tie a `&'static str` field to `'static` input). `time`,
+/// `source`, `fields` and `excerpt` may be left out.
+#[derive(Deserialize)]
+#[serde(rename = "Evidence")]
+struct StoredEvidence<'a> {
+    path: String,
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    location: String,
+    #[serde(with = "time::serde_rfc3339_opt", default)]
+    time: Option<Timestamp>,
+    #[serde(default)]
+    source: String,
+    kind: String,
+    codes: Vec<Code>,
+    #[serde(default)]
+    fields: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    excerpt: String,
+}
+
+impl<'de> Deserialize<'de> for Evidence {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let StoredEvidence { path, format, location, time, source, kind, codes, fields, excerpt } =
+            StoredEvidence::deserialize(d)?;
+        Ok(Evidence { path, format: intern_format(&format), location, time, source, kind, codes, fields, excerpt })
+    }
+}
+
+/// Different format names [`intern_format`] keeps; more names read back share [`FALLBACK_FORMAT`].
+pub const FORMATS_INTERNED: usize = 256;
+
+/// The format given to a read-back record whose format name cannot be kept (too many different
+/// names, or a name longer than 64 bytes): the name of the reader of stored records.
+pub const FALLBACK_FORMAT: &str = "evidence-jsonl";
+
+/// The `&'static` copy of a format name read back from JSON.
+///
+/// Readers name their format with a string literal, so records carry a `&'static str` that costs
+/// no allocation. Records read back from JSON get their name here: each different name is leaked
+/// once and reused, at most [`FORMATS_INTERNED`] of them, so hostile input cannot grow memory;
+/// past the cap (or for an overlong name) the record's format is [`FALLBACK_FORMAT`].
+pub fn intern_format(name: &str) -> &'static str {
+    static NAMES: Mutex<FormatNames> = Mutex::new(FormatNames(BTreeSet::new()));
+    NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).intern(name)
+}
+
+/// The format names kept so far.
+struct FormatNames(BTreeSet<&'static str>);
+
+impl FormatNames {
+    fn intern(&mut self, name: &str) -> &'static str {
+        if name == FALLBACK_FORMAT || name.len() > 64 {
+            return FALLBACK_FORMAT;
+        }
+        if let Some(known) = self.0.get(name) {
+            return known;
+        }
+        if self.0.len() >= FORMATS_INTERNED {
+            return FALLBACK_FORMAT;
+        }
+        let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        self.0.insert(kept);
+        kept
     }
 }
 
@@ -125,7 +192,7 @@ pub fn excerpt(text: &str) -> String {
 }
 
 /// A problem with one input that did not stop the rest: the file and the place, and what went wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub path: String,
     /// Where in the input (`byte 4096`, `line 12`, `chunk 3`), or empty for the whole input.
@@ -140,6 +207,37 @@ impl std::fmt::Display for Warning {
         } else {
             write!(f, "{}: {}: {}", self.path, self.place, self.message)
         }
+    }
+}
+
+/// Whether an input could be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputStatus {
+    /// A reader read it (possibly with warnings, possibly to no record).
+    Read,
+    /// It opened, but no reader knows its format (binary data, an empty file).
+    Unsupported,
+    /// It could not be opened or read at all.
+    Unreadable,
+}
+
+/// What happened to one input (the contract's `inputs` entries are made from these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputReport {
+    pub path: String,
+    /// The reader used; `unsupported` / `unreadable` when none was (as the contract's JSON says).
+    pub format: String,
+    pub status: InputStatus,
+    pub records: u64,
+    pub bytes: u64,
+    pub warnings: Vec<Warning>,
+}
+
+impl InputReport {
+    /// True when a reader read the input.
+    pub fn is_read(&self) -> bool {
+        self.status == InputStatus::Read
     }
 }
 
@@ -178,5 +276,41 @@ mod tests {
         let j = serde_json::to_value(&e).unwrap();
         assert_eq!(j["time"], "2025-07-15T08:30:11Z");
         assert_eq!(j["codes"], serde_json::json!(["AADSTS50076"]));
+    }
+
+    #[test]
+    fn record_reads_back_equal() {
+        let mut e = Evidence::new("a.zip!b.log", "teams-log", "line 7");
+        e.time = time::parse("2025-07-15T08:30:11Z");
+        e.source = "teams-new".into();
+        e.kind = "teams-log".into();
+        e.add_code(Code::Aadsts(50076));
+        e.field("user", "room01@contoso.com").field("status", 403);
+        e.set_excerpt("sign-in failed AADSTS50076");
+        let text = serde_json::to_string(&e).unwrap();
+        let back: Evidence = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e);
+        let w = Warning { path: "a".into(), place: "line 2".into(), message: "bad".into() };
+        let text = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<Warning>(&text).unwrap(), w);
+    }
+
+    #[test]
+    fn format_names_read_back_are_bounded() {
+        assert_eq!(intern_format(&"x".repeat(65)), FALLBACK_FORMAT);
+        assert!(std::ptr::eq(intern_format("teams-log"), intern_format("teams-log")));
+        let mut names = FormatNames(BTreeSet::new());
+        for i in 0..FORMATS_INTERNED {
+            assert_eq!(names.intern(&format!("made-up-{i}")), format!("made-up-{i}"));
+        }
+        assert!(std::ptr::eq(names.intern("made-up-3"), names.intern("made-up-3")));
+        assert_eq!(names.intern("one-too-many"), FALLBACK_FORMAT);
+        assert_eq!(names.0.len(), FORMATS_INTERNED);
+    }
+
+    #[test]
+    fn input_status_is_kebab_case() {
+        assert_eq!(serde_json::to_value(InputStatus::Unsupported).unwrap(), "unsupported");
+        assert_eq!(serde_json::from_str::<InputStatus>("\"read\"").unwrap(), InputStatus::Read);
     }
 }

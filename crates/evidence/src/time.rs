@@ -24,6 +24,44 @@ pub fn rfc3339(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Serde for a timestamp written as [`rfc3339`]: `#[serde(with = "uctriage_evidence::time::serde_rfc3339")]`.
+/// Reading accepts every form [`parse`] knows.
+pub mod serde_rfc3339 {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&super::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        super::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a time")))
+    }
+}
+
+/// Serde for an optional timestamp: [`rfc3339`] or `null`.
+pub mod serde_rfc3339_opt {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(&super::rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        match Option::<std::borrow::Cow<'de, str>>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => {
+                super::parse(&text).map(Some).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a time")))
+            }
+        }
+    }
+}
+
 /// Parse any supported form; numeric dates are read month first unless the day cannot be a month.
 pub fn parse(s: &str) -> Option<Timestamp> {
     parse_with(s, DateOrder::MonthFirst)

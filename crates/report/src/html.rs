@@ -150,7 +150,7 @@ fn timeline_svg(t: &RoomTimeline) -> String {
                 "<rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {} → {}: {}</title></rect>",
                 x1 - x0,
                 row - 6.0,
-                colour(sp.state),
+                colour(&sp.state),
                 esc(name),
                 ts(Some(sp.from)),
                 ts(Some(sp.to)),

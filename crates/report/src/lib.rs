@@ -6,16 +6,16 @@ mod html;
 pub mod redact;
 mod text;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use uctriage_evidence::InputReport;
 use uctriage_rules::{Diagnosis, Finding, RoomTimeline, Verdict};
-use uctriage_sources::InputReport;
 
 pub use html::html;
 pub use redact::Redactor;
 pub use text::{markdown, text};
 
 /// One input as the contract lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputEntry {
     pub path: String,
     pub format: String,
@@ -23,7 +23,8 @@ pub struct InputEntry {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// Totals of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub files: u64,
     pub records: u64,
@@ -31,8 +32,8 @@ pub struct Stats {
     pub elapsed_ms: u64,
 }
 
-/// The whole scan result (`scan --format json`).
-#[derive(Debug, Clone, Serialize)]
+/// The whole scan result (`scan --format json`); a stored report reads back into an equal one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanReport {
     pub schema_version: u32,
     pub tool_version: String,

@@ -6,27 +6,21 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::{Serialize, Serializer};
-use uctriage_evidence::{time, Code, Evidence};
+use serde::{Deserialize, Serialize};
+use uctriage_evidence::time::serde_rfc3339_opt;
+use uctriage_evidence::{Code, Evidence};
 
 use crate::rule::Severity;
-
-fn ser_time<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.collect_str(&time::rfc3339(*t)),
-        None => s.serialize_none(),
-    }
-}
 
 /// Evidence kept per finding; the rest is counted.
 pub const EVIDENCE_KEPT: usize = 25;
 
 /// A pointer to one piece of evidence behind a finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceRef {
     pub path: String,
     pub location: String,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339_opt")]
     pub time: Option<Timestamp>,
     pub excerpt: String,
     /// The kind and source, so that a reader of the report knows what the line is.
@@ -48,7 +42,7 @@ impl EvidenceRef {
 }
 
 /// A root cause, as the contract's `findings` entries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: String,
     pub severity: Severity,
@@ -59,17 +53,17 @@ pub struct Finding {
     pub cause: String,
     pub fix: Vec<String>,
     pub references: Vec<String>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339_opt")]
     pub first_seen: Option<Timestamp>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339_opt")]
     pub last_seen: Option<Timestamp>,
     pub count: u64,
     pub evidence: Vec<EvidenceRef>,
     /// The group the finding is about (a room, a user, an SBC), when the rule groups.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty", default)]
     pub group: String,
     /// Rules whose findings were folded into this one as consequences.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub consequences: Vec<String>,
     /// Ranking score (priority plus corroboration); higher is more likely the root cause.
     pub score: i64,

@@ -16,7 +16,7 @@ pub mod timeline;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uctriage_evidence::{time, Code, Evidence, Sink};
 
 pub use engine::{Collector, Rule, RuleSet};
@@ -151,7 +151,7 @@ pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> 
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Healthy,
@@ -160,7 +160,7 @@ pub enum Verdict {
 }
 
 /// Findings, ranked, with the verdict and the notes that explain an empty result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
@@ -188,9 +188,9 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
             e.source = "Teams Rooms heartbeat timeline".into();
             e.time = Some(turn.time);
             e.field("computer", t.room.clone());
-            e.field("signal", turn.signal);
+            e.field("signal", turn.signal.clone());
             e.field("status", turn.status.clone());
-            let whats: Vec<&str> = turn.changed.iter().map(|c| c.what).collect();
+            let whats: Vec<&str> = turn.changed.iter().map(|c| c.what.as_str()).collect();
             e.field("changed_what", whats.join(", "));
             for c in &turn.changed {
                 let key = c.what.replace(' ', "_").to_ascii_lowercase();
@@ -360,7 +360,7 @@ pub fn sample_evidence(rule_id: &str, set: &rule::RawSampleSet) -> Result<Vec<Ev
         e.excerpt.clone_from(&s.excerpt);
         if let Some(f) = &s.format {
             // Formats are a small fixed vocabulary; samples name one of them.
-            e.format = Box::leak(f.clone().into_boxed_str());
+            e.format = uctriage_evidence::intern_format(f);
         }
         for c in &s.codes {
             e.add_code(c.parse::<Code>().map_err(|x| format!("{rule_id}: sample: {x}"))?);

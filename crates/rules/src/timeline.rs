@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::{Serialize, Serializer};
-use uctriage_evidence::{time, Evidence};
+use serde::{Deserialize, Serialize};
+use uctriage_evidence::time::serde_rfc3339;
+use uctriage_evidence::Evidence;
 
 /// The heartbeat signals, in display order, with their field names.
 pub const SIGNALS: [(&str, &str); 4] = [
@@ -24,10 +25,6 @@ const ROOM_FIELDS: [&str; 3] = ["computer", "display_name", "alias"];
 
 /// How long before a turn a device change still counts as "at that moment".
 const CHANGE_WINDOW_SECS: i64 = 3600;
-
-fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&time::rfc3339(*t))
-}
 
 /// One heartbeat, reduced to what the timeline needs; or a run of identical heartbeats of one
 /// room from `time` to `until`, which is how a healthy room's months of heartbeats stay small.
@@ -95,41 +92,46 @@ impl HeartbeatPoint {
 }
 
 /// A run of one state of one signal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339")]
     pub from: Timestamp,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339")]
     pub to: Timestamp,
-    pub state: &'static str,
+    /// One of [`state_of`]'s words.
+    pub state: String,
     /// The status text at the start of the span.
     pub status: String,
 }
 
 /// A change of a device attribute seen between two heartbeats.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339")]
     pub time: Timestamp,
-    pub what: &'static str,
+    /// The attribute (`app version`, `OS version`, `IPv4 address`, `IPv6 address`).
+    pub what: String,
     pub from: String,
     pub to: String,
 }
 
 /// The moment a signal turned unhealthy, with the changes seen at the same heartbeat.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "serde_rfc3339")]
     pub time: Timestamp,
-    pub signal: &'static str,
+    /// The signal's display name (see [`SIGNALS`]).
+    pub signal: String,
     pub status: String,
     pub changed: Vec<Change>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One room's signals over time, the device changes seen, and the turns to unhealthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomTimeline {
     pub room: String,
-    pub signals: BTreeMap<&'static str, Vec<Span>>,
+    /// Spans per signal display name (see [`SIGNALS`]).
+    pub signals: BTreeMap<String, Vec<Span>>,
     pub changes: Vec<Change>,
     pub turned_unhealthy: Vec<Turn>,
 }
@@ -151,17 +153,27 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
                 let state = state_of(&p.signals[i]);
                 match spans.last_mut() {
                     Some(s) if s.state == state => s.to = s.to.max(p.until),
-                    _ => spans.push(Span { from: p.time, to: p.until, state, status: p.signals[i].clone() }),
+                    _ => spans.push(Span {
+                        from: p.time,
+                        to: p.until,
+                        state: state.to_owned(),
+                        status: p.signals[i].clone(),
+                    }),
                 }
             }
-            tl.signals.insert(name, spans);
+            tl.signals.insert((*name).to_owned(), spans);
         }
         let mut turns: Vec<(Timestamp, &'static str, String)> = Vec::new();
         for pair in chunk.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             for (i, (what, _)) in WATCHED.iter().enumerate() {
                 if !a.attrs[i].is_empty() && !b.attrs[i].is_empty() && a.attrs[i] != b.attrs[i] {
-                    tl.changes.push(Change { time: b.time, what, from: a.attrs[i].clone(), to: b.attrs[i].clone() });
+                    tl.changes.push(Change {
+                        time: b.time,
+                        what: (*what).to_owned(),
+                        from: a.attrs[i].clone(),
+                        to: b.attrs[i].clone(),
+                    });
                 }
             }
             for (i, (name, _)) in SIGNALS.iter().enumerate() {
@@ -179,14 +191,19 @@ pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
                 .filter(|c| c.time <= t && t.as_second() - c.time.as_second() <= CHANGE_WINDOW_SECS)
                 .cloned()
                 .collect();
-            tl.turned_unhealthy.push(Turn { time: t, signal, status, changed });
+            tl.turned_unhealthy.push(Turn { time: t, signal: signal.to_owned(), status, changed });
         }
         if let Some(first) = chunk.first() {
             for (i, (name, _)) in SIGNALS.iter().enumerate() {
                 if state_of(&first.signals[i]) == "unhealthy" {
                     tl.turned_unhealthy.insert(
                         0,
-                        Turn { time: first.time, signal: name, status: first.signals[i].clone(), changed: Vec::new() },
+                        Turn {
+                            time: first.time,
+                            signal: (*name).to_owned(),
+                            status: first.signals[i].clone(),
+                            changed: Vec::new(),
+                        },
                     );
                 }
             }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use uctriage_evidence::Warning;
 
 use crate::input::Input;
-use crate::Options;
+use crate::{Options, Source};
 
 /// A seekable reader over a shared file, so that many threads can read one archive at once.
 #[derive(Debug, Clone)]
@@ -143,24 +143,31 @@ fn is_zip(name: &str, head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04") || (head.starts_with(b"PK\x05\x06") && name.to_ascii_lowercase().ends_with(".zip"))
 }
 
-/// Walk the paths into units; problems with one path become warnings.
+/// Walk the sources into units; problems with one source become warnings.
 pub(crate) fn collect(
-    paths: &[String],
+    sources: &[Source],
     opts: &Options,
     budget: &Arc<Budget>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Unit> {
     let mut units = Vec::new();
-    for p in paths {
-        if p == "-" {
-            let mut buf = Vec::new();
-            match io::stdin().lock().take(opts.max_total_bytes).read_to_end(&mut buf) {
-                Ok(_) => add_bytes("-", "stdin", buf.into(), opts, budget, 0, &mut units, warnings),
-                Err(e) => warnings.push(warn("-", "", format!("cannot read standard input: {e}"))),
+    for source in sources {
+        match source {
+            Source::Stdin => {
+                let mut buf = Vec::new();
+                match io::stdin().lock().take(opts.max_total_bytes).read_to_end(&mut buf) {
+                    Ok(_) => add_bytes("-", "stdin", buf.into(), opts, budget, 0, &mut units, warnings),
+                    Err(e) => warnings.push(warn("-", "", format!("cannot read standard input: {e}"))),
+                }
             }
-            continue;
+            Source::Bytes { name, bytes } => {
+                // Named like a file: the name as given is the display path; detection sees it
+                // with forward slashes, as it sees the names of zip entries.
+                let detect_name = name.replace('\\', "/");
+                add_bytes(name, &detect_name, bytes.clone(), opts, budget, 0, &mut units, warnings);
+            }
+            Source::Path(p) => walk(p, &p.display().to_string(), opts, budget, &mut units, warnings),
         }
-        walk(Path::new(p), p, opts, budget, &mut units, warnings);
     }
     units
 }

@@ -1,35 +1,39 @@
 //! From what an admin already has to evidence records.
 //!
-//! [`read`] walks the paths (files, folders, zip archives — nested —, `-` for standard input),
-//! detects each input's format by its content first and its name second, runs the matching
-//! reader, and hands the records to a [`Sink`] per input. Inputs are read in parallel; results
-//! come back in input order. A damaged input is a warning naming the file and the place, never
-//! the end of the run.
+//! [`read`] walks the [`Source`]s (files, folders, zip archives — nested —, standard input,
+//! bytes in memory), detects each input's format by its content first and its name second, runs
+//! the matching reader, and hands the records to a [`Sink`] per input. Inputs are read in
+//! parallel; results come back in input order. A damaged input is a warning naming the file and
+//! the place, never the end of the run.
 //!
 //! ```
-//! use uctriage_sources::{read, Options};
+//! use uctriage_sources::{read, Options, Source};
 //! let dir = std::env::temp_dir().join("uctriage-doc-example");
 //! std::fs::create_dir_all(&dir).unwrap();
 //! std::fs::write(dir.join("paste.txt"), "sign-in failed: AADSTS50076 for the room").unwrap();
+//! let pasted = Source::Bytes { name: "note.txt".into(), bytes: b"then 0xCAA70004 on the desktop"[..].into() };
 //! let mut records = Vec::new();
-//! read(&[dir.display().to_string()], &Options::default(), Vec::new, |_, sink| records.extend(sink));
+//! read(&[Source::Path(dir), pasted], &Options::default(), Vec::new, |_, sink| records.extend(sink));
 //! assert_eq!(records[0].codes[0].to_string(), "AADSTS50076");
+//! assert_eq!(records[1].path, "note.txt");
 //! ```
 
 mod container;
 pub mod input;
 pub mod readers;
+mod source;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::Serialize;
-pub use uctriage_evidence::{Evidence, Sink, Warning};
+use serde::{Deserialize, Serialize};
+pub use uctriage_evidence::{Evidence, InputReport, InputStatus, Sink, Warning};
 
 pub use container::Unit;
 pub use input::Input;
 pub use readers::{Emitter, Reader};
+pub use source::Source;
 
 /// Limits and switches for reading.
 #[derive(Debug, Clone)]
@@ -61,19 +65,8 @@ impl Default for Options {
     }
 }
 
-/// What happened to one input (the contract's `inputs` entries).
-#[derive(Debug, Clone, Serialize)]
-pub struct InputReport {
-    pub path: String,
-    /// The reader used, or `unsupported` / `unreadable`.
-    pub format: String,
-    pub records: u64,
-    pub bytes: u64,
-    pub warnings: Vec<Warning>,
-}
-
 /// Totals of a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub files: u64,
     pub records: u64,
@@ -82,9 +75,9 @@ pub struct Summary {
     pub warnings: Vec<Warning>,
 }
 
-/// Read every path. `make_sink` makes one sink per input; `done` receives each input's report
+/// Read every source. `make_sink` makes one sink per input; `done` receives each input's report
 /// and sink, in input order.
-pub fn read<S, M, D>(paths: &[String], opts: &Options, make_sink: M, mut done: D) -> Summary
+pub fn read<S, M, D>(sources: &[Source], opts: &Options, make_sink: M, mut done: D) -> Summary
 where
     S: Sink + Send,
     M: Fn() -> S + Sync,
@@ -92,7 +85,7 @@ where
 {
     let budget = container::Budget::new(opts.max_total_bytes);
     let mut summary = Summary::default();
-    let units = container::collect(paths, opts, &budget, &mut summary.warnings);
+    let units = container::collect(sources, opts, &budget, &mut summary.warnings);
     let registry = readers::registry();
     // Inputs are processed in windows so that results can be handed over in order while memory
     // stays bounded by the window, not by the bundle.
@@ -120,6 +113,7 @@ fn read_unit<S: Sink>(
     let mut report = InputReport {
         path: unit.path.clone(),
         format: "unreadable".into(),
+        status: InputStatus::Unreadable,
         records: 0,
         bytes: unit.size.unwrap_or(0),
         warnings: Vec::new(),
@@ -137,6 +131,7 @@ fn read_unit<S: Sink>(
     };
     let Some(reader) = readers::choose(registry, &input, opts.format.as_deref()) else {
         report.format = "unsupported".into();
+        report.status = InputStatus::Unsupported;
         let what = if input.head.is_empty() { "empty file" } else { "binary data of no supported format" };
         report.warnings.push(Warning {
             path: unit.path.clone(),
@@ -146,6 +141,7 @@ fn read_unit<S: Sink>(
         return (report, sink);
     };
     report.format = reader.format().to_owned();
+    report.status = InputStatus::Read;
     let mut emitter = Emitter::new(&unit.path, reader.format(), &mut sink);
     let outcome = catch_unwind(AssertUnwindSafe(|| reader.read(input, &mut emitter)));
     let (records, mut warnings) = emitter.finish();

@@ -3,7 +3,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 
-use uctriage_sources::{read, readers, Evidence, Options, Sink};
+use uctriage_scan::ScanError;
+use uctriage_sources::{read, readers, Evidence, Options, Sink, Source};
 
 use crate::args::EvidenceArgs;
 use crate::{CliError, Exit};
@@ -75,11 +76,14 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         }
     }
     let opts = Options { format: args.format.clone(), ..Options::default() };
+    let sources: Vec<Source> = args.paths.iter().map(|p| Source::from_arg(p)).collect();
     let mut err = std::io::stderr();
     let mut write_error = None;
-    let mut read_any = false;
-    let summary = read(&args.paths, &opts, JsonLines::default, |report, lines| {
-        read_any |= report.format != "unreadable";
+    // Every input's report (without its records), for the error when none could be read.
+    let mut inputs = Vec::new();
+    // Records are streamed through a sink of our own rather than `uctriage_scan::read_records`,
+    // which hands over an input's records whole: a large input never sits in memory here.
+    let summary = read(&sources, &opts, JsonLines::default, |report, lines| {
         for w in &report.warnings {
             let _ = writeln!(err, "warning: {w}");
         }
@@ -95,6 +99,7 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 write_error = Some(e);
             }
         }
+        inputs.push(report);
     });
     if let Some(e) = write_error {
         return Err(e.into());
@@ -102,8 +107,9 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     for w in &summary.warnings {
         let _ = writeln!(err, "warning: {w}");
     }
-    if !read_any {
-        return Err(CliError::usage("nothing could be read from the given paths"));
+    // Like `scan`: exit 2 with the same message when no input could be read.
+    if let Some(e) = ScanError::if_nothing_read(&inputs, &summary) {
+        return Err(CliError::usage(e.to_string()));
     }
     Ok(Exit::Ok)
 }

@@ -4,27 +4,16 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use uctriage_fixtures::{readme_sample, scenario, scenarios};
+use uctriage_scan::Source;
 
 use crate::args::SampleArgs;
 use crate::{CliError, Exit};
 
-/// A sample written to the temporary folder, removed when dropped.
-pub(crate) struct TempSample {
-    pub path: PathBuf,
-}
-
-impl Drop for TempSample {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// The README's sample as a zip in the temporary folder, for `scan --sample`.
-pub(crate) fn write_temp() -> Result<TempSample, CliError> {
-    let path = std::env::temp_dir().join(format!("uctriage-sample-{}.zip", std::process::id()));
+/// The README's sample as a zip in memory, for `scan --sample`. Its name is the file
+/// `uctriage sample` writes, so the report's paths name a file the user can make.
+pub(crate) fn source() -> Result<Source, CliError> {
     let bytes = readme_sample().to_zip_bytes().map_err(|e| CliError::usage(format!("cannot build the sample: {e}")))?;
-    std::fs::write(&path, bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    Ok(TempSample { path })
+    Ok(Source::Bytes { name: "uctriage-sample.zip".to_owned(), bytes: bytes.into() })
 }
 
 pub fn run(args: &SampleArgs, out: &mut dyn Write) -> Result<Exit, CliError> {

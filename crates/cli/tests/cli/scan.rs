@@ -94,3 +94,21 @@ fn rules_test_and_lint_pass() {
     let (code, _, _) = run(&["rules", "lint"]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn evidence_exits_2_like_scan_when_nothing_can_be_read() {
+    let junk = std::env::temp_dir().join(format!("uctriage-cli-{}-junk.bin", std::process::id()));
+    std::fs::write(&junk, [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0, 7, 9, 200, 100]).unwrap();
+    let junk = junk.display().to_string();
+    for args in [&["evidence", junk.as_str()][..], &["scan", junk.as_str()], &["evidence", "/definitely/not/here"]] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains("uctriage: nothing could be read from the given paths\n  "), "{args:?}: {err}");
+    }
+    // One readable input is enough.
+    let readable = tmp("readable.txt", "sign-in failed AADSTS50076\n");
+    let (code, out, err) = run(&["evidence", &junk, &readable]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("AADSTS50076"), "{out}");
+}

@@ -3,11 +3,11 @@
 
 use uctriage_fixtures::{scenarios, Verdict as Want};
 use uctriage_rules::{diagnose, RuleSet, Verdict};
-use uctriage_sources::{read, Options};
+use uctriage_sources::{read, Options, Source};
 
-fn scan(paths: &[String], rules: &RuleSet) -> uctriage_rules::Diagnosis {
+fn scan(path: &std::path::Path, rules: &RuleSet) -> uctriage_rules::Diagnosis {
     let mut total = rules.collector();
-    read(paths, &Options::default(), || rules.collector(), |_, c| total.merge(c));
+    read(&[Source::Path(path.to_owned())], &Options::default(), || rules.collector(), |_, c| total.merge(c));
     diagnose(total)
 }
 
@@ -21,7 +21,7 @@ fn every_scenario_gets_its_diagnosis() {
     for s in &all {
         let path = dir.join(format!("{}.zip", s.name));
         std::fs::write(&path, s.build().to_zip_bytes().unwrap()).unwrap();
-        let d = scan(&[path.display().to_string()], &rules);
+        let d = scan(&path, &rules);
         let got_verdict = match d.verdict {
             Verdict::Healthy => Want::Healthy,
             Verdict::Problems => Want::Problems,
@@ -66,7 +66,7 @@ fn real_sample_logs_are_healthy() {
     let rules = RuleSet::builtin();
     for entry in std::fs::read_dir(&corpus).unwrap() {
         let p = entry.unwrap().path();
-        let d = scan(&[p.display().to_string()], &rules);
+        let d = scan(&p, &rules);
         let bad: Vec<String> = d
             .findings
             .iter()

@@ -194,7 +194,7 @@ fn identical_heartbeats_are_held_as_runs_and_spans_stay_exact() {
     let d = diagnose(c);
     let spans = &d.timeline[0].signals["Teams sign-in"];
     let shown: Vec<(String, String, &str)> =
-        spans.iter().map(|s| (time::rfc3339(s.from), time::rfc3339(s.to), s.state)).collect();
+        spans.iter().map(|s| (time::rfc3339(s.from), time::rfc3339(s.to), s.state.as_str())).collect();
     assert_eq!(
         shown,
         vec![

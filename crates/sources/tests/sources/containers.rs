@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use uctriage_sources::{read_bytes, Options};
+use uctriage_sources::{read_bytes, InputStatus, Options, Source};
 
 use crate::read_paths;
 
@@ -56,8 +56,7 @@ fn zip_bomb_by_ratio_is_refused_with_a_warning() {
     ]);
     let p = tmp("bomb.zip", &bomb);
     let mut records = Vec::new();
-    let summary =
-        uctriage_sources::read(&[p.display().to_string()], &Options::default(), Vec::new, |_, s| records.extend(s));
+    let summary = uctriage_sources::read(&[Source::Path(p)], &Options::default(), Vec::new, |_, s| records.extend(s));
     assert_eq!(records.len(), 1);
     assert!(
         summary
@@ -76,14 +75,14 @@ fn bytes_budget_stops_a_lying_archive() {
     let p = tmp("budget.zip", &z);
     let opts = Options { max_total_bytes: 1024 * 1024, ..Options::default() };
     let mut warnings = Vec::new();
-    uctriage_sources::read(&[p.display().to_string()], &opts, Vec::new, |r, _| warnings.extend(r.warnings));
+    uctriage_sources::read(&[Source::Path(p)], &opts, Vec::new, |r, _| warnings.extend(r.warnings));
     assert!(warnings.iter().any(|w| w.message.contains("total uncompressed size limit")), "{warnings:?}");
 }
 
 #[test]
 fn junk_truncated_and_empty_inputs_are_warnings_not_failures() {
     let (r, e) = read_bytes("junk.bin", &[0, 1, 2, 3, 0xff, 0xfe, 0, 0, 7, 9, 200, 100], None);
-    assert_eq!(r.format, "unsupported");
+    assert_eq!((r.format.as_str(), &r.status), ("unsupported", &InputStatus::Unsupported));
     assert!(e.is_empty());
     let (r, _) = read_bytes("empty.txt", b"", None);
     assert!(!r.warnings.is_empty());
@@ -91,4 +90,48 @@ fn junk_truncated_and_empty_inputs_are_warnings_not_failures() {
     let p = tmp("truncated.zip", &z[..z.len() / 2]);
     let (reports, _) = read_paths(&[p]);
     assert!(reports.is_empty() || reports.iter().all(|r| r.records == 0));
+}
+
+#[test]
+fn bytes_in_memory_are_read_like_a_file_of_that_name() {
+    let inner = zip_of(&[("Logs.txt", b"x AADSTS50126 y", zip::CompressionMethod::Deflated)]);
+    let outer = zip_of(&[
+        ("inner.zip", &inner, zip::CompressionMethod::Stored),
+        ("notes.txt", b"SIP/2.0 403 Forbidden", zip::CompressionMethod::Deflated),
+    ]);
+    let sources = [
+        Source::Bytes { name: "upload.zip".into(), bytes: outer.into() },
+        Source::Bytes { name: "paste.txt".into(), bytes: b"0xCAA70004"[..].into() },
+    ];
+    let mut reports = Vec::new();
+    let mut records = Vec::new();
+    uctriage_sources::read(&sources, &Options::default(), Vec::new, |r, s| {
+        reports.push(r);
+        records.extend(s);
+    });
+    let paths: Vec<&str> = reports.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["upload.zip!inner.zip!Logs.txt", "upload.zip!notes.txt", "paste.txt"]);
+    assert!(reports.iter().all(|r| r.status == InputStatus::Read), "{reports:?}");
+    let codes: Vec<String> = records.iter().flat_map(|e| e.codes.iter().map(ToString::to_string)).collect();
+    assert_eq!(codes, ["AADSTS50126", "SIP 403", "0xCAA70004"]);
+}
+
+#[test]
+fn bytes_in_memory_keep_the_zip_guards() {
+    let zeros = vec![0u8; 50 * 1024 * 1024];
+    let bomb = zip_of(&[("big.log", &zeros, zip::CompressionMethod::Deflated)]);
+    let mut deep = zip_of(&[("a.txt", b"AADSTS50076", zip::CompressionMethod::Stored)]);
+    for _ in 0..6 {
+        deep = zip_of(&[("next.zip", &deep, zip::CompressionMethod::Stored)]);
+    }
+    let sources = [
+        Source::Bytes { name: "bomb.zip".into(), bytes: bomb.into() },
+        Source::Bytes { name: "deep.zip".into(), bytes: deep.into() },
+    ];
+    let mut records = Vec::new();
+    let summary = uctriage_sources::read(&sources, &Options::default(), Vec::new, |_, s| records.extend(s));
+    assert!(records.is_empty(), "{records:?}");
+    let messages: Vec<&str> = summary.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("compression ratio")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("nested deeper")), "{messages:?}");
 }

@@ -9,7 +9,7 @@ mod windows;
 
 use std::path::PathBuf;
 
-use uctriage_sources::{read, Evidence, InputReport, Options};
+use uctriage_sources::{read, Evidence, InputReport, Options, Source};
 
 /// A fixture file under `crates/sources/tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -24,10 +24,10 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// Read paths; return the per-input reports and all records in order.
 pub fn read_paths(paths: &[PathBuf]) -> (Vec<InputReport>, Vec<Evidence>) {
-    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let sources: Vec<Source> = paths.iter().cloned().map(Source::Path).collect();
     let mut reports = Vec::new();
     let mut records = Vec::new();
-    read(&paths, &Options::default(), Vec::new, |r, s| {
+    read(&sources, &Options::default(), Vec::new, |r, s| {
         reports.push(r);
         records.extend(s);
     });

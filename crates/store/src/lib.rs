@@ -1,0 +1,305 @@
+//! The fleet store: what the server keeps about every Teams Rooms device.
+//!
+//! One [`Store`] trait, two backends behind it: SQLite (the default, one file in the data folder,
+//! WAL mode) and PostgreSQL (for several server instances behind a load balancer). Migrations are
+//! embedded and applied by [`open`]. Times are milliseconds since the Unix epoch, UTC.
+//!
+//! The store holds facts; judging them (which signal is bad, which room is offline) belongs to
+//! the server. The one piece of judgement here is the timeline of a signal: an observation newer
+//! than the signal's last one that changes its state records a transition, in the same
+//! transaction as the events that carried it, so an acknowledged batch is complete or absent.
+
+mod sql;
+
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use sql::SqlStore;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An API token. Only a hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    /// `admin`, `viewer` or `device`.
+    pub role: String,
+    /// A device token bound to one room.
+    pub room_id: Option<String>,
+    #[serde(skip)]
+    pub hash: Vec<u8>,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at_ms: i64,
+    /// The token id that acted, or `local` for the command line on the server's machine.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A room as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    pub id: String,
+    /// The admin's name for the room; empty until set (then the display name or computer is shown).
+    pub name: String,
+    pub computer: String,
+    pub alias: String,
+    pub display_name: String,
+    pub site: String,
+    pub tags: Vec<String>,
+    pub model: String,
+    pub peripherals: Vec<String>,
+    pub app_version: String,
+    pub os_version: String,
+    pub ipv4: String,
+    pub timezone: String,
+    pub first_heard_ms: i64,
+    /// When the server last received anything for the room (server clock).
+    pub last_heard_ms: i64,
+    /// The newest heartbeat's own time.
+    pub last_heartbeat_ms: Option<i64>,
+    /// The newest record's own time.
+    pub last_event_ms: Option<i64>,
+    pub retired: bool,
+    pub merged_into: Option<String>,
+    /// The rule engine's verdict on the room's recent records (a `ScanReport` as JSON).
+    pub diagnosis: Option<String>,
+    pub diagnosis_ms: Option<i64>,
+    /// New records arrived since the last diagnosis.
+    pub dirty: bool,
+}
+
+/// Attributes a heartbeat reports about its room; empty strings leave the stored value alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomAttrs {
+    pub computer: String,
+    pub alias: String,
+    pub display_name: String,
+    pub model: String,
+    pub peripherals: Vec<String>,
+    pub app_version: String,
+    pub os_version: String,
+    pub ipv4: String,
+}
+
+/// What an admin may change on a room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub site: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub retired: Option<bool>,
+}
+
+/// The current state of one signal of one room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignalRow {
+    pub signal: String,
+    pub state: String,
+    /// The status text the room reported (`80131500 : AADSTS50076`).
+    pub status: String,
+    pub since_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A change of a signal's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub seq: i64,
+    pub signal: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub status: String,
+    pub at_ms: i64,
+}
+
+/// One record to keep. `key` identifies it across re-sends (see the server's ingest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub key: Vec<u8>,
+    pub time_ms: Option<i64>,
+    pub kind: String,
+    pub source: String,
+    pub event_id: Option<i64>,
+    pub record_id: Option<i64>,
+    /// The evidence record as JSON.
+    pub body: String,
+}
+
+/// A signal's state as one record saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Index into the batch's events: the observation counts only if that event is new.
+    pub event: usize,
+    pub signal: String,
+    pub state: String,
+    pub status: String,
+    pub at_ms: i64,
+}
+
+/// Everything one ingest request adds to one room, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub room_id: String,
+    pub received_ms: i64,
+    pub events: Vec<NewEvent>,
+    pub observations: Vec<Observation>,
+    /// The newest heartbeat's attributes and its time (applied when newer than what is stored).
+    pub attrs: Option<(i64, RoomAttrs)>,
+    pub timezone: Option<String>,
+}
+
+/// What an ingest wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Ingested {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub transitions: u64,
+}
+
+/// An uploaded bundle and its scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    pub id: String,
+    pub room_id: Option<String>,
+    pub name: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    pub size: i64,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+    /// Where the upload waits on disk until it is scanned and while it is kept.
+    #[serde(skip)]
+    pub file: Option<String>,
+    /// The `ScanReport` as JSON.
+    #[serde(skip)]
+    pub report: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A page of a list: at most `limit` items after `after` (the last key of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+/// The fleet store. Both backends implement it with the same behaviour; the store tests run
+/// against each.
+#[async_trait]
+pub trait Store: Send + Sync + Debug {
+    fn backend(&self) -> Backend;
+
+    // Tokens and audit.
+    async fn token_insert(&self, t: &Token) -> Result<()>;
+    async fn token(&self, id: &str) -> Result<Option<Token>>;
+    async fn tokens(&self) -> Result<Vec<Token>>;
+    /// Revoke; false when there is no such token or it was revoked already.
+    async fn token_revoke(&self, id: &str, at_ms: i64) -> Result<bool>;
+    /// Replace the hash of the admin token called `name` (creating it), revoking no other token.
+    async fn token_replace(&self, t: &Token) -> Result<()>;
+    async fn audit(&self, at_ms: i64, actor: &str, action: &str, target: &str, detail: &str) -> Result<()>;
+    /// Newest first; `page.after` is the `seq` of the last entry seen.
+    async fn audit_list(&self, page: &Page) -> Result<Vec<AuditEntry>>;
+
+    // Rooms.
+    /// The room known by the first of `names` (kind, value) that is known, or a new room with
+    /// `new_id`. Every name given then points at the room unless it points elsewhere already.
+    async fn room_resolve(&self, names: &[(&str, &str)], new_id: &str, now_ms: i64) -> Result<String>;
+    async fn room(&self, id: &str) -> Result<Option<Room>>;
+    async fn rooms(&self) -> Result<Vec<Room>>;
+    async fn room_patch(&self, id: &str, patch: &RoomPatch) -> Result<Option<Room>>;
+    /// Move `from`'s names, signals' history, events and reports to `into`; `from` is retired
+    /// and points at `into`.
+    async fn room_merge(&self, from: &str, into: &str) -> Result<()>;
+    async fn signals(&self, room_id: &str) -> Result<Vec<SignalRow>>;
+    /// Newest first, at most `limit`.
+    async fn transitions(&self, room_id: &str, limit: u32) -> Result<Vec<Transition>>;
+    async fn set_diagnosis(&self, room_id: &str, report: &str, at_ms: i64, newest_seen_ms: i64) -> Result<()>;
+    /// Rooms with records newer than their diagnosis.
+    async fn dirty_rooms(&self) -> Result<Vec<String>>;
+
+    // Events.
+    async fn ingest(&self, batch: &Batch) -> Result<Ingested>;
+    /// The bodies of a room's records with a time in `[from_ms, to_ms]`, oldest first, at most `limit`.
+    async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>>;
+    async fn event_count(&self) -> Result<i64>;
+
+    // Reports.
+    async fn report_insert(&self, r: &ReportRow) -> Result<()>;
+    async fn report(&self, id: &str) -> Result<Option<ReportRow>>;
+    async fn reports(&self, room_id: &str) -> Result<Vec<ReportRow>>;
+    /// Move a report to `running`, `done` or `failed`.
+    async fn report_finish(
+        &self,
+        id: &str,
+        status: &str,
+        report: Option<&str>,
+        error: Option<&str>,
+        at_ms: i64,
+    ) -> Result<()>;
+    async fn reports_queued(&self) -> Result<Vec<ReportRow>>;
+    /// Reports created before `before_ms`: their files are deleted by the caller, their rows kept.
+    async fn reports_expired(&self, before_ms: i64) -> Result<Vec<ReportRow>>;
+    async fn report_drop_file(&self, id: &str) -> Result<()>;
+    /// Total bytes of uploads still on disk.
+    async fn upload_bytes(&self) -> Result<i64>;
+
+    // Secrets sealed by the server (webhook secrets, Workflows URLs).
+    async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()>;
+    async fn secret_get(&self, name: &str) -> Result<Option<Vec<u8>>>;
+
+    /// A consistent copy of the database in `path` (SQLite `VACUUM INTO`); PostgreSQL answers
+    /// with an error pointing at `pg_dump`.
+    async fn backup(&self, path: &Path) -> Result<()>;
+    /// Is the database answering?
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Open the store at `url` and apply the migrations: `sqlite://PATH` (created when missing),
+/// `postgres://…`, or a bare path (SQLite).
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
+}
+
+/// A JSON list stored in a text column.
+pub(crate) fn list_to_text(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn text_to_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}

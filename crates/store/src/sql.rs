@@ -1,0 +1,772 @@
+//! [`Store`] on SQLite and PostgreSQL through sqlx's `Any` driver. The SQL is written once with
+//! `$n` parameters, which both databases accept; what differs (schema types, locking, backup)
+//! is chosen by [`Backend`].
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::{
+    list_to_text, text_to_list, AuditEntry, Backend, Batch, Ingested, Page, ReportRow, Result, Room, RoomPatch,
+    SignalRow, Store, StoreError, Token, Transition,
+};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Rows per multi-row insert (10 parameters each, well under both databases' limits).
+const INSERT_CHUNK: usize = 200;
+
+/// The store on either database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    /// Writes. On SQLite one connection: SQLite has one writer, and queuing here is cheaper
+    /// than its busy-wait; each transaction commits as one group.
+    write: AnyPool,
+    read: AnyPool,
+}
+
+const ROOM_COLUMNS: &str = "id, name, computer, alias, display_name, site, tags, model, peripherals, app_version, \
+     os_version, ipv4, timezone, first_heard_ms, last_heard_ms, last_heartbeat_ms, last_event_ms, retired, \
+     merged_into, diagnosis, diagnosis_ms, dirty";
+
+const REPORT_COLUMNS: &str = "id, room_id, name, status, size, created_ms, finished_ms, file, report, error";
+
+fn room_of(r: &AnyRow) -> Result<Room> {
+    Ok(Room {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        computer: r.try_get("computer")?,
+        alias: r.try_get("alias")?,
+        display_name: r.try_get("display_name")?,
+        site: r.try_get("site")?,
+        tags: text_to_list(&r.try_get::<String, _>("tags")?),
+        model: r.try_get("model")?,
+        peripherals: text_to_list(&r.try_get::<String, _>("peripherals")?),
+        app_version: r.try_get("app_version")?,
+        os_version: r.try_get("os_version")?,
+        ipv4: r.try_get("ipv4")?,
+        timezone: r.try_get("timezone")?,
+        first_heard_ms: r.try_get("first_heard_ms")?,
+        last_heard_ms: r.try_get("last_heard_ms")?,
+        last_heartbeat_ms: r.try_get("last_heartbeat_ms")?,
+        last_event_ms: r.try_get("last_event_ms")?,
+        retired: r.try_get::<i64, _>("retired")? != 0,
+        merged_into: r.try_get("merged_into")?,
+        diagnosis: r.try_get("diagnosis")?,
+        diagnosis_ms: r.try_get("diagnosis_ms")?,
+        dirty: r.try_get::<i64, _>("dirty")? != 0,
+    })
+}
+
+fn token_of(r: &AnyRow) -> Result<Token> {
+    Ok(Token {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        room_id: r.try_get("room_id")?,
+        hash: r.try_get("hash")?,
+        created_ms: r.try_get("created_ms")?,
+        revoked_ms: r.try_get("revoked_ms")?,
+    })
+}
+
+fn report_of(r: &AnyRow) -> Result<ReportRow> {
+    Ok(ReportRow {
+        id: r.try_get("id")?,
+        room_id: r.try_get("room_id")?,
+        name: r.try_get("name")?,
+        status: r.try_get("status")?,
+        size: r.try_get("size")?,
+        created_ms: r.try_get("created_ms")?,
+        finished_ms: r.try_get("finished_ms")?,
+        file: r.try_get("file")?,
+        report: r.try_get("report")?,
+        error: r.try_get("error")?,
+    })
+}
+
+/// `($1, $2, …), ($k+1, …)` for `rows` rows of `cols` parameters.
+fn values_list(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+impl SqlStore {
+    /// Connect and migrate. `url` is `sqlite://PATH`, `postgres://…` / `postgresql://…`, or a path.
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        };
+        let opts = AnyConnectOptions::from_str(&url)?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let pool = |n: u32| {
+                    AnyPoolOptions::new().max_connections(n).after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL with synchronous=NORMAL: a commit survives a killed process.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                };
+                let write = pool(1).connect_with(opts.clone()).await?;
+                SQLITE_MIGRATIONS.run(&write).await?;
+                let read = pool(4).connect_with(opts).await?;
+                SqlStore { backend, write, read }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new().max_connections(8).connect_with(opts).await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                SqlStore { backend, write: pool.clone(), read: pool }
+            }
+        };
+        Ok(store)
+    }
+
+    async fn lock_room(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, room_id: &str) -> Result<bool> {
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT id FROM rooms WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT id FROM rooms WHERE id = $1",
+        };
+        Ok(sqlx::query(sql).bind(room_id).fetch_optional(&mut **tx).await?.is_some())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn token_insert(&self, t: &Token) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (id, name, role, room_id, hash, created_ms, revoked_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(&t.room_id)
+        .bind(&t.hash)
+        .bind(t.created_ms)
+        .bind(t.revoked_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<Token>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
+        row.as_ref().map(token_of).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<Token>> {
+        let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_ms, id").fetch_all(&self.read).await?;
+        rows.iter().map(token_of).collect()
+    }
+
+    async fn token_revoke(&self, id: &str, at_ms: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
+            .bind(at_ms)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn token_replace(&self, t: &Token) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE tokens SET revoked_ms = $1 WHERE role = 'admin' AND name = $2 AND revoked_ms IS NULL")
+            .bind(t.created_ms)
+            .bind(&t.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, name, role, room_id, hash, created_ms, revoked_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(&t.room_id)
+        .bind(&t.hash)
+        .bind(t.created_ms)
+        .bind(t.revoked_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit(&self, at_ms: i64, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
+        sqlx::query("INSERT INTO audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+            .bind(at_ms)
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(detail)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_list(&self, page: &Page) -> Result<Vec<AuditEntry>> {
+        let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok()).unwrap_or(i64::MAX);
+        let rows = sqlx::query("SELECT * FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2")
+            .bind(after)
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    at_ms: r.try_get("at_ms")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn room_resolve(&self, names: &[(&str, &str)], new_id: &str, now_ms: i64) -> Result<String> {
+        let names: Vec<(&str, String)> =
+            names.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (*k, v.trim().to_lowercase())).collect();
+        if names.is_empty() {
+            return Err(StoreError::Invalid("a room needs a computer name, an alias or an id".into()));
+        }
+        let mut tx = self.write.begin().await?;
+        let mut found = None;
+        for (kind, value) in &names {
+            let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
+                .bind(*kind)
+                .bind(value)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(r) = row {
+                found = Some(r.try_get::<String, _>("room_id")?);
+                break;
+            }
+        }
+        let id = if let Some(id) = found {
+            id
+        } else {
+            sqlx::query(&format!(
+                "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, '', '', '', '', '', '[]', '', '[]', '', '', '', '', \
+                 $2, $2, NULL, NULL, 0, NULL, NULL, NULL, 0)"
+            ))
+            .bind(new_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            new_id.to_owned()
+        };
+        for (kind, value) in &names {
+            sqlx::query("INSERT INTO room_names (kind, value, room_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(*kind)
+                .bind(value)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Two servers may have created the same room at once; the first name decides.
+        let (kind, value) = &names[0];
+        let owner: String = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
+            .bind(*kind)
+            .bind(value)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("room_id")?;
+        if owner != id {
+            tx.rollback().await?;
+            return Ok(owner);
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn room(&self, id: &str) -> Result<Option<Room>> {
+        let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(room_of).transpose()
+    }
+
+    async fn rooms(&self) -> Result<Vec<Room>> {
+        let rows = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY id")).fetch_all(&self.read).await?;
+        rows.iter().map(room_of).collect()
+    }
+
+    async fn room_patch(&self, id: &str, patch: &RoomPatch) -> Result<Option<Room>> {
+        let Some(mut room) = self.room(id).await? else { return Ok(None) };
+        if let Some(n) = &patch.name {
+            room.name.clone_from(n);
+        }
+        if let Some(s) = &patch.site {
+            room.site.clone_from(s);
+        }
+        if let Some(t) = &patch.tags {
+            room.tags.clone_from(t);
+        }
+        if let Some(r) = patch.retired {
+            room.retired = r;
+        }
+        sqlx::query("UPDATE rooms SET name = $1, site = $2, tags = $3, retired = $4 WHERE id = $5")
+            .bind(&room.name)
+            .bind(&room.site)
+            .bind(list_to_text(&room.tags))
+            .bind(i64::from(room.retired))
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(Some(room))
+    }
+
+    async fn room_merge(&self, from: &str, into: &str) -> Result<()> {
+        if from == into {
+            return Err(StoreError::Invalid("a room cannot be merged into itself".into()));
+        }
+        let mut tx = self.write.begin().await?;
+        for id in [from, into] {
+            if !self.lock_room(&mut tx, id).await? {
+                return Err(StoreError::NotFound(format!("room {id}")));
+            }
+        }
+        for sql in [
+            "UPDATE room_names SET room_id = $1 WHERE room_id = $2",
+            "UPDATE transitions SET room_id = $1 WHERE room_id = $2",
+            "UPDATE events SET room_id = $1 WHERE room_id = $2",
+            "UPDATE reports SET room_id = $1 WHERE room_id = $2",
+            "UPDATE rooms SET merged_into = $1, retired = 1 WHERE id = $2",
+        ] {
+            sqlx::query(sql).bind(into).bind(from).execute(&mut *tx).await?;
+        }
+        // The merged room's signals are kept where the target has none.
+        sqlx::query(
+            "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) \
+             SELECT $1, signal, state, status, since_ms, updated_ms FROM signals WHERE room_id = $2 \
+             ON CONFLICT (room_id, signal) DO NOTHING",
+        )
+        .bind(into)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM signals WHERE room_id = $1").bind(from).execute(&mut *tx).await?;
+        sqlx::query("UPDATE rooms SET dirty = 1 WHERE id = $1").bind(into).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signals(&self, room_id: &str) -> Result<Vec<SignalRow>> {
+        let rows = sqlx::query("SELECT * FROM signals WHERE room_id = $1 ORDER BY signal")
+            .bind(room_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SignalRow {
+                    signal: r.try_get("signal")?,
+                    state: r.try_get("state")?,
+                    status: r.try_get("status")?,
+                    since_ms: r.try_get("since_ms")?,
+                    updated_ms: r.try_get("updated_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn transitions(&self, room_id: &str, limit: u32) -> Result<Vec<Transition>> {
+        let rows = sqlx::query("SELECT * FROM transitions WHERE room_id = $1 ORDER BY at_ms DESC, seq DESC LIMIT $2")
+            .bind(room_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Transition {
+                    seq: r.try_get("seq")?,
+                    signal: r.try_get("signal")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    status: r.try_get("status")?,
+                    at_ms: r.try_get("at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_diagnosis(&self, room_id: &str, report: &str, at_ms: i64, newest_seen_ms: i64) -> Result<()> {
+        // Still dirty when records arrived while the diagnosis ran.
+        sqlx::query(
+            "UPDATE rooms SET diagnosis = $1, diagnosis_ms = $2, \
+             dirty = CASE WHEN last_heard_ms > $3 THEN 1 ELSE 0 END WHERE id = $4",
+        )
+        .bind(report)
+        .bind(at_ms)
+        .bind(newest_seen_ms)
+        .bind(room_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn dirty_rooms(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM rooms WHERE dirty = 1 ORDER BY id").fetch_all(&self.read).await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    async fn ingest(&self, batch: &Batch) -> Result<Ingested> {
+        let mut out = Ingested::default();
+        let mut tx = self.write.begin().await?;
+        if !self.lock_room(&mut tx, &batch.room_id).await? {
+            return Err(StoreError::NotFound(format!("room {}", batch.room_id)));
+        }
+        let mut new = vec![false; batch.events.len()];
+        let mut index = std::collections::HashMap::with_capacity(batch.events.len());
+        for (i, e) in batch.events.iter().enumerate() {
+            // A batch that repeats a record counts it once.
+            index.entry(e.key.as_slice()).or_insert(i);
+        }
+        let unique: Vec<usize> = {
+            let mut v: Vec<usize> = index.values().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        for chunk in unique.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO events (key, room_id, time_ms, received_ms, kind, source, event_id, record_id, body) \
+                 VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
+                values_list(chunk.len(), 9)
+            );
+            let mut q = sqlx::query(&sql);
+            for &i in chunk {
+                let e = &batch.events[i];
+                q = q
+                    .bind(&e.key)
+                    .bind(&batch.room_id)
+                    .bind(e.time_ms)
+                    .bind(batch.received_ms)
+                    .bind(&e.kind)
+                    .bind(&e.source)
+                    .bind(e.event_id)
+                    .bind(e.record_id)
+                    .bind(&e.body);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let key: Vec<u8> = row.try_get("key")?;
+                if let Some(&i) = index.get(key.as_slice()) {
+                    new[i] = true;
+                }
+            }
+        }
+        out.accepted = new.iter().filter(|n| **n).count() as u64;
+        out.duplicates = batch.events.len() as u64 - out.accepted;
+
+        // Signals: the observations of new records, oldest first, against the stored state.
+        let mut current: std::collections::HashMap<String, SignalRow> = std::collections::HashMap::new();
+        for r in
+            sqlx::query("SELECT * FROM signals WHERE room_id = $1").bind(&batch.room_id).fetch_all(&mut *tx).await?
+        {
+            let s = SignalRow {
+                signal: r.try_get("signal")?,
+                state: r.try_get("state")?,
+                status: r.try_get("status")?,
+                since_ms: r.try_get("since_ms")?,
+                updated_ms: r.try_get("updated_ms")?,
+            };
+            current.insert(s.signal.clone(), s);
+        }
+        let mut obs: Vec<_> =
+            batch.observations.iter().filter(|o| new.get(o.event).copied().unwrap_or(false)).collect();
+        obs.sort_by_key(|o| o.at_ms);
+        let mut changed = std::collections::BTreeSet::new();
+        let mut transitions = Vec::new();
+        for o in obs {
+            match current.get_mut(&o.signal) {
+                Some(s) if o.at_ms < s.updated_ms => {}
+                Some(s) => {
+                    if s.state != o.state {
+                        transitions.push((
+                            o.signal.clone(),
+                            s.state.clone(),
+                            o.state.clone(),
+                            o.status.clone(),
+                            o.at_ms,
+                        ));
+                        s.state.clone_from(&o.state);
+                        s.since_ms = o.at_ms;
+                    }
+                    s.status.clone_from(&o.status);
+                    s.updated_ms = o.at_ms;
+                    changed.insert(o.signal.clone());
+                }
+                None => {
+                    transitions.push((o.signal.clone(), "unknown".into(), o.state.clone(), o.status.clone(), o.at_ms));
+                    current.insert(
+                        o.signal.clone(),
+                        SignalRow {
+                            signal: o.signal.clone(),
+                            state: o.state.clone(),
+                            status: o.status.clone(),
+                            since_ms: o.at_ms,
+                            updated_ms: o.at_ms,
+                        },
+                    );
+                    changed.insert(o.signal.clone());
+                }
+            }
+        }
+        for name in &changed {
+            let s = &current[name];
+            sqlx::query(
+                "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (room_id, signal) DO UPDATE SET state = excluded.state, status = excluded.status, \
+                 since_ms = excluded.since_ms, updated_ms = excluded.updated_ms",
+            )
+            .bind(&batch.room_id)
+            .bind(&s.signal)
+            .bind(&s.state)
+            .bind(&s.status)
+            .bind(s.since_ms)
+            .bind(s.updated_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in transitions.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO transitions (room_id, signal, from_state, to_state, status, at_ms) VALUES {}",
+                values_list(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (signal, from, to, status, at) in chunk {
+                q = q.bind(&batch.room_id).bind(signal).bind(from).bind(to).bind(status).bind(*at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        out.transitions = transitions.len() as u64;
+
+        let newest_event = batch.events.iter().zip(&new).filter(|(_, n)| **n).filter_map(|(e, _)| e.time_ms).max();
+        sqlx::query(
+            "UPDATE rooms SET last_heard_ms = CASE WHEN last_heard_ms > $1 THEN last_heard_ms ELSE $1 END, \
+             last_event_ms = CASE WHEN last_event_ms IS NULL OR last_event_ms < $2 THEN $2 ELSE last_event_ms END, \
+             dirty = CASE WHEN $3 > 0 THEN 1 ELSE dirty END, \
+             timezone = CASE WHEN $4 = '' THEN timezone ELSE $4 END WHERE id = $5",
+        )
+        .bind(batch.received_ms)
+        .bind(newest_event)
+        .bind(i64::try_from(out.accepted).unwrap_or(i64::MAX))
+        .bind(batch.timezone.as_deref().unwrap_or(""))
+        .bind(&batch.room_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((at, a)) = &batch.attrs {
+            let peripherals = if a.peripherals.is_empty() { String::new() } else { list_to_text(&a.peripherals) };
+            sqlx::query(
+                "UPDATE rooms SET \
+                 computer = CASE WHEN $1 = '' THEN computer ELSE $1 END, \
+                 alias = CASE WHEN $2 = '' THEN alias ELSE $2 END, \
+                 display_name = CASE WHEN $3 = '' THEN display_name ELSE $3 END, \
+                 model = CASE WHEN $4 = '' THEN model ELSE $4 END, \
+                 peripherals = CASE WHEN $5 = '' THEN peripherals ELSE $5 END, \
+                 app_version = CASE WHEN $6 = '' THEN app_version ELSE $6 END, \
+                 os_version = CASE WHEN $7 = '' THEN os_version ELSE $7 END, \
+                 ipv4 = CASE WHEN $8 = '' THEN ipv4 ELSE $8 END, \
+                 last_heartbeat_ms = $9 \
+                 WHERE id = $10 AND (last_heartbeat_ms IS NULL OR last_heartbeat_ms <= $9)",
+            )
+            .bind(&a.computer)
+            .bind(&a.alias)
+            .bind(&a.display_name)
+            .bind(&a.model)
+            .bind(peripherals)
+            .bind(&a.app_version)
+            .bind(&a.os_version)
+            .bind(&a.ipv4)
+            .bind(*at)
+            .bind(&batch.room_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>> {
+        // The newest `limit` of the window, returned oldest first.
+        let rows = sqlx::query(
+            "SELECT body, time_ms FROM events WHERE room_id = $1 AND time_ms >= $2 AND time_ms <= $3 \
+             ORDER BY time_ms DESC LIMIT $4",
+        )
+        .bind(room_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        let mut out: Vec<String> = rows.iter().map(|r| r.try_get("body")).collect::<std::result::Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn event_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&self.read).await?.try_get("n")?)
+    }
+
+    async fn report_insert(&self, r: &ReportRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO reports ({REPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&r.id)
+        .bind(&r.room_id)
+        .bind(&r.name)
+        .bind(&r.status)
+        .bind(r.size)
+        .bind(r.created_ms)
+        .bind(r.finished_ms)
+        .bind(&r.file)
+        .bind(&r.report)
+        .bind(&r.error)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn report(&self, id: &str) -> Result<Option<ReportRow>> {
+        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(report_of).transpose()
+    }
+
+    async fn reports(&self, room_id: &str) -> Result<Vec<ReportRow>> {
+        let rows =
+            sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE room_id = $1 ORDER BY created_ms DESC"))
+                .bind(room_id)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter().map(report_of).collect()
+    }
+
+    async fn report_finish(
+        &self,
+        id: &str,
+        status: &str,
+        report: Option<&str>,
+        error: Option<&str>,
+        at_ms: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE reports SET status = $1, report = $2, error = $3, finished_ms = $4 WHERE id = $5")
+            .bind(status)
+            .bind(report)
+            .bind(error)
+            .bind(at_ms)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn reports_queued(&self) -> Result<Vec<ReportRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE status IN ('queued', 'running') ORDER BY created_ms"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(report_of).collect()
+    }
+
+    async fn reports_expired(&self, before_ms: i64) -> Result<Vec<ReportRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE file IS NOT NULL AND created_ms < $1 \
+             AND status IN ('done', 'failed') ORDER BY created_ms"
+        ))
+        .bind(before_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(report_of).collect()
+    }
+
+    async fn report_drop_file(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE reports SET file = NULL WHERE id = $1").bind(id).execute(&self.write).await?;
+        Ok(())
+    }
+
+    async fn upload_bytes(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM reports WHERE file IS NOT NULL")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO secrets (name, sealed, created_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, created_ms = excluded.created_ms",
+        )
+        .bind(name)
+        .bind(sealed)
+        .bind(at_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn secret_get(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let row =
+            sqlx::query("SELECT sealed FROM secrets WHERE name = $1").bind(name).fetch_optional(&self.read).await?;
+        Ok(row.map(|r| r.try_get("sealed")).transpose()?)
+    }
+
+    async fn backup(&self, path: &Path) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                if path.exists() {
+                    return Err(StoreError::Invalid(format!("{} exists already; choose a new file", path.display())));
+                }
+                let target = path.to_str().ok_or_else(|| StoreError::Invalid("the backup path is not UTF-8".into()))?;
+                sqlx::query("VACUUM INTO $1").bind(target).execute(&self.write).await?;
+                Ok(())
+            }
+            Backend::Postgres => Err(StoreError::Invalid(
+                "a PostgreSQL store is backed up with pg_dump (see docs/fleet.md), not by uctriage".into(),
+            )),
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}

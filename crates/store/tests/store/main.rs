@@ -1,0 +1,221 @@
+//! The store's behaviour, run against SQLite always and against PostgreSQL when
+//! `UCTRIAGE_TEST_PG` names a server (`postgres://postgres@127.0.0.1:5432/test`). Each
+//! PostgreSQL test gets a database of its own. With `UCTRIAGE_REQUIRE_PG=1` (CI) a missing
+//! server fails the suite instead of skipping it.
+
+use std::sync::Arc;
+
+use uctriage_store::{Batch, NewEvent, Observation, Page, ReportRow, RoomAttrs, RoomPatch, Store, Token};
+
+mod pg;
+
+/// Run `body` on a fresh SQLite store and, when configured, a fresh PostgreSQL database.
+async fn each_backend<F, Fut>(body: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let store = uctriage_store::open(&dir.path().join("fleet.db").display().to_string()).await.unwrap();
+    body(store).await;
+    if let Some(db) = pg::Database::create().await {
+        let store = uctriage_store::open(&db.url).await.unwrap();
+        body(store).await;
+        db.drop().await;
+    }
+}
+
+fn event(key: u8, time_ms: i64, kind: &str) -> NewEvent {
+    NewEvent {
+        key: vec![key; 32],
+        time_ms: Some(time_ms),
+        kind: kind.into(),
+        source: "Skype Room System".into(),
+        event_id: Some(2000),
+        record_id: Some(i64::from(key)),
+        body: format!("{{\"n\":{key}}}"),
+    }
+}
+
+fn obs(event: usize, signal: &str, state: &str, at_ms: i64) -> Observation {
+    Observation { event, signal: signal.into(), state: state.into(), status: state.into(), at_ms }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_audit() {
+    each_backend(|s| async move {
+        let t = Token {
+            id: "tk_1".into(),
+            name: "admin".into(),
+            role: "admin".into(),
+            room_id: None,
+            hash: vec![1; 32],
+            created_ms: 10,
+            revoked_ms: None,
+        };
+        s.token_insert(&t).await.unwrap();
+        assert_eq!(s.token("tk_1").await.unwrap().unwrap(), t);
+        assert!(s.token("nope").await.unwrap().is_none());
+        assert!(s.token_revoke("tk_1", 20).await.unwrap());
+        assert!(!s.token_revoke("tk_1", 30).await.unwrap(), "a second revoke changes nothing");
+        assert_eq!(s.token("tk_1").await.unwrap().unwrap().revoked_ms, Some(20));
+        let again = Token { id: "tk_2".into(), hash: vec![2; 32], created_ms: 40, ..t.clone() };
+        s.token_replace(&again).await.unwrap();
+        assert_eq!(s.tokens().await.unwrap().len(), 2);
+        for i in 0..5 {
+            s.audit(i, "tk_2", "token.create", &format!("tk_{i}"), "").await.unwrap();
+        }
+        let first = s.audit_list(&Page { limit: 3, after: None }).await.unwrap();
+        assert_eq!(first.iter().map(|a| a.at_ms).collect::<Vec<_>>(), [4, 3, 2]);
+        let next = s.audit_list(&Page { limit: 3, after: Some(first[2].seq.to_string()) }).await.unwrap();
+        assert_eq!(next.iter().map(|a| a.at_ms).collect::<Vec<_>>(), [1, 0]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_resolve_by_any_name_and_merge() {
+    each_backend(|s| async move {
+        let a = s.room_resolve(&[("alias", "Room1@Contoso.com"), ("computer", "MTR-1")], "rm_a", 5).await.unwrap();
+        assert_eq!(a, "rm_a");
+        let again = s.room_resolve(&[("computer", "mtr-1")], "rm_x", 6).await.unwrap();
+        assert_eq!(again, "rm_a", "names are matched without case");
+        let b = s.room_resolve(&[("computer", "MTR-2")], "rm_b", 7).await.unwrap();
+        assert_eq!(b, "rm_b");
+        assert!(s.room_resolve(&[("computer", " ")], "rm_c", 7).await.is_err());
+        let patched = s
+            .room_patch(
+                "rm_a",
+                &RoomPatch { name: Some("Board room".into()), tags: Some(vec!["4k".into()]), ..RoomPatch::default() },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((patched.name.as_str(), patched.tags.as_slice()), ("Board room", ["4k".to_owned()].as_slice()));
+        let batch = Batch {
+            room_id: "rm_b".into(),
+            received_ms: 100,
+            events: vec![event(9, 50, "heartbeat")],
+            observations: vec![obs(0, "network", "healthy", 50)],
+            ..Batch::default()
+        };
+        s.ingest(&batch).await.unwrap();
+        s.room_merge("rm_b", "rm_a").await.unwrap();
+        let b = s.room("rm_b").await.unwrap().unwrap();
+        assert_eq!((b.retired, b.merged_into.as_deref()), (true, Some("rm_a")));
+        assert_eq!(s.room_resolve(&[("computer", "MTR-2")], "rm_y", 8).await.unwrap(), "rm_a");
+        assert_eq!(s.events("rm_a", 0, 1000, 10).await.unwrap().len(), 1);
+        assert_eq!(s.signals("rm_a").await.unwrap().len(), 1);
+        assert!(s.room_merge("rm_a", "rm_a").await.is_err());
+        assert!(s.room_merge("rm_a", "rm_missing").await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_is_idempotent_and_keeps_signal_history() {
+    each_backend(|s| async move {
+        let room = s.room_resolve(&[("computer", "MTR-9")], "rm_9", 0).await.unwrap();
+        let batch = Batch {
+            room_id: room.clone(),
+            received_ms: 1_000,
+            events: vec![event(1, 100, "heartbeat"), event(2, 200, "heartbeat"), event(2, 200, "heartbeat")],
+            observations: vec![
+                obs(0, "exchange", "healthy", 100),
+                obs(1, "exchange", "unhealthy", 200),
+                obs(2, "exchange", "unhealthy", 200),
+            ],
+            attrs: Some((
+                200,
+                RoomAttrs { app_version: "5.2.115.0".into(), alias: "mtr9@contoso.com".into(), ..RoomAttrs::default() },
+            )),
+            timezone: Some("W. Europe Standard Time".into()),
+        };
+        let first = s.ingest(&batch).await.unwrap();
+        assert_eq!((first.accepted, first.duplicates, first.transitions), (2, 1, 2));
+        let second = s.ingest(&batch).await.unwrap();
+        assert_eq!(
+            (second.accepted, second.duplicates, second.transitions),
+            (0, 3, 0),
+            "a batch sent twice counts once"
+        );
+        let sig = s.signals(&room).await.unwrap();
+        assert_eq!((sig[0].state.as_str(), sig[0].since_ms), ("unhealthy", 200));
+        let tr = s.transitions(&room, 10).await.unwrap();
+        assert_eq!(
+            tr.iter().map(|t| (t.from_state.as_str(), t.to_state.as_str())).collect::<Vec<_>>(),
+            [("healthy", "unhealthy"), ("unknown", "healthy")]
+        );
+        // An older observation arriving late does not rewrite the present.
+        let late = Batch {
+            room_id: room.clone(),
+            received_ms: 2_000,
+            events: vec![event(3, 150, "heartbeat")],
+            observations: vec![obs(0, "exchange", "healthy", 150)],
+            ..Batch::default()
+        };
+        s.ingest(&late).await.unwrap();
+        assert_eq!(s.signals(&room).await.unwrap()[0].state, "unhealthy");
+        let r = s.room(&room).await.unwrap().unwrap();
+        assert_eq!(
+            (r.app_version.as_str(), r.timezone.as_str(), r.last_heard_ms, r.last_event_ms, r.dirty),
+            ("5.2.115.0", "W. Europe Standard Time", 2_000, Some(200), true)
+        );
+        assert_eq!(
+            s.events(&room, 0, 1_000, 2).await.unwrap(),
+            ["{\"n\":3}", "{\"n\":2}"],
+            "the newest of the window, oldest first"
+        );
+        assert_eq!(s.dirty_rooms().await.unwrap(), std::slice::from_ref(&room));
+        s.set_diagnosis(&room, "{}", 3_000, 2_000).await.unwrap();
+        assert!(s.dirty_rooms().await.unwrap().is_empty());
+        assert_eq!(s.event_count().await.unwrap(), 3);
+        assert!(s.ingest(&Batch { room_id: "rm_none".into(), ..Batch::default() }).await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_secrets_and_backup() {
+    each_backend(|s| async move {
+        let r = ReportRow {
+            id: "rp_1".into(),
+            room_id: None,
+            name: "MTR-Logs.zip".into(),
+            status: "queued".into(),
+            size: 2048,
+            created_ms: 10,
+            finished_ms: None,
+            file: Some("uploads/rp_1".into()),
+            report: None,
+            error: None,
+        };
+        s.report_insert(&r).await.unwrap();
+        assert_eq!(s.reports_queued().await.unwrap().len(), 1);
+        assert_eq!(s.upload_bytes().await.unwrap(), 2048);
+        s.report_finish("rp_1", "done", Some("{\"verdict\":\"healthy\"}"), None, 20).await.unwrap();
+        assert!(s.reports_queued().await.unwrap().is_empty());
+        assert_eq!(s.reports_expired(11).await.unwrap().len(), 1);
+        s.report_drop_file("rp_1").await.unwrap();
+        assert_eq!(s.upload_bytes().await.unwrap(), 0);
+        assert_eq!(s.report("rp_1").await.unwrap().unwrap().report.as_deref(), Some("{\"verdict\":\"healthy\"}"));
+        s.secret_put("webhook", b"sealed", 1).await.unwrap();
+        s.secret_put("webhook", b"sealed2", 2).await.unwrap();
+        assert_eq!(s.secret_get("webhook").await.unwrap().as_deref(), Some(&b"sealed2"[..]));
+        s.ping().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup.db");
+        match s.backend() {
+            uctriage_store::Backend::Sqlite => {
+                s.backup(&path).await.unwrap();
+                let copy = uctriage_store::open(&path.display().to_string()).await.unwrap();
+                assert_eq!(copy.report("rp_1").await.unwrap().unwrap().name, "MTR-Logs.zip");
+                assert!(s.backup(&path).await.is_err(), "never overwrites");
+            }
+            uctriage_store::Backend::Postgres => {
+                assert!(s.backup(&path).await.unwrap_err().to_string().contains("pg_dump"));
+            }
+        }
+    })
+    .await;
+}

@@ -87,3 +87,23 @@ fn nothing_readable_is_an_error_listing_the_warnings() {
     );
     assert_eq!(statuses, [("unsupported".to_owned(), InputStatus::Unsupported)]);
 }
+
+#[test]
+fn records_written_as_json_lines_scan_to_the_same_findings() {
+    let rules = RuleSet::builtin();
+    let mut jsonl = String::new();
+    read_records(&[sample()], &ReadOptions::default(), &mut |_, records| {
+        for e in records {
+            jsonl.push_str(&serde_json::to_string(&e).unwrap());
+            jsonl.push('\n');
+        }
+    });
+    let stored = Source::Bytes { name: "records.jsonl".into(), bytes: Arc::from(jsonl.into_bytes()) };
+    let again = scan(&[stored], &rules, &ScanOptions::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(again.inputs.len(), 1);
+    assert_eq!(again.inputs[0].format, "evidence-jsonl");
+    let first = scan(&[sample()], &rules, &ScanOptions::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(serde_json::to_string(&again.findings).unwrap(), serde_json::to_string(&first.findings).unwrap());
+    assert_eq!(serde_json::to_string(&again.timeline).unwrap(), serde_json::to_string(&first.timeline).unwrap());
+    assert_eq!(again.verdict, first.verdict);
+}

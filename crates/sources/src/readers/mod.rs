@@ -10,6 +10,7 @@ mod entra_signins;
 mod event_csv;
 mod event_json;
 mod event_xml;
+mod evidence_jsonl;
 mod evtx;
 mod generic;
 mod mosdal;
@@ -78,6 +79,9 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
         Box::new(mosdal::Mosdal),
         Box::new(sip_trace::SipTrace),
         Box::new(evtx::Evtx),
+        // Our own records read back: before the generic readers, which would take them as events
+        // or text.
+        Box::new(evidence_jsonl::EvidenceJsonl),
         Box::new(event_xml::EventXml),
         Box::new(event_csv::EventCsv),
         Box::new(event_json::EventJson),
@@ -124,11 +128,15 @@ impl<'a> Emitter<'a> {
         Emitter { path, format, sink, records: 0, warnings: Vec::new() }
     }
 
-    /// A new record for this input at `location`, to fill and [`emit`](Self::emit).
+    /// A new record for this input at `location`, to fill and [`emit`](Self::emit). Its `path`
+    /// and `format` are this input's.
     pub fn evidence(&self, location: impl Into<String>) -> Evidence {
         Evidence::new(self.path, self.format, location)
     }
 
+    /// Hand a record on, as it is: `path` and `format` are not overwritten, so a reader of stored
+    /// records (`evidence-jsonl`) keeps where each record first came from. Readers of logs build
+    /// their records with [`evidence`](Self::evidence).
     pub fn emit(&mut self, e: Evidence) {
         self.records += 1;
         self.sink.record(e);

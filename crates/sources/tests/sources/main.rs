@@ -3,6 +3,7 @@
 
 mod clients;
 mod containers;
+mod evidence_jsonl;
 mod pexip;
 mod telephony;
 mod windows;

@@ -11,7 +11,7 @@ use uctriage_evidence::InputReport;
 use uctriage_rules::{Diagnosis, Finding, RoomTimeline, Verdict};
 
 pub use html::html;
-pub use redact::Redactor;
+pub use redact::{Redact, Redactor};
 pub use text::{markdown, text};
 
 /// One input as the contract lists it.
@@ -89,42 +89,10 @@ impl ScanReport {
         }
     }
 
-    /// Replace personal data in every string of the report (see [`redact`]).
+    /// Replace personal data in every string of the report that comes from the inputs (see
+    /// [`redact`] and its [`Redact`] implementations, one next to each part of the report).
     pub fn redact(&mut self, r: &mut Redactor) {
-        for i in &mut self.inputs {
-            r.apply(&mut i.path);
-            i.warnings.iter_mut().for_each(|w| r.apply(w));
-        }
-        for f in &mut self.findings {
-            for s in [&mut f.title, &mut f.cause, &mut f.group] {
-                r.apply(s);
-            }
-            f.fix.iter_mut().for_each(|s| r.apply(s));
-            for e in &mut f.evidence {
-                for s in [&mut e.path, &mut e.location, &mut e.excerpt, &mut e.source] {
-                    r.apply(s);
-                }
-            }
-        }
-        for t in &mut self.timeline {
-            r.apply(&mut t.room);
-            for c in &mut t.changes {
-                r.apply(&mut c.from);
-                r.apply(&mut c.to);
-            }
-            for turn in &mut t.turned_unhealthy {
-                r.apply(&mut turn.status);
-                for c in &mut turn.changed {
-                    r.apply(&mut c.from);
-                    r.apply(&mut c.to);
-                }
-            }
-            for span in t.signals.values_mut().flatten() {
-                r.apply(&mut span.status);
-            }
-        }
-        self.notes.iter_mut().for_each(|s| r.apply(s));
-        self.warnings.iter_mut().for_each(|s| r.apply(s));
+        Redact::redact(self, r);
     }
 
     /// The contract's JSON.

@@ -224,7 +224,15 @@ impl Reader for EventJson {
             let before = sink.seen + sink.skipped;
             match Top(&mut sink).deserialize(&mut de) {
                 Ok(()) => {}
-                Err(e) if e.is_eof() && sink.seen + sink.skipped == before => break,
+                // Only whitespace after the last value: the end. An end inside a value (a
+                // truncated array or object) is reported below even when nothing was read.
+                Err(e)
+                    if e.is_eof()
+                        && sink.seen + sink.skipped == before
+                        && e.to_string().starts_with("EOF while parsing a value") =>
+                {
+                    break
+                }
                 Err(e) => {
                     let place = format!("line {} column {}", e.line(), e.column());
                     let msg = e.to_string();

@@ -626,6 +626,13 @@ fn event_json_utf16_truncated_and_junk() {
         "{:?}",
         report.warnings
     );
+    // Cut inside the first event: nothing read, and the reader says why.
+    let (report, records) =
+        read_bytes("x.json", b"[{\"Id\": 2000, \"LogName\": \"Skype Room System\"", Some("event-json"));
+    assert!(records.is_empty());
+    assert!(report.warnings.iter().any(|w| w.message.contains("truncated")), "{:?}", report.warnings);
+    let (report, _) = read_bytes("x.json", b"[{\"Id\": 1, \"ProviderName\": \"x\"}]\n\n  ", Some("event-json"));
+    assert!(report.warnings.is_empty(), "trailing blank lines are the end: {:?}", report.warnings);
     let (report, records) = read_bytes("x.json", b"[1, \"two\", {\"Id\": 5}, null]", Some("event-json"));
     assert!(records.is_empty());
     assert!(report.warnings.iter().any(|w| w.message.contains("not events")), "{:?}", report.warnings);

@@ -10,6 +10,7 @@
 //! transaction as the events that carried it, so an acknowledged batch is complete or absent.
 
 mod sql;
+pub mod testing;
 
 use std::fmt::Debug;
 use std::path::Path;
@@ -239,6 +240,8 @@ pub trait Store: Send + Sync + Debug {
     /// The room known by the first of `names` (kind, value) that is known, or a new room with
     /// `new_id`. Every name given then points at the room unless it points elsewhere already.
     async fn room_resolve(&self, names: &[(&str, &str)], new_id: &str, now_ms: i64) -> Result<String>;
+    /// The room known by the first of `names` that is known, without creating one.
+    async fn room_lookup(&self, names: &[(&str, &str)]) -> Result<Option<String>>;
     async fn room(&self, id: &str) -> Result<Option<Room>>;
     async fn rooms(&self) -> Result<Vec<Room>>;
     async fn room_patch(&self, id: &str, patch: &RoomPatch) -> Result<Option<Room>>;
@@ -257,6 +260,8 @@ pub trait Store: Send + Sync + Debug {
     /// The bodies of a room's records with a time in `[from_ms, to_ms]`, oldest first, at most `limit`.
     async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>>;
     async fn event_count(&self) -> Result<i64>;
+    /// A room's records of one kind with a time in `[from_ms, to_ms]`.
+    async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64>;
 
     // Reports.
     async fn report_insert(&self, r: &ReportRow) -> Result<()>;

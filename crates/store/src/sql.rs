@@ -315,6 +315,24 @@ impl Store for SqlStore {
         Ok(id)
     }
 
+    async fn room_lookup(&self, names: &[(&str, &str)]) -> Result<Option<String>> {
+        for (kind, value) in names {
+            let value = value.trim().to_lowercase();
+            if value.is_empty() {
+                continue;
+            }
+            let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
+                .bind(*kind)
+                .bind(&value)
+                .fetch_optional(&self.read)
+                .await?;
+            if let Some(r) = row {
+                return Ok(Some(r.try_get("room_id")?));
+            }
+        }
+        Ok(None)
+    }
+
     async fn room(&self, id: &str) -> Result<Option<Room>> {
         let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"))
             .bind(id)
@@ -641,6 +659,19 @@ impl Store for SqlStore {
 
     async fn event_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&self.read).await?.try_get("n")?)
+    }
+
+    async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM events WHERE room_id = $1 AND kind = $2 AND time_ms >= $3 AND time_ms <= $4",
+        )
+        .bind(room_id)
+        .bind(kind)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn report_insert(&self, r: &ReportRow) -> Result<()> {

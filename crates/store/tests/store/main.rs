@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use uctriage_store::{Batch, NewEvent, Observation, Page, ReportRow, RoomAttrs, RoomPatch, Store, Token};
 
-mod pg;
+use uctriage_store::testing as pg;
 
 /// Run `body` on a fresh SQLite store and, when configured, a fresh PostgreSQL database.
 async fn each_backend<F, Fut>(body: F)
@@ -80,6 +80,11 @@ async fn rooms_resolve_by_any_name_and_merge() {
         assert_eq!(a, "rm_a");
         let again = s.room_resolve(&[("computer", "mtr-1")], "rm_x", 6).await.unwrap();
         assert_eq!(again, "rm_a", "names are matched without case");
+        assert_eq!(
+            s.room_lookup(&[("computer", "nope"), ("alias", "room1@contoso.com")]).await.unwrap().as_deref(),
+            Some("rm_a")
+        );
+        assert_eq!(s.room_lookup(&[("computer", "MTR-2")]).await.unwrap(), None);
         let b = s.room_resolve(&[("computer", "MTR-2")], "rm_b", 7).await.unwrap();
         assert_eq!(b, "rm_b");
         assert!(s.room_resolve(&[("computer", " ")], "rm_c", 7).await.is_err());
@@ -170,6 +175,8 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
         s.set_diagnosis(&room, "{}", 3_000, 2_000).await.unwrap();
         assert!(s.dirty_rooms().await.unwrap().is_empty());
         assert_eq!(s.event_count().await.unwrap(), 3);
+        assert_eq!(s.event_count_kind(&room, "heartbeat", 150, 200).await.unwrap(), 2);
+        assert_eq!(s.event_count_kind(&room, "app-restart", 0, 1_000).await.unwrap(), 0);
         assert!(s.ingest(&Batch { room_id: "rm_none".into(), ..Batch::default() }).await.is_err());
     })
     .await;

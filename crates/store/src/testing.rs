@@ -1,4 +1,6 @@
-//! A database of its own on the PostgreSQL server named by `UCTRIAGE_TEST_PG`.
+//! For tests of the store and of what is built on it: a PostgreSQL database of its own on the
+//! server named by `UCTRIAGE_TEST_PG`, dropped afterwards. With `UCTRIAGE_REQUIRE_PG` set (CI) a
+//! missing server is a failure, not a skip.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -32,6 +34,7 @@ fn server() -> Option<String> {
 }
 
 impl Database {
+    /// A new empty database, or `None` (with the reason on stderr) when no server is configured.
     pub async fn create() -> Option<Database> {
         static N: AtomicU32 = AtomicU32::new(0);
         let admin = server()?;
@@ -45,6 +48,7 @@ impl Database {
         Some(Database { url: format!("{base}/{name}"), admin, name })
     }
 
+    /// Drop the database.
     pub async fn drop(self) {
         if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
             let _ =

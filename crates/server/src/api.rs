@@ -1,0 +1,451 @@
+//! The read and admin routes: rooms, reports, tokens, audit, health and metrics.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uctriage_scan::ScanReport;
+use uctriage_store::{Page, ReportRow, Room, RoomPatch, Token, Transition};
+
+use crate::auth::{new_token, Caller, Role};
+use crate::fleet::{self, rfc3339, RoomState};
+use crate::problem::{ApiResult, Problem};
+use crate::App;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub state: Option<String>,
+    pub signal: Option<String>,
+    pub version: Option<String>,
+    pub name: Option<String>,
+    pub site: Option<String>,
+}
+
+fn limit(q: Option<u32>) -> Result<u32, Problem> {
+    match q {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(Problem::bad_request(format!("limit {n} is out of range (1 to {MAX_LIMIT})"))),
+    }
+}
+
+/// A page of items and the cursor of the next page (absent on the last).
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The rule engine's top answer for a room.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopFinding {
+    pub rule: String,
+    pub severity: String,
+    pub title: String,
+    pub codes: Vec<String>,
+    pub layer: String,
+    pub cause: String,
+    pub fix: Vec<String>,
+    /// One line: the title and its codes.
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomSummary {
+    pub id: String,
+    pub name: String,
+    pub computer: String,
+    pub alias: String,
+    pub display_name: String,
+    pub site: String,
+    pub tags: Vec<String>,
+    pub state: &'static str,
+    pub app_version: String,
+    pub os_version: String,
+    pub last_heard: String,
+    pub last_heartbeat: Option<String>,
+    pub signals: Vec<fleet::SignalView>,
+    pub top_finding: Option<TopFinding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomDetail {
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    pub model: String,
+    pub peripherals: Vec<String>,
+    pub ipv4: String,
+    pub timezone: String,
+    pub retired: bool,
+    pub merged_into: Option<String>,
+    pub transitions: Vec<TransitionView>,
+    /// The full diagnosis of the room's recent records, as `scan --format json` gives it.
+    pub diagnosis: Option<ScanReport>,
+    pub diagnosed: Option<String>,
+    /// Records arrived after the diagnosis; it is being renewed.
+    pub diagnosis_pending: bool,
+    pub reports: Vec<ReportRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TransitionView {
+    pub signal: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+    pub at: String,
+}
+
+impl From<Transition> for TransitionView {
+    fn from(t: Transition) -> Self {
+        TransitionView { signal: t.signal, from: t.from_state, to: t.to_state, status: t.status, at: rfc3339(t.at_ms) }
+    }
+}
+
+fn top_finding(report: &ScanReport) -> Option<TopFinding> {
+    let f = report.findings.first()?;
+    let codes: Vec<String> = f.codes.iter().map(ToString::to_string).collect();
+    let severity =
+        serde_json::to_value(f.severity).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let summary = if codes.is_empty() { f.title.clone() } else { format!("{} ({})", f.title, codes.join(", ")) };
+    Some(TopFinding {
+        rule: f.rule.clone(),
+        severity,
+        title: f.title.clone(),
+        codes,
+        layer: f.layer.clone(),
+        cause: f.cause.clone(),
+        fix: f.fix.clone(),
+        summary,
+    })
+}
+
+async fn judge(app: &App, room: &Room) -> ApiResult<RoomState> {
+    let now = app.clock.now_ms();
+    let rows = app.store.signals(&room.id).await?;
+    let window = fleet::signals().iter().find(|s| s.kind == "app-restart").and_then(|s| s.window).unwrap_or(1440);
+    let restarts = app.store.event_count_kind(&room.id, "app-restart", now - i64::from(window) * 60_000, now).await?;
+    Ok(fleet::judge(room, &rows, now, u64::try_from(restarts).unwrap_or(0)))
+}
+
+fn summary(room: &Room, state: RoomState, report: Option<&ScanReport>) -> RoomSummary {
+    let name = [&room.name, &room.display_name, &room.computer, &room.id]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_default();
+    RoomSummary {
+        id: room.id.clone(),
+        name,
+        computer: room.computer.clone(),
+        alias: room.alias.clone(),
+        display_name: room.display_name.clone(),
+        site: room.site.clone(),
+        tags: room.tags.clone(),
+        state: state.state,
+        app_version: state.app_version,
+        os_version: state.os_version,
+        last_heard: rfc3339(room.last_heard_ms),
+        last_heartbeat: room.last_heartbeat_ms.map(rfc3339),
+        signals: state.signals,
+        top_finding: report.and_then(top_finding),
+    }
+}
+
+fn parse_report(room: &Room) -> Option<ScanReport> {
+    room.diagnosis.as_deref().and_then(|d| serde_json::from_str(d).ok())
+}
+
+pub async fn rooms(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Paged<RoomSummary>>> {
+    caller.require(Role::Viewer)?;
+    let limit = limit(q.limit)?;
+    if let Some(s) = &q.state {
+        if !["healthy", "unhealthy", "offline", "unknown", "retired"].contains(&s.as_str()) {
+            return Err(Problem::bad_request(format!(
+                "state {s:?} is none of healthy, unhealthy, offline, unknown, retired"
+            )));
+        }
+    }
+    let mut items = Vec::new();
+    let mut next = None;
+    for room in app.store.rooms().await? {
+        if room.merged_into.is_some() || q.cursor.as_deref().is_some_and(|c| room.id.as_str() <= c) {
+            continue;
+        }
+        let state = judge(&app, &room).await?;
+        let contains = |hay: &str, needle: &str| hay.to_lowercase().contains(&needle.to_lowercase());
+        let keep = q.state.as_deref().is_none_or(|s| s == state.state)
+            && q.signal.as_deref().is_none_or(|s| {
+                state
+                    .signals
+                    .iter()
+                    .any(|v| (v.id == s || v.id.starts_with(&format!("{s}:"))) && v.state == "unhealthy")
+            })
+            && q.version.as_deref().is_none_or(|v| state.app_version == v)
+            && q.site.as_deref().is_none_or(|v| room.site.eq_ignore_ascii_case(v))
+            && q.name.as_deref().is_none_or(|n| {
+                [&room.name, &room.display_name, &room.computer, &room.alias].iter().any(|h| contains(h, n))
+            });
+        if !keep {
+            continue;
+        }
+        if items.len() == limit as usize {
+            next = items.last().map(|r: &RoomSummary| r.id.clone());
+            break;
+        }
+        let report = parse_report(&room);
+        items.push(summary(&room, state, report.as_ref()));
+    }
+    Ok(Json(Paged { items, next_cursor: next }))
+}
+
+pub async fn room(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<RoomDetail>> {
+    caller.require(Role::Viewer)?;
+    let room = app.store.room(&id).await?.ok_or_else(|| Problem::not_found(format!("room {id}")))?;
+    let state = judge(&app, &room).await?;
+    let report = parse_report(&room);
+    let transitions = app.store.transitions(&id, 200).await?.into_iter().map(TransitionView::from).collect();
+    let reports = app.store.reports(&id).await?;
+    Ok(Json(RoomDetail {
+        model: room.model.clone(),
+        peripherals: room.peripherals.clone(),
+        ipv4: room.ipv4.clone(),
+        timezone: room.timezone.clone(),
+        retired: room.retired,
+        merged_into: room.merged_into.clone(),
+        transitions,
+        diagnosed: room.diagnosis_ms.map(rfc3339),
+        diagnosis_pending: room.dirty,
+        reports,
+        summary: summary(&room, state, report.as_ref()),
+        diagnosis: report,
+    }))
+}
+
+pub async fn room_patch(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(patch): Json<RoomPatch>,
+) -> ApiResult<Json<RoomDetail>> {
+    caller.require(Role::Admin)?;
+    for (what, v) in [("name", &patch.name), ("site", &patch.site)] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            return Err(Problem::unprocessable(format!("{what} is longer than 200 characters")));
+        }
+    }
+    if patch.tags.as_ref().is_some_and(|t| t.len() > 50 || t.iter().any(|s| s.chars().count() > 64)) {
+        return Err(Problem::unprocessable("at most 50 tags of at most 64 characters"));
+    }
+    app.store.room_patch(&id, &patch).await?.ok_or_else(|| Problem::not_found(format!("room {id}")))?;
+    let detail = serde_json::to_string(&serde_json::json!({
+        "name": patch.name, "site": patch.site, "tags": patch.tags, "retired": patch.retired
+    }))
+    .unwrap_or_default();
+    app.store.audit(app.clock.now_ms(), &caller.token_id, "room.update", &id, &detail).await?;
+    room(State(app), caller, Path(id)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeBody {
+    pub into: String,
+}
+
+pub async fn room_merge(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<MergeBody>,
+) -> ApiResult<Json<RoomDetail>> {
+    caller.require(Role::Admin)?;
+    app.store.room_merge(&id, &body.into).await?;
+    app.store.audit(app.clock.now_ms(), &caller.token_id, "room.merge", &id, &format!("into {}", body.into)).await?;
+    app.diagnose.notify_one();
+    room(State(app), caller, Path(body.into)).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    #[serde(flatten)]
+    pub row: ReportRow,
+    pub report: Option<ScanReport>,
+}
+
+pub async fn report(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ReportView>> {
+    caller.require(Role::Viewer)?;
+    let row = app.store.report(&id).await?.ok_or_else(|| Problem::not_found(format!("report {id}")))?;
+    let report = row.report.as_deref().and_then(|r| serde_json::from_str(r).ok());
+    Ok(Json(ReportView { row, report }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub role: String,
+    pub room: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: Token,
+    /// The whole token, shown this once.
+    pub token: String,
+}
+
+pub async fn token_create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    caller.require(Role::Admin)?;
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| Problem::unprocessable(format!("role {:?} is none of admin, viewer, device", body.role)))?;
+    if body.room.is_some() && role != Role::Device {
+        return Err(Problem::unprocessable("only a device token can be bound to a room"));
+    }
+    if let Some(r) = &body.room {
+        app.store.room(r).await?.ok_or_else(|| Problem::unprocessable(format!("room {r} does not exist")))?;
+    }
+    let name = body.name.unwrap_or_default();
+    if name.chars().count() > 100 {
+        return Err(Problem::unprocessable("the name is longer than 100 characters"));
+    }
+    let created = create_token(&app, role, body.room, &name, &caller.token_id).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Create and store a token, audited under `actor`.
+pub async fn create_token(
+    app: &App,
+    role: Role,
+    room: Option<String>,
+    name: &str,
+    actor: &str,
+) -> ApiResult<CreatedToken> {
+    let (id, whole, hash) = new_token();
+    let info = Token {
+        id,
+        name: name.to_owned(),
+        role: role.as_str().into(),
+        room_id: room,
+        hash,
+        created_ms: app.clock.now_ms(),
+        revoked_ms: None,
+    };
+    app.store.token_insert(&info).await?;
+    let detail =
+        format!("role {}{}", info.role, info.room_id.as_deref().map(|r| format!(", room {r}")).unwrap_or_default());
+    app.store.audit(info.created_ms, actor, "token.create", &info.id, &detail).await?;
+    Ok(CreatedToken { info, token: whole })
+}
+
+pub async fn tokens(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<Paged<Token>>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(Paged { items: app.store.tokens().await?, next_cursor: None }))
+}
+
+pub async fn token_revoke(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    if !app.store.token_revoke(&id, app.clock.now_ms()).await? {
+        return Err(Problem::not_found(format!("active token {id}")));
+    }
+    app.store.audit(app.clock.now_ms(), &caller.token_id, "token.revoke", &id, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+pub async fn audit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Paged<AuditView>>> {
+    caller.require(Role::Admin)?;
+    let limit = limit(q.limit)?;
+    if q.cursor.as_deref().is_some_and(|c| c.parse::<i64>().is_err()) {
+        return Err(Problem::bad_request("the cursor is not one this server gave"));
+    }
+    let rows = app.store.audit_list(&Page { limit, after: q.cursor.clone() }).await?;
+    let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.seq.to_string())).flatten();
+    let items = rows
+        .into_iter()
+        .map(|a| AuditView {
+            seq: a.seq,
+            at: rfc3339(a.at_ms),
+            actor: a.actor,
+            action: a.action,
+            target: a.target,
+            detail: a.detail,
+        })
+        .collect();
+    Ok(Json(Paged { items, next_cursor: next }))
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("the database does not answer: {e}")).into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let mut counts: Vec<(&str, u64)> =
+        ["healthy", "unhealthy", "offline", "unknown", "retired"].iter().map(|s| (*s, 0)).collect();
+    for room in app.store.rooms().await? {
+        if room.merged_into.is_some() {
+            continue;
+        }
+        let s = judge(&app, &room).await?.state;
+        if let Some(c) = counts.iter_mut().find(|(k, _)| *k == s) {
+            c.1 += 1;
+        }
+    }
+    let body = app.metrics.render(&counts);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+pub async fn openapi(caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Device).or_else(|_| caller.require(Role::Viewer))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response())
+}
+
+pub async fn not_found() -> Problem {
+    Problem::not_found("this route")
+}

@@ -1,0 +1,166 @@
+//! Background work: scanning uploaded bundles, diagnosing rooms with new records, and removing
+//! uploads past their retention period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uctriage_scan::{diagnose_records, read_records, scan, Evidence, InputReport, InputStatus, ScanOptions, Source};
+
+use crate::auth::{Caller, Role};
+use crate::App;
+
+/// How far back a room's diagnosis looks from its newest record.
+pub const DIAGNOSIS_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// Most records one diagnosis reads.
+pub const DIAGNOSIS_RECORDS: u32 = 50_000;
+/// Most records of one upload kept in the room's history.
+const UPLOAD_RECORDS: usize = 200_000;
+
+/// Run the workers until the process ends.
+pub fn spawn(app: &Arc<App>) {
+    let a = app.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = diagnose_dirty(&a).await {
+                tracing::warn!("room diagnosis: {e}");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), a.diagnose.notified()).await;
+            // Let a burst of batches land before judging again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let a = app.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = scan_queued(&a).await {
+                tracing::warn!("upload scan: {e}");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), a.reports.notified()).await;
+        }
+    });
+    let a = app.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = expire_uploads(&a).await {
+                tracing::warn!("upload retention: {e}");
+            }
+            tokio::time::sleep(Duration::from_hours(1)).await;
+        }
+    });
+}
+
+/// Diagnose every room with records newer than its diagnosis.
+pub async fn diagnose_dirty(app: &Arc<App>) -> Result<(), String> {
+    for id in app.store.dirty_rooms().await.map_err(|e| e.to_string())? {
+        diagnose_room(app, &id).await?;
+    }
+    Ok(())
+}
+
+/// Run the rules on a room's recent records, as `scan` would on the same records.
+pub async fn diagnose_room(app: &Arc<App>, id: &str) -> Result<(), String> {
+    let Some(room) = app.store.room(id).await.map_err(|e| e.to_string())? else { return Ok(()) };
+    let newest = room.last_event_ms.unwrap_or(room.last_heard_ms);
+    let bodies = app
+        .store
+        .events(id, newest - DIAGNOSIS_WINDOW_MS, newest, DIAGNOSIS_RECORDS)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rules = app.rules.clone();
+    let label = format!("rooms/{id}");
+    let report = tokio::task::spawn_blocking(move || {
+        let records = bodies.iter().filter_map(|b| serde_json::from_str::<Evidence>(b).ok()).map(|mut e| {
+            // One container per room, so rules that correlate within a container see all of it.
+            e.path = format!("{label}!{}", e.path.replace('!', "/"));
+            e
+        });
+        let input = InputReport {
+            path: label.clone(),
+            format: "fleet-store".into(),
+            status: InputStatus::Read,
+            records: bodies.len() as u64,
+            bytes: bodies.iter().map(|b| b.len() as u64).sum(),
+            warnings: Vec::new(),
+        };
+        diagnose_records(records, &[input], &rules)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+    app.store.set_diagnosis(id, &json, app.clock.now_ms(), room.last_heard_ms).await.map_err(|e| e.to_string())?;
+    app.metrics.diagnoses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Scan queued uploads one at a time; their Teams Rooms records join the room's history.
+pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
+    for row in app.store.reports_queued().await.map_err(|e| e.to_string())? {
+        let Some(file) = row.file.clone() else { continue };
+        let now = app.clock.now_ms();
+        app.store.report_finish(&row.id, "running", None, None, now).await.map_err(|e| e.to_string())?;
+        let rules = app.rules.clone();
+        let name = row.name.clone();
+        let scanned = tokio::task::spawn_blocking(move || {
+            let bytes_source = Source::Path(file.into());
+            let report = scan(std::slice::from_ref(&bytes_source), &rules, &ScanOptions::default(), &mut |_, _| {});
+            let mut kept = Vec::new();
+            if report.is_ok() {
+                read_records(&[bytes_source], &uctriage_scan::ReadOptions::default(), &mut |_, records| {
+                    for mut e in records {
+                        if kept.len() < UPLOAD_RECORDS && (is_rooms_record(&e) || !e.codes.is_empty()) {
+                            e.path = format!("{name}!{}", e.path.rsplit_once('!').map_or(e.path.as_str(), |(_, p)| p));
+                            kept.push(e);
+                        }
+                    }
+                });
+            }
+            (report, kept)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let finished = app.clock.now_ms();
+        match scanned {
+            (Ok(report), records) => {
+                let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+                // An upload files its records as the uploader would: under the given room, or by
+                // the computer each record names.
+                let caller = Caller { token_id: "upload".into(), role: Role::Admin, room: None };
+                let stored = if records.iter().any(is_rooms_record) || row.room_id.is_some() {
+                    crate::ingest::store_records(app, &caller, row.room_id.as_deref(), None, records)
+                        .await
+                        .map_err(|p| p.detail)
+                } else {
+                    Ok(crate::ingest::IngestResponse::default())
+                };
+                let note = stored.err();
+                app.store
+                    .report_finish(&row.id, "done", Some(&json), note.as_deref(), finished)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            (Err(e), _) => {
+                app.store
+                    .report_finish(&row.id, "failed", None, Some(&e.to_string()), finished)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_rooms_record(e: &Evidence) -> bool {
+    matches!(e.kind.as_str(), "heartbeat" | "hardware" | "app-restart")
+}
+
+/// Delete upload files past the retention period; their reports stay.
+pub async fn expire_uploads(app: &Arc<App>) -> Result<(), String> {
+    let before = app.clock.now_ms() - i64::from(app.retention_days) * 86_400_000;
+    for row in app.store.reports_expired(before).await.map_err(|e| e.to_string())? {
+        if let Some(f) = &row.file {
+            let _ = tokio::fs::remove_file(f).await;
+        }
+        app.store.report_drop_file(&row.id).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

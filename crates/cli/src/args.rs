@@ -1,5 +1,7 @@
 //! Command-line flags (clap derive). Doc comments are the `--help` text.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Triage for Microsoft Teams, Teams Rooms, Skype for Business / Lync, Teams Phone Direct Routing
@@ -54,6 +56,19 @@ pub enum Command {
     ///
     /// Exit 0 when every check passes or warns, 1 when any fails, 2 for bad usage.
     Check(uctriage_checks::CheckArgs),
+    /// Run the fleet server: rooms push their events here and it keeps their signals, diagnoses
+    /// each room with the scan rules, and answers the API (see docs/fleet.md).
+    ///
+    /// The first start creates an admin token and prints it once.
+    Serve(ServeArgs),
+    /// Work with a fleet server: tokens, rooms, a generated fleet to try it on, backups.
+    Fleet(FleetArgs),
+    /// Send a room's events to the fleet server: only records not sent before (run it every five
+    /// minutes from a scheduled task on the room, on an export of its event logs).
+    ///
+    /// Exit 0 when everything was sent, 1 when the server could not be reached or failed after
+    /// the retries, 2 for bad usage, a refused token or nothing readable.
+    Push(PushArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,4 +248,190 @@ pub struct TriageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Plain HTTP is refused on addresses other machines can reach unless
+    /// --insecure-http is given; use --tls-cert and --tls-key there.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The data folder: the SQLite database, uploads, the key that seals stored secrets.
+    #[arg(long, env = "UCTRIAGE_DATA", default_value = "uctriage-data")]
+    pub data: PathBuf,
+    /// A database URL: postgres://… for PostgreSQL (several servers on one database), or
+    /// sqlite://PATH. Default: fleet.db in the data folder.
+    #[arg(long, env = "UCTRIAGE_DB", value_name = "URL", hide_env_values = true)]
+    pub db: Option<String>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept plain HTTP on a non-loopback address.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Requests per second allowed per token (0: no limit).
+    #[arg(long, default_value_t = 200)]
+    pub rate_limit: u32,
+    /// Largest bundle upload, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub max_upload_mib: u64,
+    /// Most MiB of uploads kept on disk at once.
+    #[arg(long, default_value_t = 20480)]
+    pub upload_quota_mib: u64,
+    /// Days an uploaded bundle is kept (its report stays).
+    #[arg(long, default_value_t = 30)]
+    pub retention_days: u32,
+    /// Add or override rules from a folder of rule files.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Write the admin token created on the first start to this file (owner-only) as well.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Replace the admin token (the old one stops working), print the new one and exit.
+    /// Works on the data folder or database, without the running server.
+    #[arg(long)]
+    pub reset_admin_token: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Create, list and revoke API tokens.
+    Token(TokenArgs),
+    /// List rooms with their state, app version and top finding.
+    Rooms(FleetRoomsArgs),
+    /// One room: signals, recent transitions and its diagnosis.
+    Room(FleetRoomArgs),
+    /// Push a generated fleet through the API: 40 rooms over the 7 days up to the server's now,
+    /// with an MFA wave after a policy change, a room that lost power, one on the 5.2.115.0
+    /// licence regression, and the rest healthy.
+    Seed(SeedArgs),
+    /// A consistent copy of a SQLite store (VACUUM INTO). For PostgreSQL use pg_dump.
+    Backup(BackupArgs),
+    /// Who created, revoked or changed what.
+    Audit(FleetAuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once.
+    Create {
+        /// admin (everything), viewer (read only), device (ingest only).
+        #[arg(long)]
+        role: String,
+        /// Bind a device token to one room.
+        #[arg(long)]
+        room: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id; it stops working at once.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct FleetRoomsArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    /// healthy, unhealthy, offline, unknown or retired.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Rooms where this signal is unhealthy (exchange, teams-signin, hardware, …).
+    #[arg(long)]
+    pub signal: Option<String>,
+    /// Teams Rooms app version.
+    #[arg(long)]
+    pub app_version: Option<String>,
+    /// Part of a room's name, computer or resource account.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetRoomArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    #[arg(long, default_value_t = 40)]
+    pub rooms: usize,
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Minutes between a room's pushes.
+    #[arg(long, default_value_t = 60)]
+    pub batch_minutes: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new file to write (never overwritten).
+    pub file: PathBuf,
+    #[arg(long, env = "UCTRIAGE_DATA", default_value = "uctriage-data")]
+    pub data: PathBuf,
+    #[arg(long, env = "UCTRIAGE_DB", value_name = "URL", hide_env_values = true)]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetAuditArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Event log exports (Get-WinEvent | ConvertTo-Json, wevtutil epl .evtx, Event Viewer XML),
+    /// a bundle, or any file scan reads.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    /// The room's id (or a computer name) when the records do not name it.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Where to remember what was sent (default: a file under ProgramData on Windows, under
+    /// XDG_STATE_HOME or ~/.local/state elsewhere).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// The room's time-zone id to report (default: this machine's).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Records per request.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Attempts per request before giving up (with backoff: 1 s, 2 s, 4 s, …).
+    #[arg(long, default_value_t = 6)]
+    pub retries: u32,
+    /// Seconds of the first backoff.
+    #[arg(long, default_value_t = 1.0)]
+    pub backoff: f64,
 }

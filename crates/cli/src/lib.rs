@@ -4,6 +4,7 @@
 //! unknown code, 2 bad usage or nothing readable, 3 inconclusive.
 
 pub mod args;
+pub mod client;
 pub mod commands;
 pub mod style;
 

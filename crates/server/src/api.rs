@@ -411,8 +411,10 @@ pub async fn audit(
     Ok(Json(Paged { items, next_cursor: next }))
 }
 
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// Alive. `X-Uctriage-Now` tells clients the server's clock (the fleet seed builds its rooms'
+/// history up to that moment).
+pub async fn healthz(State(app): State<Arc<App>>) -> Response {
+    ([("x-uctriage-now", rfc3339(app.clock.now_ms()))], "ok\n").into_response()
 }
 
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {

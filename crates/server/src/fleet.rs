@@ -249,6 +249,11 @@ pub fn judge(room: &Room, rows: &[SignalRow], now_ms: i64, restarts_in_window: u
     let off = offline(room, now_ms);
     let is_offline = off.as_ref().is_some_and(|o| o.state == "unhealthy");
     views.extend(off);
+    // Catalog order: the heartbeat signals, peripherals, restarts, offline.
+    let rank = |id: &str| {
+        signals().iter().position(|s| id == s.id || id.starts_with(&format!("{}:", s.id))).unwrap_or(usize::MAX)
+    };
+    views.sort_by(|a, b| rank(&a.id).cmp(&rank(&b.id)).then_with(|| a.id.cmp(&b.id)));
     let unhealthy = views.iter().any(|v| v.state == "unhealthy" && v.severity.makes_unhealthy());
     let state = if room.retired {
         "retired"

@@ -3,9 +3,12 @@
 mod codes;
 mod evidence;
 mod explain;
+mod fleet;
+mod push;
 mod rules;
 mod sample;
 mod scan;
+mod serve;
 mod triage;
 
 use std::io::Write;
@@ -24,6 +27,9 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Evidence(a) => evidence::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Triage(a) => triage::run(a, style, out),
+        Command::Serve(a) => serve::run(a, out),
+        Command::Fleet(a) => fleet::run(a, out),
+        Command::Push(a) => push::run(a, out),
         Command::Check(a) => Ok(match uctriage_checks::run(a, out) {
             0 => Exit::Ok,
             1 => Exit::Problems,

@@ -1,0 +1,301 @@
+//! `uctriage fleet …`: the fleet server's tokens, rooms, audit, a generated fleet, backups.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand};
+use crate::client::{answer_error, Client};
+use crate::{CliError, Exit};
+
+pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let mut err = std::io::stderr();
+    match &args.command {
+        FleetCommand::Token(t) => {
+            let c = Client::from_args(&t.server, &mut err)?;
+            match &t.command {
+                TokenCommand::Create { role, room, name } => {
+                    let body = json!({"role": role, "room": room, "name": name}).to_string();
+                    let v = c.expect("POST", "/api/v1/tokens", Some(("application/json", body.as_bytes())))?.json();
+                    writeln!(out, "{}", v["token"].as_str().unwrap_or_default())?;
+                    let _ = writeln!(
+                        err,
+                        "created {} token {} (shown once; store it now)",
+                        v["role"].as_str().unwrap_or_default(),
+                        v["id"].as_str().unwrap_or_default()
+                    );
+                }
+                TokenCommand::List => {
+                    let v = c.expect("GET", "/api/v1/tokens", None)?.json();
+                    writeln!(out, "{:<16} {:<8} {:<16} {:<22} NAME", "ID", "ROLE", "ROOM", "STATE")?;
+                    for t in v["items"].as_array().into_iter().flatten() {
+                        let state = if t["revoked_ms"].is_null() { "active".to_owned() } else { "revoked".to_owned() };
+                        writeln!(
+                            out,
+                            "{:<16} {:<8} {:<16} {:<22} {}",
+                            s(&t["id"]),
+                            s(&t["role"]),
+                            s(&t["room_id"]),
+                            state,
+                            s(&t["name"])
+                        )?;
+                    }
+                }
+                TokenCommand::Revoke { id } => {
+                    c.expect("DELETE", &format!("/api/v1/tokens/{}", path_part(id)), None)?;
+                    writeln!(out, "revoked {id}")?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Rooms(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let mut query = String::new();
+            for (k, v) in [("state", &a.state), ("signal", &a.signal), ("version", &a.app_version), ("name", &a.name)] {
+                if let Some(v) = v {
+                    let _ = write!(query, "&{k}={}", path_part(v));
+                }
+            }
+            let rooms = all_rooms(&c, &query)?;
+            if a.format == TextOrJson::Json {
+                super::write_json(out, &rooms)?;
+                return Ok(Exit::Ok);
+            }
+            writeln!(out, "{:<16} {:<28} {:<10} {:<11} TOP FINDING", "ID", "NAME", "STATE", "APP")?;
+            for r in &rooms {
+                let top = r["top_finding"]["summary"].as_str().unwrap_or("");
+                writeln!(
+                    out,
+                    "{:<16} {:<28} {:<10} {:<11} {top}",
+                    s(&r["id"]),
+                    s(&r["name"]),
+                    s(&r["state"]),
+                    s(&r["app_version"])
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Room(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let r = c.expect("GET", &format!("/api/v1/rooms/{}", path_part(&a.id)), None)?.json();
+            if a.format == TextOrJson::Json {
+                super::write_json(out, &r)?;
+                return Ok(Exit::Ok);
+            }
+            room_text(&r, out)?;
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Audit(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let v = c.expect("GET", &format!("/api/v1/audit?limit={}", a.limit.clamp(1, 1000)), None)?.json();
+            for e in v["items"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "{}  {:<14} {:<18} {:<18} {}",
+                    s(&e["at"]),
+                    s(&e["actor"]),
+                    s(&e["action"]),
+                    s(&e["target"]),
+                    s(&e["detail"])
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Seed(a) => seed(a, out),
+        FleetCommand::Backup(a) => {
+            let mut c = uctriage_server::Config::new("127.0.0.1:0".parse().expect("a fixed address"), a.data.clone());
+            c.db_url.clone_from(&a.db);
+            let url = c.db_url();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            rt.block_on(async {
+                let store = uctriage_store::open(&url).await.map_err(|e| CliError::usage(e.to_string()))?;
+                store.backup(&a.file).await.map_err(|e| CliError::usage(e.to_string()))
+            })?;
+            writeln!(out, "wrote {}", a.file.display())?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.chars().filter(|c| !c.is_control()).collect(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Percent-encode what goes into a path or query value.
+fn path_part(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Every page of `/api/v1/rooms`.
+fn all_rooms(c: &Client, query: &str) -> Result<Vec<Value>, CliError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/rooms?limit=500{query}");
+        if let Some(cur) = &cursor {
+            let _ = write!(path, "&cursor={}", path_part(cur));
+        }
+        let v = c.expect("GET", &path, None)?.json();
+        out.extend(v["items"].as_array().cloned().unwrap_or_default());
+        match v["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn room_text(r: &Value, out: &mut dyn Write) -> Result<(), CliError> {
+    writeln!(out, "{} ({}), {}", s(&r["name"]), s(&r["id"]), s(&r["state"]))?;
+    writeln!(
+        out,
+        "computer {}  account {}  app {}  OS {}",
+        s(&r["computer"]),
+        s(&r["alias"]),
+        s(&r["app_version"]),
+        s(&r["os_version"])
+    )?;
+    writeln!(out, "last heard {}  last heartbeat {}", s(&r["last_heard"]), s(&r["last_heartbeat"]))?;
+    writeln!(out, "\nsignals:")?;
+    for sig in r["signals"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  {:<30} {:<15} {:<11} {}",
+            s(&sig["name"]),
+            s(&sig["state"]),
+            s(&sig["severity"]),
+            s(&sig["status"])
+        )?;
+    }
+    if let Some(t) = r["top_finding"].as_object() {
+        writeln!(out, "\nroot cause: {}", s(&t["summary"]))?;
+        writeln!(out, "  layer {}  rule {}", s(&t["layer"]), s(&t["rule"]))?;
+        writeln!(out, "  {}", s(&t["cause"]))?;
+        for (i, f) in t["fix"].as_array().into_iter().flatten().enumerate() {
+            writeln!(out, "  {}. {}", i + 1, s(f))?;
+        }
+    }
+    let transitions = r["transitions"].as_array().cloned().unwrap_or_default();
+    if !transitions.is_empty() {
+        writeln!(out, "\nrecent changes:")?;
+        for t in transitions.iter().take(15) {
+            writeln!(
+                out,
+                "  {}  {:<28} {} → {}  {}",
+                s(&t["at"]),
+                s(&t["signal"]),
+                s(&t["from"]),
+                s(&t["to"]),
+                s(&t["status"])
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Push the generated fleet: every room's batches in order, four rooms at a time, then wait
+/// for the diagnoses and print what the server concluded.
+fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let mut err = std::io::stderr();
+    let c = Client::from_args(&a.server, &mut err)?;
+    let health = c
+        .request("GET", "/healthz", None, &[])
+        .map_err(|u| CliError { exit: Exit::Problems, message: format!("cannot reach the server: {}", u.0) })?;
+    let now: jiff::Timestamp =
+        health.header("x-uctriage-now").and_then(|v| v.parse().ok()).unwrap_or_else(jiff::Timestamp::now);
+    let fleet = uctriage_fixtures::fleet(now, a.rooms.max(1), a.days.max(1), a.batch_minutes.max(5));
+    let total: usize = fleet.rooms.iter().map(|r| r.batches.len()).sum();
+    let _ = writeln!(err, "pushing {} rooms, {total} batches, up to {now}", fleet.rooms.len());
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let sent = AtomicUsize::new(0);
+    let failure = std::sync::Mutex::new(None::<CliError>);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(room) = fleet.rooms.get(i) else { return };
+                for b in &room.batches {
+                    if failure.lock().map_or(true, |f| f.is_some()) {
+                        return;
+                    }
+                    match c.request("POST", "/api/v1/ingest/events", Some(("application/json", &b.body)), &[]) {
+                        Ok(r) if (200..300).contains(&r.status) => {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => {
+                            *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer_error(&r));
+                        }
+                        Err(u) => {
+                            *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(CliError {
+                                exit: Exit::Problems,
+                                message: format!("cannot reach the server: {}", u.0),
+                            });
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(e);
+    }
+    let _ = writeln!(
+        err,
+        "pushed {} batches in {:.1} s; waiting for the diagnoses",
+        sent.into_inner(),
+        started.elapsed().as_secs_f64()
+    );
+    // The server diagnoses rooms in the background; wait until none is pending.
+    let until = Instant::now() + Duration::from_mins(5);
+    loop {
+        let rooms = all_rooms(&c, "")?;
+        let pending = rooms
+            .iter()
+            .filter(|r| {
+                let id = r["id"].as_str().unwrap_or_default();
+                c.expect("GET", &format!("/api/v1/rooms/{}", path_part(id)), None)
+                    .map_or(true, |d| d.json()["diagnosis_pending"] == json!(true) || d.json()["diagnosis"].is_null())
+            })
+            .count();
+        if pending == 0 || Instant::now() > until {
+            let mut counts = std::collections::BTreeMap::<String, usize>::new();
+            for r in &rooms {
+                *counts.entry(s(&r["state"])).or_default() += 1;
+            }
+            let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            writeln!(out, "{} rooms: {}", rooms.len(), summary.join(", "))?;
+            let mut causes = std::collections::BTreeMap::<String, usize>::new();
+            for r in &rooms {
+                if let Some(t) = r["top_finding"]["summary"].as_str() {
+                    *causes.entry(t.to_owned()).or_default() += 1;
+                }
+            }
+            for (cause, n) in causes {
+                writeln!(out, "  {n:>3} × {cause}")?;
+            }
+            if pending > 0 {
+                let _ = writeln!(err, "warning: {pending} rooms were still being diagnosed");
+            }
+            return Ok(Exit::Ok);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -435,3 +435,12 @@ pub struct PushArgs {
     #[arg(long, default_value_t = 1.0)]
     pub backoff: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_s_flags_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -13,13 +13,13 @@ use crate::{CliError, Exit};
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// The fleet server's URL (or UCTRIAGE_SERVER), e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub server: Option<String>,
     /// A file holding the token (or UCTRIAGE_TOKEN).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub token_file: Option<std::path::PathBuf>,
     /// The token itself, for a quick try; other users of this machine can see it.
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", global = true)]
     pub token: Option<String>,
 }
 

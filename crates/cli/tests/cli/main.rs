@@ -2,6 +2,7 @@
 
 mod codes;
 mod explain;
+mod fleet;
 mod scan;
 mod scenarios;
 mod triage;

@@ -32,7 +32,7 @@ pub struct Evidence {
     /// Where in the input: `record 881`, `line 12`, `row 4`, `packet 7`.
     pub location: String,
     /// When the source says it happened, in UTC; `null` when the source has no time.
-    #[serde(with = "time::serde_rfc3339_opt")]
+    #[serde(with = "time::serde_rfc3339_precise_opt")]
     pub time: Option<Timestamp>,
     /// Channel, provider or log name.
     pub source: String,

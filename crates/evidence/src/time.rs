@@ -62,6 +62,30 @@ pub mod serde_rfc3339_opt {
     }
 }
 
+/// RFC 3339 in UTC with the fraction of a second the source gave (none when it is whole):
+/// `2025-07-15T08:30:09.2231405Z`. Evidence records keep it, so a record read back keys the
+/// same as when it was first read.
+pub fn rfc3339_precise(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+}
+
+/// Serde for an optional timestamp at full precision: [`rfc3339_precise`] or `null`.
+pub mod serde_rfc3339_precise_opt {
+    use jiff::Timestamp;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(&super::rfc3339_precise(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        super::serde_rfc3339_opt::deserialize(d)
+    }
+}
+
 /// Parse any supported form; numeric dates are read month first unless the day cannot be a month.
 pub fn parse(s: &str) -> Option<Timestamp> {
     parse_with(s, DateOrder::MonthFirst)
@@ -276,5 +300,18 @@ mod tests {
         for s in ["", "yesterday", "99/99/9999 99:99", "2025-13-45", "/Date(x)/", "Foo Bar 1 2 3"] {
             assert_eq!(p(s), None, "{s}");
         }
+    }
+}
+
+#[cfg(test)]
+mod precise_tests {
+    use super::*;
+
+    #[test]
+    fn the_fraction_survives_a_round_trip() {
+        let t = parse("2025-07-15T08:30:09.2231405Z").unwrap();
+        assert_eq!(rfc3339_precise(t), "2025-07-15T08:30:09.2231405Z");
+        assert_eq!(parse(&rfc3339_precise(t)), Some(t));
+        assert_eq!(rfc3339_precise(parse("2025-07-15T08:30:09Z").unwrap()), "2025-07-15T08:30:09Z");
     }
 }

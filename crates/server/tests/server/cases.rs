@@ -231,7 +231,17 @@ fn every_ingest_shape() {
         utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
         let (st, v) = s.call("POST", ingest, Some(&s.admin), Some(("application/json; charset=utf-16", utf16)));
         assert_eq!(st, 200, "{v}");
-        assert!(v["accepted"].as_u64().unwrap() > 0);
+        let first = v["accepted"].as_u64().unwrap();
+        assert!(first > 0);
+        // The same records as evidence lines (what push sends) are the same records.
+        let (_, records) = uctriage_sources_read(text.as_bytes());
+        let (st, v) = s.call("POST", ingest, Some(&s.admin), Some(("application/x-ndjson", lines_of(&records))));
+        assert_eq!((st, v["accepted"].as_u64(), v["duplicates"].as_u64()), (200, Some(0), Some(first)), "{v}");
+        // A cleared log starts its record ids again: same ids, later times, new records.
+        let later = text.replace("\\/Date(1752", "\\/Date(1753");
+        assert_ne!(later, text);
+        let (_, v) = s.call("POST", ingest, Some(&s.admin), Some(("application/json", later.into_bytes())));
+        assert_eq!(v["accepted"].as_u64(), Some(first), "{v}");
         // PowerShell 7, Event Viewer XML.
         for (ct, file) in
             [("application/json", "event-json/single-ps7.json"), ("application/xml", "event-xml/skype-room-system.xml")]
@@ -246,15 +256,7 @@ fn every_ingest_shape() {
             .exchange("80131500 : AADSTS50126")
             .event(&room.computer)]);
         let (_, records) = uctriage_sources_read(&batch);
-        let lines: Vec<u8> = records
-            .iter()
-            .flat_map(|e| {
-                let mut l = serde_json::to_vec(e).unwrap();
-                l.push(b'\n');
-                l
-            })
-            .collect();
-        let (st, v) = s.call("POST", ingest, Some(&s.admin), Some(("application/x-ndjson", lines)));
+        let (st, v) = s.call("POST", ingest, Some(&s.admin), Some(("application/x-ndjson", lines_of(&records))));
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["accepted"], 1);
         let r = s.get(&format!("/api/v1/rooms/{}", v["rooms"][0].as_str().unwrap()), &s.admin);
@@ -293,6 +295,17 @@ fn every_ingest_shape() {
             "{r}"
         );
     }
+}
+
+fn lines_of(records: &[uctriage_scan::Evidence]) -> Vec<u8> {
+    records
+        .iter()
+        .flat_map(|e| {
+            let mut l = serde_json::to_vec(e).unwrap();
+            l.push(b'\n');
+            l
+        })
+        .collect()
 }
 
 fn uctriage_sources_read(bytes: &[u8]) -> (u64, Vec<uctriage_scan::Evidence>) {

@@ -77,7 +77,8 @@ impl Server {
             });
         });
         let (addr, admin) = rx.recv_timeout(Duration::from_mins(1)).expect("the server starts");
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
         Server { base: format!("http://{addr}"), admin, dir, agent }
     }
 

@@ -287,6 +287,10 @@ pub struct ServeArgs {
     /// Add or override rules from a folder of rule files.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// A subnet-to-site map (TOML, `[[site]] name = "…" subnets = ["10.1.0.0/16"]`): a room whose
+    /// site nobody set takes the site of its heartbeat's IPv4 address.
+    #[arg(long, value_name = "FILE")]
+    pub sites: Option<PathBuf>,
     /// Write the admin token created on the first start to this file (owner-only) as well.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
@@ -310,6 +314,10 @@ pub enum FleetCommand {
     Rooms(FleetRoomsArgs),
     /// One room: signals, recent transitions and its diagnosis.
     Room(FleetRoomArgs),
+    /// Rename a room, set its site or tags, retire it or bring it back.
+    Set(FleetSetArgs),
+    /// Merge a room into another (two ids that are one device).
+    Merge(FleetMergeArgs),
     /// Push a generated fleet through the API: 40 rooms over the 7 days up to the server's now,
     /// with an MFA wave after a policy change, a room that lost power, one on the 5.2.115.0
     /// licence regression, and the rest healthy.
@@ -374,6 +382,35 @@ pub struct FleetRoomArgs {
     pub id: String,
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetSetArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    pub id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub site: Option<String>,
+    /// The room's tags (repeat the flag; replaces the tags it had).
+    #[arg(long = "tag")]
+    pub tags: Option<Vec<String>>,
+    /// Retire the room: it leaves the fleet's counts, its history stays.
+    #[arg(long, conflicts_with = "unretire")]
+    pub retire: bool,
+    #[arg(long)]
+    pub unretire: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetMergeArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    /// The room that goes away.
+    pub from: String,
+    /// The room that stays.
+    pub into: String,
 }
 
 #[derive(Debug, Args)]

@@ -87,6 +87,8 @@ pub struct RoomDetail {
     pub retired: bool,
     pub merged_into: Option<String>,
     pub transitions: Vec<TransitionView>,
+    /// Records stored for the room (each counted once, however often it was sent).
+    pub records: i64,
     /// The full diagnosis of the room's recent records, as `scan --format json` gives it.
     pub diagnosis: Option<ScanReport>,
     pub diagnosed: Option<String>,
@@ -218,6 +220,7 @@ pub async fn room(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<St
     let report = parse_report(&room);
     let transitions = app.store.transitions(&id, 200).await?.into_iter().map(TransitionView::from).collect();
     let reports = app.store.reports(&id).await?;
+    let records = app.store.room_event_count(&id).await?;
     Ok(Json(RoomDetail {
         model: room.model.clone(),
         peripherals: room.peripherals.clone(),
@@ -226,6 +229,7 @@ pub async fn room(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<St
         retired: room.retired,
         merged_into: room.merged_into.clone(),
         transitions,
+        records,
         diagnosed: room.diagnosis_ms.map(rfc3339),
         diagnosis_pending: room.dirty,
         reports,

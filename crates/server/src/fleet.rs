@@ -154,6 +154,7 @@ pub fn attrs(e: &Evidence) -> RoomAttrs {
         app_version: get("app_version"),
         os_version: get("os_version"),
         ipv4: get("ipv4"),
+        site: String::new(),
     }
 }
 

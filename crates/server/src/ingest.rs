@@ -213,7 +213,7 @@ pub async fn store_records(
     let mut rooms: Vec<_> = by_room.into_iter().collect();
     rooms.sort_by(|a, b| a.0.cmp(&b.0));
     for (room, records) in rooms {
-        let batch = build_batch(&room, &records, now, timezone.clone())?;
+        let batch = build_batch(&room, &records, now, timezone.clone(), &app.sites)?;
         let done = app.store.ingest(&batch).await?;
         out.accepted += done.accepted;
         out.duplicates += done.duplicates;
@@ -232,7 +232,13 @@ pub fn new_room_id() -> String {
     format!("rm{}", random_hex(6))
 }
 
-fn build_batch(room: &str, records: &[Evidence], now: i64, timezone: Option<String>) -> Result<Batch, Problem> {
+fn build_batch(
+    room: &str,
+    records: &[Evidence],
+    now: i64,
+    timezone: Option<String>,
+    sites: &crate::sites::SiteMap,
+) -> Result<Batch, Problem> {
     let mut batch = Batch { room_id: room.to_owned(), received_ms: now, timezone, ..Batch::default() };
     let mut observations: Vec<Observation> = Vec::new();
     let mut newest: Option<(i64, usize)> = None;
@@ -262,6 +268,7 @@ fn build_batch(room: &str, records: &[Evidence], now: i64, timezone: Option<Stri
     batch.observations = observations;
     if let Some((t, i)) = newest {
         let mut a = fleet::attrs(&records[i]);
+        a.site = sites.site_of(&a.ipv4).unwrap_or_default().to_owned();
         if let Some((_, p)) = peripherals {
             a.peripherals = p;
         }

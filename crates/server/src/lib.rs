@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod problem;
 pub mod secrets;
+pub mod sites;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub struct App {
     pub limits: ingest::UploadLimits,
     pub retention_days: u32,
     pub sealer: secrets::Sealer,
+    /// Sites for rooms whose site nobody set, by subnet.
+    pub sites: sites::SiteMap,
     /// Wakes the diagnosis worker.
     pub diagnose: Notify,
     /// Wakes the upload scanner.
@@ -74,6 +77,7 @@ pub struct Config {
     pub clock: Clock,
     /// Rule files added to the built-in rules.
     pub extra_rules: Vec<(String, String)>,
+    pub sites: sites::SiteMap,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             retention_days: 30,
             clock: Clock::system(),
             extra_rules: Vec::new(),
+            sites: sites::SiteMap::default(),
         }
     }
 
@@ -129,6 +134,7 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         limits: ingest::UploadLimits { max_bytes: config.max_upload, quota_bytes: config.upload_quota },
         retention_days: config.retention_days,
         sealer,
+        sites: config.sites.clone(),
         diagnose: Notify::new(),
         reports: Notify::new(),
     });

@@ -114,6 +114,8 @@ pub struct RoomAttrs {
     pub app_version: String,
     pub os_version: String,
     pub ipv4: String,
+    /// A site derived from the address; applied only to a room whose site is empty.
+    pub site: String,
 }
 
 /// What an admin may change on a room.
@@ -260,6 +262,8 @@ pub trait Store: Send + Sync + Debug {
     /// The bodies of a room's records with a time in `[from_ms, to_ms]`, oldest first, at most `limit`.
     async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>>;
     async fn event_count(&self) -> Result<i64>;
+    /// Every record a room holds, whatever its time.
+    async fn room_event_count(&self, room_id: &str) -> Result<i64>;
     /// A room's records of one kind with a time in `[from_ms, to_ms]`.
     async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64>;
 

@@ -620,7 +620,8 @@ impl Store for SqlStore {
                  app_version = CASE WHEN $6 = '' THEN app_version ELSE $6 END, \
                  os_version = CASE WHEN $7 = '' THEN os_version ELSE $7 END, \
                  ipv4 = CASE WHEN $8 = '' THEN ipv4 ELSE $8 END, \
-                 last_heartbeat_ms = $9 \
+                 last_heartbeat_ms = $9, \
+                 site = CASE WHEN site = '' THEN $11 ELSE site END \
                  WHERE id = $10 AND (last_heartbeat_ms IS NULL OR last_heartbeat_ms <= $9)",
             )
             .bind(&a.computer)
@@ -633,6 +634,7 @@ impl Store for SqlStore {
             .bind(&a.ipv4)
             .bind(*at)
             .bind(&batch.room_id)
+            .bind(&a.site)
             .execute(&mut *tx)
             .await?;
         }
@@ -659,6 +661,14 @@ impl Store for SqlStore {
 
     async fn event_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&self.read).await?.try_get("n")?)
+    }
+
+    async fn room_event_count(&self, room_id: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE room_id = $1")
+            .bind(room_id)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64> {

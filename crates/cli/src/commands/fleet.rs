@@ -88,6 +88,36 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             room_text(&r, out)?;
             Ok(Exit::Ok)
         }
+        FleetCommand::Set(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let retired = if a.retire {
+                Some(true)
+            } else if a.unretire {
+                Some(false)
+            } else {
+                None
+            };
+            let body = json!({"name": a.name, "site": a.site, "tags": a.tags, "retired": retired}).to_string();
+            let r = c.expect(
+                "PATCH",
+                &format!("/api/v1/rooms/{}", path_part(&a.id)),
+                Some(("application/json", body.as_bytes())),
+            )?;
+            room_text(&r.json(), out)?;
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Merge(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let body = json!({"into": a.into}).to_string();
+            let r = c.expect(
+                "POST",
+                &format!("/api/v1/rooms/{}/merge", path_part(&a.from)),
+                Some(("application/json", body.as_bytes())),
+            )?;
+            writeln!(out, "merged {} into {}", a.from, a.into)?;
+            room_text(&r.json(), out)?;
+            Ok(Exit::Ok)
+        }
         FleetCommand::Audit(a) => {
             let c = Client::from_args(&a.server, &mut err)?;
             let v = c.expect("GET", &format!("/api/v1/audit?limit={}", a.limit.clamp(1, 1000)), None)?.json();

@@ -21,6 +21,11 @@ fn config(args: &ServeArgs) -> Result<Config, CliError> {
     if let Some(dir) = &args.rules {
         c.extra_rules = uctriage_rules::read_dir(dir).map_err(|e| CliError::usage(e.to_string()))?;
     }
+    if let Some(path) = &args.sites {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        c.sites = uctriage_server::sites::SiteMap::parse(&text)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    }
     uctriage_server::check_listen(&c).map_err(CliError::usage)?;
     Ok(c)
 }

@@ -29,9 +29,13 @@ impl Drop for Served {
 fn serve(dir: &Path, listen: &str) -> Served {
     let data = dir.join("data");
     let token_file = dir.join("admin.token");
+    let sites = dir.join("sites.toml");
+    std::fs::write(&sites, "[[site]]\nname = \"Lab\"\nsubnets = [\"192.0.2.0/24\"]\n").unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("uctriage"))
         .args(["serve", "--listen", listen, "--rate-limit", "0", "--data"])
         .arg(&data)
+        .arg("--sites")
+        .arg(&sites)
         .arg("--admin-token-file")
         .arg(&token_file)
         .env("UCTRIAGE_LOG", "warn")
@@ -100,10 +104,12 @@ fn push_sends_only_new_records_and_retries_until_the_server_is_back() {
     assert!(out.contains("sent 5 of 5 records (5 the server had already)"), "{out}");
 
     let token = server.token_file.to_str().unwrap().to_owned();
-    let (code, out, err) = run(&["fleet", "rooms", "--server", &server.url, "--token-file", &token, "--format", "json"]);
+    let (code, out, err) =
+        run(&["fleet", "rooms", "--server", &server.url, "--token-file", &token, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let rooms: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rooms[0]["computer"], "MTR-ATRIUM");
+    assert_eq!(rooms[0]["site"], "Lab", "the site from the subnet map");
     let id = rooms[0]["id"].as_str().unwrap().to_owned();
     let (_, out, _) = run(&["fleet", "room", &id, "--server", &server.url, "--token-file", &token, "--format", "json"]);
     let detail: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -188,12 +194,14 @@ fn seed_then_query_and_manage_tokens() {
     let server = serve(dir.path(), "127.0.0.1:0");
     let token = server.token_file.to_str().unwrap();
     let conn = ["--server", server.url.as_str(), "--token-file", token];
-    let (code, out, err) = run(&[&["fleet", "seed", "--rooms", "8", "--days", "1", "--batch-minutes", "240"][..], &conn].concat());
+    let (code, out, err) =
+        run(&[&["fleet", "seed", "--rooms", "8", "--days", "1", "--batch-minutes", "240"][..], &conn].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("8 rooms:") && out.contains("multi-factor"), "{out}");
     let (_, out, _) = run(&[&["fleet", "rooms", "--state", "offline"][..], &conn].concat());
     assert_eq!(out.lines().count(), 2, "a header and the room that lost power: {out}");
-    let (code, out, _) = run(&[&["fleet", "token", "create", "--role", "viewer", "--name", "help desk"][..], &conn].concat());
+    let (code, out, _) =
+        run(&[&["fleet", "token", "create", "--role", "viewer", "--name", "help desk"][..], &conn].concat());
     assert_eq!(code, 0);
     let viewer = out.trim().to_owned();
     assert!(viewer.starts_with("uct_"));
@@ -207,6 +215,21 @@ fn seed_then_query_and_manage_tokens() {
     assert!(err.contains("visible") && err.contains("401"), "{err}");
     let (_, out, _) = run(&[&["fleet", "audit"][..], &conn].concat());
     assert!(out.contains("token.revoke"), "{out}");
+    // Rename, site and tags, retire; merge two ids that are one device.
+    let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
+    let rooms: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (a, b) = (rooms[0]["id"].as_str().unwrap(), rooms[1]["id"].as_str().unwrap());
+    let (code, out, err) =
+        run(&[&["fleet", "set", a, "--name", "Board room", "--site", "HQ", "--tag", "4k", "--tag", "vip"][..], &conn]
+            .concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Board room ("), "{out}");
+    let (code, out, _) = run(&[&["fleet", "merge", b, a][..], &conn].concat());
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("merged {b} into {a}")), "{out}");
+    let (code, _, err) = run(&[&["fleet", "set", "rm-none", "--retire"][..], &conn].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("404"), "{err}");
     // Backup of the SQLite store, then the admin token reset (the old one stops working).
     let backup = dir.path().join("backup.db");
     let data = server.data.to_str().unwrap().to_owned();

@@ -110,6 +110,11 @@ async fn rooms_resolve_by_any_name_and_merge() {
         assert_eq!((b.retired, b.merged_into.as_deref()), (true, Some("rm_a")));
         assert_eq!(s.room_resolve(&[("computer", "MTR-2")], "rm_y", 8).await.unwrap(), "rm_a");
         assert_eq!(s.events("rm_a", 0, 1000, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            (s.room_event_count("rm_a").await.unwrap(), s.room_event_count("rm_b").await.unwrap()),
+            (1, 0),
+            "a merged room's records count in the room it joined"
+        );
         assert_eq!(s.signals("rm_a").await.unwrap().len(), 1);
         assert!(s.room_merge("rm_a", "rm_a").await.is_err());
         assert!(s.room_merge("rm_a", "rm_missing").await.is_err());
@@ -132,7 +137,12 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
             ],
             attrs: Some((
                 200,
-                RoomAttrs { app_version: "5.2.115.0".into(), alias: "mtr9@contoso.com".into(), ..RoomAttrs::default() },
+                RoomAttrs {
+                    app_version: "5.2.115.0".into(),
+                    alias: "mtr9@contoso.com".into(),
+                    site: "Building 9".into(),
+                    ..RoomAttrs::default()
+                },
             )),
             timezone: Some("W. Europe Standard Time".into()),
         };
@@ -174,7 +184,20 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
         assert_eq!(s.dirty_rooms().await.unwrap(), std::slice::from_ref(&room));
         s.set_diagnosis(&room, "{}", 3_000, 2_000).await.unwrap();
         assert!(s.dirty_rooms().await.unwrap().is_empty());
-        assert_eq!(s.event_count().await.unwrap(), 3);
+        assert_eq!(r.site, "Building 9", "a derived site fills an empty one");
+        s.room_patch(&room, &RoomPatch { site: Some("HQ".into()), ..RoomPatch::default() }).await.unwrap();
+        let newer = Batch {
+            room_id: room.clone(),
+            received_ms: 2_500,
+            events: vec![event(4, 300, "heartbeat")],
+            attrs: Some((300, RoomAttrs { site: "Building 9".into(), ..RoomAttrs::default() })),
+            ..Batch::default()
+        };
+        s.ingest(&newer).await.unwrap();
+        assert_eq!(s.room(&room).await.unwrap().unwrap().site, "HQ", "never over a site an admin set");
+        assert_eq!(s.event_count().await.unwrap(), 4);
+        assert_eq!(s.room_event_count(&room).await.unwrap(), 4);
+        assert_eq!(s.room_event_count("rm_none").await.unwrap(), 0);
         assert_eq!(s.event_count_kind(&room, "heartbeat", 150, 200).await.unwrap(), 2);
         assert_eq!(s.event_count_kind(&room, "app-restart", 0, 1_000).await.unwrap(), 0);
         assert!(s.ingest(&Batch { room_id: "rm_none".into(), ..Batch::default() }).await.is_err());

@@ -326,6 +326,12 @@ pub enum FleetCommand {
     Backup(BackupArgs),
     /// Who created, revoked or changed what.
     Audit(FleetAuditArgs),
+    /// Incidents, newest first: a room's signal that stayed bad, or one cause across rooms.
+    Incidents(FleetIncidentsArgs),
+    /// One incident: its root cause, fixes, timeline and, for a fleet incident, every room.
+    Incident(FleetRoomArgs),
+    /// Acknowledge an incident with a note.
+    Ack(FleetAckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -411,6 +417,34 @@ pub struct FleetMergeArgs {
     pub from: String,
     /// The room that stays.
     pub into: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetIncidentsArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    /// Only open incidents.
+    #[arg(long)]
+    pub open: bool,
+    /// Only fleet incidents (one cause across rooms).
+    #[arg(long)]
+    pub fleet: bool,
+    /// Only this room's incidents.
+    #[arg(long)]
+    pub room: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetAckArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    pub id: String,
+    #[arg(long)]
+    pub note: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! The read and admin routes: rooms, reports, tokens, audit, health and metrics.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -443,7 +444,23 @@ pub async fn metrics(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<R
             c.1 += 1;
         }
     }
-    let body = app.metrics.render(&counts);
+    let mut body = app.metrics.render(&counts);
+    let open = app
+        .store
+        .incidents(
+            &uctriage_store::IncidentFilter { state: Some("open".into()), ..Default::default() },
+            &Page { limit: 100_000, after: None },
+        )
+        .await?;
+    body.push_str(
+        "# HELP uctriage_incidents_open Open incidents by scope and severity.\n# TYPE uctriage_incidents_open gauge\n",
+    );
+    for scope in ["room", "fleet"] {
+        for sev in ["critical", "important", "warning", "recommended"] {
+            let n = open.iter().filter(|i| i.scope == scope && i.severity == sev).count();
+            let _ = writeln!(body, "uctriage_incidents_open{{scope=\"{scope}\",severity=\"{sev}\"}} {n}");
+        }
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
@@ -454,4 +471,255 @@ pub async fn openapi(caller: Caller) -> ApiResult<Response> {
 
 pub async fn not_found() -> Problem {
     Problem::not_found("this route")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IncidentQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// `room` or `fleet`.
+    pub scope: Option<String>,
+    /// `open`, `resolved` (within the reopen period) or `closed`.
+    pub state: Option<String>,
+    pub room: Option<String>,
+}
+
+/// An incident as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    pub id: String,
+    pub scope: String,
+    pub room_id: Option<String>,
+    pub room_name: Option<String>,
+    pub signal: String,
+    pub severity: String,
+    /// `open`, `resolved`, or `closed` (resolved more than 7 days ago: a relapse opens a new one).
+    pub state: &'static str,
+    pub started: String,
+    pub opened: String,
+    pub resolved: Option<String>,
+    pub reopened: i64,
+    pub fleet_incident: Option<String>,
+    pub rule: String,
+    pub summary: String,
+    /// Rooms affected (fleet incidents).
+    pub rooms: usize,
+    pub acknowledged: Option<String>,
+    pub acknowledged_by: Option<String>,
+    pub ack_note: Option<String>,
+}
+
+fn incident_state(i: &uctriage_store::Incident, now: i64) -> &'static str {
+    match (i.state.as_str(), i.resolved_ms) {
+        ("open", _) => "open",
+        (_, Some(r)) if now - r > crate::incidents::REOPEN_MS => "closed",
+        _ => "resolved",
+    }
+}
+
+async fn incident_view(
+    app: &App,
+    i: uctriage_store::Incident,
+    names: &std::collections::HashMap<String, String>,
+) -> ApiResult<IncidentView> {
+    let rooms = if i.scope == "fleet" {
+        let kids = app
+            .store
+            .incidents(
+                &uctriage_store::IncidentFilter { parent_id: Some(i.id.clone()), ..Default::default() },
+                &Page { limit: 10_000, after: None },
+            )
+            .await?;
+        kids.iter().filter_map(|k| k.room_id.as_deref()).collect::<std::collections::BTreeSet<_>>().len()
+    } else {
+        1
+    };
+    Ok(IncidentView {
+        state: incident_state(&i, app.clock.now_ms()),
+        room_name: i.room_id.as_ref().and_then(|r| names.get(r).cloned()),
+        started: rfc3339(i.started_ms),
+        opened: rfc3339(i.opened_ms),
+        resolved: i.resolved_ms.map(rfc3339),
+        acknowledged: i.ack_ms.map(rfc3339),
+        rooms,
+        id: i.id,
+        scope: i.scope,
+        room_id: i.room_id,
+        signal: i.signal,
+        severity: i.severity,
+        reopened: i.reopened,
+        fleet_incident: i.parent_id,
+        rule: i.rule,
+        summary: i.summary,
+        acknowledged_by: i.ack_by,
+        ack_note: i.ack_note,
+    })
+}
+
+async fn room_names(app: &App) -> ApiResult<std::collections::HashMap<String, String>> {
+    Ok(app
+        .store
+        .rooms()
+        .await?
+        .into_iter()
+        .map(|r| {
+            let name = [&r.name, &r.display_name, &r.computer, &r.id]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_default();
+            (r.id, name)
+        })
+        .collect())
+}
+
+pub async fn incidents(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<IncidentQuery>,
+) -> ApiResult<Json<Paged<IncidentView>>> {
+    caller.require(Role::Viewer)?;
+    let limit = limit(q.limit)?;
+    if q.scope.as_deref().is_some_and(|s| s != "room" && s != "fleet") {
+        return Err(Problem::bad_request("scope is room or fleet"));
+    }
+    let wanted = q.state.clone();
+    if wanted.as_deref().is_some_and(|s| !["open", "resolved", "closed"].contains(&s)) {
+        return Err(Problem::bad_request("state is open, resolved or closed"));
+    }
+    if q.cursor.as_deref().is_some_and(|c| c.split_once(':').is_none_or(|(ms, _)| ms.parse::<i64>().is_err())) {
+        return Err(Problem::bad_request("the cursor is not one this server gave"));
+    }
+    let filter = uctriage_store::IncidentFilter {
+        scope: q.scope.clone(),
+        state: wanted.as_deref().map(|s| if s == "open" { "open" } else { "resolved" }.to_owned()),
+        room_id: q.room.clone(),
+        ..Default::default()
+    };
+    let names = room_names(&app).await?;
+    let now = app.clock.now_ms();
+    let mut items = Vec::new();
+    let mut after = q.cursor.clone();
+    // Closed and resolved share a stored state; page until the page is full or the list ends.
+    'pages: loop {
+        let rows = app.store.incidents(&filter, &Page { limit, after: after.clone() }).await?;
+        let last = rows.len() < limit as usize;
+        for i in rows {
+            after = Some(format!("{}:{}", i.opened_ms, i.id));
+            if wanted.as_deref().is_some_and(|w| w != incident_state(&i, now)) {
+                continue;
+            }
+            items.push(incident_view(&app, i, &names).await?);
+            if items.len() == limit as usize {
+                break 'pages;
+            }
+        }
+        if last {
+            after = None;
+            break;
+        }
+    }
+    let next = if items.len() == limit as usize { after } else { None };
+    Ok(Json(Paged { items, next_cursor: next }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    /// The root cause as `scan` reports it: codes, layer, cause, fixes in order, evidence.
+    pub finding: Option<serde_json::Value>,
+    pub timeline: Vec<IncidentLogView>,
+    /// Fleet incidents: each room, when it started, and its own incidents.
+    pub members: Vec<IncidentView>,
+    /// Fleet incidents: what every affected room has in common.
+    pub shared: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentLogView {
+    pub at: String,
+    pub what: String,
+    pub detail: String,
+    pub room_id: Option<String>,
+}
+
+pub async fn incident(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentDetail>> {
+    caller.require(Role::Viewer)?;
+    let i = app.store.incident(&id).await?.ok_or_else(|| Problem::not_found(format!("incident {id}")))?;
+    let finding = i.finding.as_deref().and_then(|f| serde_json::from_str(f).ok());
+    let timeline = app
+        .store
+        .incident_log(&id)
+        .await?
+        .into_iter()
+        .map(|l| IncidentLogView { at: rfc3339(l.at_ms), what: l.what, detail: l.detail, room_id: l.room_id })
+        .collect();
+    let names = room_names(&app).await?;
+    let mut members = Vec::new();
+    let mut shared = std::collections::BTreeMap::new();
+    if i.scope == "fleet" {
+        let kids = app
+            .store
+            .incidents(
+                &uctriage_store::IncidentFilter { parent_id: Some(id.clone()), ..Default::default() },
+                &Page { limit: 10_000, after: None },
+            )
+            .await?;
+        let mut rooms = Vec::new();
+        for k in kids {
+            if let Some(r) = k.room_id.as_deref() {
+                if !rooms.iter().any(|x: &Room| x.id == r) {
+                    if let Some(room) = app.store.room(r).await? {
+                        rooms.push(room);
+                    }
+                }
+            }
+            members.push(incident_view(&app, k, &names).await?);
+        }
+        members.sort_by(|a, b| a.started.cmp(&b.started));
+        let subnet = |ip: &str| ip.rsplit_once('.').map(|(net, _)| format!("{net}.0/24")).unwrap_or_default();
+        for (what, get) in [
+            ("app_version", Box::new(|r: &Room| r.app_version.clone()) as Box<dyn Fn(&Room) -> String>),
+            ("os_version", Box::new(|r: &Room| r.os_version.clone())),
+            ("site", Box::new(|r: &Room| r.site.clone())),
+            ("subnet", Box::new(move |r: &Room| subnet(&r.ipv4))),
+        ] {
+            let values: std::collections::BTreeSet<String> = rooms.iter().map(&get).collect();
+            if values.len() == 1 && rooms.len() > 1 {
+                if let Some(v) = values.into_iter().next().filter(|v| !v.is_empty()) {
+                    shared.insert(what.to_owned(), v);
+                }
+            }
+        }
+    }
+    Ok(Json(IncidentDetail { incident: incident_view(&app, i, &names).await?, finding, timeline, members, shared }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    pub note: String,
+}
+
+pub async fn incident_ack(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<AckBody>,
+) -> ApiResult<Json<IncidentDetail>> {
+    caller.require(Role::Admin)?;
+    if body.note.chars().count() > 2000 {
+        return Err(Problem::unprocessable("the note is longer than 2000 characters"));
+    }
+    let now = app.clock.now_ms();
+    if !app.store.incident_ack(&id, now, &caller.token_id, &body.note).await? {
+        return Err(Problem::not_found(format!("incident {id}")));
+    }
+    app.store.audit(now, &caller.token_id, "incident.acknowledge", &id, &body.note).await?;
+    incident(State(app), caller, Path(id)).await
 }

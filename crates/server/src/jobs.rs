@@ -40,6 +40,16 @@ pub fn spawn(app: &Arc<App>) {
     });
     let a = app.clone();
     tokio::spawn(async move {
+        // Time passes without records too: offline rooms and elapsing watch periods.
+        loop {
+            tokio::time::sleep(Duration::from_secs(a.sweep_secs)).await;
+            if let Err(e) = evaluate_all(&a).await {
+                tracing::warn!("incident sweep: {e}");
+            }
+        }
+    });
+    let a = app.clone();
+    tokio::spawn(async move {
         loop {
             if let Err(e) = expire_uploads(&a).await {
                 tracing::warn!("upload retention: {e}");
@@ -89,6 +99,66 @@ pub async fn diagnose_room(app: &Arc<App>, id: &str) -> Result<(), String> {
     let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
     app.store.set_diagnosis(id, &json, app.clock.now_ms(), room.last_heard_ms).await.map_err(|e| e.to_string())?;
     app.metrics.diagnoses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    evaluate_incidents(app, id).await
+}
+
+/// Every room's incidents, at the server's now.
+pub async fn evaluate_all(app: &Arc<App>) -> Result<(), String> {
+    for room in app.store.rooms().await.map_err(|e| e.to_string())? {
+        evaluate_incidents(app, &room.id).await?;
+    }
+    Ok(())
+}
+
+/// Bring one room's incidents up to date, then the fleet incidents of the causes it touches.
+pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> {
+    use uctriage_store::{IncidentFilter, Page};
+    let err = |e: uctriage_store::StoreError| e.to_string();
+    let Some(room) = app.store.room(id).await.map_err(err)? else { return Ok(()) };
+    let rows = app.store.signals(id).await.map_err(err)?;
+    let page = Page { limit: 1000, after: None };
+    let mine = app
+        .store
+        .incidents(
+            &IncidentFilter { scope: Some("room".into()), room_id: Some(id.to_owned()), ..IncidentFilter::default() },
+            &page,
+        )
+        .await
+        .map_err(err)?;
+    let cause = room.diagnosis.as_deref().and_then(crate::incidents::Cause::of_report);
+    let changes =
+        crate::incidents::evaluate_room(&room, &rows, &mine, cause.as_ref(), app.clock.now_ms(), app.settle_ms);
+    let mut rules: std::collections::BTreeSet<String> =
+        mine.iter().filter(|i| i.parent_id.is_some() || i.state == "open").map(|i| i.rule.clone()).collect();
+    rules.extend(changes.iter().map(|c| c.incident.rule.clone()));
+    rules.remove("");
+    app.store.incidents_write(&changes).await.map_err(err)?;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let fleet_rooms =
+        app.store.rooms().await.map_err(err)?.iter().filter(|r| !r.retired && r.merged_into.is_none()).count();
+    for rule in rules {
+        let by_rule = |scope: &str, state: Option<&str>| IncidentFilter {
+            scope: Some(scope.into()),
+            state: state.map(str::to_owned),
+            rule: Some(rule.clone()),
+            ..IncidentFilter::default()
+        };
+        let open = app.store.incidents(&by_rule("room", Some("open")), &page).await.map_err(err)?;
+        let fleet = app.store.incidents(&by_rule("fleet", Some("open")), &page).await.map_err(err)?;
+        let children = match fleet.first() {
+            Some(f) => app
+                .store
+                .incidents(&IncidentFilter { parent_id: Some(f.id.clone()), ..IncidentFilter::default() }, &page)
+                .await
+                .map_err(err)?,
+            None => Vec::new(),
+        };
+        let changes =
+            crate::incidents::correlate(&rule, &open, fleet.first(), &children, fleet_rooms, app.clock.now_ms());
+        app.store.incidents_write(&changes).await.map_err(err)?;
+    }
     Ok(())
 }
 

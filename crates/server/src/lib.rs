@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod fleet;
+pub mod incidents;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
@@ -51,6 +52,8 @@ pub struct App {
     pub sealer: secrets::Sealer,
     /// Sites for rooms whose site nobody set, by subnet.
     pub sites: sites::SiteMap,
+    pub sweep_secs: u64,
+    pub settle_ms: i64,
     /// Wakes the diagnosis worker.
     pub diagnose: Notify,
     /// Wakes the upload scanner.
@@ -78,6 +81,10 @@ pub struct Config {
     /// Rule files added to the built-in rules.
     pub extra_rules: Vec<(String, String)>,
     pub sites: sites::SiteMap,
+    /// Seconds between sweeps that judge every room's incidents at the present time.
+    pub sweep_secs: u64,
+    /// How long after the last push a room's old newest heartbeat can mean offline.
+    pub settle_ms: i64,
 }
 
 impl Config {
@@ -97,6 +104,8 @@ impl Config {
             clock: Clock::system(),
             extra_rules: Vec::new(),
             sites: sites::SiteMap::default(),
+            sweep_secs: 60,
+            settle_ms: incidents::SETTLE_MS,
         }
     }
 
@@ -135,6 +144,8 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         retention_days: config.retention_days,
         sealer,
         sites: config.sites.clone(),
+        sweep_secs: config.sweep_secs.max(1),
+        settle_ms: config.settle_ms,
         diagnose: Notify::new(),
         reports: Notify::new(),
     });
@@ -190,6 +201,9 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/rooms/{id}", get(api::room).patch(api::room_patch))
         .route("/rooms/{id}/merge", post(api::room_merge))
         .route("/reports/{id}", get(api::report))
+        .route("/incidents", get(api::incidents))
+        .route("/incidents/{id}", get(api::incident))
+        .route("/incidents/{id}/ack", post(api::incident_ack))
         .route("/tokens", get(api::tokens).post(api::token_create))
         .route("/tokens/{id}", axum::routing::delete(api::token_revoke))
         .route("/audit", get(api::audit));
@@ -348,6 +362,9 @@ mod tests {
             "/api/v1/tokens",
             "/api/v1/tokens/{id}",
             "/api/v1/audit",
+            "/api/v1/incidents",
+            "/api/v1/incidents/{id}",
+            "/api/v1/incidents/{id}/ack",
         ] {
             assert!(paths.contains_key(p), "{p} is not in openapi.json");
         }

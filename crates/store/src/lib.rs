@@ -213,6 +213,67 @@ pub struct ReportRow {
     pub error: Option<String>,
 }
 
+/// An incident: one room's signal that stayed bad for its watch period (scope `room`), or one
+/// root cause across several rooms (scope `fleet`; `signal` holds the rule id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub scope: String,
+    pub room_id: Option<String>,
+    pub signal: String,
+    /// critical, important, warning or recommended.
+    pub severity: String,
+    /// `open` or `resolved` (a resolved incident older than the reopen period reads as closed).
+    pub state: String,
+    /// When the signal turned bad.
+    pub started_ms: i64,
+    /// When the watch period had passed and the incident opened.
+    pub opened_ms: i64,
+    pub resolved_ms: Option<i64>,
+    pub updated_ms: i64,
+    pub reopened: i64,
+    /// The fleet incident a room incident belongs to.
+    pub parent_id: Option<String>,
+    /// The rule of the root cause, or empty.
+    pub rule: String,
+    pub summary: String,
+    /// The root cause finding as JSON.
+    #[serde(skip)]
+    pub finding: Option<String>,
+    pub ack_ms: Option<i64>,
+    pub ack_by: Option<String>,
+    pub ack_note: Option<String>,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentLog {
+    pub seq: i64,
+    pub at_ms: i64,
+    /// opened, reopened, cause, joined, resolved, acknowledged.
+    pub what: String,
+    pub detail: String,
+    pub room_id: Option<String>,
+}
+
+/// An incident as it should now be stored, and what to add to its timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentChange {
+    pub incident: Incident,
+    /// (time, what, detail, room).
+    pub log: Vec<(i64, String, String, Option<String>)>,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub room_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub rule: Option<String>,
+}
+
 /// A page of a list: at most `limit` items after `after` (the last key of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -286,6 +347,16 @@ pub trait Store: Send + Sync + Debug {
     async fn report_drop_file(&self, id: &str) -> Result<()>;
     /// Total bytes of uploads still on disk.
     async fn upload_bytes(&self) -> Result<i64>;
+
+    // Incidents.
+    /// Write incidents (insert or replace) and their timeline entries in one transaction.
+    async fn incidents_write(&self, changes: &[IncidentChange]) -> Result<()>;
+    async fn incident(&self, id: &str) -> Result<Option<Incident>>;
+    /// Newest opened first; `page.after` is the `opened_ms:id` of the last one seen.
+    async fn incidents(&self, filter: &IncidentFilter, page: &Page) -> Result<Vec<Incident>>;
+    async fn incident_log(&self, id: &str) -> Result<Vec<IncidentLog>>;
+    /// Acknowledge; false when there is no such incident.
+    async fn incident_ack(&self, id: &str, at_ms: i64, by: &str, note: &str) -> Result<bool>;
 
     // Secrets sealed by the server (webhook secrets, Workflows URLs).
     async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()>;

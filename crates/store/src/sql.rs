@@ -10,8 +10,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::{
-    list_to_text, text_to_list, AuditEntry, Backend, Batch, Ingested, Page, ReportRow, Result, Room, RoomPatch,
-    SignalRow, Store, StoreError, Token, Transition,
+    list_to_text, text_to_list, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter, IncidentLog,
+    Ingested, Page, ReportRow, Result, Room, RoomPatch, SignalRow, Store, StoreError, Token, Transition,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -63,6 +63,32 @@ fn room_of(r: &AnyRow) -> Result<Room> {
     })
 }
 
+const INCIDENT_COLUMNS: &str = "id, scope, room_id, signal, severity, state, started_ms, opened_ms, resolved_ms, \
+     updated_ms, reopened, parent_id, rule, summary, finding, ack_ms, ack_by, ack_note";
+
+fn incident_of(r: &AnyRow) -> Result<Incident> {
+    Ok(Incident {
+        id: r.try_get("id")?,
+        scope: r.try_get("scope")?,
+        room_id: r.try_get("room_id")?,
+        signal: r.try_get("signal")?,
+        severity: r.try_get("severity")?,
+        state: r.try_get("state")?,
+        started_ms: r.try_get("started_ms")?,
+        opened_ms: r.try_get("opened_ms")?,
+        resolved_ms: r.try_get("resolved_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
+        reopened: r.try_get("reopened")?,
+        parent_id: r.try_get("parent_id")?,
+        rule: r.try_get("rule")?,
+        summary: r.try_get("summary")?,
+        finding: r.try_get("finding")?,
+        ack_ms: r.try_get("ack_ms")?,
+        ack_by: r.try_get("ack_by")?,
+        ack_note: r.try_get("ack_note")?,
+    })
+}
+
 fn token_of(r: &AnyRow) -> Result<Token> {
     Ok(Token {
         id: r.try_get("id")?,
@@ -90,9 +116,12 @@ fn report_of(r: &AnyRow) -> Result<ReportRow> {
     })
 }
 
-/// `($1, $2, …), ($k+1, …)` for `rows` rows of `cols` parameters.
-fn values_list(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
+/// `($1, $2, …), ($k+1, …)` for `rows` rows of `cols` parameters; on SQLite `(?, ?, …)`, the
+/// same parameters in the same order. SQLite finds the number of a `$n` parameter by walking
+/// the list of every name in the statement, once per parameter bound, which for a 1,800-value
+/// insert cost more than the insert itself; anonymous parameters are bound by position.
+fn values_list(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
@@ -102,8 +131,13 @@ fn values_list(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
@@ -264,6 +298,23 @@ impl Store for SqlStore {
             names.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (*k, v.trim().to_lowercase())).collect();
         if names.is_empty() {
             return Err(StoreError::Invalid("a room needs a computer name, an alias or an id".into()));
+        }
+        // A room whose every name is known already needs no write: it is the first name's room.
+        // This is every batch of a known room, so it stays off the one SQLite writer.
+        let mut known = Vec::with_capacity(names.len());
+        for (kind, value) in &names {
+            let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
+                .bind(*kind)
+                .bind(value)
+                .fetch_optional(&self.read)
+                .await?;
+            match row {
+                Some(r) => known.push(r.try_get::<String, _>("room_id")?),
+                None => break,
+            }
+        }
+        if known.len() == names.len() {
+            return Ok(known.swap_remove(0));
         }
         let mut tx = self.write.begin().await?;
         let mut found = None;
@@ -485,7 +536,7 @@ impl Store for SqlStore {
             let sql = format!(
                 "INSERT INTO events (key, room_id, time_ms, received_ms, kind, source, event_id, record_id, body) \
                  VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
-                values_list(chunk.len(), 9)
+                values_list(self.backend, chunk.len(), 9)
             );
             let mut q = sqlx::query(&sql);
             for &i in chunk {
@@ -565,26 +616,31 @@ impl Store for SqlStore {
                 }
             }
         }
-        for name in &changed {
-            let s = &current[name];
-            sqlx::query(
-                "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+        // Every signal a batch saw, in one statement: a heartbeat touches half a dozen.
+        let changed: Vec<&SignalRow> = changed.iter().map(|name| &current[name]).collect();
+        for chunk in changed.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) VALUES {} \
                  ON CONFLICT (room_id, signal) DO UPDATE SET state = excluded.state, status = excluded.status, \
                  since_ms = excluded.since_ms, updated_ms = excluded.updated_ms",
-            )
-            .bind(&batch.room_id)
-            .bind(&s.signal)
-            .bind(&s.state)
-            .bind(&s.status)
-            .bind(s.since_ms)
-            .bind(s.updated_ms)
-            .execute(&mut *tx)
-            .await?;
+                values_list(self.backend, chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q
+                    .bind(&batch.room_id)
+                    .bind(&s.signal)
+                    .bind(&s.state)
+                    .bind(&s.status)
+                    .bind(s.since_ms)
+                    .bind(s.updated_ms);
+            }
+            q.execute(&mut *tx).await?;
         }
         for chunk in transitions.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO transitions (room_id, signal, from_state, to_state, status, at_ms) VALUES {}",
-                values_list(chunk.len(), 6)
+                values_list(self.backend, chunk.len(), 6)
             );
             let mut q = sqlx::query(&sql);
             for (signal, from, to, status, at) in chunk {
@@ -769,6 +825,131 @@ impl Store for SqlStore {
             .fetch_one(&self.read)
             .await?;
         Ok(row.try_get("n")?)
+    }
+
+    async fn incidents_write(&self, changes: &[IncidentChange]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        for c in changes {
+            let i = &c.incident;
+            sqlx::query(&format!(
+                "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET \
+                 severity = excluded.severity, state = excluded.state, started_ms = excluded.started_ms, \
+                 opened_ms = excluded.opened_ms, resolved_ms = excluded.resolved_ms, updated_ms = excluded.updated_ms, \
+                 reopened = excluded.reopened, parent_id = excluded.parent_id, rule = excluded.rule, \
+                 summary = excluded.summary, finding = excluded.finding",
+                (1..=18).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+            ))
+            .bind(&i.id)
+            .bind(&i.scope)
+            .bind(&i.room_id)
+            .bind(&i.signal)
+            .bind(&i.severity)
+            .bind(&i.state)
+            .bind(i.started_ms)
+            .bind(i.opened_ms)
+            .bind(i.resolved_ms)
+            .bind(i.updated_ms)
+            .bind(i.reopened)
+            .bind(&i.parent_id)
+            .bind(&i.rule)
+            .bind(&i.summary)
+            .bind(&i.finding)
+            .bind(i.ack_ms)
+            .bind(&i.ack_by)
+            .bind(&i.ack_note)
+            .execute(&mut *tx)
+            .await?;
+            for (at, what, detail, room) in &c.log {
+                sqlx::query(
+                    "INSERT INTO incident_log (incident_id, at_ms, what, detail, room_id) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&i.id)
+                .bind(*at)
+                .bind(what)
+                .bind(detail)
+                .bind(room)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(incident_of).transpose()
+    }
+
+    async fn incidents(&self, f: &IncidentFilter, page: &Page) -> Result<Vec<Incident>> {
+        // Optional filters as `($n = '' OR column = $n)`, so the SQL stays one string.
+        let (after_ms, after_id) = match page.after.as_deref().and_then(|a| a.split_once(':')) {
+            Some((ms, id)) => (ms.parse::<i64>().unwrap_or(i64::MAX), id.to_owned()),
+            None => (i64::MAX, String::new()),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR state = $2) \
+             AND ($3 = '' OR room_id = $3) AND ($4 = '' OR parent_id = $4) AND ($5 = '' OR rule = $5) \
+             AND (opened_ms < $6 OR (opened_ms = $6 AND id < $7) OR $7 = '') AND opened_ms <= $6 \
+             ORDER BY opened_ms DESC, id DESC LIMIT $8"
+        ))
+        .bind(f.scope.as_deref().unwrap_or(""))
+        .bind(f.state.as_deref().unwrap_or(""))
+        .bind(f.room_id.as_deref().unwrap_or(""))
+        .bind(f.parent_id.as_deref().unwrap_or(""))
+        .bind(f.rule.as_deref().unwrap_or(""))
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(incident_of).collect()
+    }
+
+    async fn incident_log(&self, id: &str) -> Result<Vec<IncidentLog>> {
+        let rows = sqlx::query("SELECT * FROM incident_log WHERE incident_id = $1 ORDER BY at_ms, seq")
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IncidentLog {
+                    seq: r.try_get("seq")?,
+                    at_ms: r.try_get("at_ms")?,
+                    what: r.try_get("what")?,
+                    detail: r.try_get("detail")?,
+                    room_id: r.try_get("room_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn incident_ack(&self, id: &str, at_ms: i64, by: &str, note: &str) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("UPDATE incidents SET ack_ms = $1, ack_by = $2, ack_note = $3 WHERE id = $4")
+            .bind(at_ms)
+            .bind(by)
+            .bind(note)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO incident_log (incident_id, at_ms, what, detail, room_id) VALUES ($1, $2, 'acknowledged', $3, NULL)")
+            .bind(id)
+            .bind(at_ms)
+            .bind(note)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()> {

@@ -134,6 +134,70 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             }
             Ok(Exit::Ok)
         }
+        FleetCommand::Incidents(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let mut path = format!("/api/v1/incidents?limit={}", a.limit.clamp(1, 1000));
+            if a.open {
+                path.push_str("&state=open");
+            }
+            if a.fleet {
+                path.push_str("&scope=fleet");
+            }
+            if let Some(r) = &a.room {
+                let _ = write!(path, "&room={}", path_part(r));
+            }
+            let v = c.expect("GET", &path, None)?.json();
+            if a.format == TextOrJson::Json {
+                super::write_json(out, &v["items"])?;
+                return Ok(Exit::Ok);
+            }
+            writeln!(
+                out,
+                "{:<20} {:<9} {:<10} {:<22} {:<20} SUMMARY",
+                "ID", "STATE", "SEVERITY", "OPENED", "ROOM / SIGNAL"
+            )?;
+            for i in v["items"].as_array().into_iter().flatten() {
+                let what = if i["scope"] == "fleet" {
+                    format!("fleet: {} rooms", s(&i["rooms"]))
+                } else {
+                    format!("{} {}", s(&i["room_name"]), s(&i["signal"]))
+                };
+                writeln!(
+                    out,
+                    "{:<20} {:<9} {:<10} {:<22} {:<20} {}",
+                    s(&i["id"]),
+                    s(&i["state"]),
+                    s(&i["severity"]),
+                    s(&i["opened"]),
+                    what,
+                    s(&i["summary"])
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Incident(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let v = c.expect("GET", &format!("/api/v1/incidents/{}", path_part(&a.id)), None)?.json();
+            if a.format == TextOrJson::Json {
+                super::write_json(out, &v)?;
+            } else {
+                incident_text(&v, out)?;
+            }
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Ack(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let body = json!({"note": a.note}).to_string();
+            let v = c
+                .expect(
+                    "POST",
+                    &format!("/api/v1/incidents/{}/ack", path_part(&a.id)),
+                    Some(("application/json", body.as_bytes())),
+                )?
+                .json();
+            incident_text(&v, out)?;
+            Ok(Exit::Ok)
+        }
         FleetCommand::Seed(a) => seed(a, out),
         FleetCommand::Backup(a) => {
             let mut c = uctriage_server::Config::new("127.0.0.1:0".parse().expect("a fixed address"), a.data.clone());
@@ -240,6 +304,50 @@ fn room_text(r: &Value, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
+fn incident_text(v: &Value, out: &mut dyn Write) -> Result<(), CliError> {
+    writeln!(out, "{} ({} incident {}), {}", s(&v["summary"]), s(&v["scope"]), s(&v["id"]), s(&v["state"]))?;
+    writeln!(
+        out,
+        "severity {}  started {}  opened {}  resolved {}",
+        s(&v["severity"]),
+        s(&v["started"]),
+        s(&v["opened"]),
+        s(&v["resolved"])
+    )?;
+    if !v["acknowledged"].is_null() {
+        writeln!(out, "acknowledged {} by {}: {}", s(&v["acknowledged"]), s(&v["acknowledged_by"]), s(&v["ack_note"]))?;
+    }
+    if let Some(f) = v["finding"].as_object() {
+        writeln!(out, "\nroot cause ({}, layer {}): {}", s(&f["rule"]), s(&f["layer"]), s(&f["cause"]))?;
+        for (i, fix) in f["fix"].as_array().into_iter().flatten().enumerate() {
+            writeln!(out, "  {}. {}", i + 1, s(fix))?;
+        }
+    }
+    if let Some(shared) = v["shared"].as_object().filter(|m| !m.is_empty()) {
+        let parts: Vec<String> = shared.iter().map(|(k, x)| format!("{k} {}", s(x))).collect();
+        writeln!(out, "\nshared by every room: {}", parts.join(", "))?;
+    }
+    let members = v["members"].as_array().cloned().unwrap_or_default();
+    if !members.is_empty() {
+        writeln!(out, "\nrooms:")?;
+        for m in &members {
+            writeln!(
+                out,
+                "  {:<28} {:<14} since {}  {}",
+                s(&m["room_name"]),
+                s(&m["signal"]),
+                s(&m["started"]),
+                s(&m["state"])
+            )?;
+        }
+    }
+    writeln!(out, "\ntimeline:")?;
+    for t in v["timeline"].as_array().into_iter().flatten() {
+        writeln!(out, "  {}  {:<12} {} {}", s(&t["at"]), s(&t["what"]), s(&t["room_id"]), s(&t["detail"]))?;
+    }
+    Ok(())
+}
+
 /// Push the generated fleet: every room's batches in order, four rooms at a time, then wait
 /// for the diagnoses and print what the server concluded.
 fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
@@ -324,6 +432,16 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
             if pending > 0 {
                 let _ = writeln!(err, "warning: {pending} rooms were still being diagnosed");
             }
+            let open = c.expect("GET", "/api/v1/incidents?state=open&limit=1000", None)?.json();
+            let items = open["items"].as_array().cloned().unwrap_or_default();
+            writeln!(out, "open incidents:")?;
+            for i in items.iter().filter(|i| i["scope"] == "fleet") {
+                writeln!(out, "  fleet  {}", s(&i["summary"]))?;
+            }
+            for i in items.iter().filter(|i| i["scope"] == "room" && i["fleet_incident"].is_null()) {
+                writeln!(out, "  room   {} ({}): {}", s(&i["room_name"]), s(&i["signal"]), s(&i["summary"]))?;
+            }
+            let _ = writeln!(err, "(a room that went silent shows as an incident once the server has stopped hearing from it for a couple of minutes: `uctriage fleet incidents --open`)");
             return Ok(Exit::Ok);
         }
         std::thread::sleep(Duration::from_millis(500));

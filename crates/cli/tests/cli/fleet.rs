@@ -198,6 +198,16 @@ fn seed_then_query_and_manage_tokens() {
         run(&[&["fleet", "seed", "--rooms", "8", "--days", "1", "--batch-minutes", "240"][..], &conn].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("8 rooms:") && out.contains("multi-factor"), "{out}");
+    assert!(
+        out.contains("open incidents:\n  fleet  The room's resource account is being asked for multi-factor"),
+        "{out}"
+    );
+    let (_, out, _) = run(&[&["fleet", "incidents", "--open", "--fleet", "--format", "json"][..], &conn].concat());
+    let waves: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let wave = waves[0]["id"].as_str().unwrap().to_owned();
+    let (code, out, err) = run(&[&["fleet", "ack", &wave, "--note", "policy rolled back"][..], &conn].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("acknowledged") && out.contains("policy rolled back") && out.contains("rooms:"), "{out}");
     let (_, out, _) = run(&[&["fleet", "rooms", "--state", "offline"][..], &conn].concat());
     assert_eq!(out.lines().count(), 2, "a header and the room that lost power: {out}");
     let (code, out, _) =

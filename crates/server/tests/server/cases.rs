@@ -210,6 +210,73 @@ fn a_fleet_is_judged_like_scan() {
                 assert_eq!(r["computer"], room.computer);
             }
         }
+        // Incidents: one fleet incident for the MFA wave naming every MFA room, a room incident
+        // for the room that lost power and for the licence regression, nothing for healthy rooms.
+        let mfa_rooms: Vec<&String> = fleet
+            .rooms
+            .iter()
+            .zip(&ids)
+            .filter(|(r, _)| r.expected == Expected::MfaRequired)
+            .map(|(_, id)| id)
+            .collect();
+        let waves =
+            s.wait_for("/api/v1/incidents?scope=fleet", |v| v["items"].as_array().is_some_and(|a| !a.is_empty()));
+        assert_eq!(waves["items"].as_array().unwrap().len(), 1, "{waves}");
+        let wave = &waves["items"][0];
+        assert_eq!(
+            (wave["state"].as_str(), wave["rooms"].as_u64()),
+            (Some("open"), Some(mfa_rooms.len() as u64)),
+            "{wave}"
+        );
+        assert!(wave["summary"].as_str().unwrap().contains("AADSTS50076"), "{wave}");
+        let detail = s.get(&format!("/api/v1/incidents/{}", wave["id"].as_str().unwrap()), &s.admin);
+        let members: std::collections::BTreeSet<&str> =
+            detail["members"].as_array().unwrap().iter().filter_map(|m| m["room_id"].as_str()).collect();
+        assert_eq!(members, mfa_rooms.iter().map(|s| s.as_str()).collect(), "{detail}");
+        assert!(detail["finding"]["fix"].as_array().is_some_and(|f| !f.is_empty()));
+        for (room, id) in fleet.rooms.iter().zip(&ids) {
+            let path = format!("/api/v1/incidents?scope=room&room={id}");
+            // Offline waits until the room has stopped pushing (the settle time), then a sweep.
+            let mine = if room.expected == Expected::Offline {
+                s.wait_for(&path, |v| v["items"].as_array().is_some_and(|a| !a.is_empty()))
+            } else {
+                s.get(&path, &s.admin)
+            };
+            let items = mine["items"].as_array().unwrap();
+            match room.expected {
+                Expected::Healthy => assert!(items.is_empty(), "{}: {mine}", room.computer),
+                Expected::Offline => {
+                    assert_eq!(items.len(), 1, "{mine}");
+                    assert_eq!(
+                        (items[0]["signal"].as_str(), items[0]["state"].as_str()),
+                        (Some("offline"), Some("open"))
+                    );
+                }
+                Expected::LicenceRegression => {
+                    let i = items.iter().find(|i| i["signal"] == "teams-signin").expect("a Teams sign-in incident");
+                    assert!(i["summary"].as_str().unwrap().contains("5.2.115.0"), "{i}");
+                    let d = s.get(&format!("/api/v1/incidents/{}", i["id"].as_str().unwrap()), &s.admin);
+                    assert!(d["finding"].to_string().contains("5.2.136"), "the fixed version: {d}");
+                }
+                Expected::MfaRequired => {
+                    assert!(items.iter().all(|i| i["fleet_incident"] == wave["id"]), "{mine}");
+                }
+            }
+        }
+        // Acknowledge with a note; a viewer cannot.
+        let viewer = s.token("viewer", None);
+        let ack = format!("/api/v1/incidents/{}/ack", wave["id"].as_str().unwrap());
+        let note = serde_json::to_vec(&json!({"note": "CA policy rolled back"})).unwrap();
+        assert_eq!(s.call("POST", &ack, Some(&viewer), Some(("application/json", note.clone()))).0, 403);
+        let (st, v) = s.call("POST", &ack, Some(&s.admin), Some(("application/json", note)));
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["ack_note"], "CA policy rolled back");
+        assert!(v["timeline"].as_array().unwrap().iter().any(|t| t["what"] == "acknowledged"));
+        let metrics = s.call("GET", "/metrics", Some(&s.admin), None).1;
+        assert!(
+            metrics.as_str().unwrap().contains("uctriage_incidents_open{scope=\"fleet\",severity=\"critical\"} 1"),
+            "{metrics}"
+        );
         let unhealthy = s.get("/api/v1/rooms?state=unhealthy&limit=1", &s.admin);
         assert_eq!(unhealthy["items"].as_array().unwrap().len(), 1);
         let next = unhealthy["next_cursor"].as_str().unwrap();

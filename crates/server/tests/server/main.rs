@@ -62,6 +62,8 @@ impl Server {
         }
         config.clock = Clock::starting_at(NOW.parse::<jiff::Timestamp>().unwrap().as_millisecond());
         config.rate_limit = 0;
+        config.sweep_secs = 1;
+        config.settle_ms = 3_000;
         tweak(&mut config);
         let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, String)>();
         std::thread::spawn(move || {
@@ -155,6 +157,19 @@ impl Server {
                 return v;
             }
             assert!(Instant::now() < until, "room {room} was not diagnosed: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// GET `path` until `done` says yes.
+    pub fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let until = Instant::now() + Duration::from_mins(1);
+        loop {
+            let v = self.get(path, &self.admin);
+            if done(&v) {
+                return v;
+            }
+            assert!(Instant::now() < until, "{path} never became ready: {v}");
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -249,3 +249,67 @@ async fn reports_secrets_and_backup() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_are_written_listed_paged_and_acknowledged() {
+    use uctriage_store::{Incident, IncidentChange, IncidentFilter};
+    each_backend(|s| async move {
+        let mk = |id: &str, scope: &str, room: Option<&str>, opened: i64, state: &str| Incident {
+            id: id.into(),
+            scope: scope.into(),
+            room_id: room.map(str::to_owned),
+            signal: "exchange".into(),
+            severity: "critical".into(),
+            state: state.into(),
+            started_ms: opened - 10,
+            opened_ms: opened,
+            resolved_ms: (state == "resolved").then_some(opened + 5),
+            updated_ms: opened,
+            reopened: 0,
+            parent_id: None,
+            rule: "rooms.resource-account.mfa-required".into(),
+            summary: "MFA".into(),
+            finding: Some("{}".into()),
+            ack_ms: None,
+            ack_by: None,
+            ack_note: None,
+        };
+        let changes: Vec<IncidentChange> = (0..5)
+            .map(|n| IncidentChange {
+                incident: mk(&format!("in{n}"), "room", Some("rm1"), 100 + n, if n == 0 { "resolved" } else { "open" }),
+                log: vec![(100 + n, "opened".into(), String::new(), Some("rm1".into()))],
+            })
+            .collect();
+        s.incidents_write(&changes).await.unwrap();
+        let open = IncidentFilter { state: Some("open".into()), ..IncidentFilter::default() };
+        let first = s.incidents(&open, &Page { limit: 2, after: None }).await.unwrap();
+        assert_eq!(first.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["in4", "in3"]);
+        let cursor = format!("{}:{}", first[1].opened_ms, first[1].id);
+        let next = s.incidents(&open, &Page { limit: 10, after: Some(cursor) }).await.unwrap();
+        assert_eq!(next.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["in2", "in1"]);
+        // Rewriting keeps the acknowledgement.
+        assert!(s.incident_ack("in1", 500, "tk1", "looking").await.unwrap());
+        assert!(!s.incident_ack("nope", 500, "tk1", "").await.unwrap());
+        let mut again = mk("in1", "room", Some("rm1"), 101, "open");
+        again.parent_id = Some("inf".into());
+        s.incidents_write(&[IncidentChange { incident: again, log: vec![(600, "joined".into(), "x".into(), None)] }])
+            .await
+            .unwrap();
+        let i = s.incident("in1").await.unwrap().unwrap();
+        assert_eq!((i.ack_note.as_deref(), i.parent_id.as_deref()), (Some("looking"), Some("inf")));
+        let log = s.incident_log("in1").await.unwrap();
+        assert_eq!(log.iter().map(|l| l.what.as_str()).collect::<Vec<_>>(), ["opened", "acknowledged", "joined"]);
+        let kids = s
+            .incidents(
+                &IncidentFilter { parent_id: Some("inf".into()), ..IncidentFilter::default() },
+                &Page { limit: 10, after: None },
+            )
+            .await
+            .unwrap();
+        assert_eq!(kids.len(), 1);
+        let by_room =
+            IncidentFilter { room_id: Some("rm1".into()), scope: Some("room".into()), ..IncidentFilter::default() };
+        assert_eq!(s.incidents(&by_room, &Page { limit: 100, after: None }).await.unwrap().len(), 5);
+    })
+    .await;
+}

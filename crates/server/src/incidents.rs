@@ -1,0 +1,577 @@
+//! Incidents, modelled on what admins know from the Teams Rooms Pro portal, judged on the
+//! records' own times:
+//!
+//! - a signal that stays bad for its watch period (`data/signals.toml`) opens an incident for
+//!   that room and signal; offline needs no watch beyond its own 20 minutes;
+//! - it resolves by itself when the signal is good again;
+//! - a relapse within [`REOPEN_MS`] (7 days) of resolving reopens the same incident; after that a
+//!   new one opens (a resolved incident older than that reads as closed);
+//! - each incident carries the root cause the rule engine gives for the room, and records every
+//!   change of it;
+//! - when several rooms turn bad with the same root cause (the same rule) close together, one
+//!   fleet incident names the cause and every room; its room incidents link to it.
+//!
+//! [`evaluate_room`] is a pure function of one room's state: evaluation is incremental per room.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use uctriage_store::{Incident, IncidentChange, Room, SignalRow};
+
+use crate::fleet::{self, Severity};
+
+/// A relapse within this long after resolving reopens the incident.
+pub const REOPEN_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Rooms turning bad with one root cause within this window are one fleet incident.
+pub const FLEET_WINDOW_MS: i64 = 2 * 3600 * 1000;
+/// By default, a room the server heard from less than this long ago may be catching up on a
+/// backlog: its newest heartbeat being old then says nothing yet, so offline waits until it
+/// settles.
+pub const SETTLE_MS: i64 = 2 * 60 * 1000;
+/// At least this many rooms (and at least a tenth of the fleet) make a fleet incident.
+pub const FLEET_MIN_ROOMS: usize = 3;
+
+/// The rule engine's severities in the portal's terms, in one place: critical → critical,
+/// error → important, warning → warning, info → recommended.
+pub fn portal_severity(rule_severity: &str) -> Severity {
+    match rule_severity {
+        "critical" => Severity::Critical,
+        "error" => Severity::Important,
+        "warning" => Severity::Warning,
+        _ => Severity::Recommended,
+    }
+}
+
+pub fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::Important => "important",
+        Severity::Warning => "warning",
+        Severity::Recommended => "recommended",
+    }
+}
+
+/// The root cause the rule engine gives for a room: its top finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub rule: String,
+    /// The title and its codes, one line.
+    pub summary: String,
+    /// The finding as JSON.
+    pub finding: String,
+}
+
+impl Cause {
+    /// The top finding of a stored diagnosis (a `ScanReport` as JSON).
+    pub fn of_report(report: &str) -> Option<Cause> {
+        let v: Value = serde_json::from_str(report).ok()?;
+        let f = v.get("findings")?.get(0)?;
+        let title = f.get("title")?.as_str()?.to_owned();
+        let codes: Vec<&str> =
+            f.get("codes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let summary = if codes.is_empty() { title } else { format!("{title} ({})", codes.join(", ")) };
+        Some(Cause { rule: f.get("rule")?.as_str()?.to_owned(), summary, finding: f.to_string() })
+    }
+}
+
+/// A signal's present state for incident purposes.
+#[derive(Debug, Clone)]
+struct Now {
+    signal: String,
+    bad: bool,
+    /// Since when it is in its present state.
+    since_ms: i64,
+    severity: Severity,
+    watch_ms: i64,
+    status: String,
+    /// Judged on the server's clock (offline) rather than on the room's records.
+    by_server_clock: bool,
+}
+
+fn signals_now(room: &Room, rows: &[SignalRow], now_ms: i64) -> Vec<Now> {
+    let mut out = Vec::new();
+    for r in rows {
+        let Some(def) = fleet::signal(&r.signal).filter(|d| d.kind == "heartbeat" || d.kind == "hardware") else {
+            continue;
+        };
+        out.push(Now {
+            signal: r.signal.clone(),
+            bad: r.state == "unhealthy",
+            since_ms: r.since_ms,
+            severity: def.severity,
+            watch_ms: i64::from(def.watch) * 60_000,
+            status: r.status.clone(),
+            by_server_clock: false,
+        });
+    }
+    if let (Some(def), Some(view)) =
+        (fleet::signals().iter().find(|s| s.kind == "offline"), fleet::offline(room, now_ms))
+    {
+        let since = view
+            .since
+            .as_deref()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map_or(now_ms, jiff::Timestamp::as_millisecond);
+        out.push(Now {
+            signal: def.id.clone(),
+            bad: view.state == "unhealthy",
+            since_ms: since,
+            severity: def.severity,
+            watch_ms: i64::from(def.watch) * 60_000,
+            status: view.status,
+            by_server_clock: true,
+        });
+    }
+    out
+}
+
+/// A stable id for a room's incident on a signal, first opened at `opened_ms`.
+fn incident_id(parts: &[&str]) -> String {
+    let h = crate::auth::sha256(parts.join("\u{1f}").as_bytes());
+    format!("in{}", crate::auth::hex(&h[..8]))
+}
+
+/// What this room's incidents should now be. `incidents` are the room's incidents (any state).
+pub fn evaluate_room(
+    room: &Room,
+    rows: &[SignalRow],
+    incidents: &[Incident],
+    cause: Option<&Cause>,
+    now_ms: i64,
+    settle_ms: i64,
+) -> Vec<IncidentChange> {
+    let mut changes = Vec::new();
+    if room.retired || room.merged_into.is_some() {
+        return changes;
+    }
+    // The room's own clock: its newest record, for signals judged on records.
+    let room_now = room.last_event_ms.unwrap_or(room.last_heard_ms);
+    let mut latest: BTreeMap<&str, &Incident> = BTreeMap::new();
+    for i in incidents.iter().filter(|i| i.scope == "room") {
+        let slot = latest.entry(i.signal.as_str()).or_insert(i);
+        if (i.opened_ms, &i.id) > (slot.opened_ms, &slot.id) {
+            *slot = i;
+        }
+    }
+    for s in signals_now(room, rows, now_ms) {
+        let prev = latest.get(s.signal.as_str()).copied();
+        let clock = if s.by_server_clock { now_ms } else { room_now.max(s.since_ms) };
+        // Heartbeat sign-in signals take the rule engine's root cause; others say what they saw.
+        let own = fleet::signal(&s.signal).is_some_and(|d| d.kind == "heartbeat");
+        let (rule, summary, finding) = match cause.filter(|_| own) {
+            Some(c) => (c.rule.clone(), c.summary.clone(), Some(c.finding.clone())),
+            None => (String::new(), signal_summary(&s), None),
+        };
+        if s.bad {
+            let opens_at = s.since_ms + s.watch_ms;
+            if clock < opens_at {
+                continue; // still within its watch period
+            }
+            if s.by_server_clock && now_ms - room.last_heard_ms < settle_ms {
+                continue; // still receiving: maybe a backlog on its way
+            }
+            match prev {
+                Some(p) if p.state == "open" => {
+                    if !rule.is_empty() && p.rule != rule {
+                        let mut i = p.clone();
+                        let detail =
+                            format!("{} → {}", if p.summary.is_empty() { "none" } else { &p.summary }, summary);
+                        i.rule = rule;
+                        i.summary = summary;
+                        i.finding = finding;
+                        i.updated_ms = clock;
+                        changes.push(IncidentChange {
+                            incident: i,
+                            log: vec![(clock, "cause".into(), detail, Some(room.id.clone()))],
+                        });
+                    }
+                }
+                Some(p) if p.resolved_ms.is_some_and(|r| s.since_ms - r <= REOPEN_MS) => {
+                    let mut i = p.clone();
+                    i.state = "open".into();
+                    i.resolved_ms = None;
+                    i.reopened += 1;
+                    i.updated_ms = opens_at;
+                    let mut log = vec![(opens_at, "reopened".into(), s.status.clone(), Some(room.id.clone()))];
+                    if !rule.is_empty() && p.rule != rule {
+                        log.push((opens_at, "cause".into(), summary.clone(), Some(room.id.clone())));
+                        i.rule = rule;
+                        i.summary = summary;
+                        i.finding = finding;
+                    }
+                    changes.push(IncidentChange { incident: i, log });
+                }
+                _ => {
+                    let i = Incident {
+                        id: incident_id(&[&room.id, &s.signal, &opens_at.to_string()]),
+                        scope: "room".into(),
+                        room_id: Some(room.id.clone()),
+                        signal: s.signal.clone(),
+                        severity: severity_word(s.severity).into(),
+                        state: "open".into(),
+                        started_ms: s.since_ms,
+                        opened_ms: opens_at,
+                        resolved_ms: None,
+                        updated_ms: opens_at,
+                        reopened: 0,
+                        parent_id: None,
+                        rule,
+                        summary: summary.clone(),
+                        finding,
+                        ack_ms: None,
+                        ack_by: None,
+                        ack_note: None,
+                    };
+                    changes.push(IncidentChange {
+                        incident: i,
+                        log: vec![(
+                            opens_at,
+                            "opened".into(),
+                            format!("{}: {}", s.signal, s.status),
+                            Some(room.id.clone()),
+                        )],
+                    });
+                }
+            }
+        } else if let Some(p) = prev.filter(|p| p.state == "open") {
+            let mut i = p.clone();
+            i.state = "resolved".into();
+            i.resolved_ms = Some(s.since_ms.max(p.opened_ms));
+            i.updated_ms = s.since_ms.max(p.opened_ms);
+            let at = i.updated_ms;
+            changes.push(IncidentChange {
+                incident: i,
+                log: vec![(at, "resolved".into(), s.status.clone(), Some(room.id.clone()))],
+            });
+        }
+    }
+    changes
+}
+
+fn signal_summary(s: &Now) -> String {
+    let name = fleet::signal(&s.signal).map_or(s.signal.as_str(), |d| d.name.as_str());
+    if s.signal == "offline" {
+        "The room sends no heartbeat: it is switched off, has lost its network, or the Teams Rooms app is not running"
+            .into()
+    } else {
+        format!("{name}: {}", s.status)
+    }
+}
+
+/// How many rooms make a fleet incident in a fleet of `rooms`.
+pub fn fleet_threshold(rooms: usize) -> usize {
+    FLEET_MIN_ROOMS.max(rooms.div_ceil(10))
+}
+
+/// Fleet correlation for one rule: `open` are the open room incidents with that rule, `fleet`
+/// the open fleet incident for it, if any. Returns the changes: a new fleet incident when enough
+/// rooms turned bad within the window, rooms joining an open one, or its resolution.
+pub fn correlate(
+    rule: &str,
+    open: &[Incident],
+    fleet_open: Option<&Incident>,
+    children: &[Incident],
+    fleet_rooms: usize,
+    now_ms: i64,
+) -> Vec<IncidentChange> {
+    let mut changes = Vec::new();
+    let join = |parent: &str,
+                members: &[&Incident],
+                changes: &mut Vec<IncidentChange>,
+                log: &mut Vec<(i64, String, String, Option<String>)>| {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in members {
+            if m.parent_id.as_deref() == Some(parent) {
+                continue;
+            }
+            let mut i = (*m).clone();
+            i.parent_id = Some(parent.to_owned());
+            changes.push(IncidentChange { incident: i, log: Vec::new() });
+            if let Some(r) = &m.room_id {
+                if seen.insert(r.clone()) {
+                    log.push((
+                        m.opened_ms,
+                        "joined".into(),
+                        format!("since {}", fleet::rfc3339(m.started_ms)),
+                        Some(r.clone()),
+                    ));
+                }
+            }
+        }
+    };
+    if let Some(f) = fleet_open {
+        let members: Vec<&Incident> = open.iter().collect();
+        let mut log = Vec::new();
+        join(&f.id, &members, &mut changes, &mut log);
+        let still_open =
+            children.iter().chain(open).any(|c| c.state == "open" && c.parent_id.as_deref().is_none_or(|p| p == f.id));
+        let mut i = f.clone();
+        if !still_open {
+            let end = children.iter().filter_map(|c| c.resolved_ms).max().unwrap_or(now_ms);
+            i.state = "resolved".into();
+            i.resolved_ms = Some(end);
+            i.updated_ms = end;
+            log.push((end, "resolved".into(), "every room recovered".into(), None));
+        }
+        if !log.is_empty() {
+            i.summary = fleet_summary(&f.summary, children.iter().chain(open));
+            changes.push(IncidentChange { incident: i, log });
+        }
+        return changes;
+    }
+    // A new wave: the rooms whose incidents started within the window of the latest one.
+    let Some(latest) = open.iter().map(|i| i.started_ms).max() else { return changes };
+    let members: Vec<&Incident> = open.iter().filter(|i| latest - i.started_ms <= FLEET_WINDOW_MS).collect();
+    let rooms: std::collections::BTreeSet<&str> = members.iter().filter_map(|i| i.room_id.as_deref()).collect();
+    if rooms.len() < fleet_threshold(fleet_rooms) {
+        return changes;
+    }
+    let started = members.iter().map(|i| i.started_ms).min().unwrap_or(latest);
+    // It opens when the threshold's room opened.
+    let mut opened: Vec<i64> = members.iter().map(|i| i.opened_ms).collect();
+    opened.sort_unstable();
+    let opened_ms = opened[fleet_threshold(fleet_rooms).min(opened.len()) - 1];
+    let severity = members
+        .iter()
+        .map(|i| i.severity.as_str())
+        .min_by_key(|s| ["critical", "important", "warning", "recommended"].iter().position(|x| x == s).unwrap_or(4))
+        .unwrap_or("critical");
+    let base = members.first().map(|i| i.summary.clone()).unwrap_or_default();
+    let id = incident_id(&["fleet", rule, &started.to_string()]);
+    let mut log = vec![(opened_ms, "opened".into(), format!("{} rooms with the same root cause", rooms.len()), None)];
+    join(&id, &members, &mut changes, &mut log);
+    let f = Incident {
+        id,
+        scope: "fleet".into(),
+        room_id: None,
+        signal: rule.to_owned(),
+        severity: severity.to_owned(),
+        state: "open".into(),
+        started_ms: started,
+        opened_ms,
+        resolved_ms: None,
+        updated_ms: opened_ms,
+        reopened: 0,
+        parent_id: None,
+        rule: rule.to_owned(),
+        summary: fleet_summary(&base, members.iter().copied()),
+        finding: members.first().and_then(|i| i.finding.clone()),
+        ack_ms: None,
+        ack_by: None,
+        ack_note: None,
+    };
+    changes.push(IncidentChange { incident: f, log });
+    changes
+}
+
+/// "<cause> on N rooms since <time>".
+fn fleet_summary<'a>(base: &str, members: impl Iterator<Item = &'a Incident>) -> String {
+    let cause = base.split(" on ").next().unwrap_or(base);
+    let mut rooms = std::collections::BTreeSet::new();
+    let mut since = i64::MAX;
+    for m in members {
+        if let Some(r) = &m.room_id {
+            rooms.insert(r.clone());
+        }
+        since = since.min(m.started_ms);
+    }
+    format!("{cause} on {} rooms since {}", rooms.len(), fleet::rfc3339(since))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn room() -> Room {
+        Room {
+            id: "rm1".into(),
+            name: String::new(),
+            computer: "MTR-1".into(),
+            alias: String::new(),
+            display_name: String::new(),
+            site: String::new(),
+            tags: vec![],
+            model: String::new(),
+            peripherals: vec![],
+            app_version: String::new(),
+            os_version: String::new(),
+            ipv4: String::new(),
+            timezone: String::new(),
+            first_heard_ms: 0,
+            last_heard_ms: 0,
+            last_heartbeat_ms: Some(0),
+            last_event_ms: Some(0),
+            retired: false,
+            merged_into: None,
+            diagnosis: None,
+            diagnosis_ms: None,
+            dirty: false,
+        }
+    }
+
+    fn row(state: &str, since: i64) -> SignalRow {
+        SignalRow {
+            signal: "exchange".into(),
+            state: state.into(),
+            status: state.into(),
+            since_ms: since,
+            updated_ms: since,
+        }
+    }
+
+    /// Apply changes to a list of incidents, as the store would.
+    fn apply(all: &mut Vec<Incident>, changes: Vec<IncidentChange>) {
+        for c in changes {
+            match all.iter_mut().find(|i| i.id == c.incident.id) {
+                Some(i) => *i = c.incident,
+                None => all.push(c.incident),
+            }
+        }
+    }
+
+    fn at(room: &mut Room, ms: i64) {
+        room.last_event_ms = Some(ms);
+        room.last_heartbeat_ms = Some(ms);
+        room.last_heard_ms = ms;
+    }
+
+    #[test]
+    fn opens_after_the_watch_resolves_reopens_and_renews() {
+        let mfa = Cause {
+            rule: "rooms.resource-account.mfa-required".into(),
+            summary: "MFA (AADSTS50076)".into(),
+            finding: "{}".into(),
+        };
+        let mut r = room();
+        let mut all = Vec::new();
+        at(&mut r, 29 * MIN);
+        assert!(
+            evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&mfa), 29 * MIN, SETTLE_MS).is_empty(),
+            "not before 30 minutes"
+        );
+        at(&mut r, 30 * MIN);
+        let c = evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&mfa), 30 * MIN, SETTLE_MS);
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].incident.opened_ms, c[0].incident.started_ms, c[0].incident.rule.as_str()),
+            (30 * MIN, 0, mfa.rule.as_str())
+        );
+        apply(&mut all, c);
+        let id = all[0].id.clone();
+        // The cause changes while open: recorded.
+        let pw = Cause {
+            rule: "rooms.resource-account.password-expired".into(),
+            summary: "expired (AADSTS50055)".into(),
+            finding: "{}".into(),
+        };
+        at(&mut r, 60 * MIN);
+        let c = evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&pw), 60 * MIN, SETTLE_MS);
+        assert_eq!(c[0].log[0].1, "cause");
+        assert!(c[0].log[0].2.contains("MFA") && c[0].log[0].2.contains("AADSTS50055"));
+        apply(&mut all, c);
+        // Healthy again: resolved at the time it turned.
+        at(&mut r, 90 * MIN);
+        let c = evaluate_room(&r, &[row("healthy", 80 * MIN)], &all, None, 90 * MIN, SETTLE_MS);
+        assert_eq!(c[0].incident.resolved_ms, Some(80 * MIN));
+        apply(&mut all, c);
+        // A relapse within 7 days reopens the same incident.
+        let day = 24 * 60 * MIN;
+        at(&mut r, 2 * day);
+        let c = evaluate_room(&r, &[row("unhealthy", 2 * day - 40 * MIN)], &all, Some(&pw), 2 * day, SETTLE_MS);
+        assert_eq!(
+            (c[0].incident.id.as_str(), c[0].incident.reopened, c[0].log[0].1.as_str()),
+            (id.as_str(), 1, "reopened")
+        );
+        apply(&mut all, c);
+        let c = evaluate_room(&r, &[row("healthy", 2 * day + MIN)], &all, None, 2 * day + MIN, SETTLE_MS);
+        apply(&mut all, c);
+        // After 7 healthy days, a new one.
+        at(&mut r, 10 * day);
+        let c = evaluate_room(&r, &[row("unhealthy", 10 * day - 30 * MIN)], &all, Some(&pw), 10 * day, SETTLE_MS);
+        assert_ne!(c[0].incident.id, id);
+        assert_eq!(c[0].log[0].1, "opened");
+    }
+
+    #[test]
+    fn offline_is_judged_on_the_server_clock_and_takes_no_rule() {
+        let mut r = room();
+        at(&mut r, 0);
+        let mfa = Cause { rule: "x".into(), summary: "y".into(), finding: "{}".into() };
+        assert!(evaluate_room(&r, &[], &[], Some(&mfa), 19 * MIN, SETTLE_MS).is_empty());
+        r.last_heard_ms = 24 * MIN;
+        assert!(
+            evaluate_room(&r, &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS).is_empty(),
+            "still pushing: a backlog may follow"
+        );
+        r.last_heard_ms = 0;
+        let c = evaluate_room(&r, &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS);
+        assert_eq!(
+            (c[0].incident.signal.as_str(), c[0].incident.opened_ms, c[0].incident.rule.as_str()),
+            ("offline", 20 * MIN, "")
+        );
+        assert!(c[0].incident.summary.contains("no heartbeat"));
+    }
+
+    #[test]
+    fn a_wave_of_rooms_with_one_cause_is_one_fleet_incident() {
+        let mk = |room: &str, started: i64| Incident {
+            id: format!("in-{room}"),
+            scope: "room".into(),
+            room_id: Some(room.into()),
+            signal: "exchange".into(),
+            severity: "critical".into(),
+            state: "open".into(),
+            started_ms: started,
+            opened_ms: started + 30 * MIN,
+            resolved_ms: None,
+            updated_ms: started,
+            reopened: 0,
+            parent_id: None,
+            rule: "r".into(),
+            summary: "MFA (AADSTS50076)".into(),
+            finding: None,
+            ack_ms: None,
+            ack_by: None,
+            ack_note: None,
+        };
+        assert_eq!(fleet_threshold(40), 4);
+        assert_eq!(fleet_threshold(10), 3);
+        let two = [mk("a", 0), mk("b", 10 * MIN)];
+        assert!(correlate("r", &two, None, &[], 10, 0).is_empty(), "two rooms are not a wave");
+        // One far away in time does not count.
+        let far = [mk("a", 0), mk("b", 10 * MIN), mk("z", 10 * 60 * MIN)];
+        assert!(correlate("r", &far, None, &[], 10, 0).is_empty());
+        let three = [mk("a", 0), mk("b", 10 * MIN), mk("c", 40 * MIN)];
+        let c = correlate("r", &three, None, &[], 10, 0);
+        let fleet = c.iter().find(|x| x.incident.scope == "fleet").unwrap();
+        assert_eq!(fleet.incident.opened_ms, 70 * MIN, "opens when the third room's incident opened");
+        assert!(fleet.incident.summary.contains("on 3 rooms"), "{}", fleet.incident.summary);
+        assert_eq!(c.iter().filter(|x| x.incident.parent_id.as_deref() == Some(fleet.incident.id.as_str())).count(), 3);
+        // A fourth room joins; when all recover, it resolves.
+        let mut children: Vec<Incident> =
+            c.iter().filter(|x| x.incident.scope == "room").map(|x| x.incident.clone()).collect();
+        let f = fleet.incident.clone();
+        let late = [mk("d", 5 * 60 * MIN)];
+        let c = correlate("r", &late, Some(&f), &children, 10, 0);
+        assert!(c.iter().any(|x| x.log.iter().any(|l| l.1 == "joined" && l.3.as_deref() == Some("d"))));
+        for ch in &mut children {
+            ch.state = "resolved".into();
+            ch.resolved_ms = Some(9 * 60 * MIN);
+        }
+        let c = correlate("r", &[], Some(&f), &children, 10, 0);
+        let done = c.iter().find(|x| x.incident.scope == "fleet").unwrap();
+        assert_eq!((done.incident.state.as_str(), done.incident.resolved_ms), ("resolved", Some(9 * 60 * MIN)));
+    }
+
+    #[test]
+    fn severities_map_in_one_place() {
+        assert_eq!(portal_severity("error"), Severity::Important);
+        assert_eq!(portal_severity("info"), Severity::Recommended);
+        assert_eq!(
+            Cause::of_report(r#"{"findings":[{"rule":"r","title":"T","codes":["AADSTS50076"]}]}"#).unwrap().summary,
+            "T (AADSTS50076)"
+        );
+    }
+}

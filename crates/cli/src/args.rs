@@ -332,6 +332,8 @@ pub enum FleetCommand {
     Incident(FleetRoomArgs),
     /// Acknowledge an incident with a note.
     Ack(FleetAckArgs),
+    /// Where alerts go: Teams Workflows webhooks (Adaptive Cards) or signed JSON webhooks.
+    Webhook(WebhookArgs),
 }
 
 #[derive(Debug, Args)]
@@ -436,6 +438,44 @@ pub struct FleetIncidentsArgs {
     pub limit: u32,
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    #[command(subcommand)]
+    pub command: WebhookCommand,
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook. A standard webhook without --secret gets one, printed once.
+    Add {
+        /// teams (a Workflows "post to a channel" URL) or standard (signed JSON).
+        #[arg(long)]
+        kind: String,
+        url: String,
+        /// A whsec_ signing secret (standard webhooks).
+        #[arg(long)]
+        secret: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Only incidents of rooms at this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only incidents at least this severe: critical, important (default), warning, recommended.
+        #[arg(long)]
+        min_severity: Option<String>,
+    },
+    List,
+    Remove {
+        id: String,
+    },
+    /// Send a test alert now.
+    Test {
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

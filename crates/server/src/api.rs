@@ -452,6 +452,10 @@ pub async fn metrics(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<R
             &Page { limit: 100_000, after: None },
         )
         .await?;
+    body.push_str("# HELP uctriage_alerts Alerts by delivery state.\n# TYPE uctriage_alerts gauge\n");
+    for (state, n) in app.store.alert_counts().await? {
+        let _ = writeln!(body, "uctriage_alerts{{state=\"{state}\"}} {n}");
+    }
     body.push_str(
         "# HELP uctriage_incidents_open Open incidents by scope and severity.\n# TYPE uctriage_incidents_open gauge\n",
     );
@@ -634,6 +638,8 @@ pub struct IncidentDetail {
     pub members: Vec<IncidentView>,
     /// Fleet incidents: what every affected room has in common.
     pub shared: std::collections::BTreeMap<String, String>,
+    /// Alerts sent (or being sent) about it.
+    pub deliveries: Vec<uctriage_store::Alert>,
 }
 
 #[derive(Debug, Serialize)]
@@ -697,7 +703,15 @@ pub async fn incident(
             }
         }
     }
-    Ok(Json(IncidentDetail { incident: incident_view(&app, i, &names).await?, finding, timeline, members, shared }))
+    let deliveries = app.store.alerts_of_incident(&id).await?;
+    Ok(Json(IncidentDetail {
+        incident: incident_view(&app, i, &names).await?,
+        finding,
+        timeline,
+        members,
+        shared,
+        deliveries,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -722,4 +736,136 @@ pub async fn incident_ack(
     }
     app.store.audit(now, &caller.token_id, "incident.acknowledge", &id, &body.note).await?;
     incident(State(app), caller, Path(id)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// `teams` or `standard`.
+    pub kind: String,
+    pub url: String,
+    /// For `standard`: a `whsec_…` secret; one is made when absent.
+    pub secret: Option<String>,
+    pub name: Option<String>,
+    pub site: Option<String>,
+    pub min_severity: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: uctriage_store::Webhook,
+    /// The signing secret, shown this once (standard webhooks).
+    pub secret: Option<String>,
+}
+
+pub async fn webhook_create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<NewWebhook>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
+    caller.require(Role::Admin)?;
+    if body.kind != "teams" && body.kind != "standard" {
+        return Err(Problem::unprocessable(format!("kind {:?} is neither teams nor standard", body.kind)));
+    }
+    let url = body.url.trim().to_owned();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.len() > 4096
+        || url.chars().any(char::is_whitespace)
+    {
+        return Err(Problem::unprocessable("the URL must be an http:// or https:// URL"));
+    }
+    let min = body.min_severity.clone().unwrap_or_else(|| "important".into());
+    if !crate::alerts::valid_severity(&min) {
+        return Err(Problem::unprocessable("min_severity is critical, important, warning or recommended"));
+    }
+    let secret = match (&*body.kind, body.secret.clone()) {
+        ("standard", Some(s)) => {
+            crate::alerts::secret_key(&s).map_err(Problem::unprocessable)?;
+            Some(s)
+        }
+        ("standard", None) => Some(crate::alerts::new_secret()),
+        (_, Some(_)) => return Err(Problem::unprocessable("only a standard webhook takes a signing secret")),
+        (_, None) => None,
+    };
+    let id = format!("wh{}", crate::auth::random_hex(6));
+    let webhook = uctriage_store::Webhook {
+        url_sealed: app.sealer.seal(&format!("webhook:{id}"), url.as_bytes()),
+        secret_sealed: secret.as_deref().map(|s| app.sealer.seal(&format!("webhook-secret:{id}"), s.as_bytes())),
+        url_hint: crate::alerts::url_hint(&url),
+        id,
+        kind: body.kind,
+        name: body.name.unwrap_or_default().chars().take(100).collect(),
+        site: body.site.unwrap_or_default(),
+        min_severity: min,
+        created_ms: app.clock.now_ms(),
+    };
+    app.store.webhook_insert(&webhook).await?;
+    app.store.audit(webhook.created_ms, &caller.token_id, "webhook.create", &webhook.id, &webhook.url_hint).await?;
+    // Only a secret the server made is shown; one the admin gave they have already.
+    let shown = if body.secret.is_none() { secret } else { None };
+    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook, secret: shown })))
+}
+
+pub async fn webhooks(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<Paged<uctriage_store::Webhook>>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(Paged { items: app.store.webhooks().await?, next_cursor: None }))
+}
+
+pub async fn webhook_delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    if !app.store.webhook_delete(&id).await? {
+        return Err(Problem::not_found(format!("webhook {id}")));
+    }
+    app.store.audit(app.clock.now_ms(), &caller.token_id, "webhook.remove", &id, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a test alert through a webhook now and say how it went.
+pub async fn webhook_test(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<uctriage_store::Alert>> {
+    caller.require(Role::Admin)?;
+    let hooks = app.store.webhooks().await?;
+    let hook = hooks.iter().find(|w| w.id == id).ok_or_else(|| Problem::not_found(format!("webhook {id}")))?;
+    let now = app.clock.now_ms();
+    let alert_id = format!("msg_{}", crate::auth::random_hex(12));
+    let msg = crate::alerts::Message {
+        event: "test".into(),
+        incident_id: "test".into(),
+        scope: "room".into(),
+        severity: "recommended".into(),
+        summary: "A test alert from uctriage: this webhook works".into(),
+        signal: "test".into(),
+        rooms: vec!["(none)".into()],
+        first_fix: None,
+        at_ms: now,
+        link: format!("{}/api/v1/incidents", app.public_url),
+    };
+    let alert = uctriage_store::Alert {
+        body: if hook.kind == "teams" { msg.teams_body() } else { msg.standard_body(&alert_id) },
+        id: alert_id.clone(),
+        webhook_id: hook.id.clone(),
+        incident_id: "test".into(),
+        event: "test".into(),
+        created_ms: now,
+        state: "pending".into(),
+        attempts: 0,
+        next_attempt_ms: now,
+        lease_owner: None,
+        lease_until_ms: None,
+        last_status: None,
+        last_error: None,
+        delivered_ms: None,
+    };
+    app.store.incidents_write(&[], std::slice::from_ref(&alert), None).await?;
+    crate::alerts::deliver_due(&app).await.map_err(Problem::internal)?;
+    let done = app.store.alert(&alert_id).await?.ok_or_else(|| Problem::internal("the test alert vanished"))?;
+    Ok(Json(done))
 }

@@ -353,6 +353,7 @@ mod tests {
             diagnosis: None,
             diagnosis_ms: None,
             dirty: false,
+            incidents_seq: 0,
         };
         assert_eq!(judge(&room, &[], 0, 0).state, "unknown");
         room.last_heartbeat_ms = Some(1_000_000);

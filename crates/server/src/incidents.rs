@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use uctriage_store::{Incident, IncidentChange, Room, SignalRow};
+use uctriage_store::{Incident, IncidentChange, Room, SignalRow, Transition};
 
 use crate::fleet::{self, Severity};
 
@@ -131,10 +131,128 @@ fn incident_id(parts: &[&str]) -> String {
     format!("in{}", crate::auth::hex(&h[..8]))
 }
 
-/// What this room's incidents should now be. `incidents` are the room's incidents (any state).
+/// The incidents of one signal while a room's history is replayed.
+struct Track<'a> {
+    room: &'a Room,
+    signal: &'a str,
+    severity: Severity,
+    watch_ms: i64,
+    /// The latest incident of this room and signal, as it stands so far.
+    current: Option<Incident>,
+    log: Vec<(i64, String, String, Option<String>)>,
+    touched: bool,
+    /// Earlier incidents of this signal finished during the replay.
+    done: Vec<IncidentChange>,
+}
+
+impl Track<'_> {
+    fn cause(&self, cause: Option<&Cause>, status: &str) -> (String, String, Option<String>) {
+        // Heartbeat sign-in signals take the rule engine's root cause; others say what they saw.
+        let own = fleet::signal(self.signal).is_some_and(|d| d.kind == "heartbeat");
+        match cause.filter(|_| own) {
+            Some(c) => (c.rule.clone(), c.summary.clone(), Some(c.finding.clone())),
+            None => (String::new(), signal_summary(self.signal, status), None),
+        }
+    }
+
+    /// Bad from `since`, still bad at `until`: open (or reopen) once the watch has passed.
+    fn bad(&mut self, since: i64, until: i64, status: &str, cause: Option<&Cause>) {
+        let opens_at = since + self.watch_ms;
+        if until < opens_at {
+            return;
+        }
+        let room = Some(self.room.id.clone());
+        let (rule, summary, finding) = self.cause(cause, status);
+        match &mut self.current {
+            Some(i) if i.state == "open" => {
+                if !rule.is_empty() && i.rule != rule {
+                    // A first root cause for an incident opened without one is found, not changed.
+                    let what = if i.rule.is_empty() { "cause-found" } else { "cause" };
+                    self.log.push((until, what.into(), format!("{} → {summary}", i.summary), room));
+                    i.rule = rule;
+                    i.summary = summary;
+                    i.finding = finding;
+                    i.updated_ms = until;
+                    self.touched = true;
+                }
+            }
+            Some(i) if i.resolved_ms.is_some_and(|r| since - r <= REOPEN_MS) => {
+                i.state = "open".into();
+                i.resolved_ms = None;
+                i.reopened += 1;
+                i.updated_ms = opens_at;
+                self.log.push((opens_at, "reopened".into(), status.to_owned(), room.clone()));
+                if !rule.is_empty() && i.rule != rule {
+                    self.log.push((opens_at, "cause".into(), summary.clone(), room));
+                    i.rule = rule;
+                    i.summary = summary;
+                    i.finding = finding;
+                }
+                self.touched = true;
+            }
+            _ => {
+                // A new incident starts its own timeline; an earlier one touched in this replay
+                // is kept as it ended.
+                if let (true, Some(prev)) = (self.touched, self.current.take()) {
+                    self.done.push(IncidentChange { incident: prev, log: std::mem::take(&mut self.log) });
+                }
+                self.log.clear();
+                self.current = Some(Incident {
+                    id: incident_id(&[&self.room.id, self.signal, &opens_at.to_string()]),
+                    scope: "room".into(),
+                    room_id: room.clone(),
+                    signal: self.signal.to_owned(),
+                    severity: severity_word(self.severity).into(),
+                    state: "open".into(),
+                    started_ms: since,
+                    opened_ms: opens_at,
+                    resolved_ms: None,
+                    updated_ms: opens_at,
+                    reopened: 0,
+                    parent_id: None,
+                    rule,
+                    summary,
+                    finding,
+                    ack_ms: None,
+                    ack_by: None,
+                    ack_note: None,
+                });
+                self.log.push((opens_at, "opened".into(), format!("{}: {status}", self.signal), room));
+                self.touched = true;
+            }
+        }
+    }
+
+    /// Good again at `at`: an open incident resolves.
+    fn good(&mut self, at: i64, status: &str) {
+        let room = Some(self.room.id.clone());
+        if let Some(i) = self.current.as_mut().filter(|i| i.state == "open") {
+            let end = at.max(i.opened_ms);
+            i.state = "resolved".into();
+            i.resolved_ms = Some(end);
+            i.updated_ms = end;
+            self.log.push((end, "resolved".into(), status.to_owned(), room));
+            self.touched = true;
+        }
+    }
+
+    fn changes(self) -> Vec<IncidentChange> {
+        let mut out = self.done;
+        if let (true, Some(incident)) = (self.touched, self.current) {
+            out.push(IncidentChange { incident, log: self.log });
+        }
+        out
+    }
+}
+
+/// What this room's incidents should now be, replaying the signal transitions not judged yet
+/// (`transitions`: oldest first, with each signal's last judged transition before them), so a
+/// backfill opens and resolves the incidents its history holds. `incidents` are the room's
+/// incidents (any state). Offline is judged at the server's `now_ms`.
 pub fn evaluate_room(
     room: &Room,
     rows: &[SignalRow],
+    transitions: &[Transition],
     incidents: &[Incident],
     cause: Option<&Cause>,
     now_ms: i64,
@@ -154,107 +272,65 @@ pub fn evaluate_room(
         }
     }
     for s in signals_now(room, rows, now_ms) {
-        let prev = latest.get(s.signal.as_str()).copied();
-        let clock = if s.by_server_clock { now_ms } else { room_now.max(s.since_ms) };
-        // Heartbeat sign-in signals take the rule engine's root cause; others say what they saw.
-        let own = fleet::signal(&s.signal).is_some_and(|d| d.kind == "heartbeat");
-        let (rule, summary, finding) = match cause.filter(|_| own) {
-            Some(c) => (c.rule.clone(), c.summary.clone(), Some(c.finding.clone())),
-            None => (String::new(), signal_summary(&s), None),
+        let mut t = Track {
+            room,
+            signal: &s.signal,
+            severity: s.severity,
+            watch_ms: s.watch_ms,
+            current: latest.get(s.signal.as_str()).map(|i| (*i).clone()),
+            log: Vec::new(),
+            touched: false,
+            done: Vec::new(),
         };
-        if s.bad {
-            let opens_at = s.since_ms + s.watch_ms;
-            if clock < opens_at {
-                continue; // still within its watch period
-            }
-            if s.by_server_clock && now_ms - room.last_heard_ms < settle_ms {
-                continue; // still receiving: maybe a backlog on its way
-            }
-            match prev {
-                Some(p) if p.state == "open" => {
-                    if !rule.is_empty() && p.rule != rule {
-                        let mut i = p.clone();
-                        let detail =
-                            format!("{} → {}", if p.summary.is_empty() { "none" } else { &p.summary }, summary);
-                        i.rule = rule;
-                        i.summary = summary;
-                        i.finding = finding;
-                        i.updated_ms = clock;
-                        changes.push(IncidentChange {
-                            incident: i,
-                            log: vec![(clock, "cause".into(), detail, Some(room.id.clone()))],
-                        });
-                    }
+        if s.by_server_clock {
+            if s.bad {
+                // Still receiving: maybe a backlog on its way.
+                if now_ms - room.last_heard_ms >= settle_ms {
+                    t.bad(s.since_ms, now_ms, &s.status, cause);
                 }
-                Some(p) if p.resolved_ms.is_some_and(|r| s.since_ms - r <= REOPEN_MS) => {
-                    let mut i = p.clone();
-                    i.state = "open".into();
-                    i.resolved_ms = None;
-                    i.reopened += 1;
-                    i.updated_ms = opens_at;
-                    let mut log = vec![(opens_at, "reopened".into(), s.status.clone(), Some(room.id.clone()))];
-                    if !rule.is_empty() && p.rule != rule {
-                        log.push((opens_at, "cause".into(), summary.clone(), Some(room.id.clone())));
-                        i.rule = rule;
-                        i.summary = summary;
-                        i.finding = finding;
-                    }
-                    changes.push(IncidentChange { incident: i, log });
-                }
-                _ => {
-                    let i = Incident {
-                        id: incident_id(&[&room.id, &s.signal, &opens_at.to_string()]),
-                        scope: "room".into(),
-                        room_id: Some(room.id.clone()),
-                        signal: s.signal.clone(),
-                        severity: severity_word(s.severity).into(),
-                        state: "open".into(),
-                        started_ms: s.since_ms,
-                        opened_ms: opens_at,
-                        resolved_ms: None,
-                        updated_ms: opens_at,
-                        reopened: 0,
-                        parent_id: None,
-                        rule,
-                        summary: summary.clone(),
-                        finding,
-                        ack_ms: None,
-                        ack_by: None,
-                        ack_note: None,
-                    };
-                    changes.push(IncidentChange {
-                        incident: i,
-                        log: vec![(
-                            opens_at,
-                            "opened".into(),
-                            format!("{}: {}", s.signal, s.status),
-                            Some(room.id.clone()),
-                        )],
-                    });
-                }
+            } else {
+                t.good(s.since_ms, &s.status);
             }
-        } else if let Some(p) = prev.filter(|p| p.state == "open") {
-            let mut i = p.clone();
-            i.state = "resolved".into();
-            i.resolved_ms = Some(s.since_ms.max(p.opened_ms));
-            i.updated_ms = s.since_ms.max(p.opened_ms);
-            let at = i.updated_ms;
-            changes.push(IncidentChange {
-                incident: i,
-                log: vec![(at, "resolved".into(), s.status.clone(), Some(room.id.clone()))],
-            });
+            changes.extend(t.changes());
+            continue;
         }
+        // Replay: where the signal stood before the new transitions, then each of them.
+        let mine: Vec<&Transition> = transitions.iter().filter(|x| x.signal == s.signal).collect();
+        let first_new = mine.iter().position(|x| x.seq > room.incidents_seq).unwrap_or(mine.len());
+        let mut bad_since = match mine[..first_new].last() {
+            Some(base) if base.to_state == "unhealthy" => Some(base.at_ms),
+            Some(_) => None,
+            // Nothing judged before: the open incident (if any) says since when.
+            None => t.current.as_ref().filter(|i| i.state == "open").map(|i| i.started_ms),
+        };
+        for x in &mine[first_new..] {
+            if x.to_state == "unhealthy" {
+                bad_since.get_or_insert(x.at_ms);
+            } else {
+                if let Some(since) = bad_since.take() {
+                    t.bad(since, x.at_ms, &x.status, cause);
+                }
+                t.good(x.at_ms, &x.status);
+            }
+        }
+        if s.bad {
+            let since = bad_since.unwrap_or(s.since_ms);
+            t.bad(since, room_now.max(since), &s.status, cause);
+        } else {
+            t.good(s.since_ms, &s.status);
+        }
+        changes.extend(t.changes());
     }
     changes
 }
 
-fn signal_summary(s: &Now) -> String {
-    let name = fleet::signal(&s.signal).map_or(s.signal.as_str(), |d| d.name.as_str());
-    if s.signal == "offline" {
+fn signal_summary(signal: &str, status: &str) -> String {
+    let name = fleet::signal(signal).map_or(signal, |d| d.name.as_str());
+    if signal == "offline" {
         "The room sends no heartbeat: it is switched off, has lost its network, or the Teams Rooms app is not running"
             .into()
     } else {
-        format!("{name}: {}", s.status)
+        format!("{name}: {status}")
     }
 }
 
@@ -408,6 +484,7 @@ mod tests {
             diagnosis: None,
             diagnosis_ms: None,
             dirty: false,
+            incidents_seq: 0,
         }
     }
 
@@ -448,11 +525,11 @@ mod tests {
         let mut all = Vec::new();
         at(&mut r, 29 * MIN);
         assert!(
-            evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&mfa), 29 * MIN, SETTLE_MS).is_empty(),
+            evaluate_room(&r, &[row("unhealthy", 0)], &[], &all, Some(&mfa), 29 * MIN, SETTLE_MS).is_empty(),
             "not before 30 minutes"
         );
         at(&mut r, 30 * MIN);
-        let c = evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&mfa), 30 * MIN, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("unhealthy", 0)], &[], &all, Some(&mfa), 30 * MIN, SETTLE_MS);
         assert_eq!(c.len(), 1);
         assert_eq!(
             (c[0].incident.opened_ms, c[0].incident.started_ms, c[0].incident.rule.as_str()),
@@ -467,31 +544,75 @@ mod tests {
             finding: "{}".into(),
         };
         at(&mut r, 60 * MIN);
-        let c = evaluate_room(&r, &[row("unhealthy", 0)], &all, Some(&pw), 60 * MIN, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("unhealthy", 0)], &[], &all, Some(&pw), 60 * MIN, SETTLE_MS);
         assert_eq!(c[0].log[0].1, "cause");
         assert!(c[0].log[0].2.contains("MFA") && c[0].log[0].2.contains("AADSTS50055"));
         apply(&mut all, c);
         // Healthy again: resolved at the time it turned.
         at(&mut r, 90 * MIN);
-        let c = evaluate_room(&r, &[row("healthy", 80 * MIN)], &all, None, 90 * MIN, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("healthy", 80 * MIN)], &[], &all, None, 90 * MIN, SETTLE_MS);
         assert_eq!(c[0].incident.resolved_ms, Some(80 * MIN));
         apply(&mut all, c);
         // A relapse within 7 days reopens the same incident.
         let day = 24 * 60 * MIN;
         at(&mut r, 2 * day);
-        let c = evaluate_room(&r, &[row("unhealthy", 2 * day - 40 * MIN)], &all, Some(&pw), 2 * day, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("unhealthy", 2 * day - 40 * MIN)], &[], &all, Some(&pw), 2 * day, SETTLE_MS);
         assert_eq!(
             (c[0].incident.id.as_str(), c[0].incident.reopened, c[0].log[0].1.as_str()),
             (id.as_str(), 1, "reopened")
         );
         apply(&mut all, c);
-        let c = evaluate_room(&r, &[row("healthy", 2 * day + MIN)], &all, None, 2 * day + MIN, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("healthy", 2 * day + MIN)], &[], &all, None, 2 * day + MIN, SETTLE_MS);
         apply(&mut all, c);
         // After 7 healthy days, a new one.
         at(&mut r, 10 * day);
-        let c = evaluate_room(&r, &[row("unhealthy", 10 * day - 30 * MIN)], &all, Some(&pw), 10 * day, SETTLE_MS);
+        let c = evaluate_room(&r, &[row("unhealthy", 10 * day - 30 * MIN)], &[], &all, Some(&pw), 10 * day, SETTLE_MS);
         assert_ne!(c[0].incident.id, id);
         assert_eq!(c[0].log[0].1, "opened");
+    }
+
+    #[test]
+    fn a_backfill_replays_its_history() {
+        let tr = |seq: i64, from: &str, to: &str, at: i64| Transition {
+            seq,
+            signal: "exchange".into(),
+            from_state: from.into(),
+            to_state: to.into(),
+            status: to.into(),
+            at_ms: at,
+        };
+        let mut r = room();
+        at(&mut r, 300 * MIN);
+        // Bad for 90 minutes, healthy, a 10-minute blip, healthy: one incident, opened and resolved.
+        let history = [
+            tr(1, "unknown", "healthy", 0),
+            tr(2, "healthy", "unhealthy", 10 * MIN),
+            tr(3, "unhealthy", "healthy", 100 * MIN),
+            tr(4, "healthy", "unhealthy", 150 * MIN),
+            tr(5, "unhealthy", "healthy", 160 * MIN),
+        ];
+        let c = evaluate_room(&r, &[row("healthy", 160 * MIN)], &history, &[], None, 300 * MIN, SETTLE_MS);
+        assert_eq!(c.len(), 1, "{c:?}");
+        let i = &c[0].incident;
+        assert_eq!(
+            (i.started_ms, i.opened_ms, i.resolved_ms, i.state.as_str()),
+            (10 * MIN, 40 * MIN, Some(100 * MIN), "resolved")
+        );
+        assert_eq!(c[0].log.iter().map(|l| l.1.as_str()).collect::<Vec<_>>(), ["opened", "resolved"]);
+        // Judged already: nothing new happens on the next pass.
+        r.incidents_seq = 5;
+        let mut all = Vec::new();
+        apply(&mut all, c);
+        assert!(
+            evaluate_room(&r, &[row("healthy", 160 * MIN)], &history[4..], &all, None, 301 * MIN, SETTLE_MS).is_empty()
+        );
+        // Still bad across two passes: the second pass knows since when from the judged base.
+        r.incidents_seq = 6;
+        let later = [tr(6, "healthy", "unhealthy", 290 * MIN)];
+        assert!(evaluate_room(&r, &[row("unhealthy", 290 * MIN)], &later, &all, None, 300 * MIN, SETTLE_MS).is_empty());
+        at(&mut r, 330 * MIN);
+        let c = evaluate_room(&r, &[row("unhealthy", 290 * MIN)], &later, &all, None, 330 * MIN, SETTLE_MS);
+        assert_eq!((c[0].incident.state.as_str(), c[0].incident.reopened), ("open", 1), "within 7 days: reopened");
     }
 
     #[test]
@@ -499,14 +620,14 @@ mod tests {
         let mut r = room();
         at(&mut r, 0);
         let mfa = Cause { rule: "x".into(), summary: "y".into(), finding: "{}".into() };
-        assert!(evaluate_room(&r, &[], &[], Some(&mfa), 19 * MIN, SETTLE_MS).is_empty());
+        assert!(evaluate_room(&r, &[], &[], &[], Some(&mfa), 19 * MIN, SETTLE_MS).is_empty());
         r.last_heard_ms = 24 * MIN;
         assert!(
-            evaluate_room(&r, &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS).is_empty(),
+            evaluate_room(&r, &[], &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS).is_empty(),
             "still pushing: a backlog may follow"
         );
         r.last_heard_ms = 0;
-        let c = evaluate_room(&r, &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS);
+        let c = evaluate_room(&r, &[], &[], &[], Some(&mfa), 25 * MIN, SETTLE_MS);
         assert_eq!(
             (c[0].incident.signal.as_str(), c[0].incident.opened_ms, c[0].incident.rule.as_str()),
             ("offline", 20 * MIN, "")

@@ -40,6 +40,15 @@ pub fn spawn(app: &Arc<App>) {
     });
     let a = app.clone();
     tokio::spawn(async move {
+        loop {
+            if let Err(e) = crate::alerts::deliver_due(&a).await {
+                tracing::warn!("alert delivery: {e}");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), a.alerts.notified()).await;
+        }
+    });
+    let a = app.clone();
+    tokio::spawn(async move {
         // Time passes without records too: offline rooms and elapsing watch periods.
         loop {
             tokio::time::sleep(Duration::from_secs(a.sweep_secs)).await;
@@ -102,6 +111,75 @@ pub async fn diagnose_room(app: &Arc<App>, id: &str) -> Result<(), String> {
     evaluate_incidents(app, id).await
 }
 
+/// The alerts incident changes cause.
+async fn plan_alerts(
+    app: &Arc<App>,
+    changes: &[uctriage_store::IncidentChange],
+) -> Result<Vec<uctriage_store::Alert>, String> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let err = |e: uctriage_store::StoreError| e.to_string();
+    let hooks = app.store.webhooks().await.map_err(err)?;
+    if hooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rooms = app.store.rooms().await.map_err(err)?;
+    let find = |id: &str| rooms.iter().find(|r| r.id == id);
+    let site_of = |id: &str| find(id).map(|r| r.site.clone()).unwrap_or_default();
+    let name_of = |id: &str| {
+        find(id).map_or_else(
+            || id.to_owned(),
+            |r| {
+                [&r.name, &r.display_name, &r.computer, &r.id]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .cloned()
+                    .unwrap_or_default()
+            },
+        )
+    };
+    let mut planned = crate::alerts::plan(
+        changes,
+        &hooks,
+        &site_of,
+        &name_of,
+        app.clock.now_ms(),
+        &app.public_url,
+        app.alert_hold_ms,
+    );
+    // A fleet incident's alert names its rooms.
+    for a in &mut planned {
+        if let Some(c) = changes.iter().find(|c| c.incident.id == a.incident_id && c.incident.scope == "fleet") {
+            let members: std::collections::BTreeSet<String> = changes
+                .iter()
+                .filter(|m| m.incident.parent_id.as_deref() == Some(c.incident.id.as_str()))
+                .filter_map(|m| m.incident.room_id.as_deref().map(name_of))
+                .collect();
+            if !members.is_empty() {
+                if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&a.body) {
+                    let names: Vec<String> = members.into_iter().collect();
+                    if let Some(d) = v.get_mut("data") {
+                        d["rooms"] = serde_json::json!(names);
+                    } else if let Some(facts) =
+                        v.pointer_mut("/attachments/0/content/body/1/facts").and_then(|f| f.as_array_mut())
+                    {
+                        if let Some(f) = facts.iter_mut().find(|f| f["title"] == "Rooms") {
+                            f["value"] = serde_json::json!(names
+                                .iter()
+                                .map(|n| crate::alerts::card_text(n))
+                                .collect::<Vec<_>>()
+                                .join(", "));
+                        }
+                    }
+                    a.body = v.to_string();
+                }
+            }
+        }
+    }
+    Ok(planned)
+}
+
 /// Every room's incidents, at the server's now.
 pub async fn evaluate_all(app: &Arc<App>) -> Result<(), String> {
     for room in app.store.rooms().await.map_err(|e| e.to_string())? {
@@ -126,13 +204,26 @@ pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> 
         .await
         .map_err(err)?;
     let cause = room.diagnosis.as_deref().and_then(crate::incidents::Cause::of_report);
-    let changes =
-        crate::incidents::evaluate_room(&room, &rows, &mine, cause.as_ref(), app.clock.now_ms(), app.settle_ms);
+    let transitions = app.store.transitions_since(id, room.incidents_seq).await.map_err(err)?;
+    let judged = transitions.iter().map(|t| t.seq).max().filter(|s| *s > room.incidents_seq);
+    let changes = crate::incidents::evaluate_room(
+        &room,
+        &rows,
+        &transitions,
+        &mine,
+        cause.as_ref(),
+        app.clock.now_ms(),
+        app.settle_ms,
+    );
     let mut rules: std::collections::BTreeSet<String> =
         mine.iter().filter(|i| i.parent_id.is_some() || i.state == "open").map(|i| i.rule.clone()).collect();
     rules.extend(changes.iter().map(|c| c.incident.rule.clone()));
     rules.remove("");
-    app.store.incidents_write(&changes).await.map_err(err)?;
+    let alerts = plan_alerts(app, &changes).await?;
+    app.store.incidents_write(&changes, &alerts, judged.map(|s| (id, s))).await.map_err(err)?;
+    if !alerts.is_empty() {
+        app.alerts.notify_one();
+    }
     if rules.is_empty() {
         return Ok(());
     }
@@ -157,7 +248,11 @@ pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> 
         };
         let changes =
             crate::incidents::correlate(&rule, &open, fleet.first(), &children, fleet_rooms, app.clock.now_ms());
-        app.store.incidents_write(&changes).await.map_err(err)?;
+        let alerts = plan_alerts(app, &changes).await?;
+        app.store.incidents_write(&changes, &alerts, None).await.map_err(err)?;
+        if !alerts.is_empty() {
+            app.alerts.notify_one();
+        }
     }
     Ok(())
 }

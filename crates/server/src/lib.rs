@@ -5,6 +5,7 @@
 //! Routes are listed in [`router`] and described in `openapi.json`, served at
 //! `/api/v1/openapi.json`. Every error is an RFC 9457 problem document.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -54,6 +55,13 @@ pub struct App {
     pub sites: sites::SiteMap,
     pub sweep_secs: u64,
     pub settle_ms: i64,
+    /// Links in alerts start with this.
+    pub public_url: String,
+    pub alert_hold_ms: i64,
+    /// This instance's name for leases on alerts.
+    pub instance: String,
+    /// Wakes the alert sender.
+    pub alerts: Notify,
     /// Wakes the diagnosis worker.
     pub diagnose: Notify,
     /// Wakes the upload scanner.
@@ -85,6 +93,10 @@ pub struct Config {
     pub sweep_secs: u64,
     /// How long after the last push a room's old newest heartbeat can mean offline.
     pub settle_ms: i64,
+    /// The address people reach the server at, for links in alerts.
+    pub public_url: Option<String>,
+    /// How long a room incident's alert waits for a wave to take it over.
+    pub alert_hold_ms: i64,
 }
 
 impl Config {
@@ -106,6 +118,8 @@ impl Config {
             sites: sites::SiteMap::default(),
             sweep_secs: 60,
             settle_ms: incidents::SETTLE_MS,
+            public_url: None,
+            alert_hold_ms: alerts::HOLD_MS,
         }
     }
 
@@ -146,6 +160,13 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         sites: config.sites.clone(),
         sweep_secs: config.sweep_secs.max(1),
         settle_ms: config.settle_ms,
+        public_url: config.public_url.clone().unwrap_or_else(|| {
+            let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", config.listen)
+        }),
+        alert_hold_ms: config.alert_hold_ms,
+        instance: format!("{}-{}", std::process::id(), auth::random_hex(4)),
+        alerts: Notify::new(),
         diagnose: Notify::new(),
         reports: Notify::new(),
     });
@@ -204,6 +225,9 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/incidents", get(api::incidents))
         .route("/incidents/{id}", get(api::incident))
         .route("/incidents/{id}/ack", post(api::incident_ack))
+        .route("/webhooks", get(api::webhooks).post(api::webhook_create))
+        .route("/webhooks/{id}", axum::routing::delete(api::webhook_delete))
+        .route("/webhooks/{id}/test", post(api::webhook_test))
         .route("/tokens", get(api::tokens).post(api::token_create))
         .route("/tokens/{id}", axum::routing::delete(api::token_revoke))
         .route("/audit", get(api::audit));
@@ -365,6 +389,9 @@ mod tests {
             "/api/v1/incidents",
             "/api/v1/incidents/{id}",
             "/api/v1/incidents/{id}/ack",
+            "/api/v1/webhooks",
+            "/api/v1/webhooks/{id}",
+            "/api/v1/webhooks/{id}/test",
         ] {
             assert!(paths.contains_key(p), "{p} is not in openapi.json");
         }

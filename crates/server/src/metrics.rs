@@ -14,6 +14,10 @@ pub struct Metrics {
     pub batches_rejected: AtomicU64,
     pub uploads: AtomicU64,
     pub diagnoses: AtomicU64,
+    alerts_delivered: AtomicU64,
+    alerts_retried: AtomicU64,
+    alerts_failed: AtomicU64,
+    alerts_merged: AtomicU64,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros: AtomicU64,
@@ -28,6 +32,17 @@ impl Metrics {
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Count an alert attempt by its outcome (the alert's state after it).
+    pub fn alert_outcome(&self, state: &str) {
+        let c = match state {
+            "delivered" => &self.alerts_delivered,
+            "failed" => &self.alerts_failed,
+            "merged" => &self.alerts_merged,
+            _ => &self.alerts_retried,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition, with the rooms counted by state.
@@ -47,6 +62,15 @@ impl Metrics {
             ("uctriage_diagnoses_total", "Room diagnoses run.", &self.diagnoses),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", g(v));
+        }
+        let _ = writeln!(s, "# HELP uctriage_alert_attempts_total Alert delivery attempts by outcome.\n# TYPE uctriage_alert_attempts_total counter");
+        for (outcome, v) in [
+            ("delivered", &self.alerts_delivered),
+            ("retry", &self.alerts_retried),
+            ("failed", &self.alerts_failed),
+            ("merged", &self.alerts_merged),
+        ] {
+            let _ = writeln!(s, "uctriage_alert_attempts_total{{outcome=\"{outcome}\"}} {}", g(v));
         }
         let name = "uctriage_ingest_seconds";
         let _ = writeln!(s, "# HELP {name} Ingest request latency.\n# TYPE {name} histogram");

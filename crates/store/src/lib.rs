@@ -101,6 +101,8 @@ pub struct Room {
     pub diagnosis_ms: Option<i64>,
     /// New records arrived since the last diagnosis.
     pub dirty: bool,
+    /// The last signal transition judged for incidents.
+    pub incidents_seq: i64,
 }
 
 /// Attributes a heartbeat reports about its room; empty strings leave the stored value alone.
@@ -274,6 +276,50 @@ pub struct IncidentFilter {
     pub rule: Option<String>,
 }
 
+/// Where alerts go. The URL (a Teams Workflows URL carries its credential in `sig=`) and the
+/// signing secret are sealed by the server; only a hint of the URL is kept in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Webhook {
+    pub id: String,
+    /// `teams` (a Workflows "post to a channel" URL) or `standard` (signed JSON).
+    pub kind: String,
+    pub name: String,
+    #[serde(skip)]
+    pub url_sealed: Vec<u8>,
+    #[serde(skip)]
+    pub secret_sealed: Option<Vec<u8>>,
+    pub url_hint: String,
+    /// Only incidents of rooms at this site (empty: every site).
+    pub site: String,
+    /// Only incidents at least this severe.
+    pub min_severity: String,
+    pub created_ms: i64,
+}
+
+/// One alert to one webhook. Its id is the `webhook-id` every attempt carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub id: String,
+    pub webhook_id: String,
+    pub incident_id: String,
+    /// opened, reopened, cause, resolved, test.
+    pub event: String,
+    #[serde(skip)]
+    pub body: String,
+    pub created_ms: i64,
+    /// pending, delivered, failed.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    #[serde(skip)]
+    pub lease_owner: Option<String>,
+    #[serde(skip)]
+    pub lease_until_ms: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_ms: Option<i64>,
+}
+
 /// A page of a list: at most `limit` items after `after` (the last key of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -349,14 +395,40 @@ pub trait Store: Send + Sync + Debug {
     async fn upload_bytes(&self) -> Result<i64>;
 
     // Incidents.
-    /// Write incidents (insert or replace) and their timeline entries in one transaction.
-    async fn incidents_write(&self, changes: &[IncidentChange]) -> Result<()>;
+    /// Write incidents (insert or replace), their timeline entries and the alerts they cause in
+    /// one transaction.
+    /// `judged` moves the room's `incidents_seq` to the last transition judged, in the same
+    /// transaction.
+    async fn incidents_write(
+        &self,
+        changes: &[IncidentChange],
+        alerts: &[Alert],
+        judged: Option<(&str, i64)>,
+    ) -> Result<()>;
+    /// The room's signal transitions after `since_seq`, oldest first, together with each
+    /// signal's last transition at or before it (where each signal stood).
+    async fn transitions_since(&self, room_id: &str, since_seq: i64) -> Result<Vec<Transition>>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>>;
     /// Newest opened first; `page.after` is the `opened_ms:id` of the last one seen.
     async fn incidents(&self, filter: &IncidentFilter, page: &Page) -> Result<Vec<Incident>>;
     async fn incident_log(&self, id: &str) -> Result<Vec<IncidentLog>>;
     /// Acknowledge; false when there is no such incident.
     async fn incident_ack(&self, id: &str, at_ms: i64, by: &str, note: &str) -> Result<bool>;
+
+    // Alerts.
+    async fn webhook_insert(&self, w: &Webhook) -> Result<()>;
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+    async fn webhook_delete(&self, id: &str) -> Result<bool>;
+    /// Take up to `limit` alerts that are due and not leased, leasing them to `owner` until
+    /// `lease_until_ms`. With several instances on PostgreSQL each alert goes to one of them
+    /// (`FOR UPDATE SKIP LOCKED`); a lease that runs out (an instance that died) frees it again.
+    async fn alerts_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64, limit: u32) -> Result<Vec<Alert>>;
+    /// Record an attempt: the alert's new state, attempts, next attempt, answer; the lease ends.
+    async fn alert_attempted(&self, a: &Alert) -> Result<()>;
+    async fn alerts_of_incident(&self, incident_id: &str) -> Result<Vec<Alert>>;
+    async fn alert(&self, id: &str) -> Result<Option<Alert>>;
+    /// Alerts by state, for metrics.
+    async fn alert_counts(&self) -> Result<Vec<(String, i64)>>;
 
     // Secrets sealed by the server (webhook secrets, Workflows URLs).
     async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()>;

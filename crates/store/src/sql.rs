@@ -10,8 +10,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::{
-    list_to_text, text_to_list, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter, IncidentLog,
-    Ingested, Page, ReportRow, Result, Room, RoomPatch, SignalRow, Store, StoreError, Token, Transition,
+    list_to_text, text_to_list, Alert, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter,
+    IncidentLog, Ingested, Page, ReportRow, Result, Room, RoomPatch, SignalRow, Store, StoreError, Token, Transition,
+    Webhook,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -19,6 +20,11 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 
 /// Rows per multi-row insert (10 parameters each, well under both databases' limits).
 const INSERT_CHUNK: usize = 200;
+
+/// The SQLite writer's settings beside WAL. Its page cache (the default is 2 MB) holds the
+/// upper levels of the indexes a batch inserts into, so inserts stop reading and spilling pages
+/// in the middle of a transaction; the statement journal of a multi-row insert stays in memory.
+const WRITER_PRAGMAS: &[&str] = &["PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"];
 
 /// The store on either database.
 #[derive(Debug, Clone)]
@@ -32,7 +38,7 @@ pub struct SqlStore {
 
 const ROOM_COLUMNS: &str = "id, name, computer, alias, display_name, site, tags, model, peripherals, app_version, \
      os_version, ipv4, timezone, first_heard_ms, last_heard_ms, last_heartbeat_ms, last_event_ms, retired, \
-     merged_into, diagnosis, diagnosis_ms, dirty";
+     merged_into, diagnosis, diagnosis_ms, dirty, incidents_seq";
 
 const REPORT_COLUMNS: &str = "id, room_id, name, status, size, created_ms, finished_ms, file, report, error";
 
@@ -60,6 +66,7 @@ fn room_of(r: &AnyRow) -> Result<Room> {
         diagnosis: r.try_get("diagnosis")?,
         diagnosis_ms: r.try_get("diagnosis_ms")?,
         dirty: r.try_get::<i64, _>("dirty")? != 0,
+        incidents_seq: r.try_get("incidents_seq")?,
     })
 }
 
@@ -86,6 +93,42 @@ fn incident_of(r: &AnyRow) -> Result<Incident> {
         ack_ms: r.try_get("ack_ms")?,
         ack_by: r.try_get("ack_by")?,
         ack_note: r.try_get("ack_note")?,
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, webhook_id, incident_id, event, body, created_ms, state, attempts, next_attempt_ms, \
+     lease_owner, lease_until_ms, last_status, last_error, delivered_ms";
+
+fn alert_of(r: &AnyRow) -> Result<Alert> {
+    Ok(Alert {
+        id: r.try_get("id")?,
+        webhook_id: r.try_get("webhook_id")?,
+        incident_id: r.try_get("incident_id")?,
+        event: r.try_get("event")?,
+        body: r.try_get("body")?,
+        created_ms: r.try_get("created_ms")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_ms: r.try_get("next_attempt_ms")?,
+        lease_owner: r.try_get("lease_owner")?,
+        lease_until_ms: r.try_get("lease_until_ms")?,
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        delivered_ms: r.try_get("delivered_ms")?,
+    })
+}
+
+fn webhook_of(r: &AnyRow) -> Result<Webhook> {
+    Ok(Webhook {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        name: r.try_get("name")?,
+        url_sealed: r.try_get("url_sealed")?,
+        secret_sealed: r.try_get("secret_sealed")?,
+        url_hint: r.try_get("url_hint")?,
+        site: r.try_get("site")?,
+        min_severity: r.try_get("min_severity")?,
+        created_ms: r.try_get("created_ms")?,
     })
 }
 
@@ -157,8 +200,8 @@ impl SqlStore {
         let opts = AnyConnectOptions::from_str(&url)?;
         let store = match backend {
             Backend::Sqlite => {
-                let pool = |n: u32| {
-                    AnyPoolOptions::new().max_connections(n).after_connect(|conn, _| {
+                let pool = |n: u32, extra: &'static [&'static str]| {
+                    AnyPoolOptions::new().max_connections(n).after_connect(move |conn, _| {
                         Box::pin(async move {
                             // WAL with synchronous=NORMAL: a commit survives a killed process.
                             for pragma in [
@@ -166,16 +209,26 @@ impl SqlStore {
                                 "PRAGMA synchronous = NORMAL",
                                 "PRAGMA busy_timeout = 10000",
                                 "PRAGMA foreign_keys = ON",
-                            ] {
+                            ]
+                            .iter()
+                            .chain(extra)
+                            {
                                 sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            if !extra.is_empty() {
+                                if let Ok(x) = std::env::var("XPRAGMA") {
+                                    for p in x.split(';').filter(|p| !p.is_empty()) {
+                                        sqlx::query(p).execute(&mut *conn).await?;
+                                    }
+                                }
                             }
                             Ok(())
                         })
                     })
                 };
-                let write = pool(1).connect_with(opts.clone()).await?;
+                let write = pool(1, WRITER_PRAGMAS).connect_with(opts.clone()).await?;
                 SQLITE_MIGRATIONS.run(&write).await?;
-                let read = pool(4).connect_with(opts).await?;
+                let read = pool(4, &[]).connect_with(opts).await?;
                 SqlStore { backend, write, read }
             }
             Backend::Postgres => {
@@ -334,7 +387,7 @@ impl Store for SqlStore {
         } else {
             sqlx::query(&format!(
                 "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, '', '', '', '', '', '[]', '', '[]', '', '', '', '', \
-                 $2, $2, NULL, NULL, 0, NULL, NULL, NULL, 0)"
+                 $2, $2, NULL, NULL, 0, NULL, NULL, NULL, 0, 0)"
             ))
             .bind(new_id)
             .bind(now_ms)
@@ -827,8 +880,13 @@ impl Store for SqlStore {
         Ok(row.try_get("n")?)
     }
 
-    async fn incidents_write(&self, changes: &[IncidentChange]) -> Result<()> {
-        if changes.is_empty() {
+    async fn incidents_write(
+        &self,
+        changes: &[IncidentChange],
+        alerts: &[Alert],
+        judged: Option<(&str, i64)>,
+    ) -> Result<()> {
+        if changes.is_empty() && alerts.is_empty() && judged.is_none() {
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
@@ -875,8 +933,150 @@ impl Store for SqlStore {
                 .await?;
             }
         }
+        for a in alerts {
+            sqlx::query(&format!(
+                "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (id) DO NOTHING"
+            ))
+            .bind(&a.id)
+            .bind(&a.webhook_id)
+            .bind(&a.incident_id)
+            .bind(&a.event)
+            .bind(&a.body)
+            .bind(a.created_ms)
+            .bind(&a.state)
+            .bind(a.attempts)
+            .bind(a.next_attempt_ms)
+            .bind(&a.lease_owner)
+            .bind(a.lease_until_ms)
+            .bind(a.last_status)
+            .bind(&a.last_error)
+            .bind(a.delivered_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((room, seq)) = judged {
+            sqlx::query("UPDATE rooms SET incidents_seq = $1 WHERE id = $2 AND incidents_seq < $1")
+                .bind(seq)
+                .bind(room)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn transitions_since(&self, room_id: &str, since_seq: i64) -> Result<Vec<Transition>> {
+        let rows = sqlx::query(
+            "SELECT * FROM transitions t WHERE t.room_id = $1 AND (t.seq > $2 OR t.seq = (SELECT MAX(u.seq) FROM \
+             transitions u WHERE u.room_id = $1 AND u.signal = t.signal AND u.seq <= $2)) ORDER BY t.at_ms, t.seq",
+        )
+        .bind(room_id)
+        .bind(since_seq)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Transition {
+                    seq: r.try_get("seq")?,
+                    signal: r.try_get("signal")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    status: r.try_get("status")?,
+                    at_ms: r.try_get("at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn webhook_insert(&self, w: &Webhook) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhooks (id, kind, name, url_sealed, secret_sealed, url_hint, site, min_severity, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&w.id)
+        .bind(&w.kind)
+        .bind(&w.name)
+        .bind(&w.url_sealed)
+        .bind(&w.secret_sealed)
+        .bind(&w.url_hint)
+        .bind(&w.site)
+        .bind(&w.min_severity)
+        .bind(w.created_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        let rows = sqlx::query("SELECT * FROM webhooks ORDER BY created_ms, id").fetch_all(&self.read).await?;
+        rows.iter().map(webhook_of).collect()
+    }
+
+    async fn webhook_delete(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn alerts_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64, limit: u32) -> Result<Vec<Alert>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE alerts SET lease_owner = $1, lease_until_ms = $2 WHERE id IN (\
+             SELECT id FROM alerts WHERE state = 'pending' AND next_attempt_ms <= $3 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $3) ORDER BY next_attempt_ms, id LIMIT $4 {lock}) \
+             RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter().map(alert_of).collect()
+    }
+
+    async fn alert_attempted(&self, a: &Alert) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET state = $1, attempts = $2, next_attempt_ms = $3, last_status = $4, last_error = $5, \
+             delivered_ms = $6, lease_owner = NULL, lease_until_ms = NULL WHERE id = $7",
+        )
+        .bind(&a.state)
+        .bind(a.attempts)
+        .bind(a.next_attempt_ms)
+        .bind(a.last_status)
+        .bind(&a.last_error)
+        .bind(a.delivered_ms)
+        .bind(&a.id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts_of_incident(&self, incident_id: &str) -> Result<Vec<Alert>> {
+        let rows =
+            sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = $1 ORDER BY created_ms, id"))
+                .bind(incident_id)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter().map(alert_of).collect()
+    }
+
+    async fn alert(&self, id: &str) -> Result<Option<Alert>> {
+        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(alert_of).transpose()
+    }
+
+    async fn alert_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM alerts GROUP BY state ORDER BY state")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand};
+use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand, WebhookCommand};
 use crate::client::{answer_error, Client};
 use crate::{CliError, Exit};
 
@@ -196,6 +196,53 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 )?
                 .json();
             incident_text(&v, out)?;
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Webhook(w) => {
+            let c = Client::from_args(&w.server, &mut err)?;
+            match &w.command {
+                WebhookCommand::Add { kind, url, secret, name, site, min_severity } => {
+                    let body = json!({"kind": kind, "url": url, "secret": secret, "name": name, "site": site, "min_severity": min_severity}).to_string();
+                    let v = c.expect("POST", "/api/v1/webhooks", Some(("application/json", body.as_bytes())))?.json();
+                    writeln!(out, "added {} webhook {} ({})", s(&v["kind"]), s(&v["id"]), s(&v["url_hint"]))?;
+                    if let Some(secret) = v["secret"].as_str() {
+                        writeln!(out, "signing secret (shown once; give it to the receiver):\n{secret}")?;
+                    }
+                }
+                WebhookCommand::List => {
+                    let v = c.expect("GET", "/api/v1/webhooks", None)?.json();
+                    writeln!(out, "{:<16} {:<9} {:<12} {:<12} URL", "ID", "KIND", "SEVERITY", "SITE")?;
+                    for h in v["items"].as_array().into_iter().flatten() {
+                        writeln!(
+                            out,
+                            "{:<16} {:<9} {:<12} {:<12} {}",
+                            s(&h["id"]),
+                            s(&h["kind"]),
+                            s(&h["min_severity"]),
+                            s(&h["site"]),
+                            s(&h["url_hint"])
+                        )?;
+                    }
+                }
+                WebhookCommand::Remove { id } => {
+                    c.expect("DELETE", &format!("/api/v1/webhooks/{}", path_part(id)), None)?;
+                    writeln!(out, "removed {id}")?;
+                }
+                WebhookCommand::Test { id } => {
+                    let v = c.expect("POST", &format!("/api/v1/webhooks/{}/test", path_part(id)), None)?.json();
+                    writeln!(
+                        out,
+                        "test alert {}: {} (status {}) {}",
+                        s(&v["id"]),
+                        s(&v["state"]),
+                        s(&v["last_status"]),
+                        s(&v["last_error"])
+                    )?;
+                    if v["state"] != "delivered" {
+                        return Ok(Exit::Problems);
+                    }
+                }
+            }
             Ok(Exit::Ok)
         }
         FleetCommand::Seed(a) => seed(a, out),

@@ -225,6 +225,20 @@ fn seed_then_query_and_manage_tokens() {
     assert!(err.contains("visible") && err.contains("401"), "{err}");
     let (_, out, _) = run(&[&["fleet", "audit"][..], &conn].concat());
     assert!(out.contains("token.revoke"), "{out}");
+    // Webhooks: a standard one gets a secret, printed once; a test to nowhere fails.
+    let (code, out, err) =
+        run(&[&["fleet", "webhook", "add", "--kind", "standard", "http://127.0.0.1:9/hook"][..], &conn].concat());
+    assert_eq!(code, 0, "{err}");
+    let secret = out.lines().last().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{out}");
+    let (_, out, _) = run(&[&["fleet", "webhook", "list"][..], &conn].concat());
+    assert!(out.contains("standard") && !out.contains(&secret), "{out}");
+    let hook = out.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (code, out, _) = run(&[&["fleet", "webhook", "test", &hook][..], &conn].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot reach"), "{out}");
+    let (code, _, _) = run(&[&["fleet", "webhook", "remove", &hook][..], &conn].concat());
+    assert_eq!(code, 0);
     // Rename, site and tags, retire; merge two ids that are one device.
     let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
     let rooms: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use uctriage_server::{Clock, Config};
 
+mod alerts;
 mod cases;
+mod receiver;
 
 /// A running server; it stops when the test process ends.
 #[derive(Debug)]
@@ -64,13 +66,15 @@ impl Server {
         config.rate_limit = 0;
         config.sweep_secs = 1;
         config.settle_ms = 3_000;
+        config.alert_hold_ms = 0;
         tweak(&mut config);
         let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, String)>();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let opened = uctriage_server::open(&config).await.unwrap();
-                let admin = opened.admin_token.clone().unwrap();
+                // A second instance on the same database finds the admin token made already.
+                let admin = opened.admin_token.clone().unwrap_or_default();
                 uctriage_server::serve(config, opened, |addr| {
                     tx.send((addr, admin)).unwrap();
                 })

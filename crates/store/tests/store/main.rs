@@ -280,7 +280,7 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
                 log: vec![(100 + n, "opened".into(), String::new(), Some("rm1".into()))],
             })
             .collect();
-        s.incidents_write(&changes).await.unwrap();
+        s.incidents_write(&changes, &[], Some(("rm1", 7))).await.unwrap();
         let open = IncidentFilter { state: Some("open".into()), ..IncidentFilter::default() };
         let first = s.incidents(&open, &Page { limit: 2, after: None }).await.unwrap();
         assert_eq!(first.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["in4", "in3"]);
@@ -292,9 +292,13 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
         assert!(!s.incident_ack("nope", 500, "tk1", "").await.unwrap());
         let mut again = mk("in1", "room", Some("rm1"), 101, "open");
         again.parent_id = Some("inf".into());
-        s.incidents_write(&[IncidentChange { incident: again, log: vec![(600, "joined".into(), "x".into(), None)] }])
-            .await
-            .unwrap();
+        s.incidents_write(
+            &[IncidentChange { incident: again, log: vec![(600, "joined".into(), "x".into(), None)] }],
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
         let i = s.incident("in1").await.unwrap().unwrap();
         assert_eq!((i.ack_note.as_deref(), i.parent_id.as_deref()), (Some("looking"), Some("inf")));
         let log = s.incident_log("in1").await.unwrap();

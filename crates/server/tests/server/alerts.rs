@@ -1,0 +1,156 @@
+//! Alerts: signed webhook delivery with retries, the backfill cut-off, the Teams card, and one
+//! sender among two instances on PostgreSQL.
+
+use base64::Engine as _;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
+use uctriage_fixtures::fleet::get_winevent_json;
+use uctriage_fixtures::rooms::{Heartbeat, Room};
+
+use crate::receiver::Receiver;
+use crate::{backends, Db, Server, NOW};
+
+fn now() -> Timestamp {
+    NOW.parse().unwrap()
+}
+
+/// Heartbeats every 5 minutes from `from` for `n`, Exchange failing with MFA from the `bad`-th.
+fn episode(room: &Room, from: Timestamp, n: i64, bad: std::ops::Range<i64>) -> Vec<u8> {
+    let events: Vec<_> = (0..n)
+        .map(|i| {
+            let hb = Heartbeat::healthy(room, from + SignedDuration::from_mins(5 * i));
+            let hb =
+                if bad.contains(&i) { hb.exchange("80131500 : AADSTS50076").teams_signin("Unhealthy") } else { hb };
+            hb.event(&room.computer)
+        })
+        .collect();
+    get_winevent_json(&events)
+}
+
+fn verify(secret: &str, r: &crate::receiver::Received) -> bool {
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let id = r.header("webhook-id").unwrap();
+    let ts = r.header("webhook-timestamp").unwrap();
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let want = base64::engine::general_purpose::STANDARD
+        .encode(ring::hmac::sign(&k, format!("{id}.{ts}.{}", r.body).as_bytes()).as_ref());
+    r.header("webhook-signature").unwrap().split(' ').any(|s| s == format!("v1,{want}"))
+}
+
+#[test]
+fn signed_alerts_retry_with_the_same_id_and_backfills_stay_quiet() {
+    for db in backends() {
+        let s = Server::start(&db);
+        let rx = Receiver::start(vec![500, 204]);
+        let (st, hook) =
+            s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "standard", "url": rx.url, "name": "ops"}));
+        assert_eq!(st, 201, "{hook}");
+        let secret = hook["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        let listed = s.get("/api/v1/webhooks", &s.admin).to_string();
+        assert!(!listed.contains(&secret[6..]) && !listed.contains("url_sealed"), "{listed}");
+
+        // A week ago: an episode that opened and resolved. History, no alert.
+        let old = Room::new("archive", 70);
+        let (st, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&old, now() - SignedDuration::from_hours(7 * 24), 30, 5..20))),
+        );
+        assert_eq!(st, 200, "{v}");
+        let old_id = v["rooms"][0].as_str().unwrap().to_owned();
+        let past = s.wait_for(&format!("/api/v1/incidents?room={old_id}"), |v| {
+            v["items"].as_array().is_some_and(|a| a.len() == 2)
+        });
+        assert!(past["items"].as_array().unwrap().iter().all(|i| i["state"] == "resolved"), "{past}");
+
+        // Now: Exchange fails for 45 minutes up to a minute ago. The incident opens (30 minutes
+        // in), and the alert goes out: a 500 first, then accepted, with one webhook-id.
+        let room = Room::new("boardroom", 71);
+        let (st, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&room, now() - SignedDuration::from_mins(61), 13, 3..13))),
+        );
+        assert_eq!(st, 200, "{v}");
+        // Two incidents (Exchange and Teams sign-in), two alerts; the first answer is a 500, so
+        // one of them comes again, with the same webhook-id.
+        let got = rx.wait_for(3);
+        let first = got[0].header("webhook-id").unwrap();
+        assert_eq!(
+            got.iter().filter(|r| r.header("webhook-id") == Some(first)).count(),
+            2,
+            "a retry keeps its webhook-id"
+        );
+        for r in &got {
+            assert!(verify(&secret, r), "the signature verifies: {:?}", r.headers);
+        }
+        let body: Value = serde_json::from_str(&got[2].body).unwrap();
+        assert_eq!(body["type"], "incident.opened");
+        assert!(body["data"]["summary"].as_str().unwrap().contains("AADSTS50076"), "{body}");
+        assert!(body["data"]["first_fix"].is_string());
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        assert_eq!(rx.count(), 3, "the backfilled week alerted nobody");
+        let id = s.get(&format!("/api/v1/incidents?state=open&room={}", v["rooms"][0].as_str().unwrap()), &s.admin)
+            ["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let detail = s.get(&format!("/api/v1/incidents/{id}"), &s.admin);
+        let d = &detail["deliveries"][0];
+        assert_eq!(d["state"].as_str(), Some("delivered"), "{detail}");
+
+        // A Teams Workflows webhook gets an Adaptive Card; the test alert goes at once.
+        let teams = Receiver::start(vec![202]);
+        let (_, hook) = s.post_json(
+            "/api/v1/webhooks",
+            &s.admin,
+            &json!({"kind": "teams", "url": format!("{}?sig=SECRETSIG", teams.url)}),
+        );
+        assert!(hook["secret"].is_null());
+        assert!(!hook.to_string().contains("SECRETSIG"), "{hook}");
+        let (st, a) =
+            s.call("POST", &format!("/api/v1/webhooks/{}/test", hook["id"].as_str().unwrap()), Some(&s.admin), None);
+        assert_eq!((st, a["state"].as_str()), (200, Some("delivered")), "{a}");
+        let card: Value = serde_json::from_str(&teams.wait_for(1)[0].body).unwrap();
+        assert_eq!(card["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(card["attachments"][0]["content"]["type"], "AdaptiveCard");
+        let (st, _) = s.post_json(
+            "/api/v1/webhooks",
+            &s.admin,
+            &json!({"kind": "standard", "url": rx.url, "secret": "whsec_c2hvcnQ="}),
+        );
+        assert_eq!(st, 422, "a secret of too few bytes");
+        let metrics = s.call("GET", "/metrics", Some(&s.admin), None).1;
+        assert!(metrics.as_str().unwrap().contains("uctriage_alert_attempts_total{outcome=\"retry\"} 1"), "{metrics}");
+        assert!(metrics.as_str().unwrap().contains("uctriage_alerts{state=\"delivered\"} 3"), "{metrics}");
+        drop(db);
+    }
+}
+
+#[test]
+fn two_instances_on_one_postgres_send_each_alert_once() {
+    let Some(db) = backends().into_iter().find(|d| matches!(d, Db::Postgres(_))) else { return };
+    let a = Server::start(&db);
+    let data = a.data();
+    let b = Server::start_with(&db, |c| c.data_dir = data.clone());
+    let rx = Receiver::start(vec![200]);
+    let (st, _) = a.post_json("/api/v1/webhooks", &a.admin, &json!({"kind": "standard", "url": rx.url}));
+    assert_eq!(st, 201);
+    // Both instances evaluate the room (each diagnoses what it sees as dirty), both plan the
+    // alert; it is stored once and sent once.
+    let room = Room::new("twin", 72);
+    let batch = episode(&room, now() - SignedDuration::from_mins(61), 13, 3..13);
+    let (st, _) = a.call("POST", "/api/v1/ingest/events", Some(&a.admin), Some(("application/json", batch.clone())));
+    assert_eq!(st, 200);
+    let (st, v) = b.call("POST", "/api/v1/ingest/events", Some(&a.admin), Some(("application/json", batch)));
+    assert_eq!((st, v["accepted"].as_u64()), (200, Some(0)));
+    // Two incidents (Exchange and Teams sign-in): two alerts, each sent once.
+    rx.wait_for(2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let got = rx.got.lock().unwrap().clone();
+    let ids: std::collections::BTreeSet<&str> = got.iter().filter_map(|r| r.header("webhook-id")).collect();
+    assert_eq!((got.len(), ids.len()), (2, 2), "each alert sent by one instance only");
+}

@@ -1,0 +1,2 @@
+-- How far a room's signal transitions have been judged for incidents.
+ALTER TABLE rooms ADD COLUMN incidents_seq BIGINT NOT NULL DEFAULT 0;

@@ -183,7 +183,11 @@ async fn plan_alerts(
 /// Every room's incidents, at the server's now.
 pub async fn evaluate_all(app: &Arc<App>) -> Result<(), String> {
     for room in app.store.rooms().await.map_err(|e| e.to_string())? {
-        evaluate_incidents(app, &room.id).await?;
+        // A room with records waiting for their diagnosis is judged right after it, with the
+        // root cause the new records give.
+        if !room.dirty {
+            evaluate_incidents(app, &room.id).await?;
+        }
     }
     Ok(())
 }

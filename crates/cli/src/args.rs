@@ -332,6 +332,11 @@ pub enum FleetCommand {
     Incident(FleetRoomArgs),
     /// Acknowledge an incident with a note.
     Ack(FleetAckArgs),
+    /// Keep a room, or one signal of it, quiet until a time: its incidents are recorded,
+    /// marked, and not alerted.
+    Suppress(SuppressArgs),
+    /// Lift a suppression now.
+    Unsuppress(UnsuppressArgs),
     /// Where alerts go: Teams Workflows webhooks (Adaptive Cards) or signed JSON webhooks.
     Webhook(WebhookArgs),
 }
@@ -438,6 +443,29 @@ pub struct FleetIncidentsArgs {
     pub limit: u32,
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct SuppressArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    pub room: String,
+    /// One signal (exchange, teams-signin, hardware:camera…) instead of the whole room.
+    #[arg(long)]
+    pub signal: Option<String>,
+    /// RFC 3339, or a duration from now: 90m, 2h, 3d.
+    #[arg(long)]
+    pub until: String,
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsuppressArgs {
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+    /// The suppression's id (from `fleet suppress` or the room's suppressions).
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

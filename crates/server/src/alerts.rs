@@ -173,15 +173,24 @@ impl Message {
 /// The alerts a set of incident changes causes: one per transition that is new enough, per
 /// webhook whose site and severity match. Room incidents inside a fleet incident do not alert
 /// on their own.
+/// When and how alerts are planned.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanAt<'a> {
+    pub now_ms: i64,
+    pub public_url: &'a str,
+    /// How long a room incident's first alert waits for a wave.
+    pub hold_ms: i64,
+}
+
 pub fn plan(
     changes: &[IncidentChange],
     webhooks: &[Webhook],
     site_of: &dyn Fn(&str) -> String,
     room_name: &dyn Fn(&str) -> String,
-    now_ms: i64,
-    public_url: &str,
-    hold_ms: i64,
+    quiet: &dyn Fn(&uctriage_store::Incident, i64) -> bool,
+    at: PlanAt<'_>,
 ) -> Vec<Alert> {
+    let PlanAt { now_ms, public_url, hold_ms } = at;
     let mut out = Vec::new();
     for c in changes {
         let i = &c.incident;
@@ -189,7 +198,10 @@ pub fn plan(
             continue;
         }
         for (at, what, _, _) in &c.log {
-            if !matches!(what.as_str(), "opened" | "reopened" | "cause" | "resolved") || now_ms - at > CUTOFF_MS {
+            if !matches!(what.as_str(), "opened" | "reopened" | "cause" | "resolved")
+                || now_ms - at > CUTOFF_MS
+                || quiet(i, *at)
+            {
                 continue;
             }
             let site = i.room_id.as_deref().map(site_of).unwrap_or_default();

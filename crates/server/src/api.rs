@@ -75,6 +75,8 @@ pub struct RoomSummary {
     pub last_heartbeat: Option<String>,
     pub signals: Vec<fleet::SignalView>,
     pub top_finding: Option<TopFinding>,
+    /// The whole room is suppressed now: its incidents are recorded but not alerted.
+    pub suppressed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,7 +162,13 @@ fn summary(room: &Room, state: RoomState, report: Option<&ScanReport>) -> RoomSu
         last_heartbeat: room.last_heartbeat_ms.map(rfc3339),
         signals: state.signals,
         top_finding: report.and_then(top_finding),
+        suppressed: false,
     }
+}
+
+async fn room_suppressed(app: &App, id: &str) -> ApiResult<bool> {
+    let now = app.clock.now_ms();
+    Ok(app.store.suppressions(Some(id)).await?.iter().any(|s| s.signal.is_empty() && s.covers("", now)))
 }
 
 fn parse_report(room: &Room) -> Option<ScanReport> {
@@ -209,7 +217,9 @@ pub async fn rooms(
             break;
         }
         let report = parse_report(&room);
-        items.push(summary(&room, state, report.as_ref()));
+        let mut s = summary(&room, state, report.as_ref());
+        s.suppressed = room_suppressed(&app, &room.id).await?;
+        items.push(s);
     }
     Ok(Json(Paged { items, next_cursor: next }))
 }
@@ -234,7 +244,10 @@ pub async fn room(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<St
         diagnosed: room.diagnosis_ms.map(rfc3339),
         diagnosis_pending: room.dirty,
         reports,
-        summary: summary(&room, state, report.as_ref()),
+        summary: RoomSummary {
+            suppressed: room_suppressed(&app, &room.id).await?,
+            ..summary(&room, state, report.as_ref())
+        },
         diagnosis: report,
     }))
 }
@@ -868,4 +881,91 @@ pub async fn webhook_test(
     crate::alerts::deliver_due(&app).await.map_err(Problem::internal)?;
     let done = app.store.alert(&alert_id).await?.ok_or_else(|| Problem::internal("the test alert vanished"))?;
     Ok(Json(done))
+}
+
+/// A time given as RFC 3339 or as a duration from now (`90m`, `2h`, `3d`).
+pub fn parse_until(s: &str, now_ms: i64) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = n.parse().ok()?;
+    let ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(ms).and_then(|d| now_ms.checked_add(d))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSuppression {
+    /// A signal (`exchange`, `hardware:camera`…); absent for the whole room.
+    pub signal: Option<String>,
+    /// RFC 3339, or a duration from now (`2h`).
+    pub until: String,
+    pub reason: String,
+}
+
+pub async fn suppress(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<NewSuppression>,
+) -> ApiResult<(StatusCode, Json<uctriage_store::Suppression>)> {
+    caller.require(Role::Admin)?;
+    app.store.room(&id).await?.ok_or_else(|| Problem::not_found(format!("room {id}")))?;
+    let now = app.clock.now_ms();
+    let until = parse_until(&body.until, now)
+        .ok_or_else(|| Problem::unprocessable("until is an RFC 3339 time or a duration such as 90m, 2h or 3d"))?;
+    if until <= now {
+        return Err(Problem::unprocessable("until is in the past"));
+    }
+    let signal = body.signal.unwrap_or_default();
+    if !signal.is_empty() && crate::fleet::signal(&signal).is_none() {
+        return Err(Problem::unprocessable(format!("{signal:?} is not a signal")));
+    }
+    if body.reason.trim().is_empty() || body.reason.chars().count() > 500 {
+        return Err(Problem::unprocessable("give a reason of at most 500 characters"));
+    }
+    let s = uctriage_store::Suppression {
+        id: format!("sp{}", crate::auth::random_hex(6)),
+        room_id: id.clone(),
+        signal,
+        reason: body.reason,
+        from_ms: now,
+        until_ms: until,
+        created_by: caller.token_id.clone(),
+        lifted_ms: None,
+    };
+    app.store.suppression_insert(&s).await?;
+    let what = if s.signal.is_empty() { "the room".to_owned() } else { s.signal.clone() };
+    app.store
+        .audit(now, &caller.token_id, "room.suppress", &id, &format!("{what} until {}: {}", rfc3339(until), s.reason))
+        .await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+pub async fn suppressions(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Paged<uctriage_store::Suppression>>> {
+    caller.require(Role::Viewer)?;
+    app.store.room(&id).await?.ok_or_else(|| Problem::not_found(format!("room {id}")))?;
+    Ok(Json(Paged { items: app.store.suppressions(Some(&id)).await?, next_cursor: None }))
+}
+
+pub async fn unsuppress(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let now = app.clock.now_ms();
+    if !app.store.suppression_lift(&id, now).await? {
+        return Err(Problem::not_found(format!("active suppression {id}")));
+    }
+    app.store.audit(now, &caller.token_id, "room.unsuppress", &id, "").await?;
+    Ok(StatusCode::NO_CONTENT)
 }

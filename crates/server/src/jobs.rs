@@ -114,12 +114,39 @@ pub async fn diagnose_room(app: &Arc<App>, id: &str) -> Result<(), String> {
 /// The alerts incident changes cause.
 async fn plan_alerts(
     app: &Arc<App>,
-    changes: &[uctriage_store::IncidentChange],
+    changes: &mut [uctriage_store::IncidentChange],
 ) -> Result<Vec<uctriage_store::Alert>, String> {
     if changes.is_empty() {
         return Ok(Vec::new());
     }
     let err = |e: uctriage_store::StoreError| e.to_string();
+    // Suppressed rooms and signals: their transitions are recorded, marked, and not alerted.
+    let quiet_rooms: std::collections::BTreeSet<String> =
+        changes.iter().filter_map(|c| c.incident.room_id.clone()).collect();
+    let mut suppressions = Vec::new();
+    for r in &quiet_rooms {
+        suppressions.extend(app.store.suppressions(Some(r)).await.map_err(err)?);
+    }
+    // A suppression quiets what is alerted while it lasts, whenever the transition happened.
+    let now = app.clock.now_ms();
+    let covering = |i: &uctriage_store::Incident, _at: i64| {
+        suppressions
+            .iter()
+            .find(|s| i.room_id.as_deref() == Some(s.room_id.as_str()) && s.covers(&i.signal, now))
+            .map(|s| s.reason.clone())
+    };
+    for c in changes.iter_mut() {
+        let marks: Vec<_> = c
+            .log
+            .iter()
+            .filter(|l| matches!(l.1.as_str(), "opened" | "reopened" | "cause" | "resolved"))
+            .filter_map(|l| {
+                covering(&c.incident, l.0).map(|reason| (l.0, "suppressed".to_owned(), reason, l.3.clone()))
+            })
+            .collect();
+        c.log.extend(marks);
+    }
+    let quiet = |i: &uctriage_store::Incident, at: i64| covering(i, at).is_some();
     let hooks = app.store.webhooks().await.map_err(err)?;
     if hooks.is_empty() {
         return Ok(Vec::new());
@@ -139,15 +166,9 @@ async fn plan_alerts(
             },
         )
     };
-    let mut planned = crate::alerts::plan(
-        changes,
-        &hooks,
-        &site_of,
-        &name_of,
-        app.clock.now_ms(),
-        &app.public_url,
-        app.alert_hold_ms,
-    );
+    let at =
+        crate::alerts::PlanAt { now_ms: app.clock.now_ms(), public_url: &app.public_url, hold_ms: app.alert_hold_ms };
+    let mut planned = crate::alerts::plan(changes, &hooks, &site_of, &name_of, &quiet, at);
     // A fleet incident's alert names its rooms.
     for a in &mut planned {
         if let Some(c) = changes.iter().find(|c| c.incident.id == a.incident_id && c.incident.scope == "fleet") {
@@ -210,7 +231,7 @@ pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> 
     let cause = room.diagnosis.as_deref().and_then(crate::incidents::Cause::of_report);
     let transitions = app.store.transitions_since(id, room.incidents_seq).await.map_err(err)?;
     let judged = transitions.iter().map(|t| t.seq).max().filter(|s| *s > room.incidents_seq);
-    let changes = crate::incidents::evaluate_room(
+    let mut changes = crate::incidents::evaluate_room(
         &room,
         &rows,
         &transitions,
@@ -223,7 +244,7 @@ pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> 
         mine.iter().filter(|i| i.parent_id.is_some() || i.state == "open").map(|i| i.rule.clone()).collect();
     rules.extend(changes.iter().map(|c| c.incident.rule.clone()));
     rules.remove("");
-    let alerts = plan_alerts(app, &changes).await?;
+    let alerts = plan_alerts(app, &mut changes).await?;
     app.store.incidents_write(&changes, &alerts, judged.map(|s| (id, s))).await.map_err(err)?;
     if !alerts.is_empty() {
         app.alerts.notify_one();
@@ -250,9 +271,9 @@ pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> 
                 .map_err(err)?,
             None => Vec::new(),
         };
-        let changes =
+        let mut changes =
             crate::incidents::correlate(&rule, &open, fleet.first(), &children, fleet_rooms, app.clock.now_ms());
-        let alerts = plan_alerts(app, &changes).await?;
+        let alerts = plan_alerts(app, &mut changes).await?;
         app.store.incidents_write(&changes, &alerts, None).await.map_err(err)?;
         if !alerts.is_empty() {
             app.alerts.notify_one();

@@ -221,6 +221,8 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/rooms", get(api::rooms))
         .route("/rooms/{id}", get(api::room).patch(api::room_patch))
         .route("/rooms/{id}/merge", post(api::room_merge))
+        .route("/rooms/{id}/suppressions", get(api::suppressions).post(api::suppress))
+        .route("/suppressions/{id}", axum::routing::delete(api::unsuppress))
         .route("/reports/{id}", get(api::report))
         .route("/incidents", get(api::incidents))
         .route("/incidents/{id}", get(api::incident))
@@ -392,6 +394,8 @@ mod tests {
             "/api/v1/webhooks",
             "/api/v1/webhooks/{id}",
             "/api/v1/webhooks/{id}/test",
+            "/api/v1/rooms/{id}/suppressions",
+            "/api/v1/suppressions/{id}",
         ] {
             assert!(paths.contains_key(p), "{p} is not in openapi.json");
         }

@@ -320,6 +320,29 @@ pub struct Alert {
     pub delivered_ms: Option<i64>,
 }
 
+/// A room, or one of its signals, kept quiet until a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    pub id: String,
+    pub room_id: String,
+    /// The signal, or empty for the whole room.
+    pub signal: String,
+    pub reason: String,
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub created_by: String,
+    pub lifted_ms: Option<i64>,
+}
+
+impl Suppression {
+    /// Does it cover `signal` of its room at `at_ms`?
+    pub fn covers(&self, signal: &str, at_ms: i64) -> bool {
+        (self.signal.is_empty() || self.signal == signal)
+            && self.from_ms <= at_ms
+            && at_ms < self.lifted_ms.unwrap_or(i64::MAX).min(self.until_ms)
+    }
+}
+
 /// A page of a list: at most `limit` items after `after` (the last key of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -429,6 +452,13 @@ pub trait Store: Send + Sync + Debug {
     async fn alert(&self, id: &str) -> Result<Option<Alert>>;
     /// Alerts by state, for metrics.
     async fn alert_counts(&self) -> Result<Vec<(String, i64)>>;
+
+    // Suppressions.
+    async fn suppression_insert(&self, s: &Suppression) -> Result<()>;
+    /// A room's suppressions (or every room's), newest first.
+    async fn suppressions(&self, room_id: Option<&str>) -> Result<Vec<Suppression>>;
+    /// Lift a suppression now; false when there is no such active one.
+    async fn suppression_lift(&self, id: &str, at_ms: i64) -> Result<bool>;
 
     // Secrets sealed by the server (webhook secrets, Workflows URLs).
     async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()>;

@@ -198,6 +198,35 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             incident_text(&v, out)?;
             Ok(Exit::Ok)
         }
+        FleetCommand::Suppress(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            let body = json!({"signal": a.signal, "until": a.until, "reason": a.reason}).to_string();
+            let v = c
+                .expect(
+                    "POST",
+                    &format!("/api/v1/rooms/{}/suppressions", path_part(&a.room)),
+                    Some(("application/json", body.as_bytes())),
+                )?
+                .json();
+            let until = v["until_ms"]
+                .as_i64()
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "suppressed {} until {until} ({})",
+                if a.signal.is_some() { s(&v["signal"]) } else { a.room.clone() },
+                s(&v["id"])
+            )?;
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Unsuppress(a) => {
+            let c = Client::from_args(&a.server, &mut err)?;
+            c.expect("DELETE", &format!("/api/v1/suppressions/{}", path_part(&a.id)), None)?;
+            writeln!(out, "lifted {}", a.id)?;
+            Ok(Exit::Ok)
+        }
         FleetCommand::Webhook(w) => {
             let c = Client::from_args(&w.server, &mut err)?;
             match &w.command {

@@ -239,6 +239,16 @@ fn seed_then_query_and_manage_tokens() {
     assert!(out.contains("cannot reach"), "{out}");
     let (code, _, _) = run(&[&["fleet", "webhook", "remove", &hook][..], &conn].concat());
     assert_eq!(code, 0);
+    // Suppress a room for two hours, then lift it.
+    let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
+    let first: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let room = first[0]["id"].as_str().unwrap().to_owned();
+    let (code, out, err) =
+        run(&[&["fleet", "suppress", &room, "--until", "2h", "--reason", "firmware"][..], &conn].concat());
+    assert_eq!(code, 0, "{err}");
+    let sid = out.trim().rsplit('(').next().unwrap().trim_end_matches(')').to_owned();
+    let (code, out, _) = run(&[&["fleet", "unsuppress", &sid][..], &conn].concat());
+    assert_eq!(code, 0, "{out}");
     // Rename, site and tags, retire; merge two ids that are one device.
     let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
     let rooms: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -154,3 +154,62 @@ fn two_instances_on_one_postgres_send_each_alert_once() {
     let ids: std::collections::BTreeSet<&str> = got.iter().filter_map(|r| r.header("webhook-id")).collect();
     assert_eq!((got.len(), ids.len()), (2, 2), "each alert sent by one instance only");
 }
+
+#[test]
+fn a_suppressed_room_records_its_incidents_marked_and_alerts_nobody() {
+    let db = backends().into_iter().next().unwrap();
+    let s = Server::start(&db);
+    let rx = Receiver::start(vec![200]);
+    let (st, _) = s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "standard", "url": rx.url}));
+    assert_eq!(st, 201);
+    let room = Room::new("quiet", 73);
+    // The room exists (a healthy heartbeat), then an admin suppresses it for two hours.
+    let (_, v) = s.call(
+        "POST",
+        "/api/v1/ingest/events",
+        Some(&s.admin),
+        Some(("application/json", episode(&room, now() - SignedDuration::from_mins(120), 1, 0..0))),
+    );
+    let id = v["rooms"][0].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/rooms/{id}/suppressions");
+    let (st, v) = s.post_json(&path, &s.admin, &json!({"until": "2h", "reason": "firmware update"}));
+    assert_eq!(st, 201, "{v}");
+    let sid = v["id"].as_str().unwrap().to_owned();
+    for (body, want) in [
+        (json!({"until": "yesterday", "reason": "x"}), 422),
+        (json!({"until": "2h", "reason": ""}), 422),
+        (json!({"until": "2h", "reason": "x", "signal": "nope"}), 422),
+    ] {
+        assert_eq!(s.post_json(&path, &s.admin, &body).0, want, "{body}");
+    }
+    let viewer = s.token("viewer", None);
+    assert_eq!(s.post_json(&path, &viewer, &json!({"until": "2h", "reason": "x"})).0, 403);
+    assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], true);
+    let (st, _) = s.call(
+        "POST",
+        "/api/v1/ingest/events",
+        Some(&s.admin),
+        Some(("application/json", episode(&room, now() - SignedDuration::from_mins(61), 13, 3..13))),
+    );
+    assert_eq!(st, 200);
+    let open = s.wait_for(&format!("/api/v1/incidents?room={id}&state=open"), |v| {
+        v["items"].as_array().is_some_and(|a| a.len() == 2)
+    });
+    let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
+    assert!(
+        detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["what"] == "suppressed" && t["detail"] == "firmware update"),
+        "{detail}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(rx.count(), 0, "nothing alerted while suppressed");
+    // Lifted: the audit log has both.
+    assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 204);
+    assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 404);
+    assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], false);
+    let audit = s.get("/api/v1/audit", &s.admin).to_string();
+    assert!(audit.contains("room.suppress") && audit.contains("room.unsuppress"), "{audit}");
+}

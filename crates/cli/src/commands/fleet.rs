@@ -496,13 +496,15 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
             }
             let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
             writeln!(out, "{} rooms: {}", rooms.len(), summary.join(", "))?;
-            let mut causes = std::collections::BTreeMap::<String, usize>::new();
+            // One line per root cause (rule), however its codes happened to be ordered.
+            let mut causes = std::collections::BTreeMap::<String, (usize, String)>::new();
             for r in &rooms {
-                if let Some(t) = r["top_finding"]["summary"].as_str() {
-                    *causes.entry(t.to_owned()).or_default() += 1;
+                if let (Some(rule), Some(t)) = (r["top_finding"]["rule"].as_str(), r["top_finding"]["summary"].as_str())
+                {
+                    causes.entry(rule.to_owned()).or_insert((0, t.to_owned())).0 += 1;
                 }
             }
-            for (cause, n) in causes {
+            for (n, cause) in causes.values() {
                 writeln!(out, "  {n:>3} × {cause}")?;
             }
             if pending > 0 {

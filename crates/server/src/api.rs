@@ -264,6 +264,9 @@ pub async fn room_patch(
             return Err(Problem::unprocessable(format!("{what} is longer than 200 characters")));
         }
     }
+    if patch.timezone.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(Problem::unprocessable("timezone is longer than 100 characters"));
+    }
     if patch.tags.as_ref().is_some_and(|t| t.len() > 50 || t.iter().any(|s| s.chars().count() > 64)) {
         return Err(Problem::unprocessable("at most 50 tags of at most 64 characters"));
     }
@@ -968,4 +971,99 @@ pub async fn unsuppress(State(app): State<Arc<App>>, caller: Caller, Path(id): P
     }
     app.store.audit(now, &caller.token_id, "room.unsuppress", &id, "").await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// 1 to 90 (the dashboard uses 7, 28 and 90).
+    pub days: Option<u32>,
+    pub room: Option<String>,
+    /// `json` (default) or `csv` (a row per room and day).
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub days: u32,
+    pub fleet: Vec<crate::history::FleetDay>,
+    pub rooms: Vec<crate::history::RoomHistory>,
+}
+
+/// `GET /api/v1/history`: availability per signal and unhealthy days, per room and fleet.
+pub async fn history(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let days = q.days.unwrap_or(7);
+    if !(1..=90).contains(&days) {
+        return Err(Problem::bad_request("days is 1 to 90"));
+    }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(Problem::bad_request(format!("format {other:?} is neither json nor csv"))),
+    };
+    let now = app.clock.now_ms();
+    let rooms: Vec<Room> = app
+        .store
+        .rooms()
+        .await?
+        .into_iter()
+        .filter(|r| r.merged_into.is_none() && !r.retired && q.room.as_deref().is_none_or(|id| id == r.id))
+        .collect();
+    if let Some(id) = &q.room {
+        if rooms.is_empty() {
+            return Err(Problem::not_found(format!("room {id}")));
+        }
+    }
+    let filter =
+        uctriage_store::IncidentFilter { scope: Some("room".into()), room_id: q.room.clone(), ..Default::default() };
+    let incidents = app.store.incidents(&filter, &Page { limit: 1_000_000, after: None }).await?;
+    let names = room_names(&app).await?;
+    let per_room: Vec<_> = rooms
+        .iter()
+        .map(|r| crate::history::room_history(r, names.get(&r.id).map_or("", String::as_str), &incidents, days, now))
+        .collect();
+    if csv {
+        let mut signals: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for r in &per_room {
+            for d in &r.days {
+                signals.extend(d.availability.keys().map(String::as_str));
+            }
+        }
+        let mut out = String::from("date,room_id,room,zone,zone_source,unhealthy,working_minutes_affected");
+        for s in &signals {
+            let _ = write!(out, ",availability_{s}");
+        }
+        out.push('\n');
+        let field = |s: &str| {
+            // Names come from logs: quote them, and keep spreadsheets from reading formulas.
+            let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+            format!("\"{}\"", s.replace('"', "\"\""))
+        };
+        for r in &per_room {
+            for d in &r.days {
+                let _ = write!(
+                    out,
+                    "{},{},{},{},{},{},{}",
+                    d.date,
+                    r.room_id,
+                    field(&r.name),
+                    r.zone,
+                    r.zone_source,
+                    d.unhealthy,
+                    d.working_minutes_affected
+                );
+                for s in &signals {
+                    let _ = write!(out, ",{}", d.availability.get(*s).copied().unwrap_or(100.0));
+                }
+                out.push('\n');
+            }
+        }
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
+    }
+    let fleet = crate::history::fleet_days(&per_room);
+    Ok(Json(History { days, fleet, rooms: per_room }).into_response())
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod fleet;
+pub mod history;
 pub mod incidents;
 pub mod ingest;
 pub mod jobs;
@@ -232,7 +233,8 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/webhooks/{id}/test", post(api::webhook_test))
         .route("/tokens", get(api::tokens).post(api::token_create))
         .route("/tokens/{id}", axum::routing::delete(api::token_revoke))
-        .route("/audit", get(api::audit));
+        .route("/audit", get(api::audit))
+        .route("/history", get(api::history));
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -396,6 +398,7 @@ mod tests {
             "/api/v1/webhooks/{id}/test",
             "/api/v1/rooms/{id}/suppressions",
             "/api/v1/suppressions/{id}",
+            "/api/v1/history",
         ] {
             assert!(paths.contains_key(p), "{p} is not in openapi.json");
         }

@@ -127,6 +127,8 @@ pub struct RoomPatch {
     pub site: Option<String>,
     pub tags: Option<Vec<String>>,
     pub retired: Option<bool>,
+    /// The room's time zone (IANA or Windows id), when `push` does not send it.
+    pub timezone: Option<String>,
 }
 
 /// The current state of one signal of one room.

@@ -462,11 +462,15 @@ impl Store for SqlStore {
         if let Some(r) = patch.retired {
             room.retired = r;
         }
-        sqlx::query("UPDATE rooms SET name = $1, site = $2, tags = $3, retired = $4 WHERE id = $5")
+        if let Some(t) = &patch.timezone {
+            room.timezone.clone_from(t);
+        }
+        sqlx::query("UPDATE rooms SET name = $1, site = $2, tags = $3, retired = $4, timezone = $5 WHERE id = $6")
             .bind(&room.name)
             .bind(&room.site)
             .bind(list_to_text(&room.tags))
             .bind(i64::from(room.retired))
+            .bind(&room.timezone)
             .bind(id)
             .execute(&self.write)
             .await?;

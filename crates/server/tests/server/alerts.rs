@@ -212,4 +212,27 @@ fn a_suppressed_room_records_its_incidents_marked_and_alerts_nobody() {
     assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], false);
     let audit = s.get("/api/v1/audit", &s.admin).to_string();
     assert!(audit.contains("room.suppress") && audit.contains("room.unsuppress"), "{audit}");
+
+    // History: the room's day in its own zone, set through the API (a Windows id).
+    let (st, _) = s.call(
+        "PATCH",
+        &format!("/api/v1/rooms/{id}"),
+        Some(&s.admin),
+        Some(("application/json", br#"{"timezone": "W. Europe Standard Time"}"#.to_vec())),
+    );
+    assert_eq!(st, 200);
+    let h = s.get(&format!("/api/v1/history?days=2&room={id}"), &s.admin);
+    let r = &h["rooms"][0];
+    assert_eq!((r["zone"].as_str(), r["zone_source"].as_str()), (Some("Europe/Berlin"), Some("room-windows")), "{h}");
+    // 09:14 UTC onwards is 11:14 local: inside the working hours, more than 20 minutes.
+    let today = r["days"].as_array().unwrap().last().unwrap();
+    assert_eq!((today["date"].as_str(), today["unhealthy"].as_bool()), (Some("2025-07-15"), Some(true)), "{h}");
+    assert!(today["availability"]["exchange"].as_f64().unwrap() < 100.0);
+    assert_eq!(h["fleet"].as_array().unwrap().last().unwrap()["unhealthy_rooms"], 1);
+    let (st, csv) = s.call("GET", &format!("/api/v1/history?days=2&room={id}&format=csv"), Some(&s.admin), None);
+    let csv = csv.as_str().unwrap().to_owned();
+    assert_eq!(st, 200);
+    assert!(csv.starts_with("date,room_id,room,zone,zone_source,unhealthy"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(s.call("GET", "/api/v1/history?days=91", Some(&s.admin), None).0, 400);
 }

@@ -1,0 +1,304 @@
+//! History by day, per room and for the fleet, from incidents:
+//!
+//! - a signal's availability for a day is the share of the day without an incident on it;
+//! - a room is unhealthy for a day when critical or important incidents affected it for more
+//!   than 20 minutes in total between 05:00 and 21:00 in the room's local time (overlapping
+//!   incidents count once).
+//!
+//! A room's day is its local day, in its time zone, not an offset: offsets change with daylight
+//! saving over 90 days. The zone is the one `push` sent (or an admin set), an IANA name or a
+//! Windows time-zone id (`data/windows_zones.toml`); else UTC, and the history says which.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use jiff::tz::TimeZone;
+use jiff::{civil, Timestamp};
+use serde::{Deserialize, Serialize};
+use uctriage_store::{Incident, Room};
+
+/// Minutes of critical or important incidents in the working hours that make a day unhealthy.
+pub const UNHEALTHY_MINUTES: i64 = 20;
+/// The working hours, local time.
+pub const DAY_FROM_HOUR: i8 = 5;
+pub const DAY_TO_HOUR: i8 = 21;
+/// The signals every room's history reports, with or without incidents.
+const BASE_SIGNALS: [&str; 4] = ["network", "exchange", "teams-signin", "offline"];
+
+#[derive(Debug, Deserialize)]
+struct WindowsZones {
+    zones: BTreeMap<String, String>,
+}
+
+fn windows_zones() -> &'static BTreeMap<String, String> {
+    static Z: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    Z.get_or_init(|| match toml::from_str::<WindowsZones>(include_str!("../data/windows_zones.toml")) {
+        Ok(z) => z.zones,
+        Err(e) => panic!("data/windows_zones.toml is invalid (the server tests catch this): {e}"),
+    })
+}
+
+/// A room's time zone and where it came from: `room` (an IANA name), `room-windows` (a Windows
+/// id, mapped), or `utc` (none known, or not one we can read).
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub tz: TimeZone,
+    pub name: String,
+    pub source: &'static str,
+}
+
+pub fn zone_of(room: &Room) -> Zone {
+    let given = room.timezone.trim();
+    if !given.is_empty() {
+        if let Ok(tz) = TimeZone::get(given) {
+            return Zone { tz, name: given.to_owned(), source: "room" };
+        }
+        if let Some(iana) = windows_zones().get(given) {
+            if let Ok(tz) = TimeZone::get(iana) {
+                return Zone { tz, name: iana.clone(), source: "room-windows" };
+            }
+        }
+    }
+    Zone { tz: TimeZone::UTC, name: "UTC".into(), source: "utc" }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomDay {
+    /// The room's local date.
+    pub date: String,
+    pub unhealthy: bool,
+    /// Minutes of critical or important incidents between 05:00 and 21:00 local.
+    pub working_minutes_affected: i64,
+    /// Percent of the day without an incident, per signal.
+    pub availability: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomHistory {
+    pub room_id: String,
+    pub name: String,
+    pub zone: String,
+    pub zone_source: &'static str,
+    pub unhealthy_days: usize,
+    pub days: Vec<RoomDay>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetDay {
+    pub date: String,
+    pub rooms: usize,
+    pub unhealthy_rooms: usize,
+    /// Mean over the rooms, per signal.
+    pub availability: BTreeMap<String, f64>,
+}
+
+/// Milliseconds of `[a, b)` inside `[from, to)`.
+fn overlap(a: i64, b: i64, from: i64, to: i64) -> i64 {
+    (b.min(to) - a.max(from)).max(0)
+}
+
+/// The total length of the union of intervals clipped to `[from, to)`.
+fn union_ms(mut spans: Vec<(i64, i64)>, from: i64, to: i64) -> i64 {
+    spans.retain(|(a, b)| b > a);
+    spans.sort_unstable();
+    let mut total = 0;
+    let mut cur: Option<(i64, i64)> = None;
+    for (a, b) in spans {
+        match &mut cur {
+            Some((_, e)) if a <= *e => *e = (*e).max(b),
+            _ => {
+                if let Some((s, e)) = cur {
+                    total += overlap(s, e, from, to);
+                }
+                cur = Some((a, b));
+            }
+        }
+    }
+    if let Some((s, e)) = cur {
+        total += overlap(s, e, from, to);
+    }
+    total
+}
+
+fn local_ms(date: civil::Date, hour: i8, tz: &TimeZone) -> i64 {
+    date.at(hour, 0, 0, 0).to_zoned(tz.clone()).map_or(0, |z| z.timestamp().as_millisecond())
+}
+
+/// One room's last `days` local days up to `now_ms`, from its incidents (any state).
+pub fn room_history(room: &Room, name: &str, incidents: &[Incident], days: u32, now_ms: i64) -> RoomHistory {
+    let zone = zone_of(room);
+    let today = Timestamp::from_millisecond(now_ms)
+        .map_or_else(|_| civil::date(1970, 1, 1), |t| t.to_zoned(zone.tz.clone()).date());
+    let mine: Vec<&Incident> =
+        incidents.iter().filter(|i| i.scope == "room" && i.room_id.as_deref() == Some(room.id.as_str())).collect();
+    let mut out = Vec::with_capacity(days as usize);
+    for back in (0..i64::from(days)).rev() {
+        let Ok(date) = today.checked_sub(jiff::Span::new().days(back)) else { continue };
+        let start = local_ms(date, 0, &zone.tz);
+        let end = date.tomorrow().map_or(start + 86_400_000, |d| local_ms(d, 0, &zone.tz)).min(now_ms.max(start));
+        let len = (end - start).max(1);
+        let mut availability: BTreeMap<String, f64> = BASE_SIGNALS.iter().map(|s| ((*s).to_owned(), 100.0)).collect();
+        let mut by_signal: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+        let mut serious = Vec::new();
+        for i in &mine {
+            let until = i.resolved_ms.unwrap_or(now_ms);
+            if overlap(i.started_ms, until, start, end) == 0 {
+                continue;
+            }
+            by_signal.entry(i.signal.as_str()).or_default().push((i.started_ms, until));
+            if matches!(i.severity.as_str(), "critical" | "important") {
+                serious.push((i.started_ms, until));
+            }
+        }
+        for (signal, spans) in by_signal {
+            let bad = union_ms(spans, start, end);
+            let pct = 100.0 * (1.0 - bad as f64 / len as f64);
+            availability.insert(signal.to_owned(), (pct * 100.0).round() / 100.0);
+        }
+        let working =
+            union_ms(serious, local_ms(date, DAY_FROM_HOUR, &zone.tz), local_ms(date, DAY_TO_HOUR, &zone.tz)) / 60_000;
+        out.push(RoomDay {
+            date: date.to_string(),
+            unhealthy: working > UNHEALTHY_MINUTES,
+            working_minutes_affected: working,
+            availability,
+        });
+    }
+    RoomHistory {
+        room_id: room.id.clone(),
+        name: name.to_owned(),
+        zone: zone.name,
+        zone_source: zone.source,
+        unhealthy_days: out.iter().filter(|d| d.unhealthy).count(),
+        days: out,
+    }
+}
+
+/// The fleet by date: rooms counted on their own local dates.
+pub fn fleet_days(rooms: &[RoomHistory]) -> Vec<FleetDay> {
+    let mut by_date: BTreeMap<&str, Vec<&RoomDay>> = BTreeMap::new();
+    for r in rooms {
+        for d in &r.days {
+            by_date.entry(d.date.as_str()).or_default().push(d);
+        }
+    }
+    by_date
+        .into_iter()
+        .map(|(date, days)| {
+            let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+            for d in &days {
+                for (s, v) in &d.availability {
+                    let e = sums.entry(s.clone()).or_default();
+                    e.0 += v;
+                    e.1 += 1;
+                }
+            }
+            FleetDay {
+                date: date.to_owned(),
+                rooms: days.len(),
+                unhealthy_rooms: days.iter().filter(|d| d.unhealthy).count(),
+                availability: sums.into_iter().map(|(s, (t, n))| (s, (t / n as f64 * 100.0).round() / 100.0)).collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn room(tz: &str) -> Room {
+        Room {
+            id: "rm".into(),
+            name: String::new(),
+            computer: String::new(),
+            alias: String::new(),
+            display_name: String::new(),
+            site: String::new(),
+            tags: vec![],
+            model: String::new(),
+            peripherals: vec![],
+            app_version: String::new(),
+            os_version: String::new(),
+            ipv4: String::new(),
+            timezone: tz.into(),
+            first_heard_ms: 0,
+            last_heard_ms: 0,
+            last_heartbeat_ms: None,
+            last_event_ms: None,
+            retired: false,
+            merged_into: None,
+            diagnosis: None,
+            diagnosis_ms: None,
+            dirty: false,
+            incidents_seq: 0,
+        }
+    }
+
+    fn incident(signal: &str, severity: &str, from: &str, minutes: i64) -> Incident {
+        let start = from.parse::<Timestamp>().unwrap().as_millisecond();
+        Incident {
+            id: format!("in-{signal}-{from}"),
+            scope: "room".into(),
+            room_id: Some("rm".into()),
+            signal: signal.into(),
+            severity: severity.into(),
+            state: "resolved".into(),
+            started_ms: start,
+            opened_ms: start,
+            resolved_ms: Some(start + minutes * MIN),
+            updated_ms: start,
+            reopened: 0,
+            parent_id: None,
+            rule: String::new(),
+            summary: String::new(),
+            finding: None,
+            ack_ms: None,
+            ack_by: None,
+            ack_note: None,
+        }
+    }
+
+    #[test]
+    fn zones_from_iana_windows_or_utc() {
+        assert_eq!(zone_of(&room("Europe/Berlin")).source, "room");
+        let w = zone_of(&room("W. Europe Standard Time"));
+        assert_eq!((w.name.as_str(), w.source), ("Europe/Berlin", "room-windows"));
+        assert_eq!(zone_of(&room("Mars Standard Time")).source, "utc");
+        assert_eq!(zone_of(&room("")).source, "utc");
+    }
+
+    #[test]
+    fn the_unhealthy_day_rule_counts_working_hours_in_local_time() {
+        let now = "2025-07-16T23:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
+        // Berlin is UTC+2 in July. 03:30–03:55 UTC is 05:30–05:55 local: 25 minutes inside the
+        // working hours; two incidents overlapping count once.
+        let berlin = room("Europe/Berlin");
+        let inc = [
+            incident("exchange", "critical", "2025-07-15T03:30:00Z", 25),
+            incident("teams-signin", "critical", "2025-07-15T03:30:00Z", 25),
+        ];
+        let h = room_history(&berlin, "Boardroom", &inc, 3, now);
+        let d = h.days.iter().find(|d| d.date == "2025-07-15").unwrap();
+        assert_eq!((d.unhealthy, d.working_minutes_affected), (true, 25));
+        assert!((d.availability["exchange"] - (100.0 - 25.0 / 14.4)).abs() < 0.01, "{:?}", d.availability);
+        assert_eq!(d.availability["network"], 100.0);
+        // The same incident in a UTC room falls before 05:00: not an unhealthy day.
+        let utc = room("");
+        let h = room_history(&utc, "x", &inc, 3, now);
+        let d = h.days.iter().find(|d| d.date == "2025-07-15").unwrap();
+        assert_eq!((d.unhealthy, d.working_minutes_affected, h.zone_source), (false, 0, "utc"));
+        // Warnings never make a day unhealthy; 20 minutes exactly is not more than 20.
+        let mild = [
+            incident("app-restarts", "warning", "2025-07-15T10:00:00Z", 120),
+            incident("network", "critical", "2025-07-15T12:00:00Z", 20),
+        ];
+        let h = room_history(&utc, "x", &mild, 3, now);
+        assert_eq!(h.unhealthy_days, 0);
+        let fleet = fleet_days(&[room_history(&berlin, "a", &inc, 3, now), h]);
+        let day = fleet.iter().find(|d| d.date == "2025-07-15").unwrap();
+        assert_eq!((day.rooms, day.unhealthy_rooms), (2, 1));
+    }
+}

@@ -337,6 +337,8 @@ pub enum FleetCommand {
     Suppress(SuppressArgs),
     /// Lift a suppression now.
     Unsuppress(UnsuppressArgs),
+    /// Recurring maintenance windows, in each room's local time: nothing is alerted inside one.
+    Window(WindowArgs),
     /// Where alerts go: Teams Workflows webhooks (Adaptive Cards) or signed JSON webhooks.
     Webhook(WebhookArgs),
 }
@@ -458,6 +460,42 @@ pub struct SuppressArgs {
     pub until: String,
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    #[command(subcommand)]
+    pub command: WindowCommand,
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WindowCommand {
+    /// Add a window, e.g. `--start 02:00 --end 04:00 --days mon,tue,wed,thu,fri`.
+    Add {
+        /// HH:MM, the room's local time.
+        #[arg(long)]
+        start: String,
+        /// HH:MM; before --start to run past midnight.
+        #[arg(long)]
+        end: String,
+        /// Weekdays (mon,tue,…); every day when absent.
+        #[arg(long)]
+        days: Option<String>,
+        /// One room; every room when absent.
+        #[arg(long)]
+        room: Option<String>,
+        /// Every room of this site.
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    List,
+    Remove {
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1067,3 +1067,71 @@ pub async fn history(
     let fleet = crate::history::fleet_days(&per_room);
     Ok(Json(History { days, fleet, rooms: per_room }).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWindow {
+    /// One room; absent for every room (or every room of `site`).
+    pub room: Option<String>,
+    pub site: Option<String>,
+    /// Weekdays, `mon,tue,…`; absent for every day.
+    pub days: Option<String>,
+    /// `HH:MM`, the room's local time.
+    pub start: String,
+    pub end: String,
+    pub reason: String,
+}
+
+pub async fn window_create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<NewWindow>,
+) -> ApiResult<(StatusCode, Json<uctriage_store::Window>)> {
+    caller.require(Role::Admin)?;
+    let (Some(start), Some(end)) = (crate::windows::parse_hhmm(&body.start), crate::windows::parse_hhmm(&body.end))
+    else {
+        return Err(Problem::unprocessable("start and end are HH:MM, the room's local time"));
+    };
+    if start == end {
+        return Err(Problem::unprocessable("start and end are the same time"));
+    }
+    let days = crate::windows::parse_days(body.days.as_deref().unwrap_or("")).map_err(Problem::unprocessable)?;
+    if body.reason.trim().is_empty() || body.reason.chars().count() > 500 {
+        return Err(Problem::unprocessable("give a reason of at most 500 characters"));
+    }
+    if let Some(r) = &body.room {
+        app.store.room(r).await?.ok_or_else(|| Problem::unprocessable(format!("room {r} does not exist")))?;
+    }
+    let w = uctriage_store::Window {
+        id: format!("mw{}", crate::auth::random_hex(6)),
+        room_id: body.room.unwrap_or_default(),
+        site: body.site.unwrap_or_default().chars().take(200).collect(),
+        days,
+        start_min: start,
+        end_min: end,
+        reason: body.reason,
+        created_ms: app.clock.now_ms(),
+    };
+    app.store.window_insert(&w).await?;
+    let detail = format!("{}–{} {} {}", body.start, body.end, w.days, w.reason);
+    app.store.audit(w.created_ms, &caller.token_id, "window.add", &w.id, &detail).await?;
+    Ok((StatusCode::CREATED, Json(w)))
+}
+
+pub async fn windows(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<Paged<uctriage_store::Window>>> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(Paged { items: app.store.windows().await?, next_cursor: None }))
+}
+
+pub async fn window_delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    if !app.store.window_delete(&id).await? {
+        return Err(Problem::not_found(format!("window {id}")));
+    }
+    app.store.audit(app.clock.now_ms(), &caller.token_id, "window.remove", &id, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}

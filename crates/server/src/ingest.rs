@@ -31,6 +31,26 @@ pub struct IngestQuery {
     pub name: Option<String>,
 }
 
+impl IngestQuery {
+    /// The limits the API document states: at most 200 characters each, and no control
+    /// characters in a room (no computer name holds one, and PostgreSQL cannot store U+0000).
+    fn check(&self) -> Result<(), Problem> {
+        for (what, v) in [("room", &self.room), ("name", &self.name)] {
+            if v.as_ref().is_some_and(|v| v.chars().count() > 200) {
+                return Err(Problem::bad_request(format!("{what} is longer than 200 characters")));
+            }
+        }
+        check_room(self.room.as_deref())
+    }
+}
+
+fn check_room(room: Option<&str>) -> Result<(), Problem> {
+    if room.is_some_and(|r| r.chars().any(char::is_control)) {
+        return Err(Problem::bad_request("room holds a control character"));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct IngestResponse {
     pub accepted: u64,
@@ -88,6 +108,7 @@ pub async fn events(
     body: Bytes,
 ) -> ApiResult<Json<IngestResponse>> {
     caller.require(Role::Device)?;
+    q.check()?;
     let started = Instant::now();
     let format = shape(&headers)?;
     let timezone = headers.get("x-uctriage-timezone").and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -294,6 +315,7 @@ pub async fn upload(
     request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<ReportRow>)> {
     caller.require(Role::Device)?;
+    q.check()?;
     let id = format!("rp{}", random_hex(8));
     let dir = app.data_dir.join("uploads");
     tokio::fs::create_dir_all(&dir).await.map_err(Problem::internal)?;
@@ -320,6 +342,10 @@ pub async fn upload(
                 }
                 Some("room") => {
                     let v = field.text().await.map_err(|e| Problem::bad_request(format!("multipart: {e}")))?;
+                    if v.chars().count() > 200 {
+                        return Err(Problem::bad_request("room is longer than 200 characters"));
+                    }
+                    check_room(Some(&v))?;
                     if !v.trim().is_empty() {
                         room = Some(v.trim().to_owned());
                     }

@@ -146,7 +146,34 @@ async fn plan_alerts(
             .collect();
         c.log.extend(marks);
     }
-    let quiet = |i: &uctriage_store::Incident, at: i64| covering(i, at).is_some();
+    // Maintenance windows, in each room's local time, quiet what would be alerted now.
+    let windows = app.store.windows().await.map_err(err)?;
+    let mut in_window = std::collections::BTreeSet::new();
+    if !windows.is_empty() {
+        for id in &quiet_rooms {
+            if let Some(room) = app.store.room(id).await.map_err(err)? {
+                if let Some(w) = windows.iter().find(|w| crate::windows::covers(w, &room, now)) {
+                    in_window.insert((id.clone(), w.reason.clone()));
+                }
+            }
+        }
+    }
+    for c in changes.iter_mut() {
+        let Some((_, reason)) = in_window.iter().find(|(r, _)| c.incident.room_id.as_deref() == Some(r.as_str()))
+        else {
+            continue;
+        };
+        let marks: Vec<_> = c
+            .log
+            .iter()
+            .filter(|l| matches!(l.1.as_str(), "opened" | "reopened" | "cause" | "resolved"))
+            .map(|l| (l.0, "maintenance".to_owned(), reason.clone(), l.3.clone()))
+            .collect();
+        c.log.extend(marks);
+    }
+    let quiet = |i: &uctriage_store::Incident, at: i64| {
+        covering(i, at).is_some() || in_window.iter().any(|(r, _)| i.room_id.as_deref() == Some(r.as_str()))
+    };
     let hooks = app.store.webhooks().await.map_err(err)?;
     if hooks.is_empty() {
         return Ok(Vec::new());

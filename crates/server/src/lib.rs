@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod problem;
 pub mod secrets;
 pub mod sites;
+pub mod windows;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -234,7 +235,9 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/tokens", get(api::tokens).post(api::token_create))
         .route("/tokens/{id}", axum::routing::delete(api::token_revoke))
         .route("/audit", get(api::audit))
-        .route("/history", get(api::history));
+        .route("/history", get(api::history))
+        .route("/windows", get(api::windows).post(api::window_create))
+        .route("/windows/{id}", axum::routing::delete(api::window_delete));
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -399,6 +402,8 @@ mod tests {
             "/api/v1/rooms/{id}/suppressions",
             "/api/v1/suppressions/{id}",
             "/api/v1/history",
+            "/api/v1/windows",
+            "/api/v1/windows/{id}",
         ] {
             assert!(paths.contains_key(p), "{p} is not in openapi.json");
         }

@@ -26,13 +26,26 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
     NotFound(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        // PostgreSQL text cannot hold U+0000 (SQLite's can): that is a refused value, not a
+        // failed database.
+        if let sqlx::Error::Database(d) = &e {
+            if d.code().as_deref() == Some("22021") {
+                return StoreError::Invalid(format!("a value cannot be stored: {}", d.message()));
+            }
+        }
+        StoreError::Db(e)
+    }
 }
 
 /// Which database a store runs on.
@@ -345,6 +358,21 @@ impl Suppression {
     }
 }
 
+/// A recurring maintenance window, in the room's local time. Empty `room_id` and `site` cover
+/// every room; `days` lists weekdays (`mon,tue,…`), empty for every day. `start_min` and
+/// `end_min` are minutes after local midnight; a window may run past midnight (end < start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub id: String,
+    pub room_id: String,
+    pub site: String,
+    pub days: String,
+    pub start_min: i64,
+    pub end_min: i64,
+    pub reason: String,
+    pub created_ms: i64,
+}
+
 /// A page of a list: at most `limit` items after `after` (the last key of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
@@ -461,6 +489,11 @@ pub trait Store: Send + Sync + Debug {
     async fn suppressions(&self, room_id: Option<&str>) -> Result<Vec<Suppression>>;
     /// Lift a suppression now; false when there is no such active one.
     async fn suppression_lift(&self, id: &str, at_ms: i64) -> Result<bool>;
+
+    // Maintenance windows.
+    async fn window_insert(&self, w: &Window) -> Result<()>;
+    async fn windows(&self) -> Result<Vec<Window>>;
+    async fn window_delete(&self, id: &str) -> Result<bool>;
 
     // Secrets sealed by the server (webhook secrets, Workflows URLs).
     async fn secret_put(&self, name: &str, sealed: &[u8], at_ms: i64) -> Result<()>;

@@ -12,7 +12,7 @@ use sqlx::{AnyPool, Row};
 use crate::{
     list_to_text, text_to_list, Alert, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter,
     IncidentLog, Ingested, Page, ReportRow, Result, Room, RoomPatch, SignalRow, Store, StoreError, Suppression, Token,
-    Transition, Webhook,
+    Transition, Webhook, Window,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -1207,6 +1207,47 @@ impl Store for SqlStore {
                 .bind(id)
                 .execute(&self.write)
                 .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn window_insert(&self, w: &Window) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO windows (id, room_id, site, days, start_min, end_min, reason, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&w.id)
+        .bind(&w.room_id)
+        .bind(&w.site)
+        .bind(&w.days)
+        .bind(w.start_min)
+        .bind(w.end_min)
+        .bind(&w.reason)
+        .bind(w.created_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn windows(&self) -> Result<Vec<Window>> {
+        let rows = sqlx::query("SELECT * FROM windows ORDER BY created_ms, id").fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Window {
+                    id: r.try_get("id")?,
+                    room_id: r.try_get("room_id")?,
+                    site: r.try_get("site")?,
+                    days: r.try_get("days")?,
+                    start_min: r.try_get("start_min")?,
+                    end_min: r.try_get("end_min")?,
+                    reason: r.try_get("reason")?,
+                    created_ms: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn window_delete(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM windows WHERE id = $1").bind(id).execute(&self.write).await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand, WebhookCommand};
+use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand, WebhookCommand, WindowCommand};
 use crate::client::{answer_error, Client};
 use crate::{CliError, Exit};
 
@@ -225,6 +225,46 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             let c = Client::from_args(&a.server, &mut err)?;
             c.expect("DELETE", &format!("/api/v1/suppressions/{}", path_part(&a.id)), None)?;
             writeln!(out, "lifted {}", a.id)?;
+            Ok(Exit::Ok)
+        }
+        FleetCommand::Window(w) => {
+            let c = Client::from_args(&w.server, &mut err)?;
+            match &w.command {
+                WindowCommand::Add { start, end, days, room, site, reason } => {
+                    let body =
+                        json!({"start": start, "end": end, "days": days, "room": room, "site": site, "reason": reason})
+                            .to_string();
+                    let v = c.expect("POST", "/api/v1/windows", Some(("application/json", body.as_bytes())))?.json();
+                    writeln!(out, "added window {}", s(&v["id"]))?;
+                }
+                WindowCommand::List => {
+                    let v = c.expect("GET", "/api/v1/windows", None)?.json();
+                    writeln!(
+                        out,
+                        "{:<16} {:<11} {:<28} {:<16} {:<12} REASON",
+                        "ID", "LOCAL TIME", "DAYS", "ROOM", "SITE"
+                    )?;
+                    for x in v["items"].as_array().into_iter().flatten() {
+                        let hm =
+                            |m: &Value| m.as_i64().map(|m| format!("{:02}:{:02}", m / 60, m % 60)).unwrap_or_default();
+                        let days = if s(&x["days"]).is_empty() { "every day".to_owned() } else { s(&x["days"]) };
+                        writeln!(
+                            out,
+                            "{:<16} {:<11} {:<28} {:<16} {:<12} {}",
+                            s(&x["id"]),
+                            format!("{}-{}", hm(&x["start_min"]), hm(&x["end_min"])),
+                            days,
+                            s(&x["room_id"]),
+                            s(&x["site"]),
+                            s(&x["reason"])
+                        )?;
+                    }
+                }
+                WindowCommand::Remove { id } => {
+                    c.expect("DELETE", &format!("/api/v1/windows/{}", path_part(id)), None)?;
+                    writeln!(out, "removed {id}")?;
+                }
+            }
             Ok(Exit::Ok)
         }
         FleetCommand::Webhook(w) => {

@@ -249,6 +249,22 @@ fn seed_then_query_and_manage_tokens() {
     let sid = out.trim().rsplit('(').next().unwrap().trim_end_matches(')').to_owned();
     let (code, out, _) = run(&[&["fleet", "unsuppress", &sid][..], &conn].concat());
     assert_eq!(code, 0, "{out}");
+    // A nightly maintenance window.
+    let (code, out, err) =
+        run(&[
+            &[
+                "fleet", "window", "add", "--start", "23:30", "--end", "01:00", "--days", "mon,tue", "--reason",
+                "updates",
+            ][..],
+            &conn,
+        ]
+        .concat());
+    assert_eq!(code, 0, "{err}");
+    let wid = out.trim().rsplit(' ').next().unwrap().to_owned();
+    let (_, out, _) = run(&[&["fleet", "window", "list"][..], &conn].concat());
+    assert!(out.contains("23:30-01:00") && out.contains("mon,tue"), "{out}");
+    let (code, _, _) = run(&[&["fleet", "window", "remove", &wid][..], &conn].concat());
+    assert_eq!(code, 0);
     // Rename, site and tags, retire; merge two ids that are one device.
     let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
     let rooms: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -235,4 +235,52 @@ fn a_suppressed_room_records_its_incidents_marked_and_alerts_nobody() {
     assert!(csv.starts_with("date,room_id,room,zone,zone_source,unhealthy"), "{csv}");
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert_eq!(s.call("GET", "/api/v1/history?days=91", Some(&s.admin), None).0, 400);
+
+    // A maintenance window in the room's local time (12:00 in Berlin now): marked, not alerted.
+    let other = Room::new("hall", 74);
+    let (_, v) = s.call(
+        "POST",
+        "/api/v1/ingest/events",
+        Some(&s.admin),
+        Some(("application/json", episode(&other, now() - SignedDuration::from_mins(200), 1, 0..0))),
+    );
+    let hall = v["rooms"][0].as_str().unwrap().to_owned();
+    let (st, _) = s.call(
+        "PATCH",
+        &format!("/api/v1/rooms/{hall}"),
+        Some(&s.admin),
+        Some(("application/json", br#"{"timezone": "Europe/Berlin"}"#.to_vec())),
+    );
+    assert_eq!(st, 200);
+    let (st, w) = s.post_json(
+        "/api/v1/windows",
+        &s.admin,
+        &json!({"room": hall, "start": "11:30", "end": "12:30", "reason": "patching"}),
+    );
+    assert_eq!(st, 201, "{w}");
+    assert_eq!(
+        s.post_json("/api/v1/windows", &s.admin, &json!({"start": "25:00", "end": "01:00", "reason": "x"})).0,
+        422
+    );
+    let (st, _) = s.call(
+        "POST",
+        "/api/v1/ingest/events",
+        Some(&s.admin),
+        Some(("application/json", episode(&other, now() - SignedDuration::from_mins(61), 13, 3..13))),
+    );
+    assert_eq!(st, 200);
+    let open = s.wait_for(&format!("/api/v1/incidents?room={hall}&state=open"), |v| {
+        v["items"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
+    assert!(
+        detail["timeline"].as_array().unwrap().iter().any(|t| t["what"] == "maintenance" && t["detail"] == "patching"),
+        "{detail}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(rx.count(), 0, "nothing alerted inside the window");
+    assert_eq!(
+        s.call("DELETE", &format!("/api/v1/windows/{}", w["id"].as_str().unwrap()), Some(&s.admin), None).0,
+        204
+    );
 }

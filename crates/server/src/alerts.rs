@@ -233,6 +233,7 @@ pub fn plan(
                     "msg_{}",
                     crate::auth::hex(&crate::auth::sha256(format!("{}|{}|{what}|{at}", w.id, i.id).as_bytes())[..12])
                 );
+                // Teams gets a card; standard webhooks and syslog the signed-style JSON.
                 let body = if w.kind == "teams" { msg.teams_body() } else { msg.standard_body(&id) };
                 let hold = if i.scope == "room" && what == "opened" { hold_ms } else { 0 };
                 out.push(Alert {
@@ -323,6 +324,21 @@ async fn send(app: &App, hook: &Webhook, a: &Alert) -> Result<u16, (Option<u16>,
         .open_sealed(&format!("webhook:{}", hook.id), &hook.url_sealed)
         .and_then(|u| String::from_utf8(u).ok())
         .ok_or((None, "the webhook URL cannot be unsealed (was secret.key replaced?)".to_owned()))?;
+    if hook.kind == "syslog" {
+        let message = crate::syslog::frame(
+            &a.id,
+            a.severity_hint(),
+            &a.event,
+            &crate::fleet::rfc3339(app.clock.now_ms()),
+            &app.instance,
+            &a.body,
+        );
+        return tokio::task::spawn_blocking(move || crate::syslog::send(&url, &message))
+            .await
+            .map_err(|e| (None, e.to_string()))?
+            .map(|()| 0)
+            .map_err(|e| (None, e));
+    }
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if hook.kind == "standard" {
         let secret = hook
@@ -357,6 +373,20 @@ async fn send(app: &App, hook: &Webhook, a: &Alert) -> Result<u16, (Option<u16>,
     })
     .await
     .map_err(|e| (None, e.to_string()))?
+}
+
+/// What an alert's body says its severity is (syslog's priority comes from it).
+trait SeverityHint {
+    fn severity_hint(&self) -> &str;
+}
+
+impl SeverityHint for Alert {
+    fn severity_hint(&self) -> &str {
+        ["critical", "important", "warning"]
+            .into_iter()
+            .find(|s| self.body.contains(&format!("\"severity\":\"{s}\"")))
+            .unwrap_or("recommended")
+    }
 }
 
 /// A URL shown without its query (a Workflows URL's `sig=` is a credential).

@@ -22,12 +22,18 @@ const MAX_LIMIT: u32 = 1000;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     pub limit: Option<u32>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub cursor: Option<String>,
     pub state: Option<String>,
     pub signal: Option<String>,
     pub version: Option<String>,
     pub name: Option<String>,
     pub site: Option<String>,
+}
+
+/// An empty query value (`?cursor=`) is the same as none.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
 }
 
 fn limit(q: Option<u32>) -> Result<u32, Problem> {
@@ -339,17 +345,19 @@ pub async fn token_create(
     caller.require(Role::Admin)?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| Problem::unprocessable(format!("role {:?} is none of admin, viewer, device", body.role)))?;
-    if body.room.is_some() && role != Role::Device {
+    // An empty room binds the token to none, as null does.
+    let room = body.room.filter(|r| !r.is_empty());
+    if room.is_some() && role != Role::Device {
         return Err(Problem::unprocessable("only a device token can be bound to a room"));
     }
-    if let Some(r) = &body.room {
+    if let Some(r) = &room {
         app.store.room(r).await?.ok_or_else(|| Problem::unprocessable(format!("room {r} does not exist")))?;
     }
     let name = body.name.unwrap_or_default();
     if name.chars().count() > 100 {
         return Err(Problem::unprocessable("the name is longer than 100 characters"));
     }
-    let created = create_token(&app, role, body.room, &name, &caller.token_id).await?;
+    let created = create_token(&app, role, room, &name, &caller.token_id).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -781,15 +789,13 @@ pub async fn webhook_create(
     Json(body): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     caller.require(Role::Admin)?;
-    if body.kind != "teams" && body.kind != "standard" {
-        return Err(Problem::unprocessable(format!("kind {:?} is neither teams nor standard", body.kind)));
+    if !["teams", "standard", "syslog"].contains(&body.kind.as_str()) {
+        return Err(Problem::unprocessable(format!("kind {:?} is none of teams, standard, syslog", body.kind)));
     }
     let url = body.url.trim().to_owned();
-    if !(url.starts_with("https://") || url.starts_with("http://"))
-        || url.len() > 4096
-        || url.chars().any(char::is_whitespace)
-    {
-        return Err(Problem::unprocessable("the URL must be an http:// or https:// URL"));
+    let schemes: &[&str] = if body.kind == "syslog" { &["tcp://", "tls://"] } else { &["https://", "http://"] };
+    if !schemes.iter().any(|s| url.starts_with(s)) || url.len() > 4096 || url.chars().any(char::is_whitespace) {
+        return Err(Problem::unprocessable(format!("the destination must start with {}", schemes.join(" or "))));
     }
     let min = body.min_severity.clone().unwrap_or_else(|| "important".into());
     if !crate::alerts::valid_severity(&min) {

@@ -284,3 +284,31 @@ fn a_suppressed_room_records_its_incidents_marked_and_alerts_nobody() {
         204
     );
 }
+
+#[test]
+fn syslog_alerts_reach_a_local_collector() {
+    let db = backends().into_iter().next().unwrap();
+    let s = Server::start(&db);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = String::new();
+        std::io::Read::read_to_string(&mut c, &mut buf).unwrap();
+        buf
+    });
+    let (st, hook) =
+        s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": format!("tcp://{addr}")}));
+    assert_eq!(st, 201, "{hook}");
+    assert_eq!(s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": "http://x"})).0, 422);
+    let (st, a) =
+        s.call("POST", &format!("/api/v1/webhooks/{}/test", hook["id"].as_str().unwrap()), Some(&s.admin), None);
+    assert_eq!((st, a["state"].as_str()), (200, Some("delivered")), "{a}");
+    let msg = got.join().unwrap();
+    let (len, rest) = msg.split_once(' ').unwrap();
+    assert_eq!(len.parse::<usize>().unwrap(), rest.len(), "octet counting: {msg}");
+    assert!(
+        rest.starts_with("<134>1 ") && rest.contains("uctriage - incident") && rest.contains("incident.test"),
+        "{msg}"
+    );
+}

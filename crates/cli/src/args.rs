@@ -284,6 +284,9 @@ pub struct ServeArgs {
     /// Days an uploaded bundle is kept (its report stays).
     #[arg(long, default_value_t = 30)]
     pub retention_days: u32,
+    /// Days raw records (heartbeats and events) are kept; incidents and the 90-day history stay.
+    #[arg(long, default_value_t = 30)]
+    pub raw_retention_days: u32,
     /// Add or override rules from a folder of rule files.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,

@@ -324,7 +324,7 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let mut room = q.room.clone();
+    let mut room = q.room.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     let mut name = q.name.clone().unwrap_or_else(|| "upload".into());
     let written = if multipart {
         let mut form = <Multipart as axum::extract::FromRequest<Arc<App>>>::from_request(request, &app)

@@ -370,8 +370,15 @@ fn is_rooms_record(e: &Evidence) -> bool {
     matches!(e.kind.as_str(), "heartbeat" | "hardware" | "app-restart")
 }
 
-/// Delete upload files past the retention period; their reports stay.
+/// Delete upload files past the retention period (their reports stay), and raw records past
+/// theirs. A room's history is kept by its incidents, so it survives: the records are needed only
+/// for the diagnosis of the last day and for incidents not judged yet.
 pub async fn expire_uploads(app: &Arc<App>) -> Result<(), String> {
+    let raw_before = app.clock.now_ms() - i64::from(app.raw_retention_days) * 86_400_000;
+    let purged = app.store.events_purge(raw_before).await.map_err(|e| e.to_string())?;
+    if purged > 0 {
+        tracing::info!(purged, "records past their retention deleted");
+    }
     let before = app.clock.now_ms() - i64::from(app.retention_days) * 86_400_000;
     for row in app.store.reports_expired(before).await.map_err(|e| e.to_string())? {
         if let Some(f) = &row.file {

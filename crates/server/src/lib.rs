@@ -53,6 +53,7 @@ pub struct App {
     pub metrics: metrics::Metrics,
     pub limits: ingest::UploadLimits,
     pub retention_days: u32,
+    pub raw_retention_days: u32,
     pub sealer: secrets::Sealer,
     /// Sites for rooms whose site nobody set, by subnet.
     pub sites: sites::SiteMap,
@@ -100,6 +101,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a room incident's alert waits for a wave to take it over.
     pub alert_hold_ms: i64,
+    /// Days raw records are kept (incidents and their history stay).
+    pub raw_retention_days: u32,
 }
 
 impl Config {
@@ -123,6 +126,7 @@ impl Config {
             settle_ms: incidents::SETTLE_MS,
             public_url: None,
             alert_hold_ms: alerts::HOLD_MS,
+            raw_retention_days: 30,
         }
     }
 
@@ -159,6 +163,7 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         metrics: metrics::Metrics::default(),
         limits: ingest::UploadLimits { max_bytes: config.max_upload, quota_bytes: config.upload_quota },
         retention_days: config.retention_days,
+        raw_retention_days: config.raw_retention_days.max(2),
         sealer,
         sites: config.sites.clone(),
         sweep_secs: config.sweep_secs.max(1),

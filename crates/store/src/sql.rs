@@ -789,6 +789,11 @@ impl Store for SqlStore {
         Ok(row.try_get("n")?)
     }
 
+    async fn events_purge(&self, before_ms: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM events WHERE time_ms < $1").bind(before_ms).execute(&self.write).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM events WHERE room_id = $1 AND kind = $2 AND time_ms >= $3 AND time_ms <= $4",

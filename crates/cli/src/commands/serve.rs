@@ -17,6 +17,7 @@ fn config(args: &ServeArgs) -> Result<Config, CliError> {
     c.max_upload = args.max_upload_mib.saturating_mul(1024 * 1024);
     c.upload_quota = args.upload_quota_mib.saturating_mul(1024 * 1024);
     c.retention_days = args.retention_days;
+    c.raw_retention_days = args.raw_retention_days;
     c.clock = Clock::from_env().map_err(CliError::usage)?;
     if let Some(dir) = &args.rules {
         c.extra_rules = uctriage_rules::read_dir(dir).map_err(|e| CliError::usage(e.to_string()))?;

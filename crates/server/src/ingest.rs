@@ -45,7 +45,7 @@ impl IngestQuery {
 }
 
 fn check_room(room: Option<&str>) -> Result<(), Problem> {
-    if room.is_some_and(|r| r.chars().any(char::is_control)) {
+    if room.is_some_and(|r| r.chars().any(|c| c.is_ascii_control())) {
         return Err(Problem::bad_request("room holds a control character"));
     }
     Ok(())
@@ -487,4 +487,21 @@ fn precheck_zip(path: &std::path::Path) -> Result<(), Problem> {
         return Err(bad("every entry is encrypted".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_in_the_query_is_checked_as_the_api_document_says() {
+        let q = |room: &str| IngestQuery { room: Some(room.to_owned()), name: None }.check().map_err(|p| p.status);
+        assert!(q("MTR-BOARDROOM").is_ok());
+        assert!(q("Salle de réunion \u{85}").is_ok(), "only ASCII control characters are refused");
+        assert_eq!(q(&"x".repeat(201)), Err(400));
+        assert_eq!(q("MTR-\u{0}"), Err(400));
+        assert_eq!(q("MTR-\u{1b}[31m"), Err(400));
+        let long_name = IngestQuery { room: None, name: Some("é".repeat(201)) };
+        assert_eq!(long_name.check().map_err(|p| p.status), Err(400));
+    }
 }

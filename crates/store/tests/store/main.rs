@@ -319,3 +319,19 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_is_a_refused_value_not_a_database_failure() {
+    each_backend(|s| async move {
+        let r = s.room_resolve(&[("computer", "MTR-\u{0}-1")], "rm_nul", 1).await;
+        match s.backend() {
+            // SQLite text holds U+0000.
+            uctriage_store::Backend::Sqlite => assert_eq!(r.unwrap(), "rm_nul"),
+            // PostgreSQL's cannot: the caller gets Invalid (a 422), not Db (a 500).
+            uctriage_store::Backend::Postgres => {
+                assert!(matches!(r, Err(uctriage_store::StoreError::Invalid(_))), "{r:?}");
+            }
+        }
+    })
+    .await;
+}

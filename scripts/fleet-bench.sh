@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Fleet server benchmarks (figures in docs/benchmarks.md, "Fleet server"). Builds the release
+# binary and the load generator (crates/server/examples/loadgen.rs), starts `uctriage serve` on
+# 127.0.0.1 and drives its ingest with Teams Rooms heartbeats as Get-WinEvent JSON batches.
+#
+# Usage: scripts/fleet-bench.sh [PART...]        (default: ingest latency)
+#   ingest   heartbeats/s at the highest rate: batches of 500 heartbeats, 500 rooms, 4 clients
+#   latency  1,000 requests/s of 10-heartbeat batches from 20 clients for 30 s (on the server of
+#            `ingest` when both run, so the database already holds its records): p50/p99
+#   month    a month of heartbeats of 500 rooms (4.3 M) on a fresh server, memory every 5 s
+#   two      two server instances on one PostgreSQL database, the same batches sent through
+#            both at once (one in reverse order): every record stored once, no room twice
+# Peak memory (VmHWM) of the server is printed after each part.
+#
+# Environment: DB=postgres (default sqlite) runs on a database made for the run and dropped
+# after; MONTH=1 and TWO=1 add those parts; NO_BUILD=1, KEEP=1, PG_URL as in fleet-lib.sh.
+# INGEST_REQUESTS (600), LATENCY_SECS (30) change the sizes.
+source "$(dirname "$0")/fleet-lib.sh"
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(ingest latency)
+[ "${MONTH:-0}" = 1 ] && parts+=(month)
+[ "${TWO:-0}" = 1 ] && parts+=(two)
+build
+log "$(nproc) cores; database $DB; parts: ${parts[*]}"
+
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+result() { echo "$*" | tee -a "$RESULTS"; }
+
+# summary NAME JSON: one line from a loadgen answer.
+summary() {
+  local name=$1 j=$2
+  result "$(printf '%-10s %9s req %9s records %7s s  %9s records/s  %7s req/s  p50 %7s ms  p90 %7s ms  p99 %7s ms  max %7s ms  errors %s' \
+    "$name" "$(json_num requests <<<"$j")" "$(json_num records <<<"$j")" "$(json_num wall_s <<<"$j")" \
+    "$(json_num records_per_s <<<"$j")" "$(json_num requests_per_s <<<"$j")" "$(json_num p50 <<<"$j")" \
+    "$(json_num p90 <<<"$j")" "$(json_num p99 <<<"$j")" "$(json_num max <<<"$j")" "$(json_num errors <<<"$j")")"
+}
+
+MAIN_PID=""
+main_server() {
+  [ -n "$MAIN_PID" ] && return 0
+  new_db
+  start_server main "$WORK/main" "$DB_URL"
+  MAIN_PID=$SERVER_PID MAIN_URL=$SERVER_URL
+  MAIN_ADMIN=$(cat "$WORK/main/admin.tok")
+  MAIN_DEVICE=$(device_token "$MAIN_URL" "$MAIN_ADMIN")
+  sample_rss "$MAIN_PID" "$WORK/main.rss" 1
+}
+
+part_ingest() {
+  main_server
+  # Rooms are made once in their life; the measurement is of rooms the server knows.
+  log "ingest: warm-up, one heartbeat from each of 500 rooms"
+  "$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 4 --batch 1 --rooms 500 --max-requests 500 \
+    --start 2024-06-01T00:00:00Z >/dev/null || die "ingest warm-up failed"
+  log "ingest: ${INGEST_REQUESTS:-600} batches of 500 heartbeats, 500 rooms, 4 clients, no rate limit"
+  local j
+  j=$("$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 4 --batch 500 --rooms 500 \
+    --max-requests "${INGEST_REQUESTS:-600}" --duration 110 --start 2025-06-01T00:00:00Z) || die "ingest: $j"
+  echo "$j" >"$WORK/ingest.json"
+  summary ingest "$j"
+  result "ingest     server peak RSS $(rss_mb "$MAIN_PID" | cut -d' ' -f1) MB"
+}
+
+part_latency() {
+  main_server
+  local secs=${LATENCY_SECS:-30}
+  log "latency: 1000 requests/s of 10 heartbeats, 20 clients, 500 rooms, $secs s"
+  local j
+  j=$("$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 20 --rate 1000 --batch 10 --rooms 500 \
+    --max-requests $((secs * 1000)) --duration "$secs" --start 2025-01-01T00:00:00Z) || die "latency: $j"
+  echo "$j" >"$WORK/latency.json"
+  summary latency "$j"
+  result "latency    server peak RSS $(rss_mb "$MAIN_PID" | cut -d' ' -f1) MB"
+}
+
+part_month() {
+  new_db
+  start_server month "$WORK/month" "$DB_URL"
+  local pid=$SERVER_PID url=$SERVER_URL admin device j
+  admin=$(cat "$WORK/month/admin.tok")
+  device=$(device_token "$url" "$admin")
+  sample_rss "$pid" "$WORK/month.rss" 5
+  log "month: 500 rooms x 30 days of heartbeats (8,640 batches of 500), memory every 5 s"
+  j=$("$LOADGEN" --url "$url" --token "$device" --clients 4 --batch 500 --rooms 500 --max-requests 8640 \
+    --duration 900 --start 2025-04-01T00:00:00Z) || die "month: $j"
+  echo "$j" >"$WORK/month.json"
+  summary month "$j"
+  sleep 5
+  result "month      memory over time (elapsed s, peak MB, resident MB), every 30 s:"
+  awk 'NR % 6 == 1 { printf "             %5d s  %7.1f  %7.1f\n", $1, $2, $3 }' "$WORK/month.rss" | tee -a "$RESULTS"
+  result "month      end: $(tail -1 "$WORK/month.rss" | awk '{printf "peak %.1f MB, resident %.1f MB", $2, $3}')"
+  if [ "$DB" = sqlite ]; then
+    result "month      database: $(du -sh "$WORK/month/fleet.db" | cut -f1) ($(du -sh "$WORK/month" | cut -f1) with the WAL)"
+  fi
+  stop_server "$pid"
+}
+
+part_two() {
+  local saved=$DB
+  DB=postgres
+  new_db
+  DB=$saved
+  local url=$DB_URL
+  start_server a "$WORK/a" "$url"
+  local pid_a=$SERVER_PID url_a=$SERVER_URL
+  # Instances of one fleet share the key that seals stored secrets.
+  mkdir -p "$WORK/b"
+  cp "$WORK/a/secret.key" "$WORK/b/secret.key"
+  start_server b "$WORK/b" "$url"
+  local pid_b=$SERVER_PID url_b=$SERVER_URL
+  local admin device
+  admin=$(cat "$WORK/a/admin.tok")
+  [ ! -s "$WORK/b/admin.tok" ] || die "the second instance made an admin token of its own"
+  device=$(device_token "$url_a" "$admin")
+  local plan=(--batch 100 --rooms 200 --max-requests 2000 --duration 110 --start 2025-02-01T00:00:00Z)
+  log "two: 2,000 batches of 100 heartbeats (200 rooms) sent through both instances at once"
+  "$LOADGEN" --url "$url_a" --token "$device" --clients 4 "${plan[@]}" >"$WORK/two-a.json" &
+  local la=$!
+  "$LOADGEN" --url "$url_b" --token "$device" --clients 4 --reverse "${plan[@]}" >"$WORK/two-b.json" &
+  local lb=$!
+  wait "$la" || die "two: client of instance a: $(cat "$WORK/two-a.json")"
+  wait "$lb" || die "two: client of instance b: $(cat "$WORK/two-b.json")"
+  summary two-a "$(cat "$WORK/two-a.json")"
+  summary two-b "$(cat "$WORK/two-b.json")"
+  local acc dup
+  acc=$(($(json_num accepted <"$WORK/two-a.json") + $(json_num accepted <"$WORK/two-b.json")))
+  dup=$(($(json_num duplicates <"$WORK/two-a.json") + $(json_num duplicates <"$WORK/two-b.json")))
+  result "two        accepted a+b $acc, duplicates a+b $dup (plan: 200000 records, each sent twice)"
+  [ "$acc" = 200000 ] && [ "$dup" = 200000 ] || die "two: records stored $acc times, expected 200000"
+  local v
+  for side in a b; do
+    local u=$url_a
+    [ $side = b ] && u=$url_b
+    v=$("$LOADGEN" --url "$u" --no-send --verify "$admin" "${plan[@]}") || die "two: verify through $side: $v"
+    result "two        verify through $side: $(grep -o '"verify":.*' <<<"$v")"
+  done
+  stop_server "$pid_a"
+  stop_server "$pid_b"
+}
+
+for p in "${parts[@]}"; do
+  case "$p" in
+    ingest | latency | month | two) "part_$p" ;;
+    *) die "unknown part $p (ingest, latency, month, two)" ;;
+  esac
+done
+log "done; raw answers in $WORK when KEEP=1"
+echo "== summary ($DB, $(nproc) cores)"
+cat "$RESULTS"

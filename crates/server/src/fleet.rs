@@ -330,31 +330,7 @@ mod tests {
 
     #[test]
     fn a_room_goes_offline_after_twenty_silent_minutes() {
-        let mut room = Room {
-            id: "rm".into(),
-            name: String::new(),
-            computer: String::new(),
-            alias: String::new(),
-            display_name: String::new(),
-            site: String::new(),
-            tags: vec![],
-            model: String::new(),
-            peripherals: vec![],
-            app_version: String::new(),
-            os_version: String::new(),
-            ipv4: String::new(),
-            timezone: String::new(),
-            first_heard_ms: 0,
-            last_heard_ms: 0,
-            last_heartbeat_ms: None,
-            last_event_ms: None,
-            retired: false,
-            merged_into: None,
-            diagnosis: None,
-            diagnosis_ms: None,
-            dirty: false,
-            incidents_seq: 0,
-        };
+        let mut room = Room::blank("rm");
         assert_eq!(judge(&room, &[], 0, 0).state, "unknown");
         room.last_heartbeat_ms = Some(1_000_000);
         room.last_heard_ms = 1_000_000;

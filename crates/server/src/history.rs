@@ -210,31 +210,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn room(tz: &str) -> Room {
-        Room {
-            id: "rm".into(),
-            name: String::new(),
-            computer: String::new(),
-            alias: String::new(),
-            display_name: String::new(),
-            site: String::new(),
-            tags: vec![],
-            model: String::new(),
-            peripherals: vec![],
-            app_version: String::new(),
-            os_version: String::new(),
-            ipv4: String::new(),
-            timezone: tz.into(),
-            first_heard_ms: 0,
-            last_heard_ms: 0,
-            last_heartbeat_ms: None,
-            last_event_ms: None,
-            retired: false,
-            merged_into: None,
-            diagnosis: None,
-            diagnosis_ms: None,
-            dirty: false,
-            incidents_seq: 0,
-        }
+        Room { timezone: tz.into(), ..Room::blank("rm") }
     }
 
     fn incident(signal: &str, severity: &str, from: &str, minutes: i64) -> Incident {

@@ -461,31 +461,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn room() -> Room {
-        Room {
-            id: "rm1".into(),
-            name: String::new(),
-            computer: "MTR-1".into(),
-            alias: String::new(),
-            display_name: String::new(),
-            site: String::new(),
-            tags: vec![],
-            model: String::new(),
-            peripherals: vec![],
-            app_version: String::new(),
-            os_version: String::new(),
-            ipv4: String::new(),
-            timezone: String::new(),
-            first_heard_ms: 0,
-            last_heard_ms: 0,
-            last_heartbeat_ms: Some(0),
-            last_event_ms: Some(0),
-            retired: false,
-            merged_into: None,
-            diagnosis: None,
-            diagnosis_ms: None,
-            dirty: false,
-            incidents_seq: 0,
-        }
+        Room { computer: "MTR-1".into(), last_heartbeat_ms: Some(0), last_event_ms: Some(0), ..Room::blank("rm1") }
     }
 
     fn row(state: &str, since: i64) -> SignalRow {

@@ -59,16 +59,7 @@ mod tests {
     use super::*;
 
     fn room(tz: &str) -> Room {
-        let mut r: Room = serde_json::from_value(serde_json::json!({
-            "id": "rm", "name": "", "computer": "", "alias": "", "display_name": "", "site": "HQ", "tags": [],
-            "model": "", "peripherals": [], "app_version": "", "os_version": "", "ipv4": "", "timezone": "",
-            "first_heard_ms": 0, "last_heard_ms": 0, "last_heartbeat_ms": null, "last_event_ms": null,
-            "retired": false, "merged_into": null, "diagnosis": null, "diagnosis_ms": null, "dirty": false,
-            "incidents_seq": 0
-        }))
-        .unwrap();
-        r.timezone = tz.into();
-        r
+        Room { timezone: tz.into(), site: "HQ".into(), ..Room::blank("rm") }
     }
 
     fn at(s: &str) -> i64 {

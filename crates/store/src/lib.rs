@@ -118,6 +118,37 @@ pub struct Room {
     pub incidents_seq: i64,
 }
 
+impl Room {
+    /// A room known by its id alone, nothing heard yet (tests and callers fill what they need).
+    pub fn blank(id: &str) -> Room {
+        Room {
+            id: id.to_owned(),
+            name: String::new(),
+            computer: String::new(),
+            alias: String::new(),
+            display_name: String::new(),
+            site: String::new(),
+            tags: Vec::new(),
+            model: String::new(),
+            peripherals: Vec::new(),
+            app_version: String::new(),
+            os_version: String::new(),
+            ipv4: String::new(),
+            timezone: String::new(),
+            first_heard_ms: 0,
+            last_heard_ms: 0,
+            last_heartbeat_ms: None,
+            last_event_ms: None,
+            retired: false,
+            merged_into: None,
+            diagnosis: None,
+            diagnosis_ms: None,
+            dirty: false,
+            incidents_seq: 0,
+        }
+    }
+}
+
 /// Attributes a heartbeat reports about its room; empty strings leave the stored value alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomAttrs {

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use uctriage_scan::{read_records, Evidence, InputReport, ReadOptions, Source};
-use uctriage_store::{Batch, NewEvent, Observation, ReportRow};
+use uctriage_store::{Backend, Batch, Ingested, NewEvent, Observation, ReportRow, Store, StoreError};
 
 use crate::auth::{random_hex, sha256, Caller, Role};
 use crate::fleet;
@@ -235,7 +235,7 @@ pub async fn store_records(
     rooms.sort_by(|a, b| a.0.cmp(&b.0));
     for (room, records) in rooms {
         let batch = build_batch(&room, &records, now, timezone.clone(), &app.sites)?;
-        let done = app.store.ingest(&batch).await?;
+        let done = app.writes.ingest(&app.store, batch).await?;
         out.accepted += done.accepted;
         out.duplicates += done.duplicates;
         out.transitions += done.transitions;
@@ -296,6 +296,96 @@ fn build_batch(
         batch.attrs = Some((t, a));
     }
     Ok(batch)
+}
+
+/// Group commit for SQLite. SQLite has one writer, and a commit costs more than a small batch
+/// (its pages are written to the WAL and checksummed): batches that arrive while the writer is
+/// busy wait for it together and are stored in one transaction, in the order they came, each
+/// with its own result. When a group fails, its batches are stored again one by one, so a bad
+/// batch refuses only itself. A batch is answered only after the commit that holds it. On
+/// PostgreSQL every batch is its own transaction (writers there run side by side).
+#[derive(Debug, Default)]
+pub struct WriteGroups {
+    queue: Arc<std::sync::Mutex<WriteQueue>>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Ingested, StoreError>>;
+
+#[derive(Debug, Default)]
+struct WriteQueue {
+    waiting: std::collections::VecDeque<(Batch, Reply)>,
+    /// A writer task is draining the queue.
+    writing: bool,
+}
+
+/// Records in one group at most (a batch larger than this is a group of its own).
+const GROUP_RECORDS: usize = 5_000;
+
+impl WriteGroups {
+    pub async fn ingest(&self, store: &Arc<dyn Store>, batch: Batch) -> Result<Ingested, StoreError> {
+        if store.backend() != Backend::Sqlite {
+            return store.ingest(&batch).await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            q.waiting.push_back((batch, reply));
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            // A task of its own: a request that goes away must not take the group with it.
+            tokio::spawn(write_groups(store.clone(), self.queue.clone()));
+        }
+        answer.await.unwrap_or_else(|_| Err(StoreError::Invalid("the batch writer stopped; send it again".into())))
+    }
+}
+
+async fn write_groups(store: Arc<dyn Store>, queue: Arc<std::sync::Mutex<WriteQueue>>) {
+    /// If this task ends by a panic, the next batch starts a new writer.
+    struct Unwinding(Option<Arc<std::sync::Mutex<WriteQueue>>>);
+    impl Drop for Unwinding {
+        fn drop(&mut self) {
+            if let Some(q) = self.0.take() {
+                q.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing = false;
+            }
+        }
+    }
+    let mut unwinding = Unwinding(Some(queue.clone()));
+    loop {
+        let (batches, replies): (Vec<Batch>, Vec<Reply>) = {
+            let mut q = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut records = 0;
+            let mut group = Vec::new();
+            while let Some((b, _)) = q.waiting.front() {
+                if !group.is_empty() && records + b.events.len() > GROUP_RECORDS {
+                    break;
+                }
+                records += b.events.len();
+                group.extend(q.waiting.pop_front());
+            }
+            if group.is_empty() {
+                q.writing = false;
+                unwinding.0 = None;
+                return;
+            }
+            group.into_iter().unzip()
+        };
+        match store.ingest_many(&batches).await {
+            Ok(done) => {
+                for (reply, d) in replies.into_iter().zip(done) {
+                    let _ = reply.send(Ok(d));
+                }
+            }
+            Err(e) if batches.len() == 1 => {
+                let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+            }
+            Err(_) => {
+                for (b, reply) in batches.iter().zip(replies) {
+                    let _ = reply.send(store.ingest(b).await);
+                }
+            }
+        }
+    }
 }
 
 /// Upload limits.

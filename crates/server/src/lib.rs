@@ -70,6 +70,8 @@ pub struct App {
     pub diagnose: Notify,
     /// Wakes the upload scanner.
     pub reports: Notify,
+    /// Ingest batches waiting for the SQLite writer, committed in groups.
+    pub writes: ingest::WriteGroups,
 }
 
 /// How to run the server.
@@ -177,6 +179,7 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         alerts: Notify::new(),
         diagnose: Notify::new(),
         reports: Notify::new(),
+        writes: ingest::WriteGroups::default(),
     });
     let tokens = app.store.tokens().await.map_err(|e| e.to_string())?;
     let admin_token = if tokens.iter().any(|t| t.role == "admin") {

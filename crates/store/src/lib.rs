@@ -450,6 +450,9 @@ pub trait Store: Send + Sync + Debug {
 
     // Events.
     async fn ingest(&self, batch: &Batch) -> Result<Ingested>;
+    /// Batches in one transaction, in order, as if ingested one after the other: each batch's
+    /// result, or an error and nothing of them stored.
+    async fn ingest_many(&self, batches: &[Batch]) -> Result<Vec<Ingested>>;
     /// The bodies of a room's records with a time in `[from_ms, to_ms]`, oldest first, at most `limit`.
     async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>>;
     async fn event_count(&self) -> Result<i64>;

@@ -21,10 +21,28 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// Rows per multi-row insert (10 parameters each, well under both databases' limits).
 const INSERT_CHUNK: usize = 200;
 
-/// The SQLite writer's settings beside WAL. Its page cache (the default is 2 MB) holds the
-/// upper levels of the indexes a batch inserts into, so inserts stop reading and spilling pages
-/// in the middle of a transaction; the statement journal of a multi-row insert stays in memory.
-const WRITER_PRAGMAS: &[&str] = &["PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"];
+/// The SQLite writer's settings beside WAL. The statement journal of a multi-row insert stays
+/// in memory. The page cache keeps SQLite's default size: a 64 MB one measured slower (every
+/// commit spent longer putting the cache in order than the larger cache saved). The WAL is copied back into the database mostly by [`checkpoints`], off the
+/// writer's path; the writer checkpoints itself once the WAL holds 4,096 frames (64 MB with
+/// 16 KB pages), which finishes what that left and lets the next commit start the WAL over, cut
+/// back to 64 MB.
+const WRITER_PRAGMAS: &[&str] =
+    &["PRAGMA temp_store = MEMORY", "PRAGMA wal_autocheckpoint = 4096", "PRAGMA journal_size_limit = 67108864"];
+
+/// Copy the WAL back into the database file every 200 ms, on a connection of its own, so that
+/// the one writer mostly does not: a checkpoint reads back and syncs what the commits before it
+/// wrote, and on the writer it held up every batch behind it (with 10-record batches a third
+/// of the writer's time, and most of the slowest answers). A passive checkpoint never waits
+/// for the writer nor makes it wait.
+async fn checkpoints(pool: AnyPool) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if let Err(sqlx::Error::PoolClosed) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            return;
+        }
+    }
+}
 
 /// The store on either database.
 #[derive(Debug, Clone)]
@@ -187,6 +205,25 @@ fn values_list(backend: Backend, rows: usize, cols: usize) -> String {
     s
 }
 
+/// `$1, $2, …` for `n` parameters (`?, ?, …` would do on SQLite too; a list this short costs
+/// nothing to number).
+fn params(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// What a group of batches changes on one room.
+#[derive(Debug, Default)]
+struct RoomUpdate {
+    heard: i64,
+    event: Option<i64>,
+    dirty: bool,
+    timezone: String,
+    /// The newest heartbeat applied, and the attributes it left (empty: unchanged).
+    heartbeat: Option<i64>,
+    attrs: crate::RoomAttrs,
+    peripherals: String,
+}
+
 impl SqlStore {
     /// Connect and migrate. `url` is `sqlite://PATH`, `postgres://…` / `postgresql://…`, or a path.
     pub async fn connect(url: &str) -> Result<SqlStore> {
@@ -226,7 +263,8 @@ impl SqlStore {
                 };
                 let write = pool(1, WRITER_PRAGMAS).connect_with(opts.clone()).await?;
                 SQLITE_MIGRATIONS.run(&write).await?;
-                let read = pool(4, &[]).connect_with(opts).await?;
+                let read = pool(4, &[]).connect_with(opts.clone()).await?;
+                tokio::spawn(checkpoints(pool(1, &[]).connect_with(opts).await?));
                 SqlStore { backend, write, read }
             }
             Backend::Postgres => {
@@ -244,6 +282,291 @@ impl SqlStore {
             Backend::Sqlite => "SELECT id FROM rooms WHERE id = $1",
         };
         Ok(sqlx::query(sql).bind(room_id).fetch_optional(&mut **tx).await?.is_some())
+    }
+
+    /// Batches within one transaction, each as if ingested after the one before: its records,
+    /// the signals its new records observe, their transitions, its room. Each step is one
+    /// statement for the whole group (one insert of every record, one read and one write of the
+    /// signals, one update per room), so a group costs the writer about the statements one
+    /// batch did.
+    async fn ingest_group(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batches: &[Batch],
+    ) -> Result<Vec<Ingested>> {
+        use std::collections::hash_map::Entry;
+        use std::collections::{BTreeSet, HashMap};
+
+        let mut out = vec![Ingested::default(); batches.len()];
+        // The rooms, locked on PostgreSQL (one at a time, in id order), and the time of each
+        // one's newest heartbeat, which decides whether a batch's attributes are newer.
+        let mut rooms: Vec<&str> = batches.iter().map(|b| b.room_id.as_str()).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let mut heartbeat: HashMap<String, Option<i64>> = HashMap::with_capacity(rooms.len());
+        let found = match self.backend {
+            Backend::Postgres => {
+                let mut found = Vec::with_capacity(rooms.len());
+                for r in &rooms {
+                    found.extend(
+                        sqlx::query("SELECT id, last_heartbeat_ms FROM rooms WHERE id = $1 FOR UPDATE")
+                            .bind(*r)
+                            .fetch_optional(&mut **tx)
+                            .await?,
+                    );
+                }
+                found
+            }
+            Backend::Sqlite => {
+                let sql = format!("SELECT id, last_heartbeat_ms FROM rooms WHERE id IN ({})", params(rooms.len()));
+                let mut q = sqlx::query(&sql);
+                for r in &rooms {
+                    q = q.bind(*r);
+                }
+                q.fetch_all(&mut **tx).await?
+            }
+        };
+        for row in &found {
+            heartbeat.insert(row.try_get("id")?, row.try_get("last_heartbeat_ms")?);
+        }
+        if let Some(missing) = rooms.iter().find(|r| !heartbeat.contains_key(**r)) {
+            return Err(StoreError::NotFound(format!("room {missing}")));
+        }
+
+        // Records: each key of a room once, where the group first holds it (a record repeated
+        // in a batch, or sent again by a later batch, is a duplicate there).
+        let mut first: HashMap<(&str, &[u8]), (usize, usize)> = HashMap::new();
+        let mut order: Vec<(usize, usize)> = Vec::new();
+        for (j, b) in batches.iter().enumerate() {
+            for (i, e) in b.events.iter().enumerate() {
+                if let Entry::Vacant(v) = first.entry((b.room_id.as_str(), e.key.as_slice())) {
+                    v.insert((j, i));
+                    order.push((j, i));
+                }
+            }
+        }
+        let mut new: Vec<Vec<bool>> = batches.iter().map(|b| vec![false; b.events.len()]).collect();
+        // On SQLite `OR IGNORE` rather than `ON CONFLICT DO NOTHING`: the same for the key, and
+        // since no other constraint of the statement can then abort it half done, SQLite keeps
+        // no statement journal of the pages it changes (a tenth of the writer's time).
+        let (verb, conflict) = match self.backend {
+            Backend::Sqlite => ("INSERT OR IGNORE", ""),
+            Backend::Postgres => ("INSERT", " ON CONFLICT (key) DO NOTHING"),
+        };
+        for chunk in order.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "{verb} INTO events (key, room_id, time_ms, received_ms, kind, source, event_id, record_id, body) \
+                 VALUES {}{conflict} RETURNING room_id, key",
+                values_list(self.backend, chunk.len(), 9)
+            );
+            let mut q = sqlx::query(&sql);
+            for &(j, i) in chunk {
+                let (b, e) = (&batches[j], &batches[j].events[i]);
+                q = q
+                    .bind(&e.key)
+                    .bind(&b.room_id)
+                    .bind(e.time_ms)
+                    .bind(b.received_ms)
+                    .bind(&e.kind)
+                    .bind(&e.source)
+                    .bind(e.event_id)
+                    .bind(e.record_id)
+                    .bind(&e.body);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let room: String = row.try_get("room_id")?;
+                let key: Vec<u8> = row.try_get("key")?;
+                if let Some(&(j, i)) = first.get(&(room.as_str(), key.as_slice())) {
+                    new[j][i] = true;
+                }
+            }
+        }
+        for ((o, b), n) in out.iter_mut().zip(batches).zip(&new) {
+            o.accepted = n.iter().filter(|n| **n).count() as u64;
+            o.duplicates = b.events.len() as u64 - o.accepted;
+        }
+
+        // Signals: the observations of new records, each batch's oldest first, against the
+        // state the batches before it left.
+        let mut current: HashMap<(String, String), SignalRow> = HashMap::new();
+        let sql = format!(
+            "SELECT room_id, signal, state, status, since_ms, updated_ms FROM signals WHERE room_id IN ({})",
+            params(rooms.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for r in &rooms {
+            q = q.bind(*r);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let s = SignalRow {
+                signal: r.try_get("signal")?,
+                state: r.try_get("state")?,
+                status: r.try_get("status")?,
+                since_ms: r.try_get("since_ms")?,
+                updated_ms: r.try_get("updated_ms")?,
+            };
+            current.insert((r.try_get("room_id")?, s.signal.clone()), s);
+        }
+        let mut changed: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut transitions: Vec<(&str, String, String, String, String, i64)> = Vec::new();
+        for (j, b) in batches.iter().enumerate() {
+            let mut obs: Vec<_> =
+                b.observations.iter().filter(|o| new[j].get(o.event).copied().unwrap_or(false)).collect();
+            obs.sort_by_key(|o| o.at_ms);
+            let before = transitions.len();
+            for o in obs {
+                let id = (b.room_id.clone(), o.signal.clone());
+                match current.get_mut(&id) {
+                    Some(s) if o.at_ms < s.updated_ms => {}
+                    Some(s) => {
+                        if s.state != o.state {
+                            transitions.push((
+                                &b.room_id,
+                                o.signal.clone(),
+                                s.state.clone(),
+                                o.state.clone(),
+                                o.status.clone(),
+                                o.at_ms,
+                            ));
+                            s.state.clone_from(&o.state);
+                            s.since_ms = o.at_ms;
+                        }
+                        s.status.clone_from(&o.status);
+                        s.updated_ms = o.at_ms;
+                        changed.insert(id);
+                    }
+                    None => {
+                        transitions.push((
+                            &b.room_id,
+                            o.signal.clone(),
+                            "unknown".into(),
+                            o.state.clone(),
+                            o.status.clone(),
+                            o.at_ms,
+                        ));
+                        current.insert(
+                            id.clone(),
+                            SignalRow {
+                                signal: o.signal.clone(),
+                                state: o.state.clone(),
+                                status: o.status.clone(),
+                                since_ms: o.at_ms,
+                                updated_ms: o.at_ms,
+                            },
+                        );
+                        changed.insert(id);
+                    }
+                }
+            }
+            out[j].transitions = (transitions.len() - before) as u64;
+        }
+        let changed: Vec<(&str, &SignalRow)> = changed.iter().map(|id| (id.0.as_str(), &current[id])).collect();
+        for chunk in changed.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) VALUES {} \
+                 ON CONFLICT (room_id, signal) DO UPDATE SET state = excluded.state, status = excluded.status, \
+                 since_ms = excluded.since_ms, updated_ms = excluded.updated_ms",
+                values_list(self.backend, chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (room, s) in chunk {
+                q = q.bind(*room).bind(&s.signal).bind(&s.state).bind(&s.status).bind(s.since_ms).bind(s.updated_ms);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for chunk in transitions.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO transitions (room_id, signal, from_state, to_state, status, at_ms) VALUES {}",
+                values_list(self.backend, chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (room, signal, from, to, status, at) in chunk {
+                q = q.bind(*room).bind(signal).bind(from).bind(to).bind(status).bind(*at);
+            }
+            q.execute(&mut **tx).await?;
+        }
+
+        // Rooms: what the batches say, folded in order into one update per room. Attributes
+        // count when their heartbeat is at least as new as the room's newest; an empty value
+        // leaves the stored one; a derived site fills only an empty one.
+        let mut updates: Vec<(&str, RoomUpdate)> = Vec::new();
+        for ((j, b), o) in batches.iter().enumerate().zip(&out) {
+            let at = updates.iter().position(|(r, _)| *r == b.room_id).unwrap_or_else(|| {
+                updates.push((&b.room_id, RoomUpdate::default()));
+                updates.len() - 1
+            });
+            let u = &mut updates[at].1;
+            u.heard = u.heard.max(b.received_ms);
+            let newest = b.events.iter().zip(&new[j]).filter(|(_, n)| **n).filter_map(|(e, _)| e.time_ms).max();
+            u.event = u.event.max(newest);
+            u.dirty |= o.accepted > 0;
+            if let Some(tz) = b.timezone.as_deref().filter(|t| !t.is_empty()) {
+                tz.clone_into(&mut u.timezone);
+            }
+            if let Some((hb_at, a)) = &b.attrs {
+                let stored = heartbeat.get_mut(b.room_id.as_str()).expect("every room was found");
+                if stored.is_none_or(|h| h <= *hb_at) {
+                    *stored = Some(*hb_at);
+                    u.heartbeat = Some(*hb_at);
+                    for (to, from) in [
+                        (&mut u.attrs.computer, &a.computer),
+                        (&mut u.attrs.alias, &a.alias),
+                        (&mut u.attrs.display_name, &a.display_name),
+                        (&mut u.attrs.model, &a.model),
+                        (&mut u.attrs.app_version, &a.app_version),
+                        (&mut u.attrs.os_version, &a.os_version),
+                        (&mut u.attrs.ipv4, &a.ipv4),
+                    ] {
+                        if !from.is_empty() {
+                            to.clone_from(from);
+                        }
+                    }
+                    if !a.peripherals.is_empty() {
+                        u.peripherals = list_to_text(&a.peripherals);
+                    }
+                    if u.attrs.site.is_empty() {
+                        u.attrs.site.clone_from(&a.site);
+                    }
+                }
+            }
+        }
+        for (room, u) in &updates {
+            sqlx::query(
+                "UPDATE rooms SET last_heard_ms = CASE WHEN last_heard_ms > $1 THEN last_heard_ms ELSE $1 END, \
+                 last_event_ms = CASE WHEN last_event_ms IS NULL OR last_event_ms < $2 THEN $2 ELSE last_event_ms END, \
+                 dirty = CASE WHEN $3 > 0 THEN 1 ELSE dirty END, \
+                 timezone = CASE WHEN $4 = '' THEN timezone ELSE $4 END, \
+                 computer = CASE WHEN $5 = '' THEN computer ELSE $5 END, \
+                 alias = CASE WHEN $6 = '' THEN alias ELSE $6 END, \
+                 display_name = CASE WHEN $7 = '' THEN display_name ELSE $7 END, \
+                 model = CASE WHEN $8 = '' THEN model ELSE $8 END, \
+                 peripherals = CASE WHEN $9 = '' THEN peripherals ELSE $9 END, \
+                 app_version = CASE WHEN $10 = '' THEN app_version ELSE $10 END, \
+                 os_version = CASE WHEN $11 = '' THEN os_version ELSE $11 END, \
+                 ipv4 = CASE WHEN $12 = '' THEN ipv4 ELSE $12 END, \
+                 last_heartbeat_ms = COALESCE($13, last_heartbeat_ms), \
+                 site = CASE WHEN site = '' THEN $14 ELSE site END \
+                 WHERE id = $15",
+            )
+            .bind(u.heard)
+            .bind(u.event)
+            .bind(i64::from(u.dirty))
+            .bind(&u.timezone)
+            .bind(&u.attrs.computer)
+            .bind(&u.attrs.alias)
+            .bind(&u.attrs.display_name)
+            .bind(&u.attrs.model)
+            .bind(&u.peripherals)
+            .bind(&u.attrs.app_version)
+            .bind(&u.attrs.os_version)
+            .bind(&u.attrs.ipv4)
+            .bind(u.heartbeat)
+            .bind(&u.attrs.site)
+            .bind(*room)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(out)
     }
 }
 
@@ -571,191 +894,15 @@ impl Store for SqlStore {
     }
 
     async fn ingest(&self, batch: &Batch) -> Result<Ingested> {
-        let mut out = Ingested::default();
         let mut tx = self.write.begin().await?;
-        if !self.lock_room(&mut tx, &batch.room_id).await? {
-            return Err(StoreError::NotFound(format!("room {}", batch.room_id)));
-        }
-        let mut new = vec![false; batch.events.len()];
-        let mut index = std::collections::HashMap::with_capacity(batch.events.len());
-        for (i, e) in batch.events.iter().enumerate() {
-            // A batch that repeats a record counts it once.
-            index.entry(e.key.as_slice()).or_insert(i);
-        }
-        let unique: Vec<usize> = {
-            let mut v: Vec<usize> = index.values().copied().collect();
-            v.sort_unstable();
-            v
-        };
-        for chunk in unique.chunks(INSERT_CHUNK) {
-            // On SQLite `OR IGNORE` rather than `ON CONFLICT DO NOTHING`: the same for the key,
-            // and since no other constraint of the statement can then abort it half done, SQLite
-            // keeps no statement journal of the pages it changes (a tenth of the writer's time).
-            let (verb, conflict) = match self.backend {
-                Backend::Sqlite => ("INSERT OR IGNORE", ""),
-                Backend::Postgres => ("INSERT", " ON CONFLICT (key) DO NOTHING"),
-            };
-            let sql = format!(
-                "{verb} INTO events (key, room_id, time_ms, received_ms, kind, source, event_id, record_id, body) \
-                 VALUES {}{conflict} RETURNING key",
-                values_list(self.backend, chunk.len(), 9)
-            );
-            let mut q = sqlx::query(&sql);
-            for &i in chunk {
-                let e = &batch.events[i];
-                q = q
-                    .bind(&e.key)
-                    .bind(&batch.room_id)
-                    .bind(e.time_ms)
-                    .bind(batch.received_ms)
-                    .bind(&e.kind)
-                    .bind(&e.source)
-                    .bind(e.event_id)
-                    .bind(e.record_id)
-                    .bind(&e.body);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                let key: Vec<u8> = row.try_get("key")?;
-                if let Some(&i) = index.get(key.as_slice()) {
-                    new[i] = true;
-                }
-            }
-        }
-        out.accepted = new.iter().filter(|n| **n).count() as u64;
-        out.duplicates = batch.events.len() as u64 - out.accepted;
+        let out = self.ingest_group(&mut tx, std::slice::from_ref(batch)).await?;
+        tx.commit().await?;
+        Ok(out.into_iter().next().unwrap_or_default())
+    }
 
-        // Signals: the observations of new records, oldest first, against the stored state.
-        let mut current: std::collections::HashMap<String, SignalRow> = std::collections::HashMap::new();
-        for r in
-            sqlx::query("SELECT * FROM signals WHERE room_id = $1").bind(&batch.room_id).fetch_all(&mut *tx).await?
-        {
-            let s = SignalRow {
-                signal: r.try_get("signal")?,
-                state: r.try_get("state")?,
-                status: r.try_get("status")?,
-                since_ms: r.try_get("since_ms")?,
-                updated_ms: r.try_get("updated_ms")?,
-            };
-            current.insert(s.signal.clone(), s);
-        }
-        let mut obs: Vec<_> =
-            batch.observations.iter().filter(|o| new.get(o.event).copied().unwrap_or(false)).collect();
-        obs.sort_by_key(|o| o.at_ms);
-        let mut changed = std::collections::BTreeSet::new();
-        let mut transitions = Vec::new();
-        for o in obs {
-            match current.get_mut(&o.signal) {
-                Some(s) if o.at_ms < s.updated_ms => {}
-                Some(s) => {
-                    if s.state != o.state {
-                        transitions.push((
-                            o.signal.clone(),
-                            s.state.clone(),
-                            o.state.clone(),
-                            o.status.clone(),
-                            o.at_ms,
-                        ));
-                        s.state.clone_from(&o.state);
-                        s.since_ms = o.at_ms;
-                    }
-                    s.status.clone_from(&o.status);
-                    s.updated_ms = o.at_ms;
-                    changed.insert(o.signal.clone());
-                }
-                None => {
-                    transitions.push((o.signal.clone(), "unknown".into(), o.state.clone(), o.status.clone(), o.at_ms));
-                    current.insert(
-                        o.signal.clone(),
-                        SignalRow {
-                            signal: o.signal.clone(),
-                            state: o.state.clone(),
-                            status: o.status.clone(),
-                            since_ms: o.at_ms,
-                            updated_ms: o.at_ms,
-                        },
-                    );
-                    changed.insert(o.signal.clone());
-                }
-            }
-        }
-        // Every signal a batch saw, in one statement: a heartbeat touches half a dozen.
-        let changed: Vec<&SignalRow> = changed.iter().map(|name| &current[name]).collect();
-        for chunk in changed.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO signals (room_id, signal, state, status, since_ms, updated_ms) VALUES {} \
-                 ON CONFLICT (room_id, signal) DO UPDATE SET state = excluded.state, status = excluded.status, \
-                 since_ms = excluded.since_ms, updated_ms = excluded.updated_ms",
-                values_list(self.backend, chunk.len(), 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for s in chunk {
-                q = q
-                    .bind(&batch.room_id)
-                    .bind(&s.signal)
-                    .bind(&s.state)
-                    .bind(&s.status)
-                    .bind(s.since_ms)
-                    .bind(s.updated_ms);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in transitions.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO transitions (room_id, signal, from_state, to_state, status, at_ms) VALUES {}",
-                values_list(self.backend, chunk.len(), 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for (signal, from, to, status, at) in chunk {
-                q = q.bind(&batch.room_id).bind(signal).bind(from).bind(to).bind(status).bind(*at);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        out.transitions = transitions.len() as u64;
-
-        let newest_event = batch.events.iter().zip(&new).filter(|(_, n)| **n).filter_map(|(e, _)| e.time_ms).max();
-        sqlx::query(
-            "UPDATE rooms SET last_heard_ms = CASE WHEN last_heard_ms > $1 THEN last_heard_ms ELSE $1 END, \
-             last_event_ms = CASE WHEN last_event_ms IS NULL OR last_event_ms < $2 THEN $2 ELSE last_event_ms END, \
-             dirty = CASE WHEN $3 > 0 THEN 1 ELSE dirty END, \
-             timezone = CASE WHEN $4 = '' THEN timezone ELSE $4 END WHERE id = $5",
-        )
-        .bind(batch.received_ms)
-        .bind(newest_event)
-        .bind(i64::try_from(out.accepted).unwrap_or(i64::MAX))
-        .bind(batch.timezone.as_deref().unwrap_or(""))
-        .bind(&batch.room_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some((at, a)) = &batch.attrs {
-            let peripherals = if a.peripherals.is_empty() { String::new() } else { list_to_text(&a.peripherals) };
-            sqlx::query(
-                "UPDATE rooms SET \
-                 computer = CASE WHEN $1 = '' THEN computer ELSE $1 END, \
-                 alias = CASE WHEN $2 = '' THEN alias ELSE $2 END, \
-                 display_name = CASE WHEN $3 = '' THEN display_name ELSE $3 END, \
-                 model = CASE WHEN $4 = '' THEN model ELSE $4 END, \
-                 peripherals = CASE WHEN $5 = '' THEN peripherals ELSE $5 END, \
-                 app_version = CASE WHEN $6 = '' THEN app_version ELSE $6 END, \
-                 os_version = CASE WHEN $7 = '' THEN os_version ELSE $7 END, \
-                 ipv4 = CASE WHEN $8 = '' THEN ipv4 ELSE $8 END, \
-                 last_heartbeat_ms = $9, \
-                 site = CASE WHEN site = '' THEN $11 ELSE site END \
-                 WHERE id = $10 AND (last_heartbeat_ms IS NULL OR last_heartbeat_ms <= $9)",
-            )
-            .bind(&a.computer)
-            .bind(&a.alias)
-            .bind(&a.display_name)
-            .bind(&a.model)
-            .bind(peripherals)
-            .bind(&a.app_version)
-            .bind(&a.os_version)
-            .bind(&a.ipv4)
-            .bind(*at)
-            .bind(&batch.room_id)
-            .bind(&a.site)
-            .execute(&mut *tx)
-            .await?;
-        }
+    async fn ingest_many(&self, batches: &[Batch]) -> Result<Vec<Ingested>> {
+        let mut tx = self.write.begin().await?;
+        let out = self.ingest_group(&mut tx, batches).await?;
         tx.commit().await?;
         Ok(out)
     }

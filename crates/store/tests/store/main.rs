@@ -335,3 +335,123 @@ async fn a_nul_character_is_a_refused_value_not_a_database_failure() {
     })
     .await;
 }
+
+/// The batches of a small story for rooms `x` and `y`, keys made distinct by `salt`: repeats
+/// within and across batches, an observation older than the signal's last, attributes older
+/// and newer than the room's newest heartbeat, an empty value that keeps the stored one, and a
+/// derived site that only fills an empty one.
+fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
+    let ev = |k: u8, t: i64| NewEvent { key: vec![k, salt], ..event(k, t, "heartbeat") };
+    let attrs = |at: i64, f: &dyn Fn(&mut RoomAttrs)| {
+        let mut a = RoomAttrs::default();
+        f(&mut a);
+        Some((at, a))
+    };
+    vec![
+        Batch {
+            room_id: x.into(),
+            received_ms: 1_000,
+            events: vec![ev(1, 100), ev(2, 200), ev(2, 200)],
+            observations: vec![
+                obs(0, "exchange", "healthy", 100),
+                obs(1, "exchange", "unhealthy", 200),
+                obs(2, "exchange", "unhealthy", 200),
+            ],
+            attrs: attrs(200, &|a| {
+                a.app_version = "5.2.115.0".into();
+                a.alias = "x@contoso.com".into();
+            }),
+            timezone: Some("W. Europe Standard Time".into()),
+        },
+        Batch {
+            room_id: y.into(),
+            received_ms: 1_100,
+            events: vec![ev(3, 150)],
+            observations: vec![obs(0, "network", "healthy", 150)],
+            attrs: attrs(150, &|a| {
+                a.computer = "Y-PC".into();
+                a.site = "Site 1".into();
+            }),
+            timezone: None,
+        },
+        Batch {
+            room_id: x.into(),
+            received_ms: 1_200,
+            events: vec![ev(2, 200), ev(4, 300)],
+            observations: vec![obs(0, "exchange", "unhealthy", 200), obs(1, "exchange", "healthy", 300)],
+            attrs: attrs(100, &|a| a.app_version = "5.1.0.0".into()),
+            timezone: None,
+        },
+        Batch {
+            room_id: x.into(),
+            received_ms: 900,
+            events: vec![ev(5, 50)],
+            observations: vec![obs(0, "exchange", "unhealthy", 50)],
+            attrs: attrs(300, &|a| a.computer = "X-PC".into()),
+            timezone: Some(String::new()),
+        },
+        Batch {
+            room_id: y.into(),
+            received_ms: 1_300,
+            events: vec![ev(3, 150), ev(6, 160)],
+            observations: vec![obs(1, "network", "unhealthy", 160)],
+            attrs: attrs(150, &|a| a.site = "Site 2".into()),
+            timezone: Some("Pacific Standard Time".into()),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_stored_together_end_as_if_stored_one_after_the_other() {
+    each_backend(|s| async move {
+        for (id, computer) in [("rm_x1", "X1"), ("rm_y1", "Y1"), ("rm_x2", "X2"), ("rm_y2", "Y2")] {
+            s.room_resolve(&[("computer", computer)], id, 0).await.unwrap();
+        }
+        let mut one_by_one = Vec::new();
+        for b in story("rm_x1", "rm_y1", 1) {
+            one_by_one.push(s.ingest(&b).await.unwrap());
+        }
+        let together = s.ingest_many(&story("rm_x2", "rm_y2", 2)).await.unwrap();
+        assert_eq!(one_by_one, together);
+        assert_eq!(
+            together.iter().map(|i| (i.accepted, i.duplicates, i.transitions)).collect::<Vec<_>>(),
+            [(2, 1, 2), (1, 0, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1)]
+        );
+        for (a, b) in [("rm_x1", "rm_x2"), ("rm_y1", "rm_y2")] {
+            let (ra, rb) = (s.room(a).await.unwrap().unwrap(), s.room(b).await.unwrap().unwrap());
+            let same = |r: &uctriage_store::Room| {
+                (
+                    r.computer.clone(),
+                    r.alias.clone(),
+                    r.app_version.clone(),
+                    r.site.clone(),
+                    r.timezone.clone(),
+                    r.last_heard_ms,
+                    r.last_heartbeat_ms,
+                    r.last_event_ms,
+                    r.dirty,
+                )
+            };
+            assert_eq!(same(&ra), same(&rb), "{a} and {b}");
+            assert_eq!(s.signals(a).await.unwrap(), s.signals(b).await.unwrap());
+            let tr = |t: Vec<uctriage_store::Transition>| {
+                t.into_iter().map(|t| (t.signal, t.from_state, t.to_state, t.at_ms)).collect::<Vec<_>>()
+            };
+            assert_eq!(tr(s.transitions(a, 50).await.unwrap()), tr(s.transitions(b, 50).await.unwrap()));
+            assert_eq!(s.room_event_count(a).await.unwrap(), s.room_event_count(b).await.unwrap());
+        }
+        let x = s.room("rm_x2").await.unwrap().unwrap();
+        assert_eq!(
+            (x.computer.as_str(), x.app_version.as_str(), x.last_heartbeat_ms, x.timezone.as_str()),
+            ("X-PC", "5.2.115.0", Some(300), "W. Europe Standard Time")
+        );
+        let y = s.room("rm_y2").await.unwrap().unwrap();
+        assert_eq!((y.site.as_str(), y.timezone.as_str()), ("Site 1", "Pacific Standard Time"));
+        // A group naming a room that does not exist stores nothing.
+        let mut bad = story("rm_x2", "rm_none", 3);
+        bad.truncate(2);
+        assert!(s.ingest_many(&bad).await.is_err());
+        assert_eq!(s.room_event_count("rm_x2").await.unwrap(), 4);
+    })
+    .await;
+}

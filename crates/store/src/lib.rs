@@ -456,7 +456,8 @@ pub trait Store: Send + Sync + Debug {
     /// The bodies of a room's records with a time in `[from_ms, to_ms]`, oldest first, at most `limit`.
     async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>>;
     async fn event_count(&self) -> Result<i64>;
-    /// Delete records older than `before_ms` (by their own time); how many went.
+    /// Delete records received before `before_ms` (by when they arrived, so a backfill of old
+    /// records is kept as long as a fresh one); how many went.
     async fn events_purge(&self, before_ms: i64) -> Result<u64>;
     /// Every record a room holds, whatever its time.
     async fn room_event_count(&self, room_id: &str) -> Result<i64>;

@@ -201,7 +201,7 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
         assert_eq!(s.event_count_kind(&room, "heartbeat", 150, 200).await.unwrap(), 2);
         assert_eq!(s.event_count_kind(&room, "app-restart", 0, 1_000).await.unwrap(), 0);
         assert!(s.ingest(&Batch { room_id: "rm_none".into(), ..Batch::default() }).await.is_err());
-        assert_eq!(s.events_purge(200).await.unwrap(), 2, "the records before 200 go");
+        assert_eq!(s.events_purge(2_000).await.unwrap(), 2, "the records received before 2,000 go");
         assert_eq!(s.event_count().await.unwrap(), 2);
     })
     .await;

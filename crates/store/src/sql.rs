@@ -937,7 +937,8 @@ impl Store for SqlStore {
     }
 
     async fn events_purge(&self, before_ms: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM events WHERE received_ms < $1").bind(before_ms).execute(&self.write).await?;
+        let done =
+            sqlx::query("DELETE FROM events WHERE received_ms < $1").bind(before_ms).execute(&self.write).await?;
         Ok(done.rows_affected())
     }
 

@@ -13,8 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DB=${DB:-sqlite}
 PG_URL=${PG_URL:-${UCTRIAGE_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}}
-BIN=$PWD/target/release/uctriage
-LOADGEN=$PWD/target/release/examples/loadgen
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/uctriage
+LOADGEN=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/loadgen
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/uctriage-fleet.XXXXXX")
 SERVER_PIDS=()
 PG_DATABASES=()
@@ -134,4 +134,21 @@ sample_rss() {
     done
   ) >>"$file" &
   BG_PIDS+=($!)
+}
+
+# CPU seconds the whole machine spent busy, and one process.
+cpu_machine() { awk '/^cpu / {printf "%.2f\n", ($2+$3+$4+$7+$8)/100}' /proc/stat; }
+cpu_process() { awk '{printf "%.2f\n", ($14+$15)/100}' "/proc/$1/stat"; }
+
+# Wait (at most 120 s) until the machine is nearly idle: other work on the two cores skews the
+# figures. Says so when it never got quiet.
+wait_quiet() {
+  local a b
+  for _ in $(seq 1 60); do
+    a=$(cpu_machine)
+    sleep 2
+    b=$(cpu_machine)
+    if awk -v a="$a" -v b="$b" 'BEGIN { exit !((b - a) / 2 < 0.15) }'; then return 0; fi
+  done
+  log "warning: the machine stayed busy (other work on its cores); figures may be low"
 }

@@ -69,9 +69,17 @@ pub fn spawn(app: &Arc<App>) {
 }
 
 /// Diagnose every room with records newer than its diagnosis.
+///
+/// After each room the worker rests twice as long as that room took, so that diagnosing keeps
+/// to about a third of one core however many rooms are waiting: with every room sending, back
+/// to back diagnoses took a core of the two the ingest needed (at 1,000 batches a second the
+/// slowest answers went from about 40 ms to over 100 ms). A room's diagnosis can lag; its
+/// records are stored and its signals current all the same.
 pub async fn diagnose_dirty(app: &Arc<App>) -> Result<(), String> {
     for id in app.store.dirty_rooms().await.map_err(|e| e.to_string())? {
+        let started = std::time::Instant::now();
         diagnose_room(app, &id).await?;
+        tokio::time::sleep(started.elapsed() * 2).await;
     }
     Ok(())
 }

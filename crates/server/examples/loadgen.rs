@@ -20,7 +20,7 @@
 //! cargo run --release -p uctriage-server --example loadgen -- --url http://127.0.0.1:8080 --token uct_… \
 //!     [--clients 4] [--rate 0] [--duration 30] [--max-requests 1000] [--batch 500] [--rooms 100]
 //!     [--start 2025-06-01T00:00:00Z] [--reverse] [--ack-log FILE] [--check-acked FILE]
-//!     [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error]
+//!     [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE]
 //! ```
 //!
 //! - `--rate R`: requests per second over all clients on a fixed schedule (0: as fast as the
@@ -32,6 +32,8 @@
 //!   every record a duplicate (they were committed), counted in `acked_missing`.
 //! - `--verify ADMIN_TOKEN`: after sending, every room of the plan must exist once and hold
 //!   exactly the plan's records (`records` of `GET /api/v1/rooms/{id}`).
+//! - `--timeline FILE`: per second of the run, the requests answered and their p50, p99 and
+//!   maximum latency, to tell steady slowness from stalls.
 //!
 //! Exit status: 0 when every request was answered 2xx and every check held, 1 otherwise, 2 for bad
 //! arguments.
@@ -75,6 +77,7 @@ struct Opts {
     verify: Option<String>,
     no_send: bool,
     stop_on_error: bool,
+    timeline: Option<PathBuf>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -82,7 +85,7 @@ fn usage(msg: &str) -> ! {
         std::io::stderr(),
         "loadgen: {msg}\nusage: loadgen --url URL --token TOKEN [--clients N] [--rate R] [--duration SECS] \
          [--max-requests N] [--batch RECORDS] [--rooms N] [--start TIME] [--reverse] [--ack-log FILE] \
-         [--check-acked FILE] [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error]"
+         [--check-acked FILE] [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE]"
     );
     std::process::exit(2)
 }
@@ -108,6 +111,7 @@ fn parse_args() -> Opts {
         verify: None,
         no_send: false,
         stop_on_error: false,
+        timeline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -131,6 +135,7 @@ fn parse_args() -> Opts {
             "--verify" => o.verify = Some(value()),
             "--no-send" => o.no_send = true,
             "--stop-on-error" => o.stop_on_error = true,
+            "--timeline" => o.timeline = Some(value().into()),
             "-h" | "--help" => usage("load generator for the fleet server's ingest"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -294,6 +299,8 @@ struct Tally {
     /// Requests acknowledged by an earlier run that came back with records not yet stored.
     acked_missing: u64,
     latencies_ms: Vec<f64>,
+    /// Seconds from the start at which each answered request was due, with its latency.
+    timeline: Vec<(f64, f64)>,
     build_ms: f64,
     bytes: u64,
     first_error: Option<String>,
@@ -311,6 +318,7 @@ impl Tally {
         self.partial += o.partial;
         self.acked_missing += o.acked_missing;
         self.latencies_ms.extend(o.latencies_ms);
+        self.timeline.extend(o.timeline);
         self.build_ms += o.build_ms;
         self.bytes += o.bytes;
         if self.first_error.is_none() {
@@ -353,6 +361,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// `second requests p50 p99 max` for each second of the run.
+fn write_timeline(path: &PathBuf, timeline: &[(f64, f64)]) {
+    let mut by_second: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for &(at, ms) in timeline {
+        by_second.entry(at as u64).or_default().push(ms);
+    }
+    let mut text = String::from("# second requests p50_ms p99_ms max_ms\n");
+    for (sec, mut l) in by_second {
+        l.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            text,
+            "{sec} {} {:.1} {:.1} {:.1}",
+            l.len(),
+            percentile(&l, 50.0),
+            percentile(&l, 99.0),
+            l.last().copied().unwrap_or(0.0)
+        );
+    }
+    if let Err(e) = std::fs::write(path, text) {
+        let _ = writeln!(std::io::stderr(), "loadgen: {}: {e}", path.display());
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -418,6 +449,7 @@ fn send(o: &Opts, plan: &Plan) -> (Tally, f64) {
                         match answer {
                             Ok((status, text)) if (200..300).contains(&status) => {
                                 t.latencies_ms.push(ms);
+                                t.timeline.push((due.duration_since(started).as_secs_f64(), ms));
                                 let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                                 let (acc, dup) =
                                     (v["accepted"].as_u64().unwrap_or(0), v["duplicates"].as_u64().unwrap_or(0));
@@ -557,6 +589,9 @@ fn main() {
     let mut failed = false;
     if !o.no_send {
         let (mut t, wall) = send(&o, &plan);
+        if let Some(path) = &o.timeline {
+            write_timeline(path, &t.timeline);
+        }
         t.latencies_ms.sort_by(f64::total_cmp);
         let l = &t.latencies_ms;
         let rooms_twice = t.rooms.values().filter(|ids| ids.len() > 1).count();

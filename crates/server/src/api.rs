@@ -148,11 +148,7 @@ async fn judge(app: &App, room: &Room) -> ApiResult<RoomState> {
 }
 
 fn summary(room: &Room, state: RoomState, report: Option<&ScanReport>) -> RoomSummary {
-    let name = [&room.name, &room.display_name, &room.computer, &room.id]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_default();
+    let name = room.label().to_owned();
     RoomSummary {
         id: room.id.clone(),
         name,
@@ -585,20 +581,7 @@ async fn incident_view(
 }
 
 async fn room_names(app: &App) -> ApiResult<std::collections::HashMap<String, String>> {
-    Ok(app
-        .store
-        .rooms()
-        .await?
-        .into_iter()
-        .map(|r| {
-            let name = [&r.name, &r.display_name, &r.computer, &r.id]
-                .into_iter()
-                .find(|s| !s.is_empty())
-                .cloned()
-                .unwrap_or_default();
-            (r.id, name)
-        })
-        .collect())
+    Ok(app.store.rooms().await?.into_iter().map(|r| (r.id.clone(), r.label().to_owned())).collect())
 }
 
 pub async fn incidents(

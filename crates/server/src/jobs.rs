@@ -189,18 +189,7 @@ async fn plan_alerts(
     let rooms = app.store.rooms().await.map_err(err)?;
     let find = |id: &str| rooms.iter().find(|r| r.id == id);
     let site_of = |id: &str| find(id).map(|r| r.site.clone()).unwrap_or_default();
-    let name_of = |id: &str| {
-        find(id).map_or_else(
-            || id.to_owned(),
-            |r| {
-                [&r.name, &r.display_name, &r.computer, &r.id]
-                    .into_iter()
-                    .find(|s| !s.is_empty())
-                    .cloned()
-                    .unwrap_or_default()
-            },
-        )
-    };
+    let name_of = |id: &str| find(id).map_or_else(|| id.to_owned(), |r| r.label().to_owned());
     let at =
         crate::alerts::PlanAt { now_ms: app.clock.now_ms(), public_url: &app.public_url, hold_ms: app.alert_hold_ms };
     let mut planned = crate::alerts::plan(changes, &hooks, &site_of, &name_of, &quiet, at);

@@ -119,6 +119,14 @@ pub struct Room {
 }
 
 impl Room {
+    /// What to call the room: the admin's name, else the display name, the computer, the id.
+    pub fn label(&self) -> &str {
+        [&self.name, &self.display_name, &self.computer, &self.id]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or("", |s| s.as_str())
+    }
+
     /// A room known by its id alone, nothing heard yet (tests and callers fill what they need).
     pub fn blank(id: &str) -> Room {
         Room {

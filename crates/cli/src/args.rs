@@ -344,6 +344,9 @@ pub enum FleetCommand {
     Window(WindowArgs),
     /// Where alerts go: Teams Workflows webhooks (Adaptive Cards) or signed JSON webhooks.
     Webhook(WebhookArgs),
+    /// Where alerts go, for sites that cannot reach Teams: e-mail through a relay (smtp) or
+    /// syslog. The same list as `webhook`, under the name admins look for.
+    Alert(WebhookArgs),
 }
 
 #[derive(Debug, Args)]
@@ -519,15 +522,24 @@ pub struct WebhookArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
-    /// Add a webhook. A standard webhook without --secret gets one, printed once.
+    /// Add a destination. A standard webhook without --secret gets one, printed once.
+    ///
+    /// URL by kind: teams and standard take https://…; syslog takes tcp://host:port or
+    /// tls://host:port; smtp takes smtp://[user@]host[:port]?from=ADDRESS&to=ADDRESS[,ADDRESS]
+    /// (STARTTLS; smtps:// for TLS from the start, smtp+plain:// for none; &ca=FILE adds a
+    /// private CA).
     Add {
-        /// teams (a Workflows "post to a channel" URL) or standard (signed JSON).
+        /// teams (a Workflows "post to a channel" URL), standard (signed JSON), smtp or syslog.
         #[arg(long)]
         kind: String,
         url: String,
         /// A whsec_ signing secret (standard webhooks).
         #[arg(long)]
         secret: Option<String>,
+        /// smtp: the name of an environment variable holding the relay's password (kept off
+        /// the command line and the shell history; sealed by the server).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
         #[arg(long)]
         name: Option<String>,
         /// Only incidents of rooms at this site.

@@ -5,7 +5,9 @@
 //!   the card, not that it was posted;
 //! - `standard`: a JSON body signed per the Standard Webhooks convention: headers `webhook-id`,
 //!   `webhook-timestamp` (seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of
-//!   `{id}.{timestamp}.{body}` under the secret's bytes, the part after `whsec_` decoded).
+//!   `{id}.{timestamp}.{body}` under the secret's bytes, the part after `whsec_` decoded);
+//! - `syslog`: RFC 5424 over TCP or TLS (`syslog.rs`);
+//! - `smtp`: e-mail through a relay, STARTTLS, TLS or plain (`smtp.rs`).
 //!
 //! Alerts are an outbox: planned in the same transaction as the incident change, then delivered
 //! at least once by whichever instance claims them, with backoff, the same `webhook-id` on every
@@ -233,7 +235,8 @@ pub fn plan(
                     "msg_{}",
                     crate::auth::hex(&crate::auth::sha256(format!("{}|{}|{what}|{at}", w.id, i.id).as_bytes())[..12])
                 );
-                // Teams gets a card; standard webhooks and syslog the signed-style JSON.
+                // Teams gets a card; standard webhooks, syslog and e-mail the signed-style JSON (e-mail
+                // renders it as text when sent).
                 let body = if w.kind == "teams" { msg.teams_body() } else { msg.standard_body(&id) };
                 let hold = if i.scope == "room" && what == "opened" { hold_ms } else { 0 };
                 out.push(Alert {
@@ -340,6 +343,24 @@ async fn send(app: &App, hook: &Webhook, a: &Alert) -> Result<u16, (Option<u16>,
             .map_err(|e| (None, e));
     }
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    if hook.kind == "smtp" {
+        let dest = crate::smtp::Destination::parse(&url).map_err(|e| (None, e))?;
+        let password = match hook.secret_sealed.as_deref() {
+            Some(s) => Some(
+                app.sealer
+                    .open_sealed(&format!("webhook-secret:{}", hook.id), s)
+                    .and_then(|s| String::from_utf8(s).ok())
+                    .ok_or((None, "the relay password cannot be unsealed".to_owned()))?,
+            ),
+            None => None,
+        };
+        let (id, body) = (a.id.clone(), a.body.clone());
+        return tokio::task::spawn_blocking(move || crate::smtp::send(&dest, password.as_deref(), &id, &body))
+            .await
+            .map_err(|e| (None, e.to_string()))?
+            .map(|()| 0)
+            .map_err(|e| (None, e));
+    }
     if hook.kind == "standard" {
         let secret = hook
             .secret_sealed

@@ -748,10 +748,11 @@ pub async fn incident_ack(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// `teams` or `standard`.
+    /// `teams`, `standard`, `syslog` or `smtp`.
     pub kind: String,
     pub url: String,
-    /// For `standard`: a `whsec_…` secret; one is made when absent.
+    /// For `standard`: a `whsec_…` secret; one is made when absent. For `smtp`: the relay's
+    /// password for the URL's user.
     pub secret: Option<String>,
     pub name: Option<String>,
     pub site: Option<String>,
@@ -772,13 +773,20 @@ pub async fn webhook_create(
     Json(body): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     caller.require(Role::Admin)?;
-    if !["teams", "standard", "syslog"].contains(&body.kind.as_str()) {
-        return Err(Problem::unprocessable(format!("kind {:?} is none of teams, standard, syslog", body.kind)));
+    if !["teams", "standard", "syslog", "smtp"].contains(&body.kind.as_str()) {
+        return Err(Problem::unprocessable(format!("kind {:?} is none of teams, standard, syslog, smtp", body.kind)));
     }
     let url = body.url.trim().to_owned();
-    let schemes: &[&str] = if body.kind == "syslog" { &["tcp://", "tls://"] } else { &["https://", "http://"] };
+    let schemes: &[&str] = match body.kind.as_str() {
+        "syslog" => &["tcp://", "tls://"],
+        "smtp" => &crate::smtp::SCHEMES,
+        _ => &["https://", "http://"],
+    };
     if !schemes.iter().any(|s| url.starts_with(s)) || url.len() > 4096 || url.chars().any(char::is_whitespace) {
         return Err(Problem::unprocessable(format!("the destination must start with {}", schemes.join(" or "))));
+    }
+    if body.kind == "smtp" {
+        crate::smtp::Destination::parse(&url).map_err(Problem::unprocessable)?;
     }
     let min = body.min_severity.clone().unwrap_or_else(|| "important".into());
     if !crate::alerts::valid_severity(&min) {
@@ -790,7 +798,13 @@ pub async fn webhook_create(
             Some(s)
         }
         ("standard", None) => Some(crate::alerts::new_secret()),
-        (_, Some(_)) => return Err(Problem::unprocessable("only a standard webhook takes a signing secret")),
+        // An e-mail relay's password, kept sealed like a signing secret.
+        ("smtp", Some(s)) if !s.is_empty() && s.len() <= 1024 => Some(s),
+        (_, Some(_)) => {
+            return Err(Problem::unprocessable(
+                "only a standard webhook (its signing secret) or smtp (the relay password) takes a secret",
+            ))
+        }
         (_, None) => None,
     };
     let id = format!("wh{}", crate::auth::random_hex(6));

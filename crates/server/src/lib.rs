@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod problem;
 pub mod secrets;
 pub mod sites;
+pub mod smtp;
 pub mod syslog;
 pub mod windows;
 

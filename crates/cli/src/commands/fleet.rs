@@ -267,13 +267,21 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             }
             Ok(Exit::Ok)
         }
-        FleetCommand::Webhook(w) => {
+        FleetCommand::Webhook(w) | FleetCommand::Alert(w) => {
             let c = Client::from_args(&w.server, &mut err)?;
             match &w.command {
-                WebhookCommand::Add { kind, url, secret, name, site, min_severity } => {
+                WebhookCommand::Add { kind, url, secret, password_env, name, site, min_severity } => {
+                    let secret = match (secret, password_env) {
+                        (Some(_), Some(_)) => return Err(CliError::usage("give --secret or --password-env, not both")),
+                        (Some(s), None) => Some(s.clone()),
+                        (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
+                            CliError::usage(format!("--password-env {var}: that environment variable is not set"))
+                        })?),
+                        (None, None) => None,
+                    };
                     let body = json!({"kind": kind, "url": url, "secret": secret, "name": name, "site": site, "min_severity": min_severity}).to_string();
                     let v = c.expect("POST", "/api/v1/webhooks", Some(("application/json", body.as_bytes())))?.json();
-                    writeln!(out, "added {} webhook {} ({})", s(&v["kind"]), s(&v["id"]), s(&v["url_hint"]))?;
+                    writeln!(out, "added {} destination {} ({})", s(&v["kind"]), s(&v["id"]), s(&v["url_hint"]))?;
                     if let Some(secret) = v["secret"].as_str() {
                         writeln!(out, "signing secret (shown once; give it to the receiver):\n{secret}")?;
                     }

@@ -239,6 +239,23 @@ fn seed_then_query_and_manage_tokens() {
     assert!(out.contains("cannot reach"), "{out}");
     let (code, _, _) = run(&[&["fleet", "webhook", "remove", &hook][..], &conn].concat());
     assert_eq!(code, 0);
+    // E-mail and syslog destinations under `fleet alert`; the password comes from the
+    // environment and is never printed back.
+    let smtp = "smtp://alerts@relay.invalid?from=uct@corp.example&to=rooms@corp.example";
+    let (code, _, err) =
+        run(&[&["fleet", "alert", "add", "--kind", "smtp", smtp, "--password-env", "UCTRIAGE_NO_SUCH_VAR"][..], &conn]
+            .concat());
+    assert_eq!(code, 2, "an unset variable is a usage error: {err}");
+    assert!(err.contains("UCTRIAGE_NO_SUCH_VAR"), "{err}");
+    let (code, out, err) =
+        run(&[&["fleet", "alert", "add", "--kind", "smtp", smtp, "--password-env", "NO_COLOR"][..], &conn].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("added smtp destination"), "{out}");
+    let (code, _, err) =
+        run(&[&["fleet", "alert", "add", "--kind", "syslog", "tcp://127.0.0.1:6514"][..], &conn].concat());
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(&[&["fleet", "alert", "list"][..], &conn].concat());
+    assert!(out.contains("smtp") && out.contains("syslog") && out.contains("smtp://alerts@relay.invalid…"), "{out}");
     // Suppress a room for two hours, then lift it.
     let (_, out, _) = run(&[&["fleet", "rooms", "--format", "json"][..], &conn].concat());
     let first: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -10,6 +10,7 @@ use uctriage_server::{Clock, Config};
 
 mod alerts;
 mod cases;
+mod mail;
 mod receiver;
 
 /// A running server; it stops when the test process ends.

@@ -157,158 +157,233 @@ fn two_instances_on_one_postgres_send_each_alert_once() {
 
 #[test]
 fn a_suppressed_room_records_its_incidents_marked_and_alerts_nobody() {
-    let db = backends().into_iter().next().unwrap();
-    let s = Server::start(&db);
-    let rx = Receiver::start(vec![200]);
-    let (st, _) = s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "standard", "url": rx.url}));
-    assert_eq!(st, 201);
-    let room = Room::new("quiet", 73);
-    // The room exists (a healthy heartbeat), then an admin suppresses it for two hours.
-    let (_, v) = s.call(
-        "POST",
-        "/api/v1/ingest/events",
-        Some(&s.admin),
-        Some(("application/json", episode(&room, now() - SignedDuration::from_mins(120), 1, 0..0))),
-    );
-    let id = v["rooms"][0].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/rooms/{id}/suppressions");
-    let (st, v) = s.post_json(&path, &s.admin, &json!({"until": "2h", "reason": "firmware update"}));
-    assert_eq!(st, 201, "{v}");
-    let sid = v["id"].as_str().unwrap().to_owned();
-    for (body, want) in [
-        (json!({"until": "yesterday", "reason": "x"}), 422),
-        (json!({"until": "2h", "reason": ""}), 422),
-        (json!({"until": "2h", "reason": "x", "signal": "nope"}), 422),
-    ] {
-        assert_eq!(s.post_json(&path, &s.admin, &body).0, want, "{body}");
+    for db in backends() {
+        let s = Server::start(&db);
+        let rx = Receiver::start(vec![200]);
+        let (st, _) = s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "standard", "url": rx.url}));
+        assert_eq!(st, 201);
+        let room = Room::new("quiet", 73);
+        // The room exists (a healthy heartbeat), then an admin suppresses it for two hours.
+        let (_, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&room, now() - SignedDuration::from_mins(120), 1, 0..0))),
+        );
+        let id = v["rooms"][0].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/rooms/{id}/suppressions");
+        let (st, v) = s.post_json(&path, &s.admin, &json!({"until": "2h", "reason": "firmware update"}));
+        assert_eq!(st, 201, "{v}");
+        let sid = v["id"].as_str().unwrap().to_owned();
+        for (body, want) in [
+            (json!({"until": "yesterday", "reason": "x"}), 422),
+            (json!({"until": "2h", "reason": ""}), 422),
+            (json!({"until": "2h", "reason": "x", "signal": "nope"}), 422),
+        ] {
+            assert_eq!(s.post_json(&path, &s.admin, &body).0, want, "{body}");
+        }
+        let viewer = s.token("viewer", None);
+        assert_eq!(s.post_json(&path, &viewer, &json!({"until": "2h", "reason": "x"})).0, 403);
+        assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], true);
+        let (st, _) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&room, now() - SignedDuration::from_mins(61), 13, 3..13))),
+        );
+        assert_eq!(st, 200);
+        let open = s.wait_for(&format!("/api/v1/incidents?room={id}&state=open"), |v| {
+            v["items"].as_array().is_some_and(|a| a.len() == 2)
+        });
+        let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
+        assert!(
+            detail["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["what"] == "suppressed" && t["detail"] == "firmware update"),
+            "{detail}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        assert_eq!(rx.count(), 0, "nothing alerted while suppressed");
+        // Lifted: the audit log has both.
+        assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 204);
+        assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 404);
+        assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], false);
+        let audit = s.get("/api/v1/audit", &s.admin).to_string();
+        assert!(audit.contains("room.suppress") && audit.contains("room.unsuppress"), "{audit}");
+
+        // History: the room's day in its own zone, set through the API (a Windows id).
+        let (st, _) = s.call(
+            "PATCH",
+            &format!("/api/v1/rooms/{id}"),
+            Some(&s.admin),
+            Some(("application/json", br#"{"timezone": "W. Europe Standard Time"}"#.to_vec())),
+        );
+        assert_eq!(st, 200);
+        let h = s.get(&format!("/api/v1/history?days=2&room={id}"), &s.admin);
+        let r = &h["rooms"][0];
+        assert_eq!(
+            (r["zone"].as_str(), r["zone_source"].as_str()),
+            (Some("Europe/Berlin"), Some("room-windows")),
+            "{h}"
+        );
+        // 09:14 UTC onwards is 11:14 local: inside the working hours, more than 20 minutes.
+        let today = r["days"].as_array().unwrap().last().unwrap();
+        assert_eq!((today["date"].as_str(), today["unhealthy"].as_bool()), (Some("2025-07-15"), Some(true)), "{h}");
+        assert!(today["availability"]["exchange"].as_f64().unwrap() < 100.0);
+        assert_eq!(h["fleet"].as_array().unwrap().last().unwrap()["unhealthy_rooms"], 1);
+        let (st, csv) = s.call("GET", &format!("/api/v1/history?days=2&room={id}&format=csv"), Some(&s.admin), None);
+        let csv = csv.as_str().unwrap().to_owned();
+        assert_eq!(st, 200);
+        assert!(csv.starts_with("date,room_id,room,zone,zone_source,unhealthy"), "{csv}");
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert_eq!(s.call("GET", "/api/v1/history?days=91", Some(&s.admin), None).0, 400);
+
+        // A maintenance window in the room's local time (12:00 in Berlin now): marked, not alerted.
+        let other = Room::new("hall", 74);
+        let (_, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&other, now() - SignedDuration::from_mins(200), 1, 0..0))),
+        );
+        let hall = v["rooms"][0].as_str().unwrap().to_owned();
+        let (st, _) = s.call(
+            "PATCH",
+            &format!("/api/v1/rooms/{hall}"),
+            Some(&s.admin),
+            Some(("application/json", br#"{"timezone": "Europe/Berlin"}"#.to_vec())),
+        );
+        assert_eq!(st, 200);
+        let (st, w) = s.post_json(
+            "/api/v1/windows",
+            &s.admin,
+            &json!({"room": hall, "start": "11:30", "end": "12:30", "reason": "patching"}),
+        );
+        assert_eq!(st, 201, "{w}");
+        assert_eq!(
+            s.post_json("/api/v1/windows", &s.admin, &json!({"start": "25:00", "end": "01:00", "reason": "x"})).0,
+            422
+        );
+        let (st, _) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", episode(&other, now() - SignedDuration::from_mins(61), 13, 3..13))),
+        );
+        assert_eq!(st, 200);
+        let open = s.wait_for(&format!("/api/v1/incidents?room={hall}&state=open"), |v| {
+            v["items"].as_array().is_some_and(|a| !a.is_empty())
+        });
+        let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
+        assert!(
+            detail["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["what"] == "maintenance" && t["detail"] == "patching"),
+            "{detail}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        assert_eq!(rx.count(), 0, "nothing alerted inside the window");
+        assert_eq!(
+            s.call("DELETE", &format!("/api/v1/windows/{}", w["id"].as_str().unwrap()), Some(&s.admin), None).0,
+            204
+        );
     }
-    let viewer = s.token("viewer", None);
-    assert_eq!(s.post_json(&path, &viewer, &json!({"until": "2h", "reason": "x"})).0, 403);
-    assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], true);
-    let (st, _) = s.call(
-        "POST",
-        "/api/v1/ingest/events",
-        Some(&s.admin),
-        Some(("application/json", episode(&room, now() - SignedDuration::from_mins(61), 13, 3..13))),
-    );
-    assert_eq!(st, 200);
-    let open = s.wait_for(&format!("/api/v1/incidents?room={id}&state=open"), |v| {
-        v["items"].as_array().is_some_and(|a| a.len() == 2)
-    });
-    let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
-    assert!(
-        detail["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["what"] == "suppressed" && t["detail"] == "firmware update"),
-        "{detail}"
-    );
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    assert_eq!(rx.count(), 0, "nothing alerted while suppressed");
-    // Lifted: the audit log has both.
-    assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 204);
-    assert_eq!(s.call("DELETE", &format!("/api/v1/suppressions/{sid}"), Some(&s.admin), None).0, 404);
-    assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["suppressed"], false);
-    let audit = s.get("/api/v1/audit", &s.admin).to_string();
-    assert!(audit.contains("room.suppress") && audit.contains("room.unsuppress"), "{audit}");
-
-    // History: the room's day in its own zone, set through the API (a Windows id).
-    let (st, _) = s.call(
-        "PATCH",
-        &format!("/api/v1/rooms/{id}"),
-        Some(&s.admin),
-        Some(("application/json", br#"{"timezone": "W. Europe Standard Time"}"#.to_vec())),
-    );
-    assert_eq!(st, 200);
-    let h = s.get(&format!("/api/v1/history?days=2&room={id}"), &s.admin);
-    let r = &h["rooms"][0];
-    assert_eq!((r["zone"].as_str(), r["zone_source"].as_str()), (Some("Europe/Berlin"), Some("room-windows")), "{h}");
-    // 09:14 UTC onwards is 11:14 local: inside the working hours, more than 20 minutes.
-    let today = r["days"].as_array().unwrap().last().unwrap();
-    assert_eq!((today["date"].as_str(), today["unhealthy"].as_bool()), (Some("2025-07-15"), Some(true)), "{h}");
-    assert!(today["availability"]["exchange"].as_f64().unwrap() < 100.0);
-    assert_eq!(h["fleet"].as_array().unwrap().last().unwrap()["unhealthy_rooms"], 1);
-    let (st, csv) = s.call("GET", &format!("/api/v1/history?days=2&room={id}&format=csv"), Some(&s.admin), None);
-    let csv = csv.as_str().unwrap().to_owned();
-    assert_eq!(st, 200);
-    assert!(csv.starts_with("date,room_id,room,zone,zone_source,unhealthy"), "{csv}");
-    assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert_eq!(s.call("GET", "/api/v1/history?days=91", Some(&s.admin), None).0, 400);
-
-    // A maintenance window in the room's local time (12:00 in Berlin now): marked, not alerted.
-    let other = Room::new("hall", 74);
-    let (_, v) = s.call(
-        "POST",
-        "/api/v1/ingest/events",
-        Some(&s.admin),
-        Some(("application/json", episode(&other, now() - SignedDuration::from_mins(200), 1, 0..0))),
-    );
-    let hall = v["rooms"][0].as_str().unwrap().to_owned();
-    let (st, _) = s.call(
-        "PATCH",
-        &format!("/api/v1/rooms/{hall}"),
-        Some(&s.admin),
-        Some(("application/json", br#"{"timezone": "Europe/Berlin"}"#.to_vec())),
-    );
-    assert_eq!(st, 200);
-    let (st, w) = s.post_json(
-        "/api/v1/windows",
-        &s.admin,
-        &json!({"room": hall, "start": "11:30", "end": "12:30", "reason": "patching"}),
-    );
-    assert_eq!(st, 201, "{w}");
-    assert_eq!(
-        s.post_json("/api/v1/windows", &s.admin, &json!({"start": "25:00", "end": "01:00", "reason": "x"})).0,
-        422
-    );
-    let (st, _) = s.call(
-        "POST",
-        "/api/v1/ingest/events",
-        Some(&s.admin),
-        Some(("application/json", episode(&other, now() - SignedDuration::from_mins(61), 13, 3..13))),
-    );
-    assert_eq!(st, 200);
-    let open = s.wait_for(&format!("/api/v1/incidents?room={hall}&state=open"), |v| {
-        v["items"].as_array().is_some_and(|a| !a.is_empty())
-    });
-    let detail = s.get(&format!("/api/v1/incidents/{}", open["items"][0]["id"].as_str().unwrap()), &s.admin);
-    assert!(
-        detail["timeline"].as_array().unwrap().iter().any(|t| t["what"] == "maintenance" && t["detail"] == "patching"),
-        "{detail}"
-    );
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    assert_eq!(rx.count(), 0, "nothing alerted inside the window");
-    assert_eq!(
-        s.call("DELETE", &format!("/api/v1/windows/{}", w["id"].as_str().unwrap()), Some(&s.admin), None).0,
-        204
-    );
 }
 
 #[test]
 fn syslog_alerts_reach_a_local_collector() {
-    let db = backends().into_iter().next().unwrap();
-    let s = Server::start(&db);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let got = std::thread::spawn(move || {
-        let (mut c, _) = listener.accept().unwrap();
-        let mut buf = String::new();
-        std::io::Read::read_to_string(&mut c, &mut buf).unwrap();
-        buf
-    });
-    let (st, hook) =
-        s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": format!("tcp://{addr}")}));
-    assert_eq!(st, 201, "{hook}");
-    assert_eq!(s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": "http://x"})).0, 422);
-    let (st, a) =
-        s.call("POST", &format!("/api/v1/webhooks/{}/test", hook["id"].as_str().unwrap()), Some(&s.admin), None);
-    assert_eq!((st, a["state"].as_str()), (200, Some("delivered")), "{a}");
-    let msg = got.join().unwrap();
-    let (len, rest) = msg.split_once(' ').unwrap();
-    assert_eq!(len.parse::<usize>().unwrap(), rest.len(), "octet counting: {msg}");
-    assert!(
-        rest.starts_with("<134>1 ") && rest.contains("uctriage - incident") && rest.contains("incident.test"),
-        "{msg}"
-    );
+    for db in backends() {
+        let s = Server::start(&db);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut buf = String::new();
+            std::io::Read::read_to_string(&mut c, &mut buf).unwrap();
+            buf
+        });
+        let (st, hook) =
+            s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": format!("tcp://{addr}")}));
+        assert_eq!(st, 201, "{hook}");
+        assert_eq!(s.post_json("/api/v1/webhooks", &s.admin, &json!({"kind": "syslog", "url": "http://x"})).0, 422);
+        let (st, a) =
+            s.call("POST", &format!("/api/v1/webhooks/{}/test", hook["id"].as_str().unwrap()), Some(&s.admin), None);
+        assert_eq!((st, a["state"].as_str()), (200, Some("delivered")), "{a}");
+        let msg = got.join().unwrap();
+        let (len, rest) = msg.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), rest.len(), "octet counting: {msg}");
+        assert!(
+            rest.starts_with("<134>1 ") && rest.contains("uctriage - incident") && rest.contains("incident.test"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn raw_records_past_their_retention_are_purged_and_the_90_day_history_survives() {
+    for db in backends() {
+        let s = Server::start(&db);
+        // 45 days ago, Exchange and Teams sign-in fail from 10:25 to 11:40 UTC; the room has sent
+        // a healthy heartbeat just now, so it is not offline. The records arrive today. Their
+        // incidents resolved more than a week ago, so they read as closed.
+        let room = Room::new("ledger", 75);
+        let hb = |at: Timestamp, bad: bool| {
+            let hb = Heartbeat::healthy(&room, at);
+            let hb = if bad { hb.exchange("80131500 : AADSTS50076").teams_signin("Unhealthy") } else { hb };
+            hb.event(&room.computer)
+        };
+        let from = now() - SignedDuration::from_hours(45 * 24);
+        let mut events: Vec<_> =
+            (0..30).map(|i| hb(from + SignedDuration::from_mins(5 * i), (5..20).contains(&i))).collect();
+        events.push(hb(now() - SignedDuration::from_mins(1), false));
+        let (st, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", get_winevent_json(&events))),
+        );
+        assert_eq!(st, 200, "{v}");
+        let id = v["rooms"][0].as_str().unwrap().to_owned();
+        let incidents = format!("/api/v1/incidents?room={id}");
+        s.wait_for(&incidents, |v| {
+            v["items"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|i| i["state"] == "closed"))
+        });
+        assert_eq!(s.diagnosed(&id)["records"], 31);
+        let history = format!("/api/v1/history?days=90&room={id}");
+        let day_of = |h: &Value| {
+            assert_eq!(h["rooms"][0]["zone_source"], "utc", "{h}");
+            h["rooms"][0]["days"].as_array().unwrap().iter().find(|d| d["date"] == "2025-05-31").cloned()
+        };
+        let before = day_of(&s.get(&history, &s.admin)).expect("the day is in the last 90");
+        assert_eq!(
+            (before["unhealthy"].as_bool(), before["working_minutes_affected"].as_i64()),
+            (Some(true), Some(75))
+        );
+        assert!(before["availability"]["exchange"].as_f64().unwrap() < 100.0, "{before}");
+
+        // The same server 40 days later, past the 30 days raw records are kept: on starting, it
+        // deletes the records; the incidents, and so the history, stay.
+        let later = now() + SignedDuration::from_hours(40 * 24);
+        let s = s.restart_with(&db, |c| {
+            c.clock = uctriage_server::Clock::starting_at(later.as_millisecond());
+            assert_eq!(c.raw_retention_days, 30);
+        });
+        s.wait_for(&format!("/api/v1/rooms/{id}"), |v| v["records"] == 0);
+        let after = day_of(&s.get(&history, &s.admin)).expect("85 days ago is in the last 90");
+        assert_eq!(after, before, "the day's history is unchanged");
+        let closed = s.get(&format!("{incidents}&state=closed"), &s.admin);
+        assert_eq!(closed["items"].as_array().map(Vec::len), Some(2), "{closed}");
+        // Silent for 40 days, the room is offline now: that starts on the day of its last
+        // heartbeat, not on the day of the episode.
+        s.wait_for(&format!("{incidents}&state=open"), |v| {
+            v["items"].as_array().is_some_and(|a| a.iter().any(|i| i["signal"] == "offline"))
+        });
+        let after = day_of(&s.get(&history, &s.admin)).unwrap();
+        assert_eq!(after, before, "the day's history is unchanged");
+        drop(db);
+    }
 }

@@ -13,13 +13,15 @@ mod cases;
 mod mail;
 mod receiver;
 
-/// A running server; it stops when the test process ends.
+/// A running server; it stops when the test process ends, or at [`Server::restart_with`].
 #[derive(Debug)]
 pub struct Server {
     pub base: String,
     pub admin: String,
     pub dir: tempfile::TempDir,
     agent: ureq::Agent,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 #[derive(Debug)]
@@ -70,23 +72,47 @@ impl Server {
         config.alert_hold_ms = 0;
         tweak(&mut config);
         let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, String)>();
-        std::thread::spawn(move || {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let opened = uctriage_server::open(&config).await.unwrap();
                 // A second instance on the same database finds the admin token made already.
                 let admin = opened.admin_token.clone().unwrap_or_default();
-                uctriage_server::serve(config, opened, |addr| {
-                    tx.send((addr, admin)).unwrap();
-                })
-                .await
-                .unwrap();
+                tokio::spawn(async move {
+                    uctriage_server::serve(config, opened, |addr| {
+                        tx.send((addr, admin)).unwrap();
+                    })
+                    .await
+                    .unwrap();
+                });
+                // Dropped unsent, it runs until the process ends, as before.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             });
+            // Dropping the runtime ends the server and its background jobs.
         });
         let (addr, admin) = rx.recv_timeout(Duration::from_mins(1)).expect("the server starts");
         let agent: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
-        Server { base: format!("http://{addr}"), admin, dir, agent }
+        Server { base: format!("http://{addr}"), admin, dir, agent, stop, thread }
+    }
+
+    /// Stop this server and start another on the same data folder and database, as after a
+    /// restart; `tweak` as in [`Server::start_with`] (the clock can start later, for one).
+    #[must_use]
+    pub fn restart_with(self, db: &Db, tweak: impl FnOnce(&mut Config)) -> Server {
+        let Server { admin, dir, stop, thread, .. } = self;
+        stop.send(()).unwrap();
+        thread.join().expect("the server stops");
+        let data = dir.path().join("data");
+        let next = Server::start_with(db, |c| {
+            c.data_dir = data;
+            tweak(c);
+        });
+        // The admin token was made on the first start; the data folder stays with the server.
+        Server { admin, dir, ..next }
     }
 
     pub fn url(&self, path: &str) -> String {

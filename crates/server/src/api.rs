@@ -493,7 +493,7 @@ pub async fn openapi(caller: Caller) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response())
 }
 
-pub async fn not_found() -> Problem {
+pub fn not_found() -> Problem {
     Problem::not_found("this route")
 }
 

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod sites;
 pub mod smtp;
 pub mod syslog;
+pub mod web;
 pub mod windows;
 
 use std::net::SocketAddr;
@@ -253,17 +254,42 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .nest("/api/v1", api)
-        .fallback(api::not_found)
+        .merge(web::routes())
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(problems))
         .with_state(app)
 }
 
+/// A path nobody serves: a problem document under the API, a page elsewhere.
+async fn fallback(uri: axum::http::Uri) -> Response {
+    let p = uri.path();
+    if p.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&p) {
+        api::not_found().into_response()
+    } else {
+        web::not_found(&uri)
+    }
+}
+
 /// Errors that axum answers itself (a body that is not JSON, a missing query value, a method
 /// not allowed, a body over the limit) become problem documents like every other error.
 async fn problems(req: Request<Body>, next: Next) -> Response {
-    let res = next.run(req).await;
+    let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/healthz");
+    let mut res = next.run(req).await;
+    let is_html = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_html {
+        web::secure_headers(res.headers_mut());
+        return res;
+    }
     let status = res.status();
+    if !api
+        && (status.is_client_error() || status.is_server_error())
+        && res.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        // A form the dashboard could not read (a missing field): a page, not JSON.
+        let body = axum::body::to_bytes(res.into_body(), 64 * 1024).await.unwrap_or_default();
+        return web::PageError::new(status, String::from_utf8_lossy(&body).trim().to_owned()).into_response();
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }

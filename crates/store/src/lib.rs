@@ -71,6 +71,19 @@ pub struct Token {
     pub revoked_ms: Option<i64>,
 }
 
+/// A dashboard session: a browser signed in with a token. Only a hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub hash: Vec<u8>,
+    /// The token the browser signed in with; revoking it ends the session.
+    pub token_id: String,
+    /// The value the session's forms carry.
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 /// Who did what, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -433,6 +446,12 @@ pub trait Store: Send + Sync + Debug {
     async fn token_revoke(&self, id: &str, at_ms: i64) -> Result<bool>;
     /// Replace the hash of the admin token called `name` (creating it), revoking no other token.
     async fn token_replace(&self, t: &Token) -> Result<()>;
+    /// Dashboard sessions: created at sign-in, read on every page, deleted at sign-out;
+    /// `session_purge` drops those expired before `before_ms`.
+    async fn session_insert(&self, s: &Session) -> Result<()>;
+    async fn session(&self, id: &str) -> Result<Option<Session>>;
+    async fn session_delete(&self, id: &str) -> Result<bool>;
+    async fn session_purge(&self, before_ms: i64) -> Result<u64>;
     async fn audit(&self, at_ms: i64, actor: &str, action: &str, target: &str, detail: &str) -> Result<()>;
     /// Newest first; `page.after` is the `seq` of the last entry seen.
     async fn audit_list(&self, page: &Page) -> Result<Vec<AuditEntry>>;

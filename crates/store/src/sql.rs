@@ -11,8 +11,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::{
     list_to_text, text_to_list, Alert, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter,
-    IncidentLog, Ingested, Page, ReportRow, Result, Room, RoomPatch, SignalRow, Store, StoreError, Suppression, Token,
-    Transition, Webhook, Window,
+    IncidentLog, Ingested, Page, ReportRow, Result, Room, RoomPatch, Session, SignalRow, Store, StoreError,
+    Suppression, Token, Transition, Webhook, Window,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -166,6 +166,17 @@ fn token_of(r: &AnyRow) -> Result<Token> {
         hash: r.try_get("hash")?,
         created_ms: r.try_get("created_ms")?,
         revoked_ms: r.try_get("revoked_ms")?,
+    })
+}
+
+fn session_of(r: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id: r.try_get("id")?,
+        hash: r.try_get("hash")?,
+        token_id: r.try_get("token_id")?,
+        csrf: r.try_get("csrf")?,
+        created_ms: r.try_get("created_ms")?,
+        expires_ms: r.try_get("expires_ms")?,
     })
 }
 
@@ -616,6 +627,37 @@ impl Store for SqlStore {
             .execute(&self.write)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn session_insert(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, hash, token_id, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id)
+        .bind(&s.hash)
+        .bind(&s.token_id)
+        .bind(&s.csrf)
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
+        row.as_ref().map(session_of).transpose()
+    }
+
+    async fn session_delete(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn session_purge(&self, before_ms: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_ms < $1").bind(before_ms).execute(&self.write).await?;
+        Ok(done.rows_affected())
     }
 
     async fn token_replace(&self, t: &Token) -> Result<()> {

@@ -12,6 +12,7 @@ mod alerts;
 mod cases;
 mod mail;
 mod receiver;
+mod web;
 
 /// A running server; it stops when the test process ends, or at [`Server::restart_with`].
 #[derive(Debug)]

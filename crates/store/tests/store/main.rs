@@ -69,6 +69,24 @@ async fn tokens_and_audit() {
         assert_eq!(first.iter().map(|a| a.at_ms).collect::<Vec<_>>(), [4, 3, 2]);
         let next = s.audit_list(&Page { limit: 3, after: Some(first[2].seq.to_string()) }).await.unwrap();
         assert_eq!(next.iter().map(|a| a.at_ms).collect::<Vec<_>>(), [1, 0]);
+        // Dashboard sessions: read back, deleted once, purged when expired.
+        let session = uctriage_store::Session {
+            id: "se_1".into(),
+            hash: vec![3; 32],
+            token_id: "tk_2".into(),
+            csrf: "c".into(),
+            created_ms: 100,
+            expires_ms: 200,
+        };
+        s.session_insert(&session).await.unwrap();
+        s.session_insert(&uctriage_store::Session { id: "se_2".into(), expires_ms: 900, ..session.clone() })
+            .await
+            .unwrap();
+        assert_eq!(s.session("se_1").await.unwrap().unwrap(), session);
+        assert!(s.session_delete("se_1").await.unwrap());
+        assert!(!s.session_delete("se_1").await.unwrap());
+        assert_eq!(s.session_purge(1000).await.unwrap(), 1);
+        assert!(s.session("se_2").await.unwrap().is_none());
     })
     .await;
 }

@@ -57,6 +57,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         let db = uctriage_server::redact_url(&config.db_url());
         uctriage_server::serve(config, opened, |addr| {
             let _ = writeln!(out, "listening on {scheme}://{addr} (database {db})");
+            let _ = writeln!(out, "dashboard: {scheme}://{addr}/ (sign in with an admin or viewer token)");
             let _ = out.flush();
         })
         .await

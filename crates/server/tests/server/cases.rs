@@ -448,3 +448,46 @@ fn bad_input_is_refused_whole() {
         assert_eq!(s.call("DELETE", "/api/v1/rooms", a, None).0, 405);
     }
 }
+
+#[test]
+fn tls_serves_the_api_and_plain_http_is_refused_on_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (certs.path().join("server.pem"), certs.path().join("server.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let s = Server::start_with(&crate::Db::Sqlite, |c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    });
+    let port = s.base.rsplit(':').next().unwrap().to_owned();
+    let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_der(ck.cert.der()).to_owned()]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into();
+    let url = format!("https://localhost:{port}");
+    let mut res = agent
+        .get(&format!("{url}/api/v1/rooms"))
+        .header("Authorization", &format!("Bearer {}", s.admin))
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.body_mut().read_to_string().unwrap().contains("\"items\""));
+    // The dashboard's cookie is Secure under TLS.
+    let res = agent
+        .post(&format!("{url}/signin"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!("token={}", s.admin))
+        .unwrap();
+    let cookie = res.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    // A client that does not trust the certificate is refused, and plain HTTP gets no answer.
+    let strict: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    assert!(strict.get(&format!("{url}/healthz")).call().is_err());
+    let plain: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(5))).build().into();
+    assert!(plain.get(&format!("http://127.0.0.1:{port}/healthz")).call().is_err());
+}

@@ -1,0 +1,11 @@
+//! The dashboard's settings pages.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::App;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+}

@@ -230,6 +230,36 @@ impl KnowledgeBase {
         }]
     }
 
+    /// Explain whatever someone typed or pasted: one code (every reading of it), several codes
+    /// separated by spaces or commas, or free text such as a log line, whose codes are found as
+    /// [`extract`](Self::extract) finds them. Text with no code in it gets [`explain`](Self::explain)'s
+    /// answer (an alias match, or one unknown answer with suggestions). Empty input, no answers.
+    ///
+    /// ```
+    /// let kb = uctriage_kb::KnowledgeBase::builtin();
+    /// let found = kb.lookup("sign-in failed: AADSTS50076; callEndSubReason=560403");
+    /// let codes: Vec<String> = found.iter().filter_map(|x| x.code.as_ref()).map(ToString::to_string).collect();
+    /// assert!(codes.contains(&"AADSTS50076".to_owned()) && codes.contains(&"MSRC 560403".to_owned()), "{codes:?}");
+    /// ```
+    pub fn lookup(&self, text: &str) -> Vec<Explanation<'_>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let tokens: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
+        if tokens.len() == 1 {
+            return self.explain(text);
+        }
+        if tokens.iter().all(|t| !candidates(t).is_empty()) {
+            return tokens.iter().flat_map(|t| self.explain(t)).collect();
+        }
+        let codes = self.extract(text);
+        if codes.is_empty() {
+            return self.explain(text);
+        }
+        codes.iter().flat_map(|c| self.explain(&c.to_string())).collect()
+    }
+
     fn index_of(&self, code: &Code) -> Option<usize> {
         self.by_code.get(code).copied().or_else(|| match code {
             Code::Teams(_) | Code::Lync(_) | Code::Pexip(_) => {

@@ -26,6 +26,7 @@ use crate::auth::{self, Caller, Role};
 use crate::problem::Problem;
 use crate::App;
 
+mod lookup;
 mod pages;
 mod svg;
 
@@ -47,6 +48,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/incidents", get(pages::incidents))
         .route("/incidents/{id}", get(pages::incident))
         .route("/incidents/{id}/ack", post(pages::acknowledge))
+        .route("/lookup", get(lookup::lookup))
         .route("/static/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/static/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
 }
@@ -251,6 +253,7 @@ pub fn layout(title: &str, user: Option<&User>, body: &Markup) -> Markup {
                             ul {
                                 li { a href="/" { "Fleet" } }
                                 li { a href="/incidents" { "Incidents" } }
+                                li { a href="/lookup" { "Code lookup" } }
                             }
                         }
                         form class="signout" method="post" action="/signout" {

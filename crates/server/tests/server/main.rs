@@ -13,6 +13,7 @@ mod cases;
 mod mail;
 mod receiver;
 mod web;
+mod web_lookup;
 
 /// A running server; it stops when the test process ends, or at [`Server::restart_with`].
 #[derive(Debug)]

@@ -17,13 +17,13 @@ use uctriage_fixtures::rooms::{Heartbeat, Room};
 
 use crate::{Db, Server, NOW};
 
-const HOW: &str = "the dashboard tests need Chromium and chromedriver: on Debian or Ubuntu, \
+pub(crate) const HOW: &str = "the dashboard tests need Chromium and chromedriver: on Debian or Ubuntu, \
                    `apt-get install chromium chromium-driver` (or set CHROMEDRIVER to its path)";
 
 /// chromedriver on a free loopback port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Driver {
@@ -34,7 +34,7 @@ impl Drop for Driver {
 }
 
 #[allow(clippy::print_stderr)] // the one way to tell a user without a browser what was skipped
-fn start_driver() -> Option<Driver> {
+pub(crate) fn start_driver() -> Option<Driver> {
     let required = std::env::var("UCTRIAGE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -61,7 +61,7 @@ fn start_driver() -> Option<Driver> {
     Some(driver)
 }
 
-fn shots() -> PathBuf {
+pub(crate) fn shots() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -83,7 +83,7 @@ fn hostile_batch(at: Timestamp) -> Vec<u8> {
 }
 
 /// Click and wait for the next page: the old page's root goes stale, the new one loads.
-async fn click_and_wait(c: &fantoccini::Client, sel: &str) {
+pub(crate) async fn click_and_wait(c: &fantoccini::Client, sel: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Css(sel)).await.unwrap_or_else(|e| panic!("{sel}: {e}")).click().await.unwrap();
     let until = Instant::now() + Duration::from_secs(20);

@@ -26,9 +26,13 @@ use crate::auth::{self, Caller, Role};
 use crate::problem::Problem;
 use crate::App;
 
+mod history;
+mod inventory;
 mod lookup;
 mod pages;
+mod settings;
 mod svg;
+mod upload;
 
 const COOKIE: &str = "uct_session";
 /// How long a session lasts from sign-in.
@@ -51,6 +55,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/lookup", get(lookup::lookup))
         .route("/static/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/static/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .merge(history::routes())
+        .merge(inventory::routes())
+        .merge(settings::routes())
+        .merge(upload::routes())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -65,12 +73,15 @@ pub fn secure_headers(headers: &mut HeaderMap) {
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(
-        headers,
-        "content-security-policy",
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+    // A response with a policy of its own (the uploaded report's document) keeps it.
+    if !headers.contains_key("content-security-policy") {
+        set(
+            headers,
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
          form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
+        );
+    }
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "same-origin");
@@ -253,7 +264,14 @@ pub fn layout(title: &str, user: Option<&User>, body: &Markup) -> Markup {
                             ul {
                                 li { a href="/" { "Fleet" } }
                                 li { a href="/incidents" { "Incidents" } }
+                                li { a href="/history" { "History" } }
+                                li { a href="/inventory" { "Inventory" } }
+                                li { a href="/upload" { "Upload" } }
                                 li { a href="/lookup" { "Code lookup" } }
+                                @if u.is_admin() {
+                                    li { a href="/settings" { "Settings" } }
+                                    li { a href="/audit" { "Audit log" } }
+                                }
                             }
                         }
                         form class="signout" method="post" action="/signout" {

@@ -220,7 +220,7 @@ fn ms(rfc3339: &str) -> Option<i64> {
     rfc3339.parse::<jiff::Timestamp>().ok().map(jiff::Timestamp::as_millisecond)
 }
 
-fn finding_block(f: &Value) -> Markup {
+pub(super) fn finding_block(f: &Value) -> Markup {
     let list = |k: &str| -> Vec<String> {
         f[k].as_array()
             .map(|a| {

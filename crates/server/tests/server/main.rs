@@ -14,6 +14,7 @@ mod mail;
 mod receiver;
 mod web;
 mod web_lookup;
+mod web_upload;
 
 /// A running server; it stops when the test process ends, or at [`Server::restart_with`].
 #[derive(Debug)]

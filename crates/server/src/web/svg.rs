@@ -1,4 +1,5 @@
-//! Charts drawn on the server as inline SVG: a signal's states over a time span.
+//! Charts drawn on the server as inline SVG: a signal's states over a time span, percentages by
+//! day, a room's days as a row of squares.
 
 use std::fmt::Write as _;
 
@@ -93,6 +94,160 @@ pub fn timeline(label: &str, spans: &[Span], from_ms: i64, to_ms: i64, marks: &[
     svg
 }
 
+/// How each series of a line chart is told apart: a colour and a dash pattern, so the lines
+/// differ without colour too.
+const SERIES: [(&str, &str); 6] = [
+    ("#0550ae", ""),
+    ("#cf222e", "8 4"),
+    ("#1a7f37", "2 3"),
+    ("#8250df", "10 3 2 3"),
+    ("#bc4c00", "4 4"),
+    ("#57606a", "1 5"),
+];
+
+/// A line chart of percentages by day: one line per series, the days along the bottom, a
+/// legend under the plot, and a `<title>` on every point with its exact value. The y axis
+/// starts at 0, or lower tens below the lowest value when every value is high.
+pub fn percent_chart(label: &str, dates: &[String], series: &[(String, Vec<f64>)]) -> String {
+    const W: f64 = 760.0;
+    const LEFT: f64 = 44.0;
+    const RIGHT: f64 = 12.0;
+    const TOP: f64 = 10.0;
+    const PLOT_H: f64 = 180.0;
+    let lowest = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(100.0_f64, f64::min);
+    let y_min = ((lowest / 10.0).floor() * 10.0).clamp(0.0, 90.0);
+    let rows = series.len().div_ceil(3);
+    #[allow(clippy::cast_precision_loss)]
+    let h = TOP + PLOT_H + 28.0 + rows as f64 * 18.0;
+    #[allow(clippy::cast_precision_loss)]
+    let x = |i: usize| {
+        if dates.len() <= 1 {
+            LEFT + (W - LEFT - RIGHT) / 2.0
+        } else {
+            LEFT + i as f64 / (dates.len() - 1) as f64 * (W - LEFT - RIGHT)
+        }
+    };
+    let y = |v: f64| TOP + (100.0 - v.clamp(y_min, 100.0)) / (100.0 - y_min).max(1.0) * PLOT_H;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
+        esc(label)
+    );
+    // Grid lines and their percentages.
+    let mut g = 100.0;
+    while g >= y_min {
+        let _ = write!(
+            svg,
+            "<line x1=\"{LEFT}\" x2=\"{x2:.1}\" y1=\"{gy:.1}\" y2=\"{gy:.1}\" stroke=\"#d0d7de\" stroke-width=\"1\"/>\
+             <text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#57606a\">{g}%</text>",
+            x2 = W - RIGHT,
+            gy = y(g),
+            tx = LEFT - 6.0,
+            ty = y(g) + 4.0,
+        );
+        g -= if 100.0 - y_min > 50.0 { 20.0 } else { 5.0 };
+    }
+    // The days: every one when few, else about seven of them.
+    let step = dates.len().div_ceil(7).max(1);
+    for (i, d) in dates.iter().enumerate() {
+        if i % step == 0 || i + 1 == dates.len() {
+            // The last label ends at its point, so it stays inside the picture.
+            let anchor = if i + 1 == dates.len() && dates.len() > 1 { "end" } else { "middle" };
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"#57606a\">{}</text>",
+                x(i),
+                TOP + PLOT_H + 16.0,
+                esc(d.get(5..).unwrap_or(d)),
+            );
+        }
+    }
+    for (n, (name, values)) in series.iter().enumerate() {
+        let (colour, dash) = SERIES[n % SERIES.len()];
+        let dash = if dash.is_empty() { String::new() } else { format!(" stroke-dasharray=\"{dash}\"") };
+        let points: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"series\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash} points=\"{}\"><title>{}</title></polyline>",
+            points.join(" "),
+            esc(name)
+        );
+        for (i, v) in values.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{}, {}: {v}%</title></circle>",
+                x(i),
+                y(*v),
+                esc(name),
+                esc(dates.get(i).map_or("", String::as_str)),
+            );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let (lx, ly) = (LEFT + (n % 3) as f64 * 240.0, TOP + PLOT_H + 40.0 + (n / 3) as f64 * 18.0);
+        let _ = write!(
+            svg,
+            "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/>\
+             <text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#1b1f24\">{}</text>",
+            lx + 30.0,
+            lx + 36.0,
+            ly + 4.0,
+            esc(name)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// One day of a room's calendar row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCell {
+    pub date: String,
+    pub unhealthy: bool,
+    /// Minutes of serious incidents in the working hours.
+    pub minutes: i64,
+}
+
+/// A room's days as a row of squares: unhealthy days red with a cross, days with some trouble
+/// amber with a dot, others green; each square's `<title>` says the date and minutes.
+pub fn heat_row(label: &str, days: &[DayCell]) -> String {
+    const CELL: usize = 14;
+    const GAP: usize = 2;
+    let w = (days.len() * (CELL + GAP)).max(CELL);
+    let mut svg = format!(
+        "<svg class=\"heat\" viewBox=\"0 0 {w} {CELL}\" width=\"{w}\" height=\"{CELL}\" role=\"img\" aria-label=\"{}\">",
+        esc(label)
+    );
+    for (i, d) in days.iter().enumerate() {
+        let x0 = i * (CELL + GAP);
+        let (fill, what) = if d.unhealthy {
+            ("#cf222e", "unhealthy")
+        } else if d.minutes > 0 {
+            ("#d4a72c", "some trouble")
+        } else {
+            ("#4ac26b", "fine")
+        };
+        let _ = write!(
+            svg,
+            "<g class=\"day {}\"><rect x=\"{x0}\" y=\"0\" width=\"{CELL}\" height=\"{CELL}\" rx=\"2\" fill=\"{fill}\"/>",
+            if d.unhealthy { "bad" } else if d.minutes > 0 { "warn" } else { "ok" }
+        );
+        if d.unhealthy {
+            let _ = write!(
+                svg,
+                "<path d=\"M{} 3 L{} 11 M{} 3 L{} 11\" stroke=\"#ffffff\" stroke-width=\"2\"/>",
+                x0 + 3,
+                x0 + 11,
+                x0 + 11,
+                x0 + 3
+            );
+        } else if d.minutes > 0 {
+            let _ = write!(svg, "<circle cx=\"{}\" cy=\"7\" r=\"2.5\" fill=\"#1b1f24\"/>", x0 + 7);
+        }
+        let _ = write!(svg, "<title>{}: {what}, {} working minutes affected</title></g>", esc(&d.date), d.minutes);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +273,29 @@ mod tests {
             &[(5, "app \"5.2\" <b>".into())],
         );
         assert!(!svg.contains("<script>") && !svg.contains("<img") && !svg.contains("<b>"), "{svg}");
+    }
+
+    #[test]
+    fn charts_escape_their_labels_and_draw_every_point() {
+        let svg = percent_chart(
+            "<script>",
+            &["2025-07-14".into(), "2025-07-15".into()],
+            &[("<b>net</b>".into(), vec![99.5, 100.0]), ("exchange".into(), vec![100.0, 80.0])],
+        );
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        let one = percent_chart("one day", &["2025-07-15".into()], &[("network".into(), vec![100.0])]);
+        assert!(!one.contains("NaN"), "{one}");
+        let heat = heat_row(
+            "room <img>",
+            &[
+                DayCell { date: "2025-07-14".into(), unhealthy: true, minutes: 45 },
+                DayCell { date: "<i>".into(), unhealthy: false, minutes: 0 },
+            ],
+        );
+        assert!(!heat.contains("<img") && !heat.contains("<i>"), "{heat}");
+        assert_eq!(heat.matches("<rect").count(), 2);
+        assert!(heat.contains("unhealthy, 45 working minutes"));
     }
 }

@@ -13,7 +13,9 @@ mod cases;
 mod mail;
 mod receiver;
 mod web;
+mod web_history;
 mod web_lookup;
+mod web_settings;
 mod web_upload;
 
 /// A running server; it stops when the test process ends, or at [`Server::restart_with`].

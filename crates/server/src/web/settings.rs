@@ -393,7 +393,7 @@ fn once_page(user: &User, title: &str, intro: &Markup, label: &str, secret: &str
         (intro)
         div class="secret" {
             label for="secret" { (label) }
-            input id="secret" class="secret" type="text" readonly value=(secret) spellcheck="false" autocomplete="off";
+            input id="secret" class="secret" type="text" size="90" readonly value=(secret) spellcheck="false" autocomplete="off";
             button type="button" class="copy" data-copy=(secret) hidden { "Copy" }
         }
         p { strong { "This is the only time it is shown. Copy it now: it cannot be read again, only replaced." } }

@@ -222,7 +222,7 @@ pub async fn history(State(app): State<Arc<App>>, user: User, Query(q): Query<Da
             section aria-labelledby="heat-title" {
                 h2 id="heat-title" { "Unhealthy days by room" }
                 p class="muted" {
-                    "One square a day, oldest on the left, in each room's own time zone: "
+                    "One square a day, oldest first (a column a week beyond a month), in each room's own time zone: "
                     strong { "×" } " on red is unhealthy, a dot on amber is some trouble under the limit, plain green is fine. "
                     "Point at a square for its date and minutes."
                 }

@@ -206,41 +206,44 @@ pub struct DayCell {
     pub minutes: i64,
 }
 
-/// A room's days as a row of squares: unhealthy days red with a cross, days with some trouble
-/// amber with a dot, others green; each square's `<title>` says the date and minutes.
+/// A room's days as squares: one row for up to 31 days, else a column a week (seven days, oldest
+/// first) as on a calendar. Unhealthy days are red with a cross, days with some trouble amber
+/// with a dot, others green; each square's `<title>` says the date and minutes.
 pub fn heat_row(label: &str, days: &[DayCell]) -> String {
     const CELL: usize = 14;
-    const GAP: usize = 2;
-    let w = (days.len() * (CELL + GAP)).max(CELL);
+    const STEP: usize = 16;
+    let per_column = if days.len() > 31 { 7 } else { 1 };
+    let (cols, rows) = if per_column == 1 { (days.len(), 1) } else { (days.len().div_ceil(7), 7) };
+    let w = (cols * STEP).max(CELL);
+    let h = rows * STEP - (STEP - CELL);
     let mut svg = format!(
-        "<svg class=\"heat\" viewBox=\"0 0 {w} {CELL}\" width=\"{w}\" height=\"{CELL}\" role=\"img\" aria-label=\"{}\">",
+        "<svg class=\"heat\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
         esc(label)
     );
     for (i, d) in days.iter().enumerate() {
-        let x0 = i * (CELL + GAP);
-        let (fill, what) = if d.unhealthy {
-            ("#cf222e", "unhealthy")
+        let (x0, y0) = if per_column == 1 { (i * STEP, 0) } else { (i / 7 * STEP, i % 7 * STEP) };
+        let (fill, what, class) = if d.unhealthy {
+            ("#cf222e", "unhealthy", "bad")
         } else if d.minutes > 0 {
-            ("#d4a72c", "some trouble")
+            ("#d4a72c", "some trouble", "warn")
         } else {
-            ("#4ac26b", "fine")
+            ("#4ac26b", "fine", "ok")
         };
         let _ = write!(
             svg,
-            "<g class=\"day {}\"><rect x=\"{x0}\" y=\"0\" width=\"{CELL}\" height=\"{CELL}\" rx=\"2\" fill=\"{fill}\"/>",
-            if d.unhealthy { "bad" } else if d.minutes > 0 { "warn" } else { "ok" }
+            "<g class=\"day {class}\"><rect x=\"{x0}\" y=\"{y0}\" width=\"{CELL}\" height=\"{CELL}\" rx=\"2\" fill=\"{fill}\"/>"
         );
         if d.unhealthy {
             let _ = write!(
                 svg,
-                "<path d=\"M{} 3 L{} 11 M{} 3 L{} 11\" stroke=\"#ffffff\" stroke-width=\"2\"/>",
-                x0 + 3,
-                x0 + 11,
-                x0 + 11,
-                x0 + 3
+                "<path d=\"M{a} {b} L{c} {e} M{c} {b} L{a} {e}\" stroke=\"#ffffff\" stroke-width=\"2\"/>",
+                a = x0 + 3,
+                b = y0 + 3,
+                c = x0 + 11,
+                e = y0 + 11
             );
         } else if d.minutes > 0 {
-            let _ = write!(svg, "<circle cx=\"{}\" cy=\"7\" r=\"2.5\" fill=\"#1b1f24\"/>", x0 + 7);
+            let _ = write!(svg, "<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"#1b1f24\"/>", x0 + 7, y0 + 7);
         }
         let _ = write!(svg, "<title>{}: {what}, {} working minutes affected</title></g>", esc(&d.date), d.minutes);
     }
@@ -297,5 +300,9 @@ mod tests {
         assert!(!heat.contains("<img") && !heat.contains("<i>"), "{heat}");
         assert_eq!(heat.matches("<rect").count(), 2);
         assert!(heat.contains("unhealthy, 45 working minutes"));
+        let days: Vec<DayCell> =
+            (0..90).map(|i| DayCell { date: format!("d{i}"), unhealthy: false, minutes: 0 }).collect();
+        let quarter = heat_row("90 days", &days);
+        assert!(quarter.contains("width=\"208\" height=\"110\""), "13 weeks of 7 days: {quarter}");
     }
 }

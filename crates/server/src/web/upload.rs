@@ -143,6 +143,7 @@ async fn report_page(
                     a href=(format!("/reports/{id}?redact=1")) aria-current=[redacted.then_some("page")] { "Redacted, for sharing" }
                     a href=(format!("/reports/{id}/report.html{suffix}")) { "The full HTML report" }
                 }
+                h2 { "Findings, most likely root cause first" }
                 @if r.findings.is_empty() {
                     p { "No problem found in what was read." }
                 }

@@ -865,7 +865,7 @@ pub async fn webhook_test(
         rooms: vec!["(none)".into()],
         first_fix: None,
         at_ms: now,
-        link: format!("{}/api/v1/incidents", app.public_url),
+        link: format!("{}/api/v1/incidents", app.public_url()),
     };
     let alert = uctriage_store::Alert {
         body: if hook.kind == "teams" { msg.teams_body() } else { msg.standard_body(&alert_id) },

@@ -191,7 +191,7 @@ async fn plan_alerts(
     let site_of = |id: &str| find(id).map(|r| r.site.clone()).unwrap_or_default();
     let name_of = |id: &str| find(id).map_or_else(|| id.to_owned(), |r| r.label().to_owned());
     let at =
-        crate::alerts::PlanAt { now_ms: app.clock.now_ms(), public_url: &app.public_url, hold_ms: app.alert_hold_ms };
+        crate::alerts::PlanAt { now_ms: app.clock.now_ms(), public_url: &app.public_url(), hold_ms: app.alert_hold_ms };
     let mut planned = crate::alerts::plan(changes, &hooks, &site_of, &name_of, &quiet, at);
     // A fleet incident's alert names its rooms.
     for a in &mut planned {

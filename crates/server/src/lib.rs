@@ -61,8 +61,10 @@ pub struct App {
     pub sites: sites::SiteMap,
     pub sweep_secs: u64,
     pub settle_ms: i64,
-    /// Links in alerts start with this.
-    pub public_url: String,
+    /// The address people reach the server at, when given (`--public-url`).
+    pub configured_url: Option<String>,
+    /// The address the server listens on, once it does (see [`App::public_url`]).
+    pub bound_url: std::sync::OnceLock<String>,
     pub alert_hold_ms: i64,
     /// This instance's name for leases on alerts.
     pub instance: String,
@@ -74,6 +76,30 @@ pub struct App {
     pub reports: Notify,
     /// Ingest batches waiting for the SQLite writer, committed in groups.
     pub writes: ingest::WriteGroups,
+}
+
+impl App {
+    /// Where people reach the server, for links in alerts and the dashboard's command lines:
+    /// `--public-url` when given, else the address it listens on, with the machine's name in
+    /// place of an address that means "every interface". Without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if let Some(u) = &self.configured_url {
+            return u.clone();
+        }
+        self.bound_url.get().cloned().unwrap_or_else(|| "http://127.0.0.1:8080".to_owned())
+    }
+
+    fn set_bound(&self, tls: bool, addr: SocketAddr) {
+        let scheme = if tls { "https" } else { "http" };
+        let host = if addr.ip().is_unspecified() {
+            hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".to_owned())
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        let _ = self.bound_url.set(format!("{scheme}://{host}:{}", addr.port()));
+    }
 }
 
 /// How to run the server.
@@ -172,10 +198,8 @@ pub async fn open(config: &Config) -> Result<Opened, String> {
         sites: config.sites.clone(),
         sweep_secs: config.sweep_secs.max(1),
         settle_ms: config.settle_ms,
-        public_url: config.public_url.clone().unwrap_or_else(|| {
-            let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
-            format!("{scheme}://{}", config.listen)
-        }),
+        configured_url: config.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()),
+        bound_url: std::sync::OnceLock::new(),
         alert_hold_ms: config.alert_hold_ms,
         instance: format!("{}-{}", std::process::id(), auth::random_hex(4)),
         alerts: Notify::new(),
@@ -330,12 +354,13 @@ pub fn check_listen(config: &Config) -> Result<(), String> {
 pub async fn serve(config: Config, opened: Opened, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
     check_listen(&config)?;
     let app = opened.app;
-    jobs::spawn(&app);
-    let router = router(app, config.max_batch);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    app.set_bound(config.tls_cert.is_some(), addr);
+    jobs::spawn(&app);
+    let router = router(app, config.max_batch);
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let tls = tls_config(cert, key)?;
         ready(addr);

@@ -363,7 +363,7 @@ async fn signin(State(app): State<Arc<App>>, Form(f): Form<SigninForm>) -> Respo
     }
     let _ = app.store.session_purge(now).await;
     let _ = app.store.audit(now, &row.id, "dashboard.signin", &session.id, "").await;
-    let secure = if app.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let secure = if app.public_url().starts_with("https://") { "; Secure" } else { "" };
     let cookie = format!(
         "{COOKIE}={}.{session_secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         session.id,

@@ -374,7 +374,7 @@ pub async fn room(State(app): State<Arc<App>>, user: User, Path(id): Path<String
             h2 id="uploads-title" { "Uploaded bundles" }
             @if r.reports.is_empty() { p { "Nothing uploaded for this room yet." } }
             @else {
-                ul { @for rep in &r.reports { li { code { (rep.id) } " " (rep.name) " · " (rep.status) } } }
+                ul { @for rep in &r.reports { li { a href=(format!("/reports/{}", rep.id)) { (rep.name) } " · " (rep.status) " · " (time(&crate::fleet::rfc3339(rep.created_ms))) } } }
             }
         }
         section aria-labelledby="supp-title" {

@@ -435,7 +435,7 @@ pub async fn token_create(State(app): State<Arc<App>>, user: User, Form(f): Form
         Ok((_, Json(c))) => c,
         Err(p) => return refused(&app, &user, p).await,
     };
-    let server = app.public_url.trim_end_matches('/');
+    let server = app.public_url();
     let token = &created.token;
     let device = created.info.role == "device";
     let intro = html! {

@@ -54,7 +54,8 @@ pages=(
   "/signin" "/" "/?state=unhealthy&sort=name" "/rooms/$room" "/incidents" "/incidents?state=open"
   "/incidents/$incident" "/history" "/history?days=90" "/inventory" "/upload" "/lookup"
   "/lookup?q=AADSTS50076" "/lookup?q=0xCAA8FFFE" "/settings" "/audit" "/reports/$report"
-  "/reports/$report?redact=1" "/no/such/page"
+  "/reports/$report?redact=1" "/triage" "/triage/teams?sign-in=yes" "/triage/teams?sign-in=yes&web=fails&code=rooms"
+  "/no/such/page"
 )
 mkdir -p "$WORK/pages"
 fail=0

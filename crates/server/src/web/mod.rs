@@ -32,6 +32,7 @@ mod lookup;
 mod pages;
 mod settings;
 mod svg;
+mod triage;
 mod upload;
 
 const COOKIE: &str = "uct_session";
@@ -59,6 +60,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(inventory::routes())
         .merge(settings::routes())
         .merge(upload::routes())
+        .merge(triage::routes())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -268,6 +270,7 @@ pub fn layout(title: &str, user: Option<&User>, body: &Markup) -> Markup {
                                 li { a href="/inventory" { "Inventory" } }
                                 li { a href="/upload" { "Upload" } }
                                 li { a href="/lookup" { "Code lookup" } }
+                                li { a href="/triage" { "Guided triage" } }
                                 @if u.is_admin() {
                                     li { a href="/settings" { "Settings" } }
                                     li { a href="/audit" { "Audit log" } }

@@ -16,6 +16,7 @@ mod web;
 mod web_history;
 mod web_lookup;
 mod web_settings;
+mod web_triage;
 mod web_upload;
 
 /// A running server; it stops when the test process ends, or at [`Server::restart_with`].

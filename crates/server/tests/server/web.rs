@@ -166,6 +166,16 @@ fn the_dashboard_in_a_real_browser() {
         assert!(first_wave.contains("AADSTS50076"), "{first_wave}");
         assert!(text_of("ul.counts").await.contains("unhealthy"));
         shot("fleet").await;
+        // On a phone's width the page fits: nothing wider than the screen.
+        c.set_window_size(390, 844).await.unwrap();
+        c.refresh().await.unwrap();
+        let overflow = c
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .unwrap();
+        shot("fleet-phone").await;
+        assert!(overflow.as_i64().unwrap() <= 0, "the fleet page is wider than a phone by {overflow}px");
+        c.set_window_size(1280, 1000).await.unwrap();
         // A room whose events carry markup joins.
         let (st, v) = s.call(
             "POST",

@@ -844,6 +844,22 @@ pub async fn webhook_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A destination's newest alerts (at most `limit`, 50 by default), newest first: what was
+/// sent, how many attempts, the last answer or error.
+pub async fn webhook_deliveries(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Paged<uctriage_store::Alert>>> {
+    caller.require(Role::Admin)?;
+    let limit = limit(q.limit.or(Some(50)))?;
+    if !app.store.webhooks().await?.iter().any(|w| w.id == id) {
+        return Err(Problem::not_found(format!("webhook {id}")));
+    }
+    Ok(Json(Paged { items: app.store.alerts_of_webhook(&id, limit).await?, next_cursor: None }))
+}
+
 /// Send a test alert through a webhook now and say how it went.
 pub async fn webhook_test(
     State(app): State<Arc<App>>,

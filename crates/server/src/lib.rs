@@ -267,6 +267,7 @@ pub fn router(app: Arc<App>, max_batch: usize) -> Router {
         .route("/webhooks", get(api::webhooks).post(api::webhook_create))
         .route("/webhooks/{id}", axum::routing::delete(api::webhook_delete))
         .route("/webhooks/{id}/test", post(api::webhook_test))
+        .route("/webhooks/{id}/deliveries", get(api::webhook_deliveries))
         .route("/tokens", get(api::tokens).post(api::token_create))
         .route("/tokens/{id}", axum::routing::delete(api::token_revoke))
         .route("/audit", get(api::audit))
@@ -460,6 +461,7 @@ mod tests {
             "/api/v1/webhooks",
             "/api/v1/webhooks/{id}",
             "/api/v1/webhooks/{id}/test",
+            "/api/v1/webhooks/{id}/deliveries",
             "/api/v1/rooms/{id}/suppressions",
             "/api/v1/suppressions/{id}",
             "/api/v1/history",

@@ -543,6 +543,8 @@ pub trait Store: Send + Sync + Debug {
     /// Record an attempt: the alert's new state, attempts, next attempt, answer; the lease ends.
     async fn alert_attempted(&self, a: &Alert) -> Result<()>;
     async fn alerts_of_incident(&self, incident_id: &str) -> Result<Vec<Alert>>;
+    /// The newest `limit` alerts planned for one destination, newest first.
+    async fn alerts_of_webhook(&self, webhook_id: &str, limit: u32) -> Result<Vec<Alert>>;
     async fn alert(&self, id: &str) -> Result<Option<Alert>>;
     /// Alerts by state, for metrics.
     async fn alert_counts(&self) -> Result<Vec<(String, i64)>>;

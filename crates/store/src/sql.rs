@@ -1266,6 +1266,17 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn alerts_of_webhook(&self, webhook_id: &str, limit: u32) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE webhook_id = $1 ORDER BY created_ms DESC, id DESC LIMIT $2"
+        ))
+        .bind(webhook_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(alert_of).collect()
+    }
+
     async fn alerts_of_incident(&self, incident_id: &str) -> Result<Vec<Alert>> {
         let rows =
             sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = $1 ORDER BY created_ms, id"))

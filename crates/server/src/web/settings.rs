@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/settings/tokens", post(token_create))
         .route("/settings/tokens/{id}/revoke", post(token_revoke))
         .route("/settings/alerts", post(webhook_create))
+        .route("/settings/alerts/{id}", get(deliveries))
         .route("/settings/alerts/{id}/test", post(webhook_test))
         .route("/settings/alerts/{id}/remove", post(webhook_remove))
         .route("/settings/windows", post(window_create))
@@ -230,6 +231,8 @@ async fn settings_page(
                                 td { (chip(&w.min_severity, &w.min_severity)) }
                                 td { (ms_time(w.created_ms)) }
                                 td {
+                                    a href=(format!("/settings/alerts/{}", encode(&w.id))) { "Deliveries" }
+                                    " "
                                     form method="post" action=(format!("/settings/alerts/{}/test", encode(&w.id))) class="inline" {
                                         (csrf_field(user))
                                         button type="submit" aria-label=(format!("Send a test to {}", w.id)) { "Send a test" }
@@ -244,8 +247,7 @@ async fn settings_page(
                         }
                     }
                 }
-                p class="muted" { "Each alert's deliveries (state, attempts, last error) are on its incident's page, under Alert deliveries; "
-                    "a test's outcome is shown when you send it." }
+                p class="muted" { "Deliveries lists what was sent to a destination, newest first; each incident's page lists its own." }
             }
             h3 { "Add a destination" }
             form method="post" action="/settings/alerts" class="stack" id="alert-form" {
@@ -664,4 +666,47 @@ pub async fn window_remove(
         return refused(&app, &user, p).await;
     }
     Ok(back("window-removed", "windows"))
+}
+
+/// One destination's newest deliveries: what was sent, how often it was tried, how it ended.
+async fn deliveries(State(app): State<Arc<App>>, user: User, Path(id): Path<String>) -> PageResult {
+    admin_only(&user)?;
+    let q =
+        ListQuery { limit: Some(100), cursor: None, state: None, signal: None, version: None, name: None, site: None };
+    let Json(list) =
+        api::webhook_deliveries(State(app.clone()), user.caller.clone(), Path(id.clone()), Query(q)).await?;
+    let Json(hooks) = api::webhooks(State(app), user.caller.clone()).await?;
+    let hook = hooks.items.iter().find(|w| w.id == id);
+    let title =
+        hook.map_or_else(|| id.clone(), |w| if w.name.is_empty() { w.url_hint.clone() } else { w.name.clone() });
+    let body = html! {
+        p class="crumbs" { a href="/settings#alerts" { "Settings" } " › " (title) }
+        h1 { "Deliveries to " (title) }
+        @if let Some(w) = hook { p { (w.kind) " · " code { (w.url_hint) } } }
+        @if list.items.is_empty() {
+            p class="empty" { "Nothing was sent here yet. Send a test from the settings page to try it." }
+        } @else {
+            table class="deliveries" {
+                thead { tr {
+                    th scope="col" { "Alert" } th scope="col" { "Incident" } th scope="col" { "Event" } th scope="col" { "State" }
+                    th scope="col" { "Attempts" } th scope="col" { "Last answer" } th scope="col" { "Planned" } th scope="col" { "Delivered" }
+                } }
+                tbody {
+                    @for a in &list.items {
+                        tr {
+                            th scope="row" { code { (a.id) } }
+                            td { @if a.incident_id == "test" { "a test" } @else { a href=(format!("/incidents/{}", encode(&a.incident_id))) { (a.incident_id) } } }
+                            td { (a.event) }
+                            td { (chip(if a.state == "delivered" { "healthy" } else if a.state == "failed" { "unhealthy" } else { "warning" }, &a.state)) }
+                            td { (a.attempts) }
+                            td { @if let Some(st) = a.last_status { (st) " " } (a.last_error.as_deref().unwrap_or("")) }
+                            td { (ms_time(a.created_ms)) }
+                            td { @if let Some(d) = a.delivered_ms { (ms_time(d)) } @else { "—" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&layout(&format!("Deliveries to {title}"), Some(&user), &body))
 }

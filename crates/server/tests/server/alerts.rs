@@ -101,6 +101,21 @@ fn signed_alerts_retry_with_the_same_id_and_backfills_stay_quiet() {
         let detail = s.get(&format!("/api/v1/incidents/{id}"), &s.admin);
         let d = &detail["deliveries"][0];
         assert_eq!(d["state"].as_str(), Some("delivered"), "{detail}");
+        // The destination's own list: both alerts, newest first, one of them tried twice.
+        let hook_id = hook["id"].as_str().unwrap();
+        let sent = s.get(&format!("/api/v1/webhooks/{hook_id}/deliveries"), &s.admin);
+        let items = sent["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{sent}");
+        assert!(items.iter().all(|a| a["state"] == "delivered" && a["webhook_id"] == hook_id), "{sent}");
+        assert_eq!(items.iter().map(|a| a["attempts"].as_i64().unwrap()).sum::<i64>(), 3, "{sent}");
+        assert_eq!(
+            s.get(&format!("/api/v1/webhooks/{hook_id}/deliveries?limit=1"), &s.admin)["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(s.call("GET", "/api/v1/webhooks/nope/deliveries", Some(&s.admin), None).0, 404);
 
         // A Teams Workflows webhook gets an Adaptive Card; the test alert goes at once.
         let teams = Receiver::start(vec![202]);

@@ -159,6 +159,13 @@ fn the_settings_in_a_real_browser() {
         assert!(c.find_all(Locator::Css("table.windows")).await.unwrap().is_empty());
         assert!(s.get("/api/v1/windows", &s.admin)["items"].as_array().unwrap().is_empty());
 
+        // Its deliveries: the test, delivered at the first attempt.
+        c.goto(&s.url("/settings")).await.unwrap();
+        click_and_wait(&c, "table.webhooks a[href^='/settings/alerts/']").await;
+        let sent = text_of("table.deliveries").await;
+        assert!(sent.contains("a test") && sent.contains("delivered"), "{sent}");
+        c.goto(&s.url("/settings")).await.unwrap();
+
         // Remove the destination.
         click_and_wait(&c, "table.webhooks form[action$='/remove'] button").await;
         assert!(c.find_all(Locator::Css("table.webhooks")).await.unwrap().is_empty());

@@ -44,7 +44,9 @@ zip=$WORK/sample.zip
 "$BIN" sample rooms-mfa --output "$zip" >/dev/null 2>&1 || "$BIN" sample rooms-mfa >"$zip"
 report=$(curl -sf -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/zip' --data-binary "@$zip" \
   "$SERVER_URL/api/v1/uploads?name=sample.zip" | json_field id)
-[ -n "$room" ] && [ -n "$incident" ] && [ -n "$report" ] || die "the seeded fleet has no room, incident or report"
+hook=$(curl -sf -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d '{"kind":"standard","url":"http://127.0.0.1:9/hook","name":"check"}' "$SERVER_URL/api/v1/webhooks" | json_field id)
+[ -n "$room" ] && [ -n "$incident" ] && [ -n "$report" ] && [ -n "$hook" ] || die "the seeded fleet has no room, incident, report or webhook"
 for _ in $(seq 1 300); do
   api "/api/v1/reports/$report" | grep -q '"status":"done"' && break
   sleep 0.2
@@ -54,7 +56,7 @@ pages=(
   "/signin" "/" "/?state=unhealthy&sort=name" "/rooms/$room" "/incidents" "/incidents?state=open"
   "/incidents/$incident" "/history" "/history?days=90" "/inventory" "/upload" "/lookup"
   "/lookup?q=AADSTS50076" "/lookup?q=0xCAA8FFFE" "/settings" "/audit" "/reports/$report"
-  "/reports/$report?redact=1" "/triage" "/triage/teams?sign-in=yes" "/triage/teams?sign-in=yes&web=fails&code=rooms"
+  "/reports/$report?redact=1" "/settings/alerts/$hook" "/triage" "/triage/teams?sign-in=yes" "/triage/teams?sign-in=yes&web=fails&code=rooms"
   "/no/such/page"
 )
 mkdir -p "$WORK/pages"

@@ -7,7 +7,9 @@
 //!
 //! A room's day is its local day, in its time zone, not an offset: offsets change with daylight
 //! saving over 90 days. The zone is the one `push` sent (or an admin set), an IANA name or a
-//! Windows time-zone id (`data/windows_zones.toml`); else UTC, and the history says which.
+//! Windows time-zone id (`data/windows_zones.toml`); else the UTC offset its records' times
+//! carry (PowerShell 7 writes `TimeCreated` with the machine's offset), fixed; else UTC. The
+//! history says which (`zone_source`: room, room-windows, record-offset, utc).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -59,7 +61,42 @@ pub fn zone_of(room: &Room) -> Zone {
             }
         }
     }
+    if let Some(text) = given.strip_prefix("offset:") {
+        if let Some(off) = parse_offset(text) {
+            return Zone { tz: TimeZone::fixed(off), name: format!("UTC{text}"), source: "record-offset" };
+        }
+    }
     Zone { tz: TimeZone::UTC, name: "UTC".into(), source: "utc" }
+}
+
+/// `+02:00`, `-05:30`.
+fn parse_offset(s: &str) -> Option<jiff::tz::Offset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 {
+        return None;
+    }
+    jiff::tz::Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()
+}
+
+/// The UTC offset of the first record time in a batch that carries one (PowerShell 7 writes
+/// `TimeCreated` in the machine's local time with its offset), as `offset:+02:00`; a room
+/// without a zone of its own gets its local day from it.
+pub fn offset_in(body: &[u8]) -> Option<String> {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#""TimeCreated"\s*:\s*"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?([+-]\d{2}:\d{2})""#,
+        )
+        .expect("a fixed pattern")
+    });
+    let off = std::str::from_utf8(re.captures(body.get(..body.len().min(1 << 20))?)?.get(1)?.as_bytes()).ok()?;
+    parse_offset(off).map(|_| format!("offset:{off}"))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -243,6 +280,12 @@ mod tests {
         let w = zone_of(&room("W. Europe Standard Time"));
         assert_eq!((w.name.as_str(), w.source), ("Europe/Berlin", "room-windows"));
         assert_eq!(zone_of(&room("Mars Standard Time")).source, "utc");
+        let o = zone_of(&room("offset:+05:30"));
+        assert_eq!((o.name.as_str(), o.source), ("UTC+05:30", "record-offset"));
+        assert_eq!(zone_of(&room("offset:+99:00")).source, "utc");
+        let ps7 = br#"[{"Id":2000,"TimeCreated":"2025-07-15T12:00:00.1234567-04:00","Message":"x"}]"#;
+        assert_eq!(offset_in(ps7).as_deref(), Some("offset:-04:00"));
+        assert_eq!(offset_in(br#"[{"TimeCreated":"\/Date(1752573600000)\/"}]"#), None);
         assert_eq!(zone_of(&room("")).source, "utc");
     }
 

@@ -111,7 +111,13 @@ pub async fn events(
     q.check()?;
     let started = Instant::now();
     let format = shape(&headers)?;
-    let timezone = headers.get("x-uctriage-timezone").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The zone the room names (push sends it); else the offset its records' times carry.
+    let timezone = headers
+        .get("x-uctriage-timezone")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .filter(|t| !t.trim().is_empty() && !uctriage_store::is_offset_zone(t))
+        .or_else(|| crate::history::offset_in(&body));
     let read =
         tokio::task::spawn_blocking(move || read_batch("push", &body, format)).await.map_err(Problem::internal)?;
     let records = match read {

@@ -71,6 +71,12 @@ pub struct Token {
     pub revoked_ms: Option<i64>,
 }
 
+/// A room's "time zone" that is only the UTC offset seen in its records' times
+/// (`offset:+02:00`): used when the room names no zone, replaced by any zone it names.
+pub fn is_offset_zone(tz: &str) -> bool {
+    tz.starts_with("offset:")
+}
+
 /// A dashboard session: a browser signed in with a token. Only a hash of its secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

@@ -518,8 +518,11 @@ impl SqlStore {
             let newest = b.events.iter().zip(&new[j]).filter(|(_, n)| **n).filter_map(|(e, _)| e.time_ms).max();
             u.event = u.event.max(newest);
             u.dirty |= o.accepted > 0;
+            // A zone named by the room wins over an offset read from its records' times.
             if let Some(tz) = b.timezone.as_deref().filter(|t| !t.is_empty()) {
-                tz.clone_into(&mut u.timezone);
+                if !(crate::is_offset_zone(tz) && !u.timezone.is_empty() && !crate::is_offset_zone(&u.timezone)) {
+                    tz.clone_into(&mut u.timezone);
+                }
             }
             if let Some((hb_at, a)) = &b.attrs {
                 let stored = heartbeat.get_mut(b.room_id.as_str()).expect("every room was found");
@@ -553,7 +556,9 @@ impl SqlStore {
                 "UPDATE rooms SET last_heard_ms = CASE WHEN last_heard_ms > $1 THEN last_heard_ms ELSE $1 END, \
                  last_event_ms = CASE WHEN last_event_ms IS NULL OR last_event_ms < $2 THEN $2 ELSE last_event_ms END, \
                  dirty = CASE WHEN $3 > 0 THEN 1 ELSE dirty END, \
-                 timezone = CASE WHEN $4 = '' THEN timezone ELSE $4 END, \
+                 timezone = CASE WHEN $4 = '' THEN timezone \
+                   WHEN $4 LIKE 'offset:%' AND timezone <> '' AND timezone NOT LIKE 'offset:%' THEN timezone \
+                   ELSE $4 END, \
                  computer = CASE WHEN $5 = '' THEN computer ELSE $5 END, \
                  alias = CASE WHEN $6 = '' THEN alias ELSE $6 END, \
                  display_name = CASE WHEN $7 = '' THEN display_name ELSE $7 END, \

@@ -491,3 +491,49 @@ fn tls_serves_the_api_and_plain_http_is_refused_on_it() {
         ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(5))).build().into();
     assert!(plain.get(&format!("http://127.0.0.1:{port}/healthz")).call().is_err());
 }
+
+#[test]
+fn a_room_without_a_zone_takes_its_days_from_the_offset_of_its_records() {
+    for db in backends() {
+        let s = Server::start(&db);
+        let room = Room::new("annex", 61);
+        // PowerShell 7 on a machine two hours east of UTC: 09:50Z written as 11:50+02:00.
+        let at = now() - SignedDuration::from_mins(10);
+        let utc = get_winevent_json(&[Heartbeat::healthy(&room, at).event(&room.computer)]);
+        let local = String::from_utf8(utc)
+            .unwrap()
+            .replace("2025-07-15T09:50:00.0000000+00:00", "2025-07-15T11:50:00.0000000+02:00");
+        assert!(local.contains("+02:00"), "{local}");
+        let (st, v) = s.call(
+            "POST",
+            "/api/v1/ingest/events",
+            Some(&s.admin),
+            Some(("application/json", local.clone().into_bytes())),
+        );
+        assert_eq!(st, 200, "{v}");
+        let id = v["rooms"][0].as_str().unwrap().to_owned();
+        let r = s.get(&format!("/api/v1/rooms/{id}"), &s.admin);
+        assert_eq!(r["last_heartbeat"], "2025-07-15T09:50:00Z", "the offset is read, not dropped: {r}");
+        let zone = |s: &Server| {
+            let h = s.get(&format!("/api/v1/history?days=1&room={id}"), &s.admin);
+            (
+                h["rooms"][0]["zone"].as_str().unwrap().to_owned(),
+                h["rooms"][0]["zone_source"].as_str().unwrap().to_owned(),
+            )
+        };
+        assert_eq!(zone(&s), ("UTC+02:00".to_owned(), "record-offset".to_owned()));
+        // A zone an admin (or push) names wins, and a later offset does not replace it.
+        let (st, _) = s.call(
+            "PATCH",
+            &format!("/api/v1/rooms/{id}"),
+            Some(&s.admin),
+            Some(("application/json", br#"{"timezone": "Europe/Berlin"}"#.to_vec())),
+        );
+        assert_eq!(st, 200);
+        let later = local.replace("11:50:00.0000000+02:00", "11:55:00.0000000+02:00");
+        let (st, _) =
+            s.call("POST", "/api/v1/ingest/events", Some(&s.admin), Some(("application/json", later.into_bytes())));
+        assert_eq!(st, 200);
+        assert_eq!(zone(&s), ("Europe/Berlin".to_owned(), "room".to_owned()));
+    }
+}

@@ -35,25 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
 
 /// Every room the API lists (merged rooms are not), in full.
 async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<RoomDetail>, PageError> {
-    let mut ids = Vec::new();
-    let mut cursor = None;
-    loop {
-        let q = ListQuery {
-            limit: Some(1000),
-            cursor: cursor.take(),
-            state: None,
-            signal: None,
-            version: None,
-            name: None,
-            site: None,
-        };
-        let Json(p) = api::rooms(State(app.clone()), user.caller.clone(), Query(q)).await?;
-        ids.extend(p.items.into_iter().map(|r| r.id));
-        match p.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let ids: Vec<String> = super::pages::all_rooms(app, user).await?.into_iter().map(|r| r.id).collect();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         match api::room(State(app.clone()), user.caller.clone(), Path(id)).await {

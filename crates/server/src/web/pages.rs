@@ -18,7 +18,7 @@ use crate::App;
 const HOUR_MS: i64 = 3_600_000;
 
 /// Every room the API lists, all pages.
-async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<RoomSummary>, PageError> {
+pub(super) async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<RoomSummary>, PageError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {

@@ -68,27 +68,9 @@ fn hhmm(min: i64) -> String {
     format!("{:02}:{:02}", min / 60, min % 60)
 }
 
-/// Every room, for the room choices (all pages of the API's list).
+/// Every room, for the room choices, by name.
 async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<RoomSummary>, PageError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let q = ListQuery {
-            limit: Some(1000),
-            cursor: cursor.take(),
-            state: None,
-            signal: None,
-            version: None,
-            name: None,
-            site: None,
-        };
-        let Json(p) = api::rooms(State(app.clone()), user.caller.clone(), Query(q)).await?;
-        out.extend(p.items);
-        match p.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let mut out = super::pages::all_rooms(app, user).await?;
     out.sort_by_key(|r| r.name.to_lowercase());
     Ok(out)
 }

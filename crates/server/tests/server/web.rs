@@ -26,6 +26,25 @@ pub(crate) struct Driver {
     pub(crate) url: String,
 }
 
+impl Driver {
+    /// A headless Chromium session, 1280 pixels wide and `height` high.
+    pub(crate) async fn browser(&self, height: u32) -> fantoccini::Client {
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         format!("--window-size=1280,{height}"), "--lang=en-US"],
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            }
+        }))
+        .unwrap();
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"))
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -82,6 +101,12 @@ fn hostile_batch(at: Timestamp) -> Vec<u8> {
     get_winevent_json(&events)
 }
 
+/// Sign in through the sign-in form on the page the browser is at.
+pub(crate) async fn sign_in(c: &fantoccini::Client, token: &str) {
+    c.find(Locator::Css("#token")).await.unwrap().send_keys(token).await.unwrap();
+    click_and_wait(c, "form[action='/signin'] button").await;
+}
+
 /// Click and wait for the next page: the old page's root goes stale, the new one loads.
 pub(crate) async fn click_and_wait(c: &fantoccini::Client, sel: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
@@ -119,19 +144,7 @@ fn the_dashboard_in_a_real_browser() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,1000", "--lang=en-US"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(1000).await;
         let shot = |name: &'static str| {
             let c = c.clone();
             async move {
@@ -154,8 +167,7 @@ fn the_dashboard_in_a_real_browser() {
         c.find(Locator::Css("#token")).await.unwrap().send_keys("uct_nope_x").await.unwrap();
         click_and_wait(&c, "form[action='/signin'] button").await;
         assert!(text_of(".error").await.contains("not a uctriage token"));
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&s.admin).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &s.admin).await;
         assert_eq!(c.current_url().await.unwrap().path(), "/incidents", "back to the page asked for");
 
         // The fleet: every room listed, the MFA wave on top.
@@ -256,8 +268,7 @@ fn the_dashboard_in_a_real_browser() {
         assert!(c.current_url().await.unwrap().path().starts_with("/signin"));
 
         // A viewer sees everything and is offered no change.
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&viewer).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &viewer).await;
         c.goto(&s.url(&format!("/incidents/{wave}"))).await.unwrap();
         assert!(c.find_all(Locator::Css("form[action$='/ack']")).await.unwrap().is_empty());
         c.close().await.unwrap();

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::web::{click_and_wait, shots, start_driver, HOW};
+use crate::web::{click_and_wait, shots, start_driver};
 use crate::{Db, Server, NOW};
 
 /// GET a dashboard path with the browser's session cookie, not following redirects: status,
@@ -90,19 +90,7 @@ fn history_inventory_and_audit_in_a_real_browser() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,1400", "--lang=en-US"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(1400).await;
         let text_of = |sel: &'static str| {
             let c = c.clone();
             async move { c.find(Locator::Css(sel)).await.unwrap_or_else(|e| panic!("{sel}: {e}")).text().await.unwrap() }

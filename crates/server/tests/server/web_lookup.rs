@@ -1,10 +1,10 @@
 //! The code lookup page in a real browser: one code, an ambiguous number, an unknown HRESULT
 //! with its structural decode, a pasted log line with two codes, links between related codes.
 
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::Locator;
+use serde_json::json;
 
-use crate::web::{click_and_wait, shots, start_driver, HOW};
+use crate::web::{click_and_wait, shots, sign_in, start_driver};
 use crate::{Db, Server};
 
 #[test]
@@ -13,19 +13,7 @@ fn the_code_lookup_in_a_real_browser() {
     let s = Server::start(&Db::Sqlite);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,1400", "--lang=en-US"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(1400).await;
         let text_of = |sel: &'static str| {
             let c = c.clone();
             async move { c.find(Locator::Css(sel)).await.unwrap_or_else(|e| panic!("{sel}: {e}")).text().await.unwrap() }
@@ -44,8 +32,7 @@ fn the_code_lookup_in_a_real_browser() {
         // The lookup needs a session, and comes back to itself after signing in.
         c.goto(&s.url("/lookup")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().starts_with("/signin"));
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&s.admin).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &s.admin).await;
         assert_eq!(c.current_url().await.unwrap().path(), "/lookup");
 
         // Empty: a sentence with examples that are links; the nav leads here.

@@ -3,14 +3,13 @@
 //! (its made signing secret shown once) and tested against a local receiver; a maintenance
 //! window added, refused when wrong, and removed; a viewer refused the page.
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{json, Value};
 use uctriage_fixtures::fleet::get_winevent_json;
 use uctriage_fixtures::rooms::{Heartbeat, Room};
 
 use crate::receiver::Receiver;
-use crate::web::{click_and_wait, shots, start_driver, HOW};
+use crate::web::{click_and_wait, shots, sign_in, start_driver};
 use crate::{Db, Server, NOW};
 
 const PUBLIC: &str = "http://fleet.contoso.test:8080";
@@ -41,19 +40,7 @@ fn the_settings_in_a_real_browser() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,2400", "--lang=en-US"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(2400).await;
         let text_of = |sel: &'static str| {
             let c = c.clone();
             async move { c.find(Locator::Css(sel)).await.unwrap_or_else(|e| panic!("{sel}: {e}")).text().await.unwrap() }
@@ -74,8 +61,7 @@ fn the_settings_in_a_real_browser() {
         // Sign in as admin, back to the settings; the nav leads there.
         c.goto(&s.url("/settings")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().starts_with("/signin"));
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&s.admin).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &s.admin).await;
         assert_eq!(c.current_url().await.unwrap().path(), "/settings");
         assert!(c.find(Locator::Css("header nav a[href='/settings']")).await.is_ok());
         assert_eq!(text_of("h1").await, "Settings");
@@ -183,8 +169,7 @@ fn the_settings_in_a_real_browser() {
         // A viewer is offered no settings and refused the page.
         click_and_wait(&c, "form.signout button").await;
         c.goto(&s.url("/signin")).await.unwrap();
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&viewer).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &viewer).await;
         assert!(c.find_all(Locator::Css("header nav a[href='/settings']")).await.unwrap().is_empty());
         c.goto(&s.url("/settings")).await.unwrap();
         assert_eq!(text_of("h1").await, "Not allowed");

@@ -1,10 +1,9 @@
 //! The guided triage form in Chromium: the Teams flow answered a page at a time ends where
 //! `uctriage triage` ends, and its codes link to the code lookup.
 
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::Locator;
 
-use crate::web::{click_and_wait, shots, start_driver, HOW};
+use crate::web::{click_and_wait, shots, sign_in, start_driver};
 use crate::{Db, Server};
 
 #[test]
@@ -13,24 +12,17 @@ fn the_guided_triage_form_walks_a_flow_to_its_outcome() {
     let s = Server::start(&Db::Sqlite);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(1000).await;
         c.goto(&s.url("/triage")).await.unwrap();
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&s.admin).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &s.admin).await;
         click_and_wait(&c, "a[href='/triage/teams']").await;
         for (key, value) in [("sign-in", "yes"), ("web", "fails"), ("code", "rooms")] {
-            c.find(Locator::Css(&format!("input[name='{key}'][value='{value}']"))).await.unwrap().click().await.unwrap();
+            c.find(Locator::Css(&format!("input[name='{key}'][value='{value}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
             click_and_wait(&c, "form.stack button[type=submit]").await;
         }
         let main = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();

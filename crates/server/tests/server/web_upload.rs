@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::Locator;
 
-use crate::web::{click_and_wait, shots, start_driver, HOW};
+use crate::web::{click_and_wait, shots, sign_in, start_driver};
 use crate::{Db, Server};
 
 #[test]
@@ -29,21 +28,9 @@ fn a_bundle_uploaded_in_the_browser_gives_the_scan_report() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let cookie = rt.block_on(async {
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"],
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            }
-        }))
-        .unwrap();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("Chromium did not start through chromedriver: {e}; {HOW}"));
+        let c = driver.browser(1000).await;
         c.goto(&s.url("/upload")).await.unwrap();
-        c.find(Locator::Css("#token")).await.unwrap().send_keys(&s.admin).await.unwrap();
-        click_and_wait(&c, "form[action='/signin'] button").await;
+        sign_in(&c, &s.admin).await;
         assert_eq!(c.current_url().await.unwrap().path(), "/upload");
         c.find(Locator::Css("#file")).await.unwrap().send_keys(&file.display().to_string()).await.unwrap();
         // The script sends the file and follows the server to the report's page.

@@ -96,7 +96,7 @@ pub async fn diagnose_room(app: &Arc<App>, id: &str) -> Result<(), String> {
     let rules = app.rules.clone();
     let label = format!("rooms/{id}");
     let report = tokio::task::spawn_blocking(move || {
-        let records = bodies.iter().filter_map(|b| serde_json::from_str::<Evidence>(b).ok()).map(|mut e| {
+        let records = bodies.iter().filter_map(|b| crate::ingest::stored_record(b)).map(|mut e| {
             // One container per room, so rules that correlate within a container see all of it.
             e.path = format!("{label}!{}", e.path.replace('!', "/"));
             e

@@ -10,17 +10,24 @@
 #   month    a month of heartbeats of 500 rooms (4.3 M) on a fresh server, memory every 5 s
 #   two      two server instances on one PostgreSQL database, the same batches sent through
 #            both at once: every record stored once, no room made twice
+#   history  500 rooms with 90 days of history (bad episodes on about three days a week, sent
+#            through the ingest API with the server's clock set to the end of the 90 days), then
+#            GET /api/v1/history?days=90 for the whole fleet HISTORY_REQUESTS (30) times, one at
+#            a time: median, p95 and max; and the answer checked against what the plan should
+#            give (unhealthy room-days, availability per signal)
 # Peak memory (VmHWM) of the server is printed after each part.
 #
 # Environment: DB=postgres (default sqlite) runs on a database made for the run and dropped
-# after; MONTH=1 and TWO=1 add those parts; NO_BUILD=1, KEEP=1, PG_URL as in fleet-lib.sh.
-# INGEST_REQUESTS (600), LATENCY_SECS (30) change the sizes.
+# after; MONTH=1, TWO=1 and HISTORY=1 add those parts; NO_BUILD=1, KEEP=1, PG_URL as in
+# fleet-lib.sh. INGEST_REQUESTS (600), LATENCY_SECS (30), HISTORY_ROOMS (500), HISTORY_DAYS (90)
+# and HISTORY_REQUESTS (30) change the sizes.
 source "$(dirname "$0")/fleet-lib.sh"
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(ingest latency)
 [ "${MONTH:-0}" = 1 ] && parts+=(month)
 [ "${TWO:-0}" = 1 ] && parts+=(two)
+[ "${HISTORY:-0}" = 1 ] && parts+=(history)
 build
 log "$(nproc) cores; database $DB; parts: ${parts[*]}"
 
@@ -159,10 +166,88 @@ part_two() {
   stop_server "$pid_b"
 }
 
+# db_scalar DATA_DIR DB_URL SQL: one value read from a server's database itself (SQLite in
+# DATA_DIR when DB_URL is empty).
+db_scalar() {
+  if [ -n "$2" ]; then
+    psql -qtA "$2" -c "$3"
+  else
+    python3 -c "import sqlite3,sys; print(sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True).execute(sys.argv[2]).fetchone()[0])" "$1/fleet.db" "$3"
+  fi
+}
+
+part_history() {
+  command -v python3 >/dev/null || die "the history part needs python3 (to read the answers)"
+  local rooms=${HISTORY_ROOMS:-500} days=${HISTORY_DAYS:-90} n=${HISTORY_REQUESTS:-30}
+  local start=2025-04-01T00:00:00Z
+  # The server's clock starts 30 minutes before the end of the last day: its records end 5
+  # minutes before that (the rooms are online), and the 90 days of the answer are the plan's
+  # days as long as the part takes less than half an hour.
+  local now
+  now=$(python3 -c "import datetime as d,sys; print((d.datetime(2025,4,1,tzinfo=d.timezone.utc)+d.timedelta(days=int(sys.argv[1]),minutes=-30)).strftime('%Y-%m-%dT%H:%M:%SZ'))" "$days")
+  new_db
+  local url=$DB_URL data=$WORK/history
+  UCTRIAGE_NOW=$now start_server history "$data" "$url"
+  local pid=$SERVER_PID base=$SERVER_URL admin device j
+  admin=$(cat "$data/admin.tok")
+  device=$(device_token "$base" "$admin")
+  sample_rss "$pid" "$WORK/history.rss" 1
+  log "history: $rooms rooms x $days days of bad episodes through the ingest API (server clock $now)"
+  local t0=$SECONDS
+  j=$("$LOADGEN" --url "$base" --token "$device" --clients 2 --rooms "$rooms" --max-requests "$rooms" \
+    --history "$days" --start "$start" --duration 900) || die "history: $j"
+  echo "$j" >"$WORK/history-load.json"
+  summary history "$j"
+  # Incidents come from each room's diagnosis, which runs in the background: wait until no
+  # room waits for one and the answer stays the same.
+  local a b="" waited=0
+  while :; do
+    if [ "$(db_scalar "$data" "$url" "SELECT COUNT(*) FROM rooms WHERE dirty <> 0")" = 0 ]; then
+      a=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/history?days=$days" | md5sum)
+      [ "$a" = "$b" ] && break
+      b=$a
+    fi
+    sleep 2
+    waited=$((waited + 2))
+    [ "$waited" -lt 900 ] || die "history: rooms still waiting for their diagnosis after 15 minutes"
+  done
+  result "history    sent and judged in $((SECONDS - t0)) s; room incidents stored: $(db_scalar "$data" "$url" \
+    "SELECT COUNT(*) || ', reopened ' || COALESCE(SUM(reopened), 0) || ' times' FROM incidents WHERE scope = 'room'"); fleet incidents: $(db_scalar "$data" "$url" "SELECT COUNT(*) FROM incidents WHERE scope = 'fleet'")"
+  wait_quiet
+  local times=$WORK/history.times
+  : >"$times"
+  curl -sf -o /dev/null -H "Authorization: Bearer $admin" "$base/api/v1/history?days=$days" || die "history: warm-up request failed"
+  for _ in $(seq 1 "$n"); do
+    curl -sf -o "$WORK/history.json" -w '%{time_total}\n' -H "Authorization: Bearer $admin" \
+      "$base/api/v1/history?days=$days" >>"$times" || die "history: a request failed"
+  done
+  result "$(sort -n "$times" | awk -v n="$n" -v db="$DB" -v bytes="$(wc -c <"$WORK/history.json")" \
+    '{ t[NR] = $1 * 1000 } END { p = int(0.95 * n); if (p < 0.95 * n) p++;
+       printf "history    GET /api/v1/history?days=90, %d requests one at a time (%s): median %.1f ms  p95 %.1f ms  max %.1f ms  (%.1f MB of JSON)",
+         n, db, (n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2), t[p], t[n], bytes / 1e6 }')"
+  python3 - "$WORK/history.json" "$WORK/history-load.json" <<'PY' | tee -a "$RESULTS"
+import json, sys
+got = json.load(open(sys.argv[1]))
+plan = json.loads(open(sys.argv[2]).read())["history"]
+rooms, fleet = got["rooms"], got["fleet"]
+unhealthy = sum(r["unhealthy_days"] for r in rooms)
+def mean(s):
+    v = [d["availability"][s] for d in fleet if s in d["availability"]]
+    return sum(v) / len(v) if v else 100.0
+print(f"history    answer: {len(rooms)} rooms x {len(fleet)} dates; unhealthy room-days {unhealthy} "
+      f"(the plan: {plan['expected_unhealthy_room_days']}); mean availability "
+      + ", ".join(f"{s} {mean(s):.2f} % (plan {v:.2f} %)" for s, v in sorted(plan["expected_availability"].items())))
+print(f"history    plan: {plan['records']} records, episodes {plan['episodes']}, "
+      f"{plan['incident_episodes']} signal episodes long enough for an incident")
+PY
+  result "history    server peak RSS $(rss_mb "$pid" | cut -d' ' -f1) MB"
+  stop_server "$pid"
+}
+
 for p in "${parts[@]}"; do
   case "$p" in
-    ingest | latency | month | two) "part_$p" ;;
-    *) die "unknown part $p (ingest, latency, month, two)" ;;
+    ingest | latency | month | two | history) "part_$p" ;;
+    *) die "unknown part $p (ingest, latency, month, two, history)" ;;
   esac
 done
 log "done; raw answers in $WORK when KEEP=1"

@@ -20,7 +20,8 @@
 //! cargo run --release -p uctriage-server --example loadgen -- --url http://127.0.0.1:8080 --token uct_… \
 //!     [--clients 4] [--rate 0] [--duration 30] [--max-requests 1000] [--batch 500] [--rooms 100]
 //!     [--start 2025-06-01T00:00:00Z] [--reverse] [--ack-log FILE] [--check-acked FILE]
-//!     [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE]
+//!     [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE] [--history DAYS]
+//!     [--outage A-B]
 //! ```
 //!
 //! - `--rate R`: requests per second over all clients on a fixed schedule (0: as fast as the
@@ -34,6 +35,19 @@
 //!   exactly the plan's records (`records` of `GET /api/v1/rooms/{id}`).
 //! - `--timeline FILE`: per second of the run, the requests answered and their p50, p99 and
 //!   maximum latency, to tell steady slowness from stalls.
+//! - `--outage A-B`: heartbeats `A` to `B - 1` of every room (counted from `--start`) report the
+//!   network unhealthy: an incident per room, opened and resolved at known times, for alerts.
+//! - `--history DAYS`: instead, each room's `DAYS` days of history from `--start` (a UTC midnight),
+//!   one request per room: bad episodes on about three days a week (an MFA prompt that turns
+//!   Exchange and Teams sign-in bad for 35 minutes to 4 hours, a network outage of 15 minutes to
+//!   2 hours, or an Exchange blip of 5 to 20 minutes, shorter than its watch period), each sent as
+//!   its heartbeats every five minutes and the healthy one that ends it, with a healthy heartbeat
+//!   at the start and 35 minutes before the end. Offline is judged only at the server's present,
+//!   never on gaps in old records, so the heartbeats of healthy stretches change no incident and
+//!   are left out: 500 rooms and 90 days take about 180,000 records instead of 13 million. The
+//!   answer adds `history`: the episodes and, per the definition of the history API (critical or
+//!   important incidents over 20 minutes between 05:00 and 21:00, UTC as these rooms send no time
+//!   zone), the unhealthy room-days and the mean availability per signal the plan should give.
 //!
 //! Exit status: 0 when every request was answered 2xx and every check held, 1 otherwise, 2 for bad
 //! arguments.
@@ -78,6 +92,8 @@ struct Opts {
     no_send: bool,
     stop_on_error: bool,
     timeline: Option<PathBuf>,
+    history: Option<u64>,
+    outage: Option<(u64, u64)>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -85,7 +101,8 @@ fn usage(msg: &str) -> ! {
         std::io::stderr(),
         "loadgen: {msg}\nusage: loadgen --url URL --token TOKEN [--clients N] [--rate R] [--duration SECS] \
          [--max-requests N] [--batch RECORDS] [--rooms N] [--start TIME] [--reverse] [--ack-log FILE] \
-         [--check-acked FILE] [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE]"
+         [--check-acked FILE] [--verify ADMIN_TOKEN] [--no-send] [--stop-on-error] [--timeline FILE] \
+         [--history DAYS] [--outage A-B]"
     );
     std::process::exit(2)
 }
@@ -112,6 +129,8 @@ fn parse_args() -> Opts {
         no_send: false,
         stop_on_error: false,
         timeline: None,
+        history: None,
+        outage: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -136,6 +155,12 @@ fn parse_args() -> Opts {
             "--no-send" => o.no_send = true,
             "--stop-on-error" => o.stop_on_error = true,
             "--timeline" => o.timeline = Some(value().into()),
+            "--history" => o.history = Some(num(&a, &value())),
+            "--outage" => {
+                let v = value();
+                let (x, y) = v.split_once('-').unwrap_or_else(|| usage(&format!("--outage {v:?}: not A-B")));
+                o.outage = Some((num(&a, x), num(&a, y)));
+            }
             "-h" | "--help" => usage("load generator for the fleet server's ingest"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -148,6 +173,16 @@ fn parse_args() -> Opts {
     }
     if o.clients == 0 || o.batch == 0 || o.rooms == 0 || o.rooms > 9999 {
         usage("--clients and --batch must be at least 1, --rooms 1 to 9999");
+    }
+    if let Some(days) = o.history {
+        if !(1..=400).contains(&days) || o.start.as_second() % 86_400 != 0 {
+            usage("--history takes 1 to 400 days from a --start at a UTC midnight");
+        }
+        // One request per room.
+        o.max_requests = o.max_requests.min(o.rooms);
+        if o.verify.is_some() {
+            usage("--verify checks the heartbeat plan, not --history");
+        }
     }
     o
 }
@@ -202,9 +237,81 @@ fn win_time(t: Timestamp) -> String {
 struct Plan {
     rooms: Vec<Room>,
     healthy: Vec<Template>,
+    /// Exchange asks for MFA (AADSTS50076) and Teams sign-in fails.
     unhealthy: Vec<Template>,
+    /// Network unhealthy (`--history`).
+    network: Vec<Template>,
+    /// Exchange disconnected (`--history`).
+    blip: Vec<Template>,
     batch: u64,
     start: Timestamp,
+    /// `--history DAYS`.
+    history: Option<u64>,
+    /// `--outage A-B`.
+    outage: Option<(u64, u64)>,
+}
+
+/// What a heartbeat of a `--history` plan says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Says {
+    Healthy,
+    Mfa,
+    Network,
+    Blip,
+}
+
+impl Says {
+    fn shape(self, hb: Heartbeat) -> Heartbeat {
+        match self {
+            Says::Healthy => hb,
+            Says::Mfa => hb.exchange("80131500 : AADSTS50076").teams_signin("Unhealthy"),
+            Says::Network => hb.network("Unhealthy"),
+            Says::Blip => hb.exchange("Disconnected"),
+        }
+    }
+}
+
+/// One bad episode of a `--history` room: heartbeat slots `from..to` are bad, slot `to` healthy.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    says: Says,
+    from: u64,
+    to: u64,
+}
+
+/// Heartbeat slots in a day.
+const SLOTS_PER_DAY: u64 = 86_400 / HEARTBEAT_SECS as u64;
+/// A history's last heartbeat is this many slots (35 minutes) before its end.
+const HISTORY_TAIL: u64 = 7;
+/// The history API's rule: more than this many minutes of critical or important incidents
+/// between these hours (the rooms send no time zone, so UTC) make a day unhealthy.
+const UNHEALTHY_MINUTES: i64 = 20;
+const WORKING_HOURS: (i64, i64) = (5, 21);
+
+fn mix(a: u64, b: u64) -> u64 {
+    let mut h = (a << 32 ^ b ^ 0x5bd1_e995).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 32)
+}
+
+/// The total length of the union of `spans` clipped to `[from, to)`.
+fn union_ms(spans: &[(i64, i64)], from: i64, to: i64) -> i64 {
+    let mut clipped: Vec<(i64, i64)> =
+        spans.iter().map(|&(a, b)| (a.max(from), b.min(to))).filter(|(a, b)| b > a).collect();
+    clipped.sort_unstable();
+    let (mut total, mut cur) = (0, None::<(i64, i64)>);
+    for (a, b) in clipped {
+        cur = match cur {
+            Some((s, e)) if a <= e => Some((s, e.max(b))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    total + cur.map_or(0, |(s, e)| e - s)
 }
 
 fn room(r: u64) -> Room {
@@ -221,18 +328,121 @@ fn room(r: u64) -> Room {
 }
 
 impl Plan {
-    fn new(rooms: u64, batch: u64, start: Timestamp) -> Plan {
+    fn new(rooms: u64, batch: u64, start: Timestamp, history: Option<u64>, outage: Option<(u64, u64)>) -> Plan {
         let rooms: Vec<Room> = (0..rooms).map(room).collect();
         let at = MARK_TIME.parse().expect("a valid time");
-        let healthy = rooms.iter().map(|r| Template::new(&Heartbeat::healthy(r, at).event(&r.computer))).collect();
-        let unhealthy = rooms
-            .iter()
-            .map(|r| {
-                let hb = Heartbeat::healthy(r, at).exchange("80131500 : AADSTS50076").teams_signin("Unhealthy");
-                Template::new(&hb.event(&r.computer))
-            })
-            .collect();
-        Plan { rooms, healthy, unhealthy, batch, start }
+        let templates = |says: Says| -> Vec<Template> {
+            rooms.iter().map(|r| Template::new(&says.shape(Heartbeat::healthy(r, at)).event(&r.computer))).collect()
+        };
+        let (healthy, unhealthy) = (templates(Says::Healthy), templates(Says::Mfa));
+        let network = if history.is_some() || outage.is_some() { templates(Says::Network) } else { Vec::new() };
+        let blip = if history.is_some() { templates(Says::Blip) } else { Vec::new() };
+        Plan { rooms, healthy, unhealthy, network, blip, batch, start, history, outage }
+    }
+
+    /// A `--history` room's bad episodes: on about three days in seven, at any time of day.
+    fn episodes(r: u64, days: u64) -> Vec<Episode> {
+        let end = days * SLOTS_PER_DAY - HISTORY_TAIL;
+        let mut out = Vec::new();
+        // Slot 0 is the first healthy heartbeat.
+        let mut free = 1;
+        for d in 0..days {
+            let h = mix(r, d);
+            if h % 7 >= 3 {
+                continue;
+            }
+            let (says, slots) = match (h >> 8) % 10 {
+                0..=4 => (Says::Mfa, 7 + (h >> 16) % 42),
+                5..=7 => (Says::Network, 3 + (h >> 16) % 22),
+                _ => (Says::Blip, 1 + (h >> 16) % 4),
+            };
+            let from = d * SLOTS_PER_DAY + (h >> 32) % SLOTS_PER_DAY;
+            if from < free || from + slots >= end {
+                continue;
+            }
+            out.push(Episode { says, from, to: from + slots });
+            free = from + slots + 1;
+        }
+        out
+    }
+
+    /// A `--history` room's heartbeats: (slot, what it says).
+    fn history_slots(r: u64, days: u64) -> Vec<(u64, Says)> {
+        let mut out = vec![(0, Says::Healthy)];
+        for e in Plan::episodes(r, days) {
+            out.extend((e.from..e.to).map(|k| (k, e.says)));
+            out.push((e.to, Says::Healthy));
+        }
+        out.push((days * SLOTS_PER_DAY - HISTORY_TAIL, Says::Healthy));
+        out
+    }
+
+    fn template(&self, r: u64, says: Says) -> &Template {
+        let set = match says {
+            Says::Healthy => &self.healthy,
+            Says::Mfa => &self.unhealthy,
+            Says::Network => &self.network,
+            Says::Blip => &self.blip,
+        };
+        &set[r as usize]
+    }
+
+    /// What the history API should say of the plan's rooms: episodes by kind, records, unhealthy
+    /// room-days and the mean availability per signal over every room-day (the last day counted
+    /// whole).
+    fn history_expected(&self, days: u64, requests: u64) -> Value {
+        let (mut mfa, mut network, mut blip, mut records, mut unhealthy) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut avail: BTreeMap<&str, f64> = BTreeMap::new();
+        let rooms = requests.min(self.rooms.len() as u64);
+        let start = self.start.as_millisecond();
+        for r in 0..rooms {
+            records += Plan::history_slots(r, days).len() as u64;
+            let mut by_signal: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+            for e in Plan::episodes(r, days) {
+                let span = (self.heartbeat(r, e.from).0.as_millisecond(), self.heartbeat(r, e.to).0.as_millisecond());
+                let signals: &[&str] = match e.says {
+                    Says::Mfa => {
+                        mfa += 1;
+                        &["exchange", "teams-signin"]
+                    }
+                    Says::Network => {
+                        network += 1;
+                        &["network"]
+                    }
+                    // Shorter than Exchange's 30-minute watch: no incident.
+                    _ => {
+                        blip += 1;
+                        &[]
+                    }
+                };
+                for s in signals {
+                    by_signal.entry(s).or_default().push(span);
+                }
+            }
+            let all: Vec<(i64, i64)> = by_signal.values().flatten().copied().collect();
+            for d in 0..days as i64 {
+                let day = start + d * 86_400_000;
+                let working = union_ms(&all, day + WORKING_HOURS.0 * 3_600_000, day + WORKING_HOURS.1 * 3_600_000);
+                unhealthy += u64::from(working / 60_000 > UNHEALTHY_MINUTES);
+                for s in ["network", "exchange", "teams-signin"] {
+                    let bad = by_signal.get(s).map_or(0, |v| union_ms(v, day, day + 86_400_000));
+                    *avail.entry(s).or_default() += 100.0 * (1.0 - bad as f64 / 86_400_000.0);
+                }
+            }
+        }
+        let room_days = (rooms * days).max(1) as f64;
+        json!({
+            "days": days,
+            "rooms": rooms,
+            "records": records,
+            "episodes": {"mfa": mfa, "network": network, "blip": blip},
+            "incident_episodes": mfa * 2 + network,
+            "expected_unhealthy_room_days": unhealthy,
+            "expected_availability": avail
+                .into_iter()
+                .map(|(s, v)| (s.to_owned(), json!((v / room_days * 1000.0).round() / 1000.0)))
+                .collect::<serde_json::Map<_, _>>(),
+        })
     }
 
     fn room_of(&self, i: u64) -> u64 {
@@ -249,34 +459,50 @@ impl Plan {
         (t, r % 10 == 3 && (k / 12) % 96 == 5)
     }
 
-    /// The body of request `i` and its room index.
-    fn body(&self, i: u64, out: &mut String) -> u64 {
+    /// The heartbeats of request `i`: (slot, what it says), and its room index.
+    fn slots(&self, i: u64) -> (Vec<(u64, Says)>, u64) {
         let r = self.room_of(i);
+        if let Some(days) = self.history {
+            return (Plan::history_slots(r, days), r);
+        }
         let first = i / self.rooms.len() as u64 * self.batch;
+        let down = |k: u64| self.outage.is_some_and(|(a, b)| (a..b).contains(&k));
+        let slots = (first..first + self.batch)
+            .map(|k| {
+                let says = if down(k) {
+                    Says::Network
+                } else if self.heartbeat(r, k).1 {
+                    Says::Mfa
+                } else {
+                    Says::Healthy
+                };
+                (k, says)
+            })
+            .collect();
+        (slots, r)
+    }
+
+    /// The body of request `i`; its room index and how many records it holds.
+    fn body(&self, i: u64, out: &mut String) -> (u64, u64) {
+        let (slots, r) = self.slots(i);
         out.clear();
         out.push('[');
-        for (j, k) in (first..first + self.batch).enumerate() {
+        for (j, &(k, says)) in slots.iter().enumerate() {
             out.push_str(if j == 0 { "\r\n" } else { ",\r\n" });
-            let (t, bad) = self.heartbeat(r, k);
-            let tpl = if bad { &self.unhealthy[r as usize] } else { &self.healthy[r as usize] };
-            tpl.write(out, FIRST_RECORD_ID + k, t);
+            self.template(r, says).write(out, FIRST_RECORD_ID + k, self.heartbeat(r, k).0);
         }
         out.push_str("\r\n]");
-        r
+        (r, slots.len() as u64)
     }
 
     /// The same request rendered event by event by the fixtures, to check the templates.
     fn body_from_fixtures(&self, i: u64) -> String {
-        let r = self.room_of(i);
+        let (slots, r) = self.slots(i);
         let room = &self.rooms[r as usize];
-        let first = i / self.rooms.len() as u64 * self.batch;
-        let events: Vec<Event> = (first..first + self.batch)
-            .map(|k| {
-                let (t, bad) = self.heartbeat(r, k);
-                let mut hb = Heartbeat::healthy(room, t);
-                if bad {
-                    hb = hb.exchange("80131500 : AADSTS50076").teams_signin("Unhealthy");
-                }
+        let events: Vec<Event> = slots
+            .into_iter()
+            .map(|(k, says)| {
+                let hb = says.shape(Heartbeat::healthy(room, self.heartbeat(r, k).0));
                 let mut e = hb.event(&room.computer);
                 e.record_id = Some(FIRST_RECORD_ID + k);
                 e
@@ -432,7 +658,7 @@ fn send(o: &Opts, plan: &Plan) -> (Tally, f64) {
                             break;
                         }
                         let b = Instant::now();
-                        let r = plan.body(i, &mut body);
+                        let (r, n) = plan.body(i, &mut body);
                         t.build_ms += b.elapsed().as_secs_f64() * 1e3;
                         t.bytes += body.len() as u64;
                         let res = agent
@@ -454,18 +680,18 @@ fn send(o: &Opts, plan: &Plan) -> (Tally, f64) {
                                 let (acc, dup) =
                                     (v["accepted"].as_u64().unwrap_or(0), v["duplicates"].as_u64().unwrap_or(0));
                                 t.ok += 1;
-                                t.records += plan.batch;
+                                t.records += n;
                                 t.accepted += acc;
                                 t.duplicates += dup;
-                                if acc != 0 && acc != plan.batch {
+                                if acc != 0 && acc != n {
                                     t.partial += 1;
                                 }
-                                if acked.contains(&i) && dup != plan.batch {
+                                if acked.contains(&i) && dup != n {
                                     t.acked_missing += 1;
                                 }
                                 let room_id = v["rooms"][0].as_str().unwrap_or_default().to_owned();
                                 if let Some(log) = &ack_log {
-                                    let line = json!({"i": i, "room": room_id, "records": plan.batch,
+                                    let line = json!({"i": i, "room": room_id, "records": n,
                                         "accepted": acc, "duplicates": dup});
                                     let mut f = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                                     let _ = writeln!(f, "{line}");
@@ -578,9 +804,10 @@ fn verify(o: &Opts, plan: &Plan, admin: &str) -> Value {
 
 fn main() {
     let o = parse_args();
-    let plan = Plan::new(o.rooms, o.batch, o.start);
+    let plan = Plan::new(o.rooms, o.batch, o.start, o.history, o.outage);
     // The templates must give exactly what the fixtures write.
-    for i in [0, 3, o.rooms * 2 + 3] {
+    let checks = if o.history.is_some() { vec![0, 3.min(o.rooms - 1)] } else { vec![0, 3, o.rooms * 2 + 3] };
+    for i in checks {
         let mut b = String::new();
         plan.body(i, &mut b);
         assert!(b == plan.body_from_fixtures(i), "request {i}: the stamped batch differs from the fixtures' rendering");
@@ -626,6 +853,9 @@ fn main() {
         let v = verify(&o, &plan, admin);
         failed |= v["ok"] != json!(true);
         out["verify"] = v;
+    }
+    if let Some(days) = o.history {
+        out["history"] = plan.history_expected(days, o.max_requests);
     }
     let _ = writeln!(std::io::stdout(), "{out}");
     std::process::exit(i32::from(failed));

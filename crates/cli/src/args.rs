@@ -294,6 +294,10 @@ pub struct ServeArgs {
     /// site nobody set takes the site of its heartbeat's IPv4 address.
     #[arg(long, value_name = "FILE")]
     pub sites: Option<PathBuf>,
+    /// Milliseconds a room incident's first alert waits, so that a fleet incident forming
+    /// around it can alert instead (five minutes; 0 sends at once).
+    #[arg(long, value_name = "MS", default_value_t = uctriage_server::alerts::HOLD_MS.unsigned_abs())]
+    pub alert_hold_ms: u64,
     /// Write the admin token created on the first start to this file (owner-only) as well.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,

@@ -18,6 +18,7 @@ fn config(args: &ServeArgs) -> Result<Config, CliError> {
     c.upload_quota = args.upload_quota_mib.saturating_mul(1024 * 1024);
     c.retention_days = args.retention_days;
     c.raw_retention_days = args.raw_retention_days;
+    c.alert_hold_ms = i64::try_from(args.alert_hold_ms).unwrap_or(i64::MAX);
     c.clock = Clock::from_env().map_err(CliError::usage)?;
     if let Some(dir) = &args.rules {
         c.extra_rules = uctriage_rules::read_dir(dir).map_err(|e| CliError::usage(e.to_string()))?;

@@ -89,7 +89,7 @@ pub struct ExplainArgs {
     /// Codes in any spelling: AADSTS50076, aadsts50076:, caa70004, 3399942148, -895025148,
     /// "SIP/2.0 403 Forbidden", 560403, "ms-diagnostics: 1034", "Reason: Q.850;cause=63", or a
     /// client error message in quotes.
-    #[arg(required = true, value_name = "CODE")]
+    #[arg(required = true, value_name = "CODE", allow_negative_numbers = true)]
     pub codes: Vec<String>,
 
     /// Output format.

@@ -93,3 +93,13 @@ fn pasted_messages_find_their_entry() {
     assert_eq!(v[0]["layer"], "license");
     assert_eq!(v[1]["code"], "0x80131500");
 }
+
+#[test]
+fn negative_numbers_are_codes_not_flags() {
+    let (code, out, err) = run(&["explain", "-895025148"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("0xCAA70004"), "{out}");
+    let (code, v) = run_json(&["explain", "-2147024891", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v[0]["code"], "0x80070005");
+}

@@ -66,6 +66,37 @@ fn names() -> &'static Names {
     })
 }
 
+/// The WinHTTP (or WinINet) error name for a number in their 12000 range.
+pub fn winhttp_name(n: u32) -> Option<&'static str> {
+    let t = names();
+    t.winhttp.get(&n).or_else(|| t.wininet.get(&n)).copied()
+}
+
+/// The code a symbolic name of the imported tables stands for, case-insensitively: an HRESULT
+/// name (`E_ACCESSDENIED`) is its value; a Win32, WinHTTP or WinINet name (`ERROR_FILE_NOT_FOUND`)
+/// is the error wrapped as an HRESULT, as `explain` shows it (`0x80070002`).
+pub fn code_for_name(name: &str) -> Option<Code> {
+    static BY_NAME: OnceLock<HashMap<String, u32>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        let t = names();
+        let mut m = HashMap::new();
+        let mut add = |table: &HashMap<u32, &'static str>, wrap: bool| {
+            let mut rows: Vec<_> = table.iter().collect();
+            rows.sort_unstable();
+            for (&n, name) in rows {
+                let v = if wrap { 0x8007_0000 | (n & 0xFFFF) } else { n };
+                m.entry(name.to_ascii_uppercase()).or_insert(v);
+            }
+        };
+        add(&t.hresult, false);
+        add(&t.win32, true);
+        add(&t.winhttp, true);
+        add(&t.wininet, true);
+        m
+    });
+    by_name.get(&name.trim().to_ascii_uppercase()).map(|&v| Code::Hresult(v))
+}
+
 /// The Win32 error name for a number (WinHTTP and WinINet ranges included).
 pub fn win32_name(n: u32) -> Option<&'static str> {
     let t = names();

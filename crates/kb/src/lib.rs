@@ -47,6 +47,9 @@ pub struct KnowledgeBase {
     by_token: HashMap<String, usize>,
     /// Lower-case alias text to the entries that list it.
     by_alias: HashMap<String, Vec<usize>>,
+    /// Upper-case symbolic name (`ERROR_INET_RESOURCE_NOT_FOUND`, `InteractionRequired`) to the
+    /// entries that carry it.
+    by_name: HashMap<String, Vec<usize>>,
     extractor: OnceLock<extract::Extractor>,
 }
 
@@ -101,6 +104,9 @@ impl KnowledgeBase {
                         }
                         for a in &e.aliases {
                             kb.by_alias.entry(alias_key(a)).or_default().push(i);
+                        }
+                        if let Some(n) = &e.name {
+                            kb.by_name.entry(n.to_ascii_uppercase()).or_default().push(i);
                         }
                         kb.entries.push(e);
                     }
@@ -174,12 +180,31 @@ impl KnowledgeBase {
     }
 
     /// Every known interpretation of `input`; or one unknown answer with its decode and suggestions.
+    ///
+    /// A symbolic name `explain` prints (an entry's name, or a Win32, HRESULT or WinHTTP name of
+    /// the imported tables) reads as its code. A bare number that is a WinHTTP or WinINet error
+    /// of the imported tables (12001–12184) reads as that error first, and its AADSTS reading
+    /// follows, known or not.
     pub fn explain(&self, input: &str) -> Vec<Explanation<'_>> {
-        let cands = candidates(input);
+        let mut cands = candidates(input);
+        let word = input.trim().trim_matches(|c| c == '"' || c == '\'' || c == '`');
+        let number = word.parse::<u32>().ok().filter(|_| word.bytes().all(|b| b.is_ascii_digit()));
+        let winhttp = number.filter(|&n| decode::winhttp_name(n).is_some());
+        if let Some(n) = winhttp {
+            cands.insert(0, Code::Hresult(0x8007_0000 | n));
+        }
         let mut out: Vec<Explanation<'_>> = Vec::new();
         let mut hits: Vec<usize> = Vec::new();
         if let Some(ix) = self.by_alias.get(&alias_key(input)) {
             hits.extend(ix);
+        }
+        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if let Some(ix) = self.by_name.get(&word.to_ascii_uppercase()) {
+                hits.extend(ix);
+            }
+            if let Some(c) = decode::code_for_name(word) {
+                cands.insert(0, c);
+            }
         }
         for c in &cands {
             if let Some(i) = self.index_of(c) {
@@ -204,20 +229,34 @@ impl KnowledgeBase {
                 });
             }
         }
-        if !out.is_empty() {
-            return out;
-        }
-        for c in &cands {
-            if let Some(e) = self.synthesize(c) {
-                return vec![Explanation {
+        if out.is_empty() {
+            if let Some((c, e)) = cands.iter().find_map(|c| Some((c, self.synthesize(c)?))) {
+                out.push(Explanation {
                     input: input.to_owned(),
                     code: Some(c.clone()),
                     known: true,
                     entry: Some(Cow::Owned(e)),
                     decoded: Some(decode(c)),
                     suggestions: Vec::new(),
-                }];
+                });
             }
+        }
+        if let Some(n) = winhttp.filter(|_| !out.is_empty()) {
+            // The same number as an AADSTS code, listed after the WinHTTP reading even when unknown.
+            let aadsts = Code::Aadsts(n);
+            if !out.iter().any(|x| x.code.as_ref() == Some(&aadsts)) {
+                out.push(Explanation {
+                    input: input.to_owned(),
+                    suggestions: self.nearest(Some(&aadsts), input, 5),
+                    decoded: Some(decode(&aadsts)),
+                    code: Some(aadsts),
+                    known: false,
+                    entry: None,
+                });
+            }
+        }
+        if !out.is_empty() {
+            return out;
         }
         let first = cands.first().cloned();
         vec![Explanation {

@@ -103,3 +103,44 @@ fn negative_numbers_are_codes_not_flags() {
     assert_eq!(code, 0);
     assert_eq!(v[0]["code"], "0x80070005");
 }
+
+#[test]
+fn symbolic_names_explain_prints_are_accepted() {
+    // Names of knowledge-base entries, and names from the imported Win32 / HRESULT / WinHTTP tables.
+    for (name, code) in [
+        ("ERROR_FILE_NOT_FOUND", "0x80070002"),
+        ("error_file_not_found", "0x80070002"),
+        ("ERROR_INET_RESOURCE_NOT_FOUND", "0xCAA70004"),
+        ("E_ACCESSDENIED", "0x80070005"),
+        ("ERROR_ACCESS_DENIED", "0x80070005"),
+        ("ERROR_INVALID_FUNCTION", "0x80070001"),
+        ("ERROR_WINHTTP_NAME_NOT_RESOLVED", "0x80072EE7"),
+    ] {
+        let (exit, v) = run_json(&["explain", "--format", "json", name]);
+        assert_eq!(exit, 0, "{name}: {v}");
+        assert_eq!(v[0]["code"], code, "{name}: {v}");
+        assert_eq!(v[0]["known"], true, "{name}: {v}");
+    }
+    // What explain prints as a name reads back as the same code.
+    let (_, out, _) = run(&["explain", "2147942402"]);
+    let printed = out.lines().next().unwrap().split(" — ").nth(1).unwrap().to_owned();
+    let (_, v) = run_json(&["explain", "--format", "json", &printed]);
+    assert_eq!(v[0]["code"], "0x80070002");
+}
+
+#[test]
+fn a_number_in_the_winhttp_range_reads_as_winhttp_first_then_aadsts() {
+    let (code, v) = run_json(&["explain", "--format", "json", "12002"]);
+    assert_eq!(code, 0, "{v}");
+    let codes: Vec<&str> = v.as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["0x80072EE2", "AADSTS12002"], "{v}");
+    assert_eq!(v[0]["known"], true);
+    let (code, out, _) = run(&["explain", "12029"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("“12029” has 2 readings:\n0x80072EFD"), "{out}");
+    assert!(out.contains("ERROR_WINHTTP_CANNOT_CONNECT"), "{out}");
+    assert!(out.contains("AADSTS12029"), "{out}");
+    // Outside the range nothing changes: 50076 is the AADSTS code.
+    let (_, v) = run_json(&["explain", "--format", "json", "50076"]);
+    assert_eq!(v[0]["code"], "AADSTS50076");
+}

@@ -153,20 +153,14 @@ pub(crate) fn collect(
     let mut units = Vec::new();
     for source in sources {
         match source {
-            Source::Stdin => {
-                let mut buf = Vec::new();
-                match io::stdin().lock().take(opts.max_total_bytes).read_to_end(&mut buf) {
-                    Ok(_) => add_bytes("-", "stdin", buf.into(), opts, budget, 0, &mut units, warnings),
-                    Err(e) => warnings.push(warn("-", "", format!("cannot read standard input: {e}"))),
-                }
-            }
+            Source::Stdin => add_stream(io::stdin().lock(), "-", "stdin", opts, budget, &mut units, warnings),
             Source::Bytes { name, bytes } => {
                 // Named like a file: the name as given is the display path; detection sees it
                 // with forward slashes, as it sees the names of zip entries.
                 let detect_name = name.replace('\\', "/");
                 add_bytes(name, &detect_name, bytes.clone(), opts, budget, 0, &mut units, warnings);
             }
-            Source::Path(p) => walk(p, &p.display().to_string(), opts, budget, &mut units, warnings),
+            Source::Path(p) => walk(p, &p.display().to_string(), true, opts, budget, &mut units, warnings),
         }
     }
     units
@@ -176,7 +170,65 @@ fn warn(path: &str, place: &str, message: impl Into<String>) -> Warning {
     Warning { path: path.to_owned(), place: place.to_owned(), message: message.into() }
 }
 
-fn walk(path: &Path, display: &str, opts: &Options, budget: &Arc<Budget>, units: &mut Vec<Unit>, w: &mut Vec<Warning>) {
+/// A stream read once (standard input, a FIFO named on the command line): read up to the run's
+/// byte budget, then handled like a file called `name`.
+fn add_stream(
+    stream: impl Read,
+    display: &str,
+    name: &str,
+    opts: &Options,
+    budget: &Arc<Budget>,
+    units: &mut Vec<Unit>,
+    w: &mut Vec<Warning>,
+) {
+    let mut buf = Vec::new();
+    match stream.take(opts.max_total_bytes).read_to_end(&mut buf) {
+        Ok(_) => add_bytes(display, name, buf.into(), opts, budget, 0, units, w),
+        Err(e) => w.push(warn(display, "", format!("cannot read: {e}"))),
+    }
+}
+
+/// What a file that is neither a regular file nor a folder is, for the warning that skips it.
+fn special_kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = t;
+    "not a regular file"
+}
+
+#[cfg(unix)]
+fn is_fifo(t: std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&t)
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: std::fs::FileType) -> bool {
+    false
+}
+
+/// Walk a path. `named` is true for a path given by the user (not found in a folder): a FIFO
+/// named so is a stream (`scan <(zcat logs.gz)`), read once; found in a folder, a FIFO, a socket
+/// or a device is skipped with a warning (opening one would wait forever or never end).
+fn walk(
+    path: &Path,
+    display: &str,
+    named: bool,
+    opts: &Options,
+    budget: &Arc<Budget>,
+    units: &mut Vec<Unit>,
+    w: &mut Vec<Warning>,
+) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -199,11 +251,22 @@ fn walk(path: &Path, display: &str, opts: &Options, budget: &Arc<Budget>, units:
                 continue;
             }
             let shown = e.display().to_string();
-            walk(&e, &shown, opts, budget, units, w);
+            walk(&e, &shown, false, opts, budget, units, w);
         }
         return;
     }
     let name = path.file_name().map_or_else(|| display.to_owned(), |n| n.to_string_lossy().into_owned());
+    if !meta.is_file() {
+        if named && is_fifo(meta.file_type()) {
+            match File::open(path) {
+                Ok(f) => add_stream(f, display, &name, opts, budget, units, w),
+                Err(e) => w.push(warn(display, "", format!("cannot open: {e}"))),
+            }
+        } else {
+            w.push(warn(display, "", format!("{}, not a regular file: skipped", special_kind(meta.file_type()))));
+        }
+        return;
+    }
     let mut head = [0u8; 4];
     let n = File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     if is_zip(&name, &head[..n]) {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 /// One input given to [`read`](crate::read).
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// A file (any supported format, a zip, nested zips) or a folder, walked recursively.
+    /// A file (any supported format, a zip, nested zips) or a folder, walked recursively. A FIFO
+    /// given here is a stream (`scan <(zcat logs.gz)`), read once like standard input; FIFOs,
+    /// sockets and devices found in a folder are skipped with a warning.
     Path(PathBuf),
-    /// Standard input, read whole (up to the run's byte budget) and then handled like a file.
+    /// Standard input, read once, whole (up to the run's byte budget), then handled like a file.
     Stdin,
     /// Bytes in memory (an upload, the built-in sample), handled like a file called `name`: the
     /// name is the input's display path and helps detection; a zip is opened in memory, nested

@@ -3,6 +3,7 @@
 mod codes;
 mod explain;
 mod fleet;
+mod hostile;
 mod scan;
 mod scenarios;
 mod triage;

@@ -1,0 +1,115 @@
+//! Hostile inputs (issue 13, part 4): special files, overlapping zip entries, terminal escapes,
+//! warnings in every format. Every test here is bounded in time: a hang fails, it never blocks.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use std::os::unix::fs::OpenOptionsExt;
+
+use assert_cmd::Command;
+
+/// `O_NONBLOCK` on Linux.
+const O_NONBLOCK: i32 = 0o4000;
+
+/// A scan that hangs fails after this long instead of blocking the suite.
+const LIMIT: Duration = Duration::from_secs(20);
+
+const LOG: &str = "2025-07-15 08:30:11 room01 sign-in failed: AADSTS50126\n";
+
+/// A fresh folder of this test's own.
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("uctriage-hostile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs").success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Run the binary with a time limit; (exit code, stdout, stderr). A timeout panics.
+fn run_bounded(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("uctriage")
+        .expect("binary builds")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .timeout(LIMIT)
+        .output()
+        .expect("runs");
+    let code =
+        out.status.code().unwrap_or_else(|| panic!("killed (timeout?): {}", String::from_utf8_lossy(&out.stderr)));
+    (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn fifo_in_a_folder_is_skipped_with_a_warning() {
+    let d = dir("fifo-folder");
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    mkfifo(&d.join("pipe.log"));
+    // Reached through a link too.
+    std::os::unix::fs::symlink(d.join("pipe.log"), d.join("link.log")).unwrap();
+    let (code, out, err) = run_bounded(&["scan", "--format", "json", d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = v["warnings"].to_string();
+    for name in ["pipe.log", "link.log"] {
+        assert!(warnings.contains(name) && warnings.contains("FIFO"), "no warning for {name}: {warnings}");
+    }
+    assert_eq!(v["stats"]["files"], 1, "{out}");
+}
+
+#[test]
+fn socket_in_a_folder_is_skipped_with_a_warning() {
+    let d = dir("socket-folder");
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(d.join("control.sock")).unwrap();
+    let (code, out, err) = run_bounded(&["scan", "--format", "json", d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("control.sock") && warnings.contains("socket"), "{warnings}");
+}
+
+#[test]
+fn device_linked_from_a_folder_is_skipped_with_a_warning() {
+    let d = dir("device-folder");
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.log")).unwrap();
+    let (code, out, err) = run_bounded(&["scan", "--format", "json", d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("zero.log") && warnings.contains("device"), "{warnings}");
+}
+
+#[test]
+fn fifo_on_the_command_line_is_read_once_as_a_stream() {
+    let d = dir("fifo-arg");
+    let fifo = d.join("logs.txt");
+    mkfifo(&fifo);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            // Wait for the reader without blocking (O_NONBLOCK: no reader yet is ENXIO), so that a
+            // scan that never opens the FIFO fails the test instead of hanging it.
+            let deadline = std::time::Instant::now() + LIMIT;
+            let mut f = loop {
+                match std::fs::OpenOptions::new().write(true).custom_flags(O_NONBLOCK).open(&fifo) {
+                    Ok(f) => break f,
+                    Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => panic!("no reader opened the FIFO: {e}"),
+                }
+            };
+            f.write_all(LOG.as_bytes()).unwrap();
+        })
+    };
+    let (code, out, err) = run_bounded(&["scan", "--format", "json", fifo.to_str().unwrap()]);
+    writer.join().unwrap();
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["findings"][0]["codes"][0], "AADSTS50126", "{out}");
+    assert_eq!(v["inputs"][0]["path"], fifo.to_str().unwrap());
+}

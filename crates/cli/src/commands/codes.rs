@@ -36,6 +36,15 @@ pub fn run(args: &CodesArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         }
     }
     let kind = args.kind.as_deref().map(|k| k.to_ascii_lowercase().replace('_', "-"));
+    if let Some(k) = &kind {
+        let mut kinds: Vec<String> = kb.entries().iter().map(kind_name).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if !kinds.contains(k) {
+            let given = args.kind.as_deref().unwrap_or_default();
+            return Err(CliError::usage(format!("unknown kind {given:?}; kinds: {}", kinds.join(", "))));
+        }
+    }
     let search = args.search.as_deref().map(str::to_lowercase);
     let keep = |e: &&Entry| {
         args.family.as_deref().is_none_or(|f| e.family == f)

@@ -32,6 +32,10 @@ fn filters_combine_and_bad_filters_are_usage_errors() {
     assert!(arr.iter().all(|e| e["code"].as_str().unwrap().starts_with("MSRC ") && e["layer"] == "sbc"));
     assert_eq!(run(&["codes", "--layer", "nope"]).0, 2);
     assert_eq!(run(&["codes", "--family", "nope"]).0, 2);
+    let (code, out, err) = run(&["codes", "--kind", "foo"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.is_empty() && err.contains("unknown kind \"foo\"") && err.contains("aadsts"), "{err}");
+    assert_eq!(run(&["codes", "--kind", "MS_DIAG"]).0, 0);
     let (code, out, _) = run(&["codes", "--families"]);
     assert_eq!(code, 0);
     assert!(out.contains("sip-4xx"));

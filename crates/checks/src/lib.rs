@@ -70,7 +70,7 @@ pub use report::{Check, Report, Status};
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Text, global = true)]
     pub format: Format,
 
     /// Seconds to wait for any one probe (connect, handshake, answer) before giving up.

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "uctriage", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// When to use colour in text output.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, ignore_case = true, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     #[command(subcommand)]
@@ -93,7 +93,7 @@ pub struct ExplainArgs {
     pub codes: Vec<String>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -101,8 +101,24 @@ pub struct ExplainArgs {
 pub enum ReportFormat {
     Text,
     Json,
+    #[value(alias = "md")]
     Markdown,
     Html,
+}
+
+impl ReportFormat {
+    /// The format a report file's extension names (`.html`, `.htm`, `.md`, `.markdown`, `.json`,
+    /// `.jsonl`, `.txt`), in any case.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "html" | "htm" => ReportFormat::Html,
+            "md" | "markdown" => ReportFormat::Markdown,
+            "json" | "jsonl" => ReportFormat::Json,
+            "txt" | "text" | "log" => ReportFormat::Text,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -116,9 +132,10 @@ pub struct ScanArgs {
     #[arg(long)]
     pub sample: bool,
 
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub format: ReportFormat,
+    /// Report format (md for markdown); default: from the --output file's extension (.html,
+    /// .md, .json, .txt), else text.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub format: Option<ReportFormat>,
 
     /// Write the report to this file instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -167,7 +184,7 @@ pub enum RulesAction {
         #[arg(long, value_name = "DIR")]
         rules: Option<std::path::PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
         format: TextOrJson,
     },
     /// Validate rule files (the built-in ones, or those of a folder): syntax, fields, regular
@@ -223,7 +240,7 @@ pub struct CodesArgs {
     pub families: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
 
@@ -246,7 +263,7 @@ pub struct TriageArgs {
     pub no_input: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -396,7 +413,7 @@ pub struct FleetRoomsArgs {
     /// Part of a room's name, computer or resource account.
     #[arg(long)]
     pub name: Option<String>,
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -405,7 +422,7 @@ pub struct FleetRoomArgs {
     #[command(flatten)]
     pub server: crate::client::ServerArgs,
     pub id: String,
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -453,7 +470,7 @@ pub struct FleetIncidentsArgs {
     pub room: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 

@@ -48,7 +48,11 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let report = result.map_err(|e| CliError::usage(e.to_string()))?;
     let to_terminal =
         args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let body = match args.format {
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(ReportFormat::from_extension))
+        .unwrap_or(ReportFormat::Text);
+    let body = match format {
         ReportFormat::Text => uctriage_report::text(&report, to_terminal),
         ReportFormat::Json => report.json() + "\n",
         ReportFormat::Markdown => uctriage_report::markdown(&report),

@@ -112,3 +112,40 @@ fn evidence_exits_2_like_scan_when_nothing_can_be_read() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("AADSTS50076"), "{out}");
 }
+
+#[test]
+fn output_format_follows_the_file_extension_and_format_names_ignore_case() {
+    let p = tmp("ext.txt", "2025-07-15 08:30:11 AADSTS53003 blocked\n");
+    let dir = std::env::temp_dir().join(format!("uctriage-cli-{}-ext", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, starts) in [
+        ("r.html", "<!doctype html>"),
+        ("r.HTM", "<!doctype html>"),
+        ("r.md", "# "),
+        ("r.json", "{"),
+        ("r.jsonl", "{"),
+        ("r.txt", ""),
+    ] {
+        let f = dir.join(file);
+        let (code, _, err) = run(&["scan", "-o", f.to_str().unwrap(), &p]);
+        assert_eq!(code, 1, "{file}: {err}");
+        let body = std::fs::read_to_string(&f).unwrap();
+        assert!(body.starts_with(starts), "{file}: {body}");
+        if starts.is_empty() {
+            assert!(!body.starts_with('{') && !body.starts_with('#') && !body.starts_with('<'), "{body}");
+        }
+    }
+    // --format wins over the extension.
+    let f = dir.join("forced.html");
+    run(&["scan", "--format", "json", "-o", f.to_str().unwrap(), &p]);
+    assert!(std::fs::read_to_string(&f).unwrap().starts_with('{'));
+    // Names in any case, and md for markdown.
+    let (code, v) = run_json(&["scan", "--format", "JSON", &p]);
+    assert_eq!(code, 1);
+    assert!(v["findings"].is_array(), "{v}");
+    let (code, out, err) = run(&["scan", "--format", "md", &p]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.starts_with("# "), "{out}");
+    let (code, _, err) = run(&["explain", "--format", "Json", "AADSTS50076"]);
+    assert_eq!(code, 0, "{err}");
+}

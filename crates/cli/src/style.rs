@@ -1,5 +1,7 @@
-//! Terminal styling: colour only when writing to a terminal, never when `NO_COLOR` is set.
+//! Terminal styling: colour only when writing to a terminal, never when `NO_COLOR` is set to a
+//! non-empty value (<https://no-color.org>: an empty `NO_COLOR` does not turn colour off).
 
+use std::ffi::OsStr;
 use std::io::IsTerminal;
 
 use crate::args::ColorChoice;
@@ -12,12 +14,12 @@ pub struct Style {
 
 impl Style {
     pub fn new(choice: ColorChoice) -> Self {
-        let on = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        };
-        Style { on }
+        Style { on: colour(choice, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref()) }
+    }
+
+    /// Whether escapes are emitted.
+    pub fn is_on(self) -> bool {
+        self.on
     }
 
     pub fn plain() -> Self {
@@ -53,6 +55,16 @@ impl Style {
     }
 }
 
+/// Whether to colour: `--color always` or `never` decide; `auto` colours a terminal unless
+/// `NO_COLOR` holds a non-empty value.
+pub fn colour(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.is_none_or(OsStr::is_empty),
+    }
+}
+
 /// Wrap `text` to `width` columns, each line starting with `indent`.
 pub fn wrap(text: &str, indent: &str, width: usize) -> String {
     let mut out = String::new();
@@ -81,4 +93,22 @@ pub fn item(prefix: &str, text: &str, indent: &str, width: usize) -> String {
     let hang = " ".repeat(first.chars().count());
     let body = wrap(text, &hang, width);
     body.replacen(&hang, &first, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour;
+    use crate::args::ColorChoice;
+
+    #[test]
+    fn only_a_non_empty_no_color_turns_colour_off() {
+        assert!(colour(ColorChoice::Auto, true, None));
+        assert!(colour(ColorChoice::Auto, true, Some(OsStr::new(""))));
+        assert!(!colour(ColorChoice::Auto, true, Some(OsStr::new("1"))));
+        assert!(!colour(ColorChoice::Auto, false, None));
+        assert!(colour(ColorChoice::Always, false, Some(OsStr::new("1"))));
+        assert!(!colour(ColorChoice::Never, true, None));
+    }
 }

@@ -21,7 +21,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
     let style = Style::new(cli.color);
     match &cli.command {
         Command::Explain(a) => explain::run(a, style, out),
-        Command::Scan(a) => scan::run(a, out),
+        Command::Scan(a) => scan::run(a, cli.color, out),
         Command::Rules(a) => rules::run(a, out),
         Command::Sample(a) => sample::run(a, out),
         Command::Evidence(a) => evidence::run(a, out),

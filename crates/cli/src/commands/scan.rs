@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Write};
 use uctriage_rules::{RuleSet, Verdict};
 use uctriage_scan::{scan, ReadOptions, ScanOptions, Source};
 
-use crate::args::{ReportFormat, ScanArgs};
+use crate::args::{ColorChoice, ReportFormat, ScanArgs};
+use crate::style::Style;
 use crate::{CliError, Exit};
 
 /// The built-in rules plus `--rules DIR`, or a usage error naming the bad file.
@@ -22,7 +23,7 @@ pub(crate) fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleSet, CliEr
     })
 }
 
-pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<Exit, CliError> {
     let rules = load_rules(args.rules.as_deref())?;
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -46,14 +47,18 @@ pub fn run(args: &ScanArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         pb.finish_and_clear();
     }
     let report = result.map_err(|e| CliError::usage(e.to_string()))?;
-    let to_terminal =
-        args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Colour follows --color for standard output; a report file is never coloured unless asked.
+    let colour = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => args.output.is_none() && Style::new(choice).is_on(),
+    };
     let format = args
         .format
         .or_else(|| args.output.as_deref().and_then(ReportFormat::from_extension))
         .unwrap_or(ReportFormat::Text);
     let body = match format {
-        ReportFormat::Text => uctriage_report::text(&report, to_terminal),
+        ReportFormat::Text => uctriage_report::text(&report, colour),
         ReportFormat::Json => report.json() + "\n",
         ReportFormat::Markdown => uctriage_report::markdown(&report),
         ReportFormat::Html => uctriage_report::html(&report),

@@ -149,3 +149,15 @@ fn output_format_follows_the_file_extension_and_format_names_ignore_case() {
     let (code, _, err) = run(&["explain", "--format", "Json", "AADSTS50076"]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn scan_follows_color() {
+    let p = tmp("colour.txt", "2025-07-15 08:30:11 AADSTS53003 blocked\n");
+    let (code, out, _) = run(&["--color", "always", "scan", &p]);
+    assert_eq!(code, 1);
+    assert!(out.contains("\x1b["), "{out}");
+    let (_, out, _) = run(&["scan", "--color", "never", &p]);
+    assert!(!out.contains('\x1b'), "{out}");
+    let (_, out, _) = run(&["scan", &p]);
+    assert!(!out.contains('\x1b'), "piped output is plain: {out}");
+}

@@ -2,7 +2,10 @@
 //!
 //! Nothing is ever extracted to disk. Zip entry names are only names: `../x` and `C:\x` are shown,
 //! never followed. Guards stop zip bombs: a cap on entries, on total uncompressed bytes (counted as
-//! they are really read, not as the archive claims), on the compression ratio and on nesting.
+//! they are really read, not as the archive claims) for the run and for each input (its size times
+//! the highest ratio), on the compression ratio and on nesting; an archive whose entries overlap
+//! (many entries pointing at the same data) is refused before anything in it is read. Only regular
+//! files are opened in folders: FIFOs, sockets and devices are skipped with a warning.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -93,7 +96,7 @@ type Archive = zip::ZipArchive<ArchiveData>;
 pub(crate) enum Origin {
     File(PathBuf),
     Memory(Arc<[u8]>),
-    ZipEntry { archive: Archive, index: usize },
+    ZipEntry { archive: Archive, index: usize, budgets: Budgets },
 }
 
 /// One thing to read.
@@ -123,17 +126,24 @@ impl Budget {
     }
 }
 
-/// A reader that stops with an error when the shared budget runs out (a bomb that lies about sizes).
+/// A reader that stops with an error when the run's or the input's budget runs out (a bomb that
+/// lies about sizes).
 struct Metered<R> {
     inner: R,
-    budget: Arc<Budget>,
+    budgets: Budgets,
 }
 
 impl<R: Read> Read for Metered<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if !self.budget.spend(n as u64) {
+        if !self.budgets.run.spend(n as u64) {
             return Err(io::Error::other("the total uncompressed size limit was reached (possible zip bomb)"));
+        }
+        if !self.budgets.input.spend(n as u64) {
+            return Err(io::Error::other(format!(
+                "this input's limit of {} uncompressed bytes was reached (possible zip bomb)",
+                self.budgets.input_limit
+            )));
         }
         Ok(n)
     }
@@ -158,7 +168,7 @@ pub(crate) fn collect(
                 // Named like a file: the name as given is the display path; detection sees it
                 // with forward slashes, as it sees the names of zip entries.
                 let detect_name = name.replace('\\', "/");
-                add_bytes(name, &detect_name, bytes.clone(), opts, budget, 0, &mut units, warnings);
+                add_bytes(name, &detect_name, bytes.clone(), opts, budget, None, 0, &mut units, warnings);
             }
             Source::Path(p) => walk(p, &p.display().to_string(), true, opts, budget, &mut units, warnings),
         }
@@ -183,7 +193,7 @@ fn add_stream(
 ) {
     let mut buf = Vec::new();
     match stream.take(opts.max_total_bytes).read_to_end(&mut buf) {
-        Ok(_) => add_bytes(display, name, buf.into(), opts, budget, 0, units, w),
+        Ok(_) => add_bytes(display, name, buf.into(), opts, budget, None, 0, units, w),
         Err(e) => w.push(warn(display, "", format!("cannot read: {e}"))),
     }
 }
@@ -270,8 +280,11 @@ fn walk(
     let mut head = [0u8; 4];
     let n = File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     if is_zip(&name, &head[..n]) {
-        match SharedFile::open(path).map(ArchiveData::File) {
-            Ok(data) => add_archive(data, display, opts, budget, 0, units, w),
+        match SharedFile::open(path) {
+            Ok(file) => {
+                let budgets = Budgets::for_input(budget, file.len, opts);
+                add_archive(ArchiveData::File(file), display, opts, &budgets, 0, units, w);
+            }
             Err(e) => w.push(warn(display, "", format!("cannot open: {e}"))),
         }
         return;
@@ -284,6 +297,30 @@ fn walk(
     });
 }
 
+/// The least an archive may spend, however small it is (see [`Budgets`]).
+const MIN_ARCHIVE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The budgets an archive's entries are read under: the run's, and the input's own (its size
+/// times the highest compression ratio, at least [`MIN_ARCHIVE_BYTES`]), shared by the archives
+/// nested in it, so that no input can make the run do more work than its size justifies.
+#[derive(Debug, Clone)]
+pub(crate) struct Budgets {
+    run: Arc<Budget>,
+    input: Arc<Budget>,
+    input_limit: u64,
+}
+
+impl Budgets {
+    fn for_input(run: &Arc<Budget>, archive_len: u64, opts: &Options) -> Self {
+        let input_limit = archive_len.saturating_mul(opts.max_ratio).max(MIN_ARCHIVE_BYTES);
+        Budgets { run: run.clone(), input: Budget::new(input_limit), input_limit }
+    }
+
+    fn meter<R: Read>(&self, inner: R) -> Metered<R> {
+        Metered { inner, budgets: self.clone() }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn add_bytes(
     display: &str,
@@ -291,12 +328,14 @@ fn add_bytes(
     bytes: Arc<[u8]>,
     opts: &Options,
     budget: &Arc<Budget>,
+    parent: Option<&Budgets>,
     depth: usize,
     units: &mut Vec<Unit>,
     w: &mut Vec<Warning>,
 ) {
     if is_zip(name, &bytes[..bytes.len().min(4)]) {
-        add_archive(ArchiveData::Memory(io::Cursor::new(bytes)), display, opts, budget, depth, units, w);
+        let budgets = parent.cloned().unwrap_or_else(|| Budgets::for_input(budget, bytes.len() as u64, opts));
+        add_archive(ArchiveData::Memory(io::Cursor::new(bytes)), display, opts, &budgets, depth, units, w);
     } else {
         units.push(Unit {
             path: display.to_owned(),
@@ -307,11 +346,41 @@ fn add_bytes(
     }
 }
 
+/// What the central directory says of one entry.
+struct EntryInfo {
+    name: String,
+    size: u64,
+    compressed: u64,
+    is_dir: bool,
+    encrypted: bool,
+}
+
+/// Entries whose bytes (local header and data) overlap, or run into the central directory: the
+/// mark of a zip bomb without compression, where many entries point at the same data. Ranges are
+/// `(start, end, entry index)`; the answer says which entries and where.
+fn overlap(ranges: &mut [(u64, u64, usize)], dir_start: u64) -> Option<String> {
+    ranges.sort_unstable();
+    if let Some(&(start, _, i)) = ranges.iter().find(|r| r.1 > dir_start) {
+        return Some(format!(
+            "entry {} (local header at byte {start}) runs into the central directory at byte {dir_start}",
+            i + 1
+        ));
+    }
+    ranges.windows(2).find(|p| p[0].1 > p[1].0).map(|p| {
+        format!(
+            "entries {} and {} overlap at byte {} (their local headers and data share bytes)",
+            p[0].2 + 1,
+            p[1].2 + 1,
+            p[1].0
+        )
+    })
+}
+
 fn add_archive(
     data: ArchiveData,
     display: &str,
     opts: &Options,
-    budget: &Arc<Budget>,
+    budgets: &Budgets,
     depth: usize,
     units: &mut Vec<Unit>,
     w: &mut Vec<Warning>,
@@ -335,21 +404,37 @@ fn add_archive(
             format!("{count} entries: only the first {} are read (zip entry limit)", opts.max_zip_entries),
         ));
     }
+    // Every entry's place is checked against the others before any is read.
+    let mut entries = Vec::with_capacity(count.min(opts.max_zip_entries));
+    let mut ranges = Vec::with_capacity(entries.capacity());
     for index in 0..count.min(opts.max_zip_entries) {
-        let place = format!("entry {}", index + 1);
-        let (name, size, compressed, is_dir, encrypted) = match archive.by_index_raw(index) {
-            Ok(f) => (
-                f.name().map_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned(), |n| n.replace('\\', "/")),
-                f.size(),
-                f.compressed_size(),
-                f.is_dir(),
-                f.encrypted(),
-            ),
-            Err(e) => {
-                w.push(warn(display, &place, format!("unreadable entry header: {e}")));
-                continue;
+        match archive.by_index_raw(index) {
+            Ok(f) => {
+                let start = f.header_start();
+                ranges.push((start, f.data_start().unwrap_or(start).saturating_add(f.compressed_size()), index));
+                entries.push(Some(EntryInfo {
+                    name: f
+                        .name()
+                        .map_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned(), |n| n.replace('\\', "/")),
+                    size: f.size(),
+                    compressed: f.compressed_size(),
+                    is_dir: f.is_dir(),
+                    encrypted: f.encrypted(),
+                }));
             }
-        };
+            Err(e) => {
+                w.push(warn(display, &format!("entry {}", index + 1), format!("unreadable entry header: {e}")));
+                entries.push(None);
+            }
+        }
+    }
+    if let Some(why) = overlap(&mut ranges, archive.central_directory_start()) {
+        w.push(warn(display, "", format!("{why}: overlapping zip entries (possible zip bomb), archive not read")));
+        return;
+    }
+    let mut declared = 0u64;
+    for (index, entry) in entries.into_iter().enumerate() {
+        let Some(EntryInfo { name, size, compressed, is_dir, encrypted }) = entry else { continue };
         if is_dir {
             continue;
         }
@@ -373,17 +458,29 @@ fn add_archive(
             ));
             continue;
         }
+        declared = declared.saturating_add(size);
+        if declared > budgets.input_limit {
+            w.push(warn(
+                display,
+                "",
+                format!(
+                    "entries from {} on are not read: together they would pass this input's limit of {} \
+                     uncompressed bytes ({} times its size, possible zip bomb)",
+                    index + 1,
+                    budgets.input_limit,
+                    opts.max_ratio
+                ),
+            ));
+            return;
+        }
         let nested = name.to_ascii_lowercase().ends_with(".zip");
         if nested {
             let mut buf = Vec::new();
             let read = archive.by_index(index).and_then(|f| {
-                Metered { inner: f, budget: budget.clone() }
-                    .take(opts.max_entry_bytes)
-                    .read_to_end(&mut buf)
-                    .map_err(zip::result::ZipError::Io)
+                budgets.meter(f).take(opts.max_entry_bytes).read_to_end(&mut buf).map_err(zip::result::ZipError::Io)
             });
             match read {
-                Ok(_) => add_bytes(&shown, &name, buf.into(), opts, budget, depth + 1, units, w),
+                Ok(_) => add_bytes(&shown, &name, buf.into(), opts, &budgets.run, Some(budgets), depth + 1, units, w),
                 Err(e) => w.push(warn(&shown, "", format!("cannot read nested archive: {e}"))),
             }
             continue;
@@ -392,13 +489,13 @@ fn add_archive(
             path: shown,
             name,
             size: Some(size),
-            origin: Origin::ZipEntry { archive: archive.clone(), index },
+            origin: Origin::ZipEntry { archive: archive.clone(), index, budgets: budgets.clone() },
         });
     }
 }
 
 /// Open a unit for reading.
-pub(crate) fn open(unit: &Unit, opts: &Options, budget: &Arc<Budget>) -> io::Result<Input> {
+pub(crate) fn open(unit: &Unit, opts: &Options) -> io::Result<Input> {
     match &unit.origin {
         Origin::File(p) => {
             let f = File::open(p)?;
@@ -409,15 +506,15 @@ pub(crate) fn open(unit: &Unit, opts: &Options, budget: &Arc<Budget>) -> io::Res
         Origin::Memory(bytes) => {
             Input::new(unit.path.clone(), unit.name.clone(), Box::new(io::Cursor::new(bytes.clone())), unit.size)
         }
-        Origin::ZipEntry { archive, index } => {
+        Origin::ZipEntry { archive, index, budgets } => {
             // A thread owns its own clone of the archive and streams the entry through a small
             // bounded channel: entries are never held whole in memory, and several can be read at once.
             let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
             let mut archive = archive.clone();
-            let (index, cap, budget) = (*index, opts.max_entry_bytes, budget.clone());
+            let (index, cap, budgets) = (*index, opts.max_entry_bytes, budgets.clone());
             std::thread::spawn(move || {
                 let mut f = match archive.by_index(index) {
-                    Ok(f) => Metered { inner: f, budget }.take(cap),
+                    Ok(f) => budgets.meter(f).take(cap),
                     Err(e) => {
                         let _ = tx.send(Err(io::Error::other(e.to_string())));
                         return;

@@ -24,7 +24,6 @@ pub mod readers;
 mod source;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -92,7 +91,7 @@ where
     let window = rayon::current_num_threads().max(1) * 2;
     for batch in units.chunks(window) {
         let results: Vec<(InputReport, S)> =
-            batch.par_iter().map(|u| read_unit(u, opts, &budget, &registry, make_sink())).collect();
+            batch.par_iter().map(|u| read_unit(u, opts, &registry, make_sink())).collect();
         for (report, sink) in results {
             summary.files += 1;
             summary.records += report.records;
@@ -103,13 +102,7 @@ where
     summary
 }
 
-fn read_unit<S: Sink>(
-    unit: &Unit,
-    opts: &Options,
-    budget: &Arc<container::Budget>,
-    registry: &[Box<dyn Reader>],
-    mut sink: S,
-) -> (InputReport, S) {
+fn read_unit<S: Sink>(unit: &Unit, opts: &Options, registry: &[Box<dyn Reader>], mut sink: S) -> (InputReport, S) {
     let mut report = InputReport {
         path: unit.path.clone(),
         format: "unreadable".into(),
@@ -118,7 +111,7 @@ fn read_unit<S: Sink>(
         bytes: unit.size.unwrap_or(0),
         warnings: Vec::new(),
     };
-    let input = match container::open(unit, opts, budget) {
+    let input = match container::open(unit, opts) {
         Ok(i) => i,
         Err(e) => {
             report.warnings.push(Warning {
@@ -169,7 +162,6 @@ pub fn read_bytes(name: &str, bytes: &[u8], format: Option<&str>) -> (InputRepor
         origin: container::Origin::Memory(bytes.to_vec().into()),
     };
     let opts = Options { format: format.map(str::to_owned), ..Options::default() };
-    let budget = container::Budget::new(opts.max_total_bytes);
     let registry = readers::registry();
-    read_unit(&unit, &opts, &budget, &registry, Vec::new())
+    read_unit(&unit, &opts, &registry, Vec::new())
 }

@@ -113,3 +113,80 @@ fn fifo_on_the_command_line_is_read_once_as_a_stream() {
     assert_eq!(v["findings"][0]["codes"][0], "AADSTS50126", "{out}");
     assert_eq!(v["inputs"][0]["path"], fifo.to_str().unwrap());
 }
+
+/// CRC-32 (IEEE), as zip entries carry it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A zip bomb without compression: `data` stored once behind one local header, and `copies`
+/// central-directory entries (each with its own name) all pointing at it.
+fn overlapping_zip(data: &[u8], copies: u16) -> Vec<u8> {
+    let crc = crc32(data);
+    let size = u32::try_from(data.len()).unwrap();
+    let name = b"log.txt";
+    let mut z = Vec::new();
+    z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    for v in [20u16, 0, 0, 0, 0x21] {
+        z.extend_from_slice(&v.to_le_bytes()); // version, flags, stored, time, date
+    }
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&u16::try_from(name.len()).unwrap().to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z.extend_from_slice(name);
+    z.extend_from_slice(data);
+    let cd_start = u32::try_from(z.len()).unwrap();
+    for i in 0..copies {
+        let name = format!("logs/{i:05}.txt");
+        z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        for v in [20u16, 20, 0, 0, 0, 0x21] {
+            z.extend_from_slice(&v.to_le_bytes()); // made by, needed, flags, stored, time, date
+        }
+        for v in [crc, size, size] {
+            z.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [u16::try_from(name.len()).unwrap(), 0, 0, 0, 0] {
+            z.extend_from_slice(&v.to_le_bytes()); // name, extra, comment, disk, internal attributes
+        }
+        z.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+        z.extend_from_slice(&0u32.to_le_bytes()); // local header at 0, for every entry
+        z.extend_from_slice(name.as_bytes());
+    }
+    let cd_size = u32::try_from(z.len()).unwrap() - cd_start;
+    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for v in [0u16, 0, copies, copies] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [cd_size, cd_start] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
+}
+
+#[test]
+fn overlapping_zip_entries_are_refused_naming_the_file() {
+    let d = dir("overlap");
+    let data = LOG.repeat(2000); // about 110 KB of lines, each with a code
+    let bomb = overlapping_zip(data.as_bytes(), 3000); // about 330 MB if every entry were read
+    std::fs::write(d.join("bomb.zip"), &bomb).unwrap();
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    let started = std::time::Instant::now();
+    let (code, out, err) = run_bounded(&["scan", "--format", "json", d.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("bomb.zip") && warnings.contains("overlap"), "{warnings}");
+    assert_eq!(v["stats"]["files"], 1, "nothing of the bomb is read: {out}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}

@@ -135,3 +135,26 @@ fn bytes_in_memory_keep_the_zip_guards() {
     assert!(messages.iter().any(|m| m.contains("compression ratio")), "{messages:?}");
     assert!(messages.iter().any(|m| m.contains("nested deeper")), "{messages:?}");
 }
+
+#[test]
+fn an_archive_cannot_make_more_work_than_its_size_justifies() {
+    // Entries of 1 MiB pass the per-entry ratio check however well they compress; together they
+    // must stay within the input's own limit (its size times the highest ratio, at least 16 MiB).
+    let mib = format!("{}\n", " ".repeat(1023)).repeat(1024).into_bytes();
+    let names: Vec<String> = (0..24).map(|i| format!("logs/{i:02}.log")).collect();
+    let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        names.iter().map(|n| (n.as_str(), &mib[..], zip::CompressionMethod::Deflated)).collect();
+    let z = zip_of(&entries);
+    assert!(z.len() < 200 * 1024, "{}", z.len());
+    let p = tmp("many-small-bombs.zip", &z);
+    let mut inputs = 0;
+    let summary = uctriage_sources::read(&[Source::Path(p)], &Options::default(), Vec::new, |_, _| inputs += 1);
+    assert!((10..24).contains(&inputs), "{inputs} entries read");
+    assert!(
+        summary.warnings.iter().any(|w| w.path.ends_with("many-small-bombs.zip")
+            && w.message.contains("are not read")
+            && w.message.contains("this input's limit")),
+        "{:?}",
+        summary.warnings
+    );
+}

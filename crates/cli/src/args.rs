@@ -168,6 +168,10 @@ pub struct SampleArgs {
     /// List the scenarios with what a scan of each must conclude.
     #[arg(long)]
     pub list: bool,
+
+    /// Replace the file when it exists (without this, an existing file is left alone).
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

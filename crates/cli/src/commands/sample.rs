@@ -37,7 +37,21 @@ pub fn run(args: &SampleArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     };
     let path = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.zip")));
     let bytes = bundle.to_zip_bytes().map_err(|e| CliError::usage(format!("cannot build {name}: {e}")))?;
-    std::fs::write(&path, bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true);
+    if args.force {
+        file.create(true).truncate(true);
+    } else {
+        file.create_new(true);
+    }
+    let mut file = file.open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::usage(format!("{} already exists; use --force to replace it", path.display()))
+        } else {
+            CliError::usage(format!("{}: {e}", path.display()))
+        }
+    })?;
+    file.write_all(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
     writeln!(out, "wrote {} — try: uctriage scan {}", path.display(), path.display())?;
     Ok(Exit::Ok)
 }

@@ -161,3 +161,20 @@ fn scan_follows_color() {
     let (_, out, _) = run(&["scan", &p]);
     assert!(!out.contains('\x1b'), "piped output is plain: {out}");
 }
+
+#[test]
+fn sample_never_overwrites_a_file_without_force() {
+    let dir = std::env::temp_dir().join(format!("uctriage-cli-{}-sample", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("mine.zip");
+    let f = f.to_str().unwrap();
+    std::fs::write(f, "precious").unwrap();
+    let (code, out, err) = run(&["sample", "-o", f]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains(f) && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(f).unwrap(), "precious");
+    let (code, out, err) = run(&["sample", "-o", f, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote"), "{out}");
+    assert!(std::fs::read(f).unwrap().starts_with(b"PK"));
+}

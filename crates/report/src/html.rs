@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use uctriage_rules::RoomTimeline;
 
+use crate::text::counted;
 use crate::{ts, verdict_word, ScanReport};
 
 fn esc(s: &str) -> String {
@@ -40,10 +41,10 @@ pub fn html(r: &ScanReport) -> String {
     let _ = write!(s, "<h1>uctriage scan <span class=\"verdict v-{v}\">{v}</span></h1>");
     let _ = write!(
         s,
-        "<p class=\"meta\">{} files, {} records, {} bytes, {} ms · uctriage {}</p>",
-        r.stats.files,
-        r.stats.records,
-        r.stats.bytes,
+        "<p class=\"meta\">{}, {}, {}, {} ms · uctriage {}</p>",
+        counted(r.stats.files, "file"),
+        counted(r.stats.records, "record"),
+        counted(r.stats.bytes, "byte"),
         r.stats.elapsed_ms,
         esc(&r.tool_version)
     );
@@ -55,12 +56,12 @@ pub fn html(r: &ScanReport) -> String {
         let _ = write!(s, "<section class=\"finding {}\"><h2>{}. {}</h2>", f.severity.as_str(), i + 1, esc(&f.title));
         let _ = write!(
             s,
-            "<p class=\"meta\">{} · layer <b>{}</b> · family {} {} · seen {} times, {} → {}</p>",
+            "<p class=\"meta\">{} · layer <b>{}</b> · family {} {} · seen {}, {} → {}</p>",
             f.severity.as_str(),
             esc(&f.layer),
             esc(&f.family),
             codes.join(" "),
-            f.count,
+            counted(f.count, "time"),
             ts(f.first_seen),
             ts(f.last_seen)
         );

@@ -31,6 +31,16 @@ fn severity_code(s: Severity) -> &'static str {
     }
 }
 
+/// `n` followed by `word`, in the plural unless `n` is 1: `1 record`, `2 records`.
+pub(crate) fn counted(n: impl Into<u64>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// The terminal report. `colour` only when stdout is a terminal.
 pub fn text(r: &ScanReport, colour: bool) -> String {
     let p = Paint { on: colour };
@@ -110,11 +120,10 @@ pub fn text(r: &ScanReport, colour: bool) -> String {
     }
     let _ = writeln!(
         s,
-        "\nRead {} file{}, {} records, {} bytes in {} ms.",
-        r.stats.files,
-        if r.stats.files == 1 { "" } else { "s" },
-        r.stats.records,
-        r.stats.bytes,
+        "\nRead {}, {}, {} in {} ms.",
+        counted(r.stats.files, "file"),
+        counted(r.stats.records, "record"),
+        counted(r.stats.bytes, "byte"),
         r.stats.elapsed_ms
     );
     let warnings: Vec<String> = r
@@ -153,7 +162,7 @@ pub fn markdown(r: &ScanReport) -> String {
         if !codes.is_empty() {
             let _ = writeln!(s, "- **Codes:** {}", codes.join(", "));
         }
-        let _ = writeln!(s, "- **Seen:** {} times, {} → {}", f.count, ts(f.first_seen), ts(f.last_seen));
+        let _ = writeln!(s, "- **Seen:** {}, {} → {}", counted(f.count, "time"), ts(f.first_seen), ts(f.last_seen));
         let _ = writeln!(s, "\n**Cause.** {}\n\n**Fix, in order:**\n", md_escape(&f.cause));
         for (k, step) in f.fix.iter().enumerate() {
             let _ = writeln!(s, "{}. {}", k + 1, md_escape(step));
@@ -194,8 +203,11 @@ pub fn markdown(r: &ScanReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{} files, {} records, {} bytes, {} ms.",
-        r.stats.files, r.stats.records, r.stats.bytes, r.stats.elapsed_ms
+        "\n{}, {}, {}, {} ms.",
+        counted(r.stats.files, "file"),
+        counted(r.stats.records, "record"),
+        counted(r.stats.bytes, "byte"),
+        r.stats.elapsed_ms
     );
     s
 }

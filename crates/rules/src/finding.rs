@@ -69,6 +69,24 @@ pub struct Finding {
     pub score: i64,
 }
 
+/// The counted phrases rule texts put after `{count}`, in the plural.
+const PLURALS: [&str; 7] =
+    [" times", " calls", " call legs", " gateway calls", " inbound calls", " heartbeats", " sign-ins"];
+
+/// After a value of 1: write the phrase that follows in the singular (`1 time`, not `1 times`)
+/// and return what is left of the template.
+fn singular_after_one<'a>(rest: &'a str, out: &mut String) -> &'a str {
+    for p in PLURALS {
+        if let Some(after) = rest.strip_prefix(p) {
+            if !after.starts_with(|c: char| c.is_alphanumeric()) {
+                out.push_str(&p[..p.len() - 1]);
+                return after;
+            }
+        }
+    }
+    rest
+}
+
 /// Replace `{name}` with the value of that field (or `count`, `group`, `first_seen`, `last_seen`).
 pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(template.len());
@@ -84,6 +102,9 @@ pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
                     None => out.push_str("(unknown)"),
                 }
                 rest = &after[close + 1..];
+                if vars.get(name).is_some_and(|v| v == "1") {
+                    rest = singular_after_one(rest, &mut out);
+                }
             }
             _ => {
                 out.push('{');
@@ -168,5 +189,21 @@ impl Finding {
         self.consequences.extend(other.consequences);
         // Corroboration from another source makes this cause more likely.
         self.score += 5;
+    }
+}
+
+#[cfg(test)]
+mod fill_tests {
+    use std::collections::BTreeMap;
+
+    use super::fill;
+
+    #[test]
+    fn a_count_of_one_takes_the_singular() {
+        let vars = |n: &str| BTreeMap::from([("count".to_owned(), n.to_owned())]);
+        let t = "seen {count} times; {count} gateway calls failed, {count} timeshare";
+        assert_eq!(fill(t, &vars("1")), "seen 1 time; 1 gateway call failed, 1 timeshare");
+        assert_eq!(fill(t, &vars("2")), "seen 2 times; 2 gateway calls failed, 2 timeshare");
+        assert_eq!(fill("{count} sign-ins.", &vars("1")), "1 sign-in.");
     }
 }

@@ -178,3 +178,20 @@ fn sample_never_overwrites_a_file_without_force() {
     assert!(out.contains("wrote"), "{out}");
     assert!(std::fs::read(f).unwrap().starts_with(b"PK"));
 }
+
+#[test]
+fn counts_of_one_are_singular_in_every_report() {
+    let p = tmp("single.txt", "2025-07-15 08:30:11 AADSTS53003 blocked\n");
+    let (_, text, _) = run(&["scan", &p]);
+    let (_, md, _) = run(&["scan", "--format", "markdown", &p]);
+    let (_, html, _) = run(&["scan", "--format", "html", &p]);
+    assert!(text.contains("1 finding,") && text.contains("seen 1 time,"), "{text}");
+    assert!(text.contains("Read 1 file, 1 record, "), "{text}");
+    assert!(md.contains("**Seen:** 1 time,") && md.contains("\n1 file, 1 record, "), "{md}");
+    assert!(html.contains("1 file, 1 record, ") && html.contains("seen 1 time,"), "{html}");
+    for (name, out) in [("text", &text), ("markdown", &md), ("html", &html)] {
+        for wrong in ["1 times", "1 records", "1 files", "1 findings", "1 calls", "1 heartbeats"] {
+            assert!(!out.contains(&format!(" {wrong}")), "{name} says {wrong:?}: {out}");
+        }
+    }
+}

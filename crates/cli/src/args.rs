@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Triage for Microsoft Teams, Teams Rooms, Skype for Business / Lync, Teams Phone Direct Routing
-/// and Pexip Teams interop: explain any code, scope a failure, and (soon) diagnose log bundles.
+/// and Pexip Teams interop: explain any code, diagnose log bundles, scope a failure, run checks
+/// from the machine with the problem, and watch a fleet of Teams Rooms.
 #[derive(Debug, Parser)]
 #[command(name = "uctriage", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {

@@ -38,3 +38,11 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 0);
     assert!(out.starts_with("uctriage "));
 }
+
+#[test]
+fn help_says_what_the_tool_does_today() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("soon"), "{out}");
+    assert!(out.contains("diagnose log bundles") && out.contains("watch a fleet"), "{out}");
+}

@@ -74,7 +74,7 @@ where
         Ok(exit) => exit.into(),
         Err(e) if e.message.contains("Broken pipe") => Exit::Ok.into(),
         Err(e) => {
-            let _ = writeln!(io::stderr(), "uctriage: {}", e.message);
+            let _ = writeln!(io::stderr(), "uctriage: {}", uctriage_report::terminal_safe(&e.message));
             e.exit.into()
         }
     }

@@ -6,6 +6,9 @@ mod html;
 pub mod redact;
 mod text;
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use uctriage_evidence::InputReport;
 use uctriage_rules::{Diagnosis, Finding, RoomTimeline, Verdict};
@@ -102,6 +105,70 @@ impl ScanReport {
 
     pub fn warning_count(&self) -> usize {
         self.warnings.len() + self.inputs.iter().map(|i| i.warnings.len()).sum::<usize>()
+    }
+}
+
+/// `s` made safe to print to a terminal: control characters that a terminal acts on (ESC, BEL,
+/// CSI and the other C1 controls, every C0 control but tab and newline, DEL) are shown as escapes
+/// (`\x1b`, `\u{9b}`) instead. Every human-facing output (text, Markdown, warnings on stderr)
+/// passes what came from the inputs through this; JSON escapes them by itself.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\n' | '\t');
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let n = u32::from(c);
+            if n < 0x80 {
+                let _ = write!(out, "\\x{n:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{n:x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The report with every string (and every map key) passed through [`terminal_safe`] (the report
+/// itself when nothing needed it); `None` in the unexpected case that it does not read back.
+pub(crate) fn terminal_safe_report(r: &ScanReport) -> Option<Cow<'_, ScanReport>> {
+    fn walk(v: &mut serde_json::Value, changed: &mut bool) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(safe) = terminal_safe(s) {
+                    *s = safe;
+                    *changed = true;
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, changed)),
+            serde_json::Value::Object(o) => {
+                let entries = std::mem::take(o);
+                for (k, mut v) in entries {
+                    walk(&mut v, changed);
+                    let k = match terminal_safe(&k) {
+                        Cow::Owned(safe) => {
+                            *changed = true;
+                            safe
+                        }
+                        Cow::Borrowed(_) => k,
+                    };
+                    o.insert(k, v);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(r).ok()?;
+    let mut changed = false;
+    walk(&mut v, &mut changed);
+    if changed {
+        serde_json::from_value(v).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(r))
     }
 }
 

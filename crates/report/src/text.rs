@@ -41,8 +41,17 @@ pub(crate) fn counted(n: impl Into<u64>, word: &str) -> String {
     }
 }
 
-/// The terminal report. `colour` only when stdout is a terminal.
+/// The terminal report. `colour` only when stdout is a terminal. Control characters from the
+/// inputs are escaped (see [`terminal_safe`](crate::terminal_safe)): the only escape sequences
+/// in it are its own colours.
 pub fn text(r: &ScanReport, colour: bool) -> String {
+    match crate::terminal_safe_report(r) {
+        Some(safe) => text_of(&safe, colour),
+        None => crate::terminal_safe(&text_of(r, false)).into_owned(),
+    }
+}
+
+fn text_of(r: &ScanReport, colour: bool) -> String {
     let p = Paint { on: colour };
     let mut s = String::new();
     let n = r.findings.len();
@@ -148,8 +157,13 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The Markdown report, for pasting into a ticket.
+/// The Markdown report, for pasting into a ticket. Control characters from the inputs are
+/// escaped (see [`terminal_safe`](crate::terminal_safe)).
 pub fn markdown(r: &ScanReport) -> String {
+    crate::terminal_safe(&markdown_of(r)).into_owned()
+}
+
+fn markdown_of(r: &ScanReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# uctriage scan: {}\n", verdict_word(r.verdict));
     if r.findings.is_empty() {
@@ -210,4 +224,87 @@ pub fn markdown(r: &ScanReport) -> String {
         r.stats.elapsed_ms
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use uctriage_rules::timeline::{Change, Span, Turn};
+    use uctriage_rules::{EvidenceRef, Finding, RoomTimeline};
+
+    use crate::{InputEntry, ScanReport};
+
+    /// A report with terminal escapes in every string that comes from the inputs.
+    fn hostile() -> ScanReport {
+        let evil = |label: &str| format!("{label} \x1b]0;pwned\x07\x1b[2J\u{9b}31m\r\x08\x7f");
+        let time: jiff::Timestamp = "2025-07-15T08:30:11Z".parse().unwrap();
+        let change = Change { time, what: evil("what"), from: evil("from"), to: evil("to") };
+        let evidence = EvidenceRef {
+            path: evil("path"),
+            location: evil("location"),
+            time: Some(time),
+            excerpt: evil("excerpt"),
+            kind: evil("kind"),
+            source: evil("source"),
+        };
+        let finding = Finding {
+            rule: "rooms.resource-account.mfa-required".into(),
+            severity: uctriage_rules::Severity::Critical,
+            title: evil("title"),
+            codes: vec!["AADSTS50076".parse().unwrap()],
+            family: evil("family"),
+            layer: evil("layer"),
+            cause: evil("cause"),
+            fix: vec![evil("fix")],
+            references: vec![evil("reference")],
+            first_seen: Some(time),
+            last_seen: None,
+            count: 3,
+            evidence: vec![evidence],
+            group: evil("group"),
+            consequences: vec![evil("consequence")],
+            score: 10,
+        };
+        let span = Span { from: time, to: time, state: evil("state"), status: evil("status") };
+        let turn = Turn { time, signal: evil("signal"), status: evil("status"), changed: vec![change.clone()] };
+        ScanReport {
+            schema_version: 1,
+            tool_version: "0".into(),
+            verdict: uctriage_rules::Verdict::Problems,
+            inputs: vec![InputEntry {
+                path: evil("path"),
+                format: evil("format"),
+                records: 1,
+                warnings: vec![evil("warning")],
+            }],
+            findings: vec![finding],
+            stats: crate::Stats::default(),
+            timeline: vec![RoomTimeline {
+                room: evil("room"),
+                signals: BTreeMap::from([(evil("signal"), vec![span])]),
+                changes: vec![change],
+                turned_unhealthy: vec![turn],
+            }],
+            notes: vec![evil("note")],
+            warnings: vec![evil("warning")],
+        }
+    }
+
+    #[test]
+    fn no_terminal_control_from_the_inputs_survives_in_text_or_markdown() {
+        let r = hostile();
+        for (name, out) in [("text", super::text(&r, false)), ("markdown", super::markdown(&r))] {
+            let bad: Vec<char> = out.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\t')).collect();
+            assert!(bad.is_empty(), "{name} holds {bad:?}:\n{out}");
+            assert!(out.contains(r"title \x1b]0;pwned\x07\x1b[2J\u{9b}31m\x0d\x08\x7f"), "{name}:\n{out}");
+        }
+        // In colour, the only escape sequences are the report's own colours.
+        let coloured = super::text(&r, true);
+        let own = regex::Regex::new(r"\x1b\[[0-9;]*m").unwrap();
+        let rest = own.replace_all(&coloured, "");
+        let bad: Vec<char> = rest.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\t')).collect();
+        assert!(bad.is_empty(), "coloured text holds {bad:?}:\n{coloured}");
+        assert!(own.is_match(&coloured));
+    }
 }

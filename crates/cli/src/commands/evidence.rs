@@ -85,13 +85,16 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     // which hands over an input's records whole: a large input never sits in memory here.
     let summary = read(&sources, &opts, JsonLines::default, |report, lines| {
         for w in &report.warnings {
-            let _ = writeln!(err, "warning: {w}");
+            let _ = writeln!(err, "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
         }
         if args.stats {
             let _ = writeln!(
                 err,
                 "{}: {} ({} records, {} bytes)",
-                report.path, report.format, report.records, report.bytes
+                uctriage_report::terminal_safe(&report.path),
+                report.format,
+                report.records,
+                report.bytes
             );
         }
         if write_error.is_none() {
@@ -105,7 +108,7 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         return Err(e.into());
     }
     for w in &summary.warnings {
-        let _ = writeln!(err, "warning: {w}");
+        let _ = writeln!(err, "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
     }
     // Like `scan`: exit 2 with the same message when no input could be read.
     if let Some(e) = ScanError::if_nothing_read(&inputs, &summary) {

@@ -93,12 +93,12 @@ pub fn run(args: &PushArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let summary = read_records(&sources, &ReadOptions::default(), &mut |report, mut batch| {
         read_any |= report.is_read();
         for w in &report.warnings {
-            let _ = writeln!(std::io::stderr(), "warning: {w}");
+            let _ = writeln!(std::io::stderr(), "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
         }
         records.append(&mut batch);
     });
     for w in &summary.warnings {
-        let _ = writeln!(err, "warning: {w}");
+        let _ = writeln!(err, "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
     }
     if !read_any {
         return Err(CliError::usage("nothing could be read from the given paths"));

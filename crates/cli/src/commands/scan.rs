@@ -40,7 +40,10 @@ pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<
     let result = scan(&sources, &rules, &opts, &mut |input, records| {
         inputs += 1;
         if let Some(pb) = &progress {
-            pb.set_message(format!("{inputs} inputs, {records} records: {}", input.path));
+            pb.set_message(format!(
+                "{inputs} inputs, {records} records: {}",
+                uctriage_report::terminal_safe(&input.path)
+            ));
         }
     });
     if let Some(pb) = progress {

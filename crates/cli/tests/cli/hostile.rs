@@ -190,3 +190,31 @@ fn overlapping_zip_entries_are_refused_naming_the_file() {
     assert_eq!(v["stats"]["files"], 1, "nothing of the bomb is read: {out}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// Bytes a terminal acts on: ESC, BEL, CSI and the other C0 and C1 controls but tab and newline.
+fn terminal_controls(s: &str) -> Vec<char> {
+    s.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\t')).collect()
+}
+
+#[test]
+fn terminal_escapes_from_a_log_never_reach_the_terminal() {
+    let d = dir("escapes");
+    let evil = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m\r";
+    let log = format!("{}2025-07-15 08:30:11 room01 {evil} sign-in failed: AADSTS50126 {evil}\n", LOG.repeat(5));
+    std::fs::write(d.join("a.log"), log).unwrap();
+    // A file name with escapes, empty, so that a warning names it.
+    std::fs::write(d.join(format!("{evil}.log")), "").unwrap();
+    for format in ["text", "markdown"] {
+        let (code, out, err) = run_bounded(&["scan", "--format", format, d.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}\n{err}");
+        assert!(out.contains("AADSTS50126") && out.contains("pwned"), "{format}: {out}");
+        assert!(terminal_controls(&out).is_empty(), "{format} holds {:?}:\n{out}", terminal_controls(&out));
+        assert!(terminal_controls(&err).is_empty(), "{format} stderr holds controls: {err:?}");
+    }
+    // Warnings printed to stderr.
+    let (_, out, err) = run_bounded(&["evidence", d.to_str().unwrap()]);
+    assert!(err.contains("pwned"), "{err}");
+    assert!(terminal_controls(&err).is_empty(), "evidence stderr holds {:?}: {err:?}", terminal_controls(&err));
+    // JSON stays exact: the escapes are there, as JSON escapes.
+    assert!(out.contains("\\u001b]0;pwned\\u0007"), "{out}");
+}

@@ -93,7 +93,7 @@ impl Client {
     pub fn new(base: &str, token: &str) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_mins(2)))
+            .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
         Client { base: base.to_owned(), token: token.to_owned(), agent }

@@ -566,7 +566,7 @@ impl Tally {
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_mins(2)))
+        .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
 }

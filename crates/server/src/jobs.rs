@@ -63,7 +63,7 @@ pub fn spawn(app: &Arc<App>) {
             if let Err(e) = expire_uploads(&a).await {
                 tracing::warn!("upload retention: {e}");
             }
-            tokio::time::sleep(Duration::from_hours(1)).await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
 }

@@ -526,7 +526,7 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
         started.elapsed().as_secs_f64()
     );
     // The server diagnoses rooms in the background; wait until none is pending.
-    let until = Instant::now() + Duration::from_mins(5);
+    let until = Instant::now() + Duration::from_secs(300);
     loop {
         let rooms = all_rooms(&c, "")?;
         let pending = rooms

@@ -99,7 +99,7 @@ impl Server {
             });
             // Dropping the runtime ends the server and its background jobs.
         });
-        let (addr, admin) = rx.recv_timeout(Duration::from_mins(1)).expect("the server starts");
+        let (addr, admin) = rx.recv_timeout(Duration::from_secs(60)).expect("the server starts");
         let agent: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
         Server { base: format!("http://{addr}"), admin, dir, agent, stop, thread }
@@ -187,7 +187,7 @@ impl Server {
 
     /// Wait until the room's diagnosis is up to date.
     pub fn diagnosed(&self, room: &str) -> Value {
-        let until = Instant::now() + Duration::from_mins(1);
+        let until = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.get(&format!("/api/v1/rooms/{room}"), &self.admin);
             if !v["diagnosis"].is_null() && v["diagnosis_pending"] == json!(false) {
@@ -200,7 +200,7 @@ impl Server {
 
     /// GET `path` until `done` says yes.
     pub fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let until = Instant::now() + Duration::from_mins(1);
+        let until = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.get(path, &self.admin);
             if done(&v) {
@@ -213,7 +213,7 @@ impl Server {
 
     /// Wait until an upload is scanned.
     pub fn report(&self, id: &str) -> Value {
-        let until = Instant::now() + Duration::from_mins(2);
+        let until = Instant::now() + Duration::from_secs(120);
         loop {
             let v = self.get(&format!("/api/v1/reports/{id}"), &self.admin);
             if v["status"] == "done" || v["status"] == "failed" {

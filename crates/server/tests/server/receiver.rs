@@ -65,7 +65,7 @@ impl Receiver {
     }
 
     pub fn wait_for(&self, n: usize) -> Vec<Received> {
-        let until = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while self.count() < n {
             assert!(std::time::Instant::now() < until, "the receiver got {} of {n} requests", self.count());
             std::thread::sleep(std::time::Duration::from_millis(100));

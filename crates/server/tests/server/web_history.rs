@@ -61,7 +61,7 @@ fn history_inventory_and_audit_in_a_real_browser() {
     }
     s.wait_for("/api/v1/incidents?scope=fleet&state=open", |v| v["items"].as_array().is_some_and(|a| !a.is_empty()));
     // Rooms whose history has an unhealthy day: the MFA wave has run long enough.
-    let until = Instant::now() + Duration::from_mins(1);
+    let until = Instant::now() + Duration::from_secs(60);
     let history = loop {
         let h = s.get("/api/v1/history?days=7", &s.admin);
         if h["rooms"].as_array().unwrap().iter().any(|r| r["unhealthy_days"].as_u64() > Some(0)) {

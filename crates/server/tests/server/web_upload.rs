@@ -35,7 +35,7 @@ fn a_bundle_uploaded_in_the_browser_gives_the_scan_report() {
         c.find(Locator::Css("#file")).await.unwrap().send_keys(&file.display().to_string()).await.unwrap();
         // The script sends the file and follows the server to the report's page.
         c.find(Locator::Css("#upload button[type=submit]")).await.unwrap().click().await.unwrap();
-        let until = Instant::now() + Duration::from_mins(2);
+        let until = Instant::now() + Duration::from_secs(120);
         loop {
             let done = c.current_url().await.unwrap().path().starts_with("/reports/")
                 && c.find(Locator::Css("main")).await.unwrap().text().await.unwrap().contains(&first);

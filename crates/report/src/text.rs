@@ -215,6 +215,14 @@ fn markdown_of(r: &ScanReport) -> String {
             md_escape(&i.warnings.join("; "))
         );
     }
+    // Problems that belong to no single input (a path that cannot be opened, a special file
+    // skipped, an archive refused): every format carries them.
+    if !r.warnings.is_empty() {
+        let _ = writeln!(s, "\n## Warnings\n");
+        for w in &r.warnings {
+            let _ = writeln!(s, "- {}", md_escape(w));
+        }
+    }
     let _ = writeln!(
         s,
         "\n{}, {}, {}, {} ms.",

@@ -218,3 +218,27 @@ fn terminal_escapes_from_a_log_never_reach_the_terminal() {
     // JSON stays exact: the escapes are there, as JSON escapes.
     assert!(out.contains("\\u001b]0;pwned\\u0007"), "{out}");
 }
+
+#[test]
+fn every_format_carries_the_run_warnings() {
+    let d = dir("run-warnings");
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    mkfifo(&d.join("pipe.log"));
+    let missing = d.join("missing.log");
+    let (dir, missing) = (d.to_str().unwrap(), missing.to_str().unwrap());
+    let (_, json, _) = run_bounded(&["scan", "--format", "json", dir, missing]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let warnings: Vec<String> =
+        v["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_owned()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for format in ["text", "markdown", "html"] {
+        let (code, out, err) = run_bounded(&["scan", "--format", format, dir, missing]);
+        assert_eq!(code, 1, "{err}");
+        for w in &warnings {
+            // The path and the message, whatever the format does around them.
+            let (path, message) = w.split_once(": ").unwrap();
+            let message = message.split(':').next().unwrap();
+            assert!(out.contains(path) && out.contains(message), "{format} lacks {w:?}:\n{out}");
+        }
+    }
+}

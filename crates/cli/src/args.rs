@@ -70,6 +70,19 @@ pub enum Command {
     /// Exit 0 when everything was sent, 1 when the server could not be reached or failed after
     /// the retries, 2 for bad usage, a refused token or nothing readable.
     Push(PushArgs),
+    /// Print a shell completion script: bash, zsh, fish or powershell.
+    ///
+    /// bash: `uctriage completions bash > ~/.local/share/bash-completion/completions/uctriage`;
+    /// zsh: into a folder of your `fpath` as `_uctriage`; fish: `~/.config/fish/completions/uctriage.fish`;
+    /// PowerShell: `uctriage completions powershell | Out-String | Invoke-Expression` in your profile.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, ignore_case = true)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

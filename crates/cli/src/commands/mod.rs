@@ -1,6 +1,7 @@
 //! One module per command. Each takes its flags and a writer, and returns the exit code.
 
 mod codes;
+mod completions;
 mod evidence;
 mod explain;
 mod fleet;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Serve(a) => serve::run(a, out),
         Command::Fleet(a) => fleet::run(a, out),
         Command::Push(a) => push::run(a, out),
+        Command::Completions(a) => completions::run(a, out),
         Command::Check(a) => Ok(match uctriage_checks::run(a, out) {
             0 => Exit::Ok,
             1 => Exit::Problems,

@@ -46,3 +46,21 @@ fn help_says_what_the_tool_does_today() {
     assert!(!out.contains("soon"), "{out}");
     assert!(out.contains("diagnose log bundles") && out.contains("watch a fleet"), "{out}");
 }
+
+#[test]
+fn completions_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "_uctriage()"),
+        ("zsh", "#compdef uctriage"),
+        ("fish", "complete -c uctriage"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let (code, out, err) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains(marker), "{shell}: {out}");
+        for word in ["explain", "scan", "format", "markdown"] {
+            assert!(out.contains(word), "{shell} completes no {word}");
+        }
+    }
+    assert_eq!(run(&["completions", "tcsh"]).0, 2);
+}

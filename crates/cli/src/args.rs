@@ -155,8 +155,9 @@ pub struct ScanArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
-    /// Replace user names, e-mail addresses, IP addresses, tokens, GUIDs and phone numbers with
-    /// placeholders (the same value gets the same placeholder).
+    /// Replace personal data (user names and addresses, host and computer names, IP and MAC
+    /// addresses, GUIDs, tokens and secrets, phone numbers, display names, rooms, aliases) with
+    /// placeholders of the same shape, the same value the same placeholder (see docs/redaction.md).
     #[arg(long)]
     pub redact: bool,
 
@@ -232,6 +233,12 @@ pub struct EvidenceArgs {
     /// After the records, print one summary line per input to stderr.
     #[arg(long)]
     pub stats: bool,
+
+    /// Replace personal data in every record (excerpt, path, fields; a field that names a
+    /// person, room, alias, conference or computer whole) and in the warnings, with placeholders
+    /// as `scan --redact` gives (see docs/redaction.md).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 #[derive(Debug, Args)]

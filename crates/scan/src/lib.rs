@@ -70,6 +70,42 @@ fn millis_since(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Values of a record's fields that name someone or something ([`uctriage_report::redact::named_field`]),
+/// gathered while reading when the report is to be redacted: the redactor learns them before it
+/// redacts, so a display name or a room alias is replaced wherever the report quotes it.
+struct Learning<S> {
+    inner: S,
+    redact: bool,
+    names: Vec<(&'static str, String)>,
+    seen: std::collections::HashSet<String>,
+}
+
+/// Named values kept per input; more are not learned (their fields are still redacted whole in
+/// `evidence --redact`, and patterns still apply).
+const NAMES_PER_INPUT: usize = 4096;
+
+impl<S: Sink> Sink for Learning<S> {
+    fn record(&mut self, e: Evidence) {
+        if self.redact && self.names.len() < NAMES_PER_INPUT {
+            for (k, v) in &e.fields {
+                let Some(kind) = uctriage_report::redact::named_field(k) else { continue };
+                let mut values = Vec::new();
+                match v {
+                    serde_json::Value::String(s) => values.push(s.as_str()),
+                    serde_json::Value::Array(a) => values.extend(a.iter().filter_map(serde_json::Value::as_str)),
+                    _ => {}
+                }
+                for s in values {
+                    if self.names.len() < NAMES_PER_INPUT && self.seen.insert(s.to_owned()) {
+                        self.names.push((kind, s.to_owned()));
+                    }
+                }
+            }
+        }
+        self.inner.record(e);
+    }
+}
+
 /// Read every source, diagnose, build the report. `progress` is called once per input, in input
 /// order, with that input's report and the total records read so far.
 ///
@@ -85,12 +121,19 @@ pub fn scan(
     let mut total = rules.collector();
     let mut inputs: Vec<InputReport> = Vec::new();
     let mut records = 0u64;
+    let mut names = Vec::new();
     let summary = uctriage_sources::read(
         sources,
         &opts.read,
-        || rules.collector(),
-        |report, collector| {
-            total.merge(collector);
+        || Learning {
+            inner: rules.collector(),
+            redact: opts.redact,
+            names: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        },
+        |report, learning| {
+            total.merge(learning.inner);
+            names.extend(learning.names);
             records += report.records;
             progress(&report, records);
             inputs.push(report);
@@ -108,7 +151,11 @@ pub fn scan(
     };
     let mut report = ScanReport::new(&inputs, &summary.warnings, diagnosis, stats);
     if opts.redact {
-        report.redact(&mut Redactor::new());
+        let mut r = Redactor::new();
+        for (kind, value) in &names {
+            r.name(kind, value);
+        }
+        report.redact(&mut r);
     }
     Ok(report)
 }

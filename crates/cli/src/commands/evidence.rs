@@ -1,8 +1,9 @@
 //! `uctriage evidence PATH...`: the normalized records as JSON Lines.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 
+use uctriage_report::{Redact, Redactor};
 use uctriage_scan::ScanError;
 use uctriage_sources::{read, readers, Evidence, Options, Sink, Source};
 
@@ -45,6 +46,42 @@ impl JsonLines {
         }
         out.write_all(&self.buf)
     }
+
+    /// Write everything held, in order, each record redacted (`--redact`): a first pass learns
+    /// the values of the input's named fields, so that a name is replaced also in the records
+    /// before the one that names it; the second writes.
+    fn drain_redacted(mut self, out: &mut dyn Write, r: &mut Redactor) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut file = match self.spill.take() {
+            Some(w) => Some(w.into_inner().map_err(io::IntoInnerError::into_error)?),
+            None => None,
+        };
+        for write in [false, true] {
+            let mut each = |line: &[u8]| -> io::Result<()> {
+                let Ok(mut e) = serde_json::from_slice::<Evidence>(line) else { return Ok(()) };
+                if write {
+                    e.redact(r);
+                    serde_json::to_writer(&mut *out, &e)?;
+                    out.write_all(b"\n")
+                } else {
+                    r.learn(&e);
+                    Ok(())
+                }
+            };
+            if let Some(f) = &mut file {
+                f.rewind()?;
+                for line in BufReader::new(&mut *f).split(b'\n') {
+                    each(&line?)?;
+                }
+            }
+            for line in self.buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                each(line)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Sink for JsonLines {
@@ -79,26 +116,40 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let sources: Vec<Source> = args.paths.iter().map(|p| Source::from_arg(p)).collect();
     let mut err = std::io::stderr();
     let mut write_error = None;
+    // One redactor for the whole run, on this thread: records and warnings get their placeholders
+    // in input order, the same value the same placeholder.
+    let mut redactor = args.redact.then(Redactor::new);
+    let shown = |r: &mut Option<Redactor>, s: &str| -> String {
+        let s = match r {
+            Some(r) => r.text(s),
+            None => s.to_owned(),
+        };
+        uctriage_report::terminal_safe(&s).into_owned()
+    };
     // Every input's report (without its records), for the error when none could be read.
     let mut inputs = Vec::new();
     // Records are streamed through a sink of our own rather than `uctriage_scan::read_records`,
     // which hands over an input's records whole: a large input never sits in memory here.
     let summary = read(&sources, &opts, JsonLines::default, |report, lines| {
         for w in &report.warnings {
-            let _ = writeln!(err, "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
+            let _ = writeln!(err, "warning: {}", shown(&mut redactor, &w.to_string()));
         }
         if args.stats {
             let _ = writeln!(
                 err,
                 "{}: {} ({} records, {} bytes)",
-                uctriage_report::terminal_safe(&report.path),
+                shown(&mut redactor, &report.path),
                 report.format,
                 report.records,
                 report.bytes
             );
         }
         if write_error.is_none() {
-            if let Err(e) = lines.drain(out) {
+            let drained = match &mut redactor {
+                Some(r) => lines.drain_redacted(out, r),
+                None => lines.drain(out),
+            };
+            if let Err(e) = drained {
                 write_error = Some(e);
             }
         }
@@ -108,11 +159,15 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         return Err(e.into());
     }
     for w in &summary.warnings {
-        let _ = writeln!(err, "warning: {}", uctriage_report::terminal_safe(&w.to_string()));
+        let _ = writeln!(err, "warning: {}", shown(&mut redactor, &w.to_string()));
     }
     // Like `scan`: exit 2 with the same message when no input could be read.
     if let Some(e) = ScanError::if_nothing_read(&inputs, &summary) {
-        return Err(CliError::usage(e.to_string()));
+        let message = match &mut redactor {
+            Some(r) => r.text(&e.to_string()),
+            None => e.to_string(),
+        };
+        return Err(CliError::usage(message));
     }
     Ok(Exit::Ok)
 }

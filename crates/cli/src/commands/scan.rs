@@ -40,16 +40,27 @@ pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<
     let result = scan(&sources, &rules, &opts, &mut |input, records| {
         inputs += 1;
         if let Some(pb) = &progress {
-            pb.set_message(format!(
-                "{inputs} inputs, {records} records: {}",
-                uctriage_report::terminal_safe(&input.path)
-            ));
+            // A redacted run does not show the paths it reads.
+            if args.redact {
+                pb.set_message(format!("{inputs} inputs, {records} records"));
+            } else {
+                pb.set_message(format!(
+                    "{inputs} inputs, {records} records: {}",
+                    uctriage_report::terminal_safe(&input.path)
+                ));
+            }
         }
     });
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let report = result.map_err(|e| CliError::usage(e.to_string()))?;
+    let report = result.map_err(|e| {
+        if args.redact {
+            CliError::usage(uctriage_report::Redactor::new().text(&e.to_string()))
+        } else {
+            CliError::usage(e.to_string())
+        }
+    })?;
     // Colour follows --color for standard output; a report file is never coloured unless asked.
     let colour = match choice {
         ColorChoice::Always => true,

@@ -4,6 +4,7 @@ mod codes;
 mod explain;
 mod fleet;
 mod hostile;
+mod redact;
 mod scan;
 mod scenarios;
 mod triage;

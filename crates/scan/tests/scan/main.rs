@@ -40,7 +40,7 @@ fn redact_option_redacts() {
     let opts = ScanOptions { redact: true, ..ScanOptions::default() };
     let json = scan(&[sample()], &rules, &opts, &mut |_, _| {}).unwrap().json();
     assert!(!json.contains("192.0.2.53"), "an address survived");
-    assert!(json.contains("<ip-1>"));
+    assert!(json.contains("10.x.x."), "no address placeholder");
 }
 
 #[test]

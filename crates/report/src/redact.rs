@@ -178,6 +178,10 @@ fn patterns() -> &'static [Pattern] {
                 r#"(?i)(?:\b(?:password|passwd|pwd|secret|client_secret|clientsecret|sig|signature|token|access_token|refresh_token|id_token|assertion|sas|api_key|apikey|sharedaccesskey|accountkey)|[?&]code)"?\s*[=:]\s*["']?([^&\s"'<>;,]+)"#,
                 |r, _, c| r.group(c, 1, "secret"),
             ),
+            // `Key="value"`, `"Key":"value"`, `key=value` where the key names someone or something
+            // (a Pexip log's `Conference=`, a JSON `"DisplayName":`): the value goes whole.
+            p(r#""?\b([A-Za-z][\w-]{1,40})"?\s*[=:]\s*"([^"]{1,200})""#, Redactor::keyed),
+            p(r#"\b([A-Za-z][\w-]{1,40})=([^\s"&;,<>]{1,200})"#, Redactor::keyed),
             p(r"(?i)[\w.+%'-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_]{2,}", |r, _, c| r.email(c)),
             p(r#"(?i)((?:[a-z]:)?\\+(?:users|documents and settings)\\+|/home/|/users/)([^\\/\s"'<>:*?|]+)"#, |r, _, c| {
                 r.group(c, 2, "user")
@@ -307,6 +311,12 @@ fn is_tld(label: &str) -> bool {
     }
     let l = label.to_ascii_lowercase();
     (l.len() == 2 && !NOT_TLDS.contains(&l.as_str())) || TLDS.contains(&l.as_str())
+}
+
+/// `version`, `ver` or a `v` with only separators after it: what comes next is a version.
+fn version_before() -> &'static Regex {
+    static VERSION: OnceLock<Regex> = OnceLock::new();
+    VERSION.get_or_init(|| Regex::new(r#"(?:version|\bver|(?:^|[^a-z])v)["'\s:=]*$"#).expect("fixed"))
 }
 
 fn kept_domain(host: &str) -> bool {
@@ -473,9 +483,7 @@ impl Redactor {
             from += 1;
         }
         let before = hay[from..m.start()].to_ascii_lowercase();
-        if before.ends_with('v')
-            || before.rfind("ver").is_some_and(|i| !before[i..].contains("ip") && !before[i..].contains("addr"))
-        {
+        if version_before().is_match(&before) {
             return None;
         }
         let parts: Vec<&str> = v.split('.').collect();
@@ -534,6 +542,26 @@ impl Redactor {
         self.group(c, 2, "host")
     }
 
+    /// The value of a key that names someone or something ([`named_field`]; not a bare `name`,
+    /// which logs use for loggers and events).
+    fn keyed(&mut self, hay: &str, c: &Captures<'_>) -> Option<String> {
+        let key = c.get(1)?.as_str().replace('-', "_");
+        // A SIP URI's parameters (`;user=phone`) say what the URI is, not who.
+        if key.eq_ignore_ascii_case("name") || hay[..c.get(0)?.start()].ends_with(';') {
+            return None;
+        }
+        let kind = named_field(&key)?;
+        let v = c.get(2)?;
+        if v.as_str().trim().is_empty() || self.is_placeholder(v.as_str()) {
+            return None;
+        }
+        let ph = self.name(kind, v.as_str());
+        let whole = c.get(0)?;
+        let start = v.start() - whole.start();
+        let w = whole.as_str();
+        Some(format!("{}{}{}", &w[..start], ph, &w[start + v.len()..]))
+    }
+
     fn phone(&mut self, c: &Captures<'_>) -> Option<String> {
         let v = c.get(0)?.as_str();
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
@@ -588,12 +616,17 @@ impl Redactor {
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
         for hit in m.find_iter(s) {
-            let bounded = |i: usize, before: bool| {
-                let ch = if before { s[..i].chars().next_back() } else { s[i..].chars().next() };
-                ch.is_none_or(|c| !c.is_alphanumeric())
-            };
-            // Whole words only: a learned "ann" does not eat "channel".
-            if !bounded(hit.start(), true) || !bounded(hit.end(), false) {
+            // Whole words only: a learned "ann" does not eat "channel". Nor a part of an address or
+            // a host name (`contoso` in `bob@contoso.com`): the patterns give those their shape.
+            let before = s[..hit.start()].chars().next_back();
+            let mut after = s[hit.end()..].chars();
+            let (next, then) = (after.next(), after.next());
+            let bounded_before = before.is_none_or(|c| !c.is_alphanumeric() && !matches!(c, '@' | '.' | '%'));
+            let bounded_after = next.is_none_or(|c| {
+                let part_of_address = matches!(c, '@' | '%') || (c == '.' && then.is_some_and(char::is_alphanumeric));
+                !c.is_alphanumeric() && !part_of_address
+            });
+            if !bounded_before || !bounded_after {
                 continue;
             }
             out.push_str(&s[last..hit.start()]);
@@ -661,15 +694,25 @@ impl Redactor {
     fn cut_tail<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
         static PHONE_TAIL: OnceLock<Regex> = OnceLock::new();
         let Some(body) = s.strip_suffix('…') else { return s.into() };
-        if body.is_empty() || body.ends_with(char::is_whitespace) {
+        if body.is_empty() {
             return s.into();
         }
-        let word_start = body.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let mut keep = &body[..word_start];
+        // Cut in a word, or between words (`… `): then only what comes before can be a part.
+        let mut keep = if body.ends_with(char::is_whitespace) {
+            body
+        } else {
+            &body[..body.rfind(char::is_whitespace).map_or(0, |i| i + 1)]
+        };
         let tail = PHONE_TAIL.get_or_init(|| Regex::new(r"(?:\+|tel:)?[0-9(][0-9(). -]*$").expect("fixed"));
         if let Some(m) = tail.find(keep) {
             if m.as_str().chars().filter(char::is_ascii_digit).count() >= 3 {
                 keep = &keep[..m.start()];
+            }
+        }
+        // A quoted value left open (`Conference="Board …`, `"DisplayName":"Jane …`).
+        if keep.matches('"').count() % 2 == 1 {
+            if let Some(q) = keep.rfind('"') {
+                keep = &keep[..=q];
             }
         }
         // The first words of a learned name of several words.
@@ -685,6 +728,9 @@ impl Redactor {
         }
         if cut > 0 && cut <= keep.len() && keep.is_char_boundary(keep.len() - cut) {
             keep = &keep[..keep.len() - cut];
+        }
+        if keep == body {
+            return s.into();
         }
         format!("{keep}[cut]…").into()
     }
@@ -973,6 +1019,11 @@ mod tests {
             assert!(out.contains("fdxx::1"), "{v6}: {out}");
         }
         assert_eq!(r.text("Added:fe80::1 at 08:30:11.123"), "Added:fdxx::1 at 08:30:11.123");
+        // A version is kept, an address after a word that merely contains "ver" is not.
+        assert_eq!(
+            r.text(r#""AppVersion":"5.1.111.0" v1.2.3.4 ver 10.0.0.1 server 192.0.2.9 driver_192.0.2.10"#),
+            r#""AppVersion":"5.1.111.0" v1.2.3.4 ver 10.0.0.1 server 10.x.x.3 driver_10.x.x.4"#
+        );
     }
 
     #[test]
@@ -1033,6 +1084,21 @@ mod tests {
         assert_eq!(e.get_str("user_display_name"), Some("name-1"));
         assert_eq!(e.fields["final_sip_code"], 487);
         assert_eq!(e.excerpt, "row 4: name-1 called conference-1 via host-2 (487)");
+    }
+
+    #[test]
+    fn keyed_values_in_text_go_whole_and_are_learned() {
+        let mut r = Redactor::new();
+        let line = r#"Level="INFO" Name="administrator.conference" Conference="Board VMR 7" Participant="Jane Public" Conference-Id=884412 {"DisplayName":"Boardroom","OperationName":"Heartbeat"} sip:+14255550100@sbc.contoso.com;user=phone"#;
+        assert_eq!(
+            r.text(line),
+            r#"Level="INFO" Name="administrator.conference" Conference="conference-1" Participant="name-1" Conference-Id=conference-2 {"DisplayName":"name-2","OperationName":"Heartbeat"} sip:user-1@host-1.tenant-1;user=phone"#
+        );
+        // Learned: the same names elsewhere, whole words only, addresses left to their pattern.
+        assert_eq!(
+            r.text("Jane Public left Board VMR 7 (884412); boardroom@contoso.com; Boardroomx"),
+            "name-1 left conference-1 (conference-2); user-2@tenant-1; Boardroomx"
+        );
     }
 
     #[test]

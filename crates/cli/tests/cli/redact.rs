@@ -107,6 +107,15 @@ fn value() -> impl Strategy<Value = Planted> {
         ),
         (100u16..999, 100u16..999, 1000u16..9999)
             .prop_map(|(a, b, c)| planted(format!("<tel:+1{a}{b}{c}>"), &format!("{a}{b}{c}"))),
+        // A Pexip log's key-value pairs and a JSON heartbeat's fields name people and rooms.
+        (name(), name(), "[0-9]{6,8}").prop_map(|(p, c, id)| Planted {
+            text: format!("Conference=\"{c} VMR\" Participant=\"{p} Q\" Conference-Id={id}"),
+            secrets: vec![format!("{c} VMR"), format!("{p} Q"), id],
+        }),
+        name().prop_map(|n| planted(
+            format!("{{\"DisplayName\":\"{n}room\",\"OS\":\"Windows 10\"}}"),
+            &format!("{n}room")
+        )),
     ]
 }
 

@@ -182,6 +182,22 @@ fn patterns() -> &'static [Pattern] {
             // (a Pexip log's `Conference=`, a JSON `"DisplayName":`): the value goes whole.
             p(r#""?\b([A-Za-z][\w-]{1,40})"?\s*[=:]\s*"([^"]{1,200})""#, Redactor::keyed),
             p(r#"\b([A-Za-z][\w-]{1,40})=([^\s"&;,<>]{1,200})"#, Redactor::keyed),
+            // `Account Name:  jdoe` (Windows security events), `Workstation Name: PC01`, `User: x`.
+            p(
+                r#"(?i)\b((?:account|user|target user|subject user|logon account|workstation|computer|device|display|caller|callee|participant|organizer|room|conference)(?:[ _-]?(?:name|id|alias|domain))?)[ \t]*:[ \t]*([^\s,;"<>]{2,200})"#,
+                |r, hay, c| r.keyed_value(hay, c, false),
+            ),
+            // A SIP display name: `From: "Jane Public" <sip:…>`.
+            p(r#""([^"<>]{1,80})"\s*<(?:sips?|tel):"#, |r, _, c| {
+                let v = c.get(1)?.as_str();
+                if r.is_placeholder(v) {
+                    return None;
+                }
+                let ph = r.name("name", v);
+                Some(c.get(0)?.as_str().replacen(v, &ph, 1))
+            }),
+            // Windows security identifiers of accounts (`S-1-5-21-…`); well-known SIDs are kept.
+            p(r"\bS-1-5-21(?:-[0-9]+){3,4}\b", |r, _, c| r.whole(c, "sid")),
             p(r"(?i)[\w.+%'-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_]{2,}", |r, _, c| r.email(c)),
             p(r#"(?i)((?:[a-z]:)?\\+(?:users|documents and settings)\\+|/home/|/users/)([^\\/\s"'<>:*?|]+)"#, |r, _, c| {
                 r.group(c, 2, "user")
@@ -365,6 +381,7 @@ impl Redactor {
             "guid32" => format!("xxxxxxxxxxxxxxxxxxxx{n:012}"),
             "phone" => format!("+xx-xxx-{n}"),
             "tenant" => format!("tenant-{n}"),
+            "sid" => format!("S-1-5-21-x-x-x-{n}"),
             _ => format!("{kind}-{n}"),
         };
         self.mark(p)
@@ -494,13 +511,16 @@ impl Redactor {
 
     fn fqdn(&mut self, hay: &str, c: &Captures<'_>) -> Option<String> {
         let whole = c.get(0)?;
-        if hay[..whole.start()].ends_with(['@', '%', '-', '\\', '/']) && !hay[..whole.start()].ends_with("//") {
-            // Part of an address or a path segment (`x/y.contoso.com` stays a host name).
-            if !hay[..whole.start()].ends_with('/') {
-                return None;
-            }
+        let mut v = whole.as_str();
+        // After a URL escape (`%2Fsbc1.contoso.com`) the escape's two hex digits are not the host's.
+        let mut escape = "";
+        if hay[..whole.start()].ends_with('%')
+            && v.len() > 2
+            && v.is_char_boundary(2)
+            && v[..2].chars().all(|c| c.is_ascii_hexdigit())
+        {
+            (escape, v) = v.split_at(2);
         }
-        let v = whole.as_str();
         let mut labels: Vec<&str> = v.split('.').collect();
         let mut tail = String::new();
         while labels.len() > 2 && !is_tld(labels[labels.len() - 1]) {
@@ -521,11 +541,11 @@ impl Redactor {
         let keep = registrable(&labels);
         let tenant = self.tenant(&labels[labels.len() - keep..].join("."));
         if labels.len() == keep {
-            return Some(format!("{tenant}{tail}"));
+            return Some(format!("{escape}{tenant}{tail}"));
         }
         let n = self.number("host", &host);
         let p = self.mark(format!("host-{n}.{tenant}"));
-        Some(format!("{p}{tail}"))
+        Some(format!("{escape}{p}{tail}"))
     }
 
     fn host_context(&mut self, c: &Captures<'_>) -> Option<String> {
@@ -545,7 +565,12 @@ impl Redactor {
     /// The value of a key that names someone or something ([`named_field`]; not a bare `name`,
     /// which logs use for loggers and events).
     fn keyed(&mut self, hay: &str, c: &Captures<'_>) -> Option<String> {
-        let key = c.get(1)?.as_str().replace('-', "_");
+        self.keyed_value(hay, c, true)
+    }
+
+    /// [`Redactor::keyed`], learning the value or not (a `Key: value` in prose may be a word).
+    fn keyed_value(&mut self, hay: &str, c: &Captures<'_>, learn: bool) -> Option<String> {
+        let key = c.get(1)?.as_str().replace(['-', ' ', '\t'], "_");
         // A SIP URI's parameters (`;user=phone`) say what the URI is, not who.
         if key.eq_ignore_ascii_case("name") || hay[..c.get(0)?.start()].ends_with(';') {
             return None;
@@ -555,7 +580,16 @@ impl Redactor {
         if v.as_str().trim().is_empty() || self.is_placeholder(v.as_str()) {
             return None;
         }
-        let ph = self.name(kind, v.as_str());
+        let ph = if learn {
+            self.name(kind, v.as_str())
+        } else {
+            let t = self.patterns(v.as_str());
+            if self.is_placeholder(&t) {
+                t
+            } else {
+                self.placeholder(kind, v.as_str())
+            }
+        };
         let whole = c.get(0)?;
         let start = v.start() - whole.start();
         let w = whole.as_str();
@@ -1098,6 +1132,19 @@ mod tests {
         assert_eq!(
             r.text("Jane Public left Board VMR 7 (884412); boardroom@contoso.com; Boardroomx"),
             "name-1 left conference-1 (conference-2); user-2@tenant-1; Boardroomx"
+        );
+    }
+
+    #[test]
+    fn windows_accounts_sids_and_sip_display_names() {
+        let mut r = Redactor::new();
+        assert_eq!(
+            r.text("Account Name:\t\tjdoe Account Domain: CONTOSO Workstation Name: PC-0042 SID S-1-5-21-3623811015-3361044348-30300820-1013 S-1-5-18"),
+            "Account Name:\t\tuser-1 Account Domain: user-2 Workstation Name: host-1 SID S-1-5-21-x-x-x-1 S-1-5-18"
+        );
+        assert_eq!(
+            r.text(r#"From: "Jane Public" <sip:+14255550100@sbc1.contoso.com>;tag=1 %2Fsbc2.contoso.com"#),
+            r#"From: "name-1" <sip:user-3@host-2.tenant-1>;tag=1 %2Fhost-3.tenant-1"#
         );
     }
 

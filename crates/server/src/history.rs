@@ -11,13 +11,14 @@
 //! carry (PowerShell 7 writes `TimeCreated` with the machine's offset), fixed; else UTC. The
 //! history says which (`zone_source`: room, room-windows, record-offset, utc).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
 use jiff::{civil, Timestamp};
 use serde::{Deserialize, Serialize};
-use uctriage_store::{Incident, Room};
+use uctriage_store::{IncidentSpan, Room};
 
 /// Minutes of critical or important incidents in the working hours that make a day unhealthy.
 pub const UNHEALTHY_MINUTES: i64 = 20;
@@ -107,7 +108,7 @@ pub struct RoomDay {
     /// Minutes of critical or important incidents between 05:00 and 21:00 local.
     pub working_minutes_affected: i64,
     /// Percent of the day without an incident, per signal.
-    pub availability: BTreeMap<String, f64>,
+    pub availability: BTreeMap<Cow<'static, str>, f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,48 +159,124 @@ fn union_ms(mut spans: Vec<(i64, i64)>, from: i64, to: i64) -> i64 {
 }
 
 fn local_ms(date: civil::Date, hour: i8, tz: &TimeZone) -> i64 {
-    date.at(hour, 0, 0, 0).to_zoned(tz.clone()).map_or(0, |z| z.timestamp().as_millisecond())
+    tz.to_ambiguous_timestamp(date.at(hour, 0, 0, 0)).compatible().map_or(0, Timestamp::as_millisecond)
+}
+
+/// `2025-07-15`, as `civil::Date` prints it, without the formatting machinery (45,000 dates in
+/// the fleet's 90-day history).
+fn date_text(d: civil::Date) -> String {
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.to_string();
+    }
+    let mut out = String::with_capacity(10);
+    for (n, width) in [(i32::from(y), 4), (i32::from(m), 2), (i32::from(day), 2)] {
+        if width == 2 {
+            out.push('-');
+        }
+        let digits = [n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
+        for digit in &digits[4 - width..] {
+            out.push(char::from(b'0' + *digit as u8));
+        }
+    }
+    out
+}
+
+/// Intervals `[from, to)` in milliseconds.
+type Spans = Vec<(i64, i64)>;
+
+/// When an incident was bad, up to `now_ms`: from its start to its resolution, or, when it
+/// reopened, from each (re)opening to the resolution after it. Between a resolution and a relapse
+/// the signal was fine. A reopening is logged when the relapse's watch period had passed, so the
+/// relapse began one watch period earlier.
+pub fn bad_spans(i: &IncidentSpan, now_ms: i64) -> Spans {
+    let until = i.resolved_ms.unwrap_or(now_ms);
+    if i.log.is_empty() {
+        return vec![(i.started_ms, until)];
+    }
+    let watch = crate::fleet::signal(&i.signal).map_or(0, |d| i64::from(d.watch) * 60_000);
+    let mut out = Vec::new();
+    let mut from = Some(i.started_ms);
+    for (at, what) in &i.log {
+        match what.as_str() {
+            "resolved" => {
+                if let Some(f) = from.take() {
+                    out.push((f, *at));
+                }
+            }
+            "reopened" => {
+                from.get_or_insert(at - watch);
+            }
+            _ => {}
+        }
+    }
+    if let Some(f) = from {
+        out.push((f, until));
+    }
+    out
 }
 
 /// One room's last `days` local days up to `now_ms`, from its incidents (any state).
-pub fn room_history(room: &Room, name: &str, incidents: &[Incident], days: u32, now_ms: i64) -> RoomHistory {
+pub fn room_history(room: &Room, name: &str, incidents: &[&IncidentSpan], days: u32, now_ms: i64) -> RoomHistory {
     let zone = zone_of(room);
     let today = Timestamp::from_millisecond(now_ms)
         .map_or_else(|_| civil::date(1970, 1, 1), |t| t.to_zoned(zone.tz.clone()).date());
-    let mine: Vec<&Incident> =
-        incidents.iter().filter(|i| i.scope == "room" && i.room_id.as_deref() == Some(room.id.as_str())).collect();
+    // (signal, critical or important, when it was bad)
+    let mine: Vec<(&str, bool, Spans)> = incidents
+        .iter()
+        .filter(|i| i.room_id == room.id)
+        .map(|i| (i.signal.as_str(), matches!(i.severity.as_str(), "critical" | "important"), bad_spans(i, now_ms)))
+        .collect();
     let mut out = Vec::with_capacity(days as usize);
-    for back in (0..i64::from(days)).rev() {
-        let Ok(date) = today.checked_sub(jiff::Span::new().days(back)) else { continue };
-        let start = local_ms(date, 0, &zone.tz);
-        let end = date.tomorrow().map_or(start + 86_400_000, |d| local_ms(d, 0, &zone.tz)).min(now_ms.max(start));
+    // Day by day from the first: each local midnight is computed once, the end of one day and
+    // the start of the next (500 rooms of 90 days are 45,000 days).
+    let mut date = today.checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1)).unwrap_or(today);
+    let mut start = local_ms(date, 0, &zone.tz);
+    while date <= today {
+        let next = date.tomorrow().ok();
+        let next_start = next.map_or(start + 86_400_000, |d| local_ms(d, 0, &zone.tz));
+        let end = next_start.min(now_ms.max(start));
         let len = (end - start).max(1);
-        let mut availability: BTreeMap<String, f64> = BASE_SIGNALS.iter().map(|s| ((*s).to_owned(), 100.0)).collect();
+        let mut availability: BTreeMap<Cow<'static, str>, f64> =
+            BASE_SIGNALS.iter().map(|s| (Cow::Borrowed(*s), 100.0)).collect();
         let mut by_signal: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
         let mut serious = Vec::new();
-        for i in &mine {
-            let until = i.resolved_ms.unwrap_or(now_ms);
-            if overlap(i.started_ms, until, start, end) == 0 {
-                continue;
-            }
-            by_signal.entry(i.signal.as_str()).or_default().push((i.started_ms, until));
-            if matches!(i.severity.as_str(), "critical" | "important") {
-                serious.push((i.started_ms, until));
+        for (signal, is_serious, spans) in &mine {
+            for &(from, until) in spans {
+                if overlap(from, until, start, end) == 0 {
+                    continue;
+                }
+                by_signal.entry(*signal).or_default().push((from, until));
+                if *is_serious {
+                    serious.push((from, until));
+                }
             }
         }
         for (signal, spans) in by_signal {
             let bad = union_ms(spans, start, end);
             let pct = 100.0 * (1.0 - bad as f64 / len as f64);
-            availability.insert(signal.to_owned(), (pct * 100.0).round() / 100.0);
+            let key = BASE_SIGNALS
+                .iter()
+                .find(|b| **b == signal)
+                .map_or_else(|| Cow::Owned(signal.to_owned()), |b| Cow::Borrowed(*b));
+            availability.insert(key, (pct * 100.0).round() / 100.0);
         }
-        let working =
-            union_ms(serious, local_ms(date, DAY_FROM_HOUR, &zone.tz), local_ms(date, DAY_TO_HOUR, &zone.tz)) / 60_000;
+        // Working hours matter only on days with a critical or important incident.
+        let working = if serious.is_empty() {
+            0
+        } else {
+            union_ms(serious, local_ms(date, DAY_FROM_HOUR, &zone.tz), local_ms(date, DAY_TO_HOUR, &zone.tz)) / 60_000
+        };
         out.push(RoomDay {
-            date: date.to_string(),
+            date: date_text(date),
             unhealthy: working > UNHEALTHY_MINUTES,
             working_minutes_affected: working,
             availability,
         });
+        match next {
+            Some(n) => (date, start) = (n, next_start),
+            None => break,
+        }
     }
     RoomHistory {
         room_id: room.id.clone(),
@@ -213,28 +290,38 @@ pub fn room_history(room: &Room, name: &str, incidents: &[Incident], days: u32, 
 
 /// The fleet by date: rooms counted on their own local dates.
 pub fn fleet_days(rooms: &[RoomHistory]) -> Vec<FleetDay> {
-    let mut by_date: BTreeMap<&str, Vec<&RoomDay>> = BTreeMap::new();
+    let mut by_date: std::collections::HashMap<&str, Vec<&RoomDay>> = std::collections::HashMap::new();
     for r in rooms {
         for d in &r.days {
             by_date.entry(d.date.as_str()).or_default().push(d);
         }
     }
+    let mut by_date: Vec<(&str, Vec<&RoomDay>)> = by_date.into_iter().collect();
+    by_date.sort_unstable_by_key(|(date, _)| *date);
     by_date
         .into_iter()
         .map(|(date, days)| {
-            let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+            // A handful of signals: a list is quicker than a map here.
+            let mut sums: Vec<(&str, f64, usize)> = Vec::new();
             for d in &days {
                 for (s, v) in &d.availability {
-                    let e = sums.entry(s.clone()).or_default();
-                    e.0 += v;
-                    e.1 += 1;
+                    match sums.iter_mut().find(|e| e.0 == s.as_ref()) {
+                        Some(e) => {
+                            e.1 += v;
+                            e.2 += 1;
+                        }
+                        None => sums.push((s.as_ref(), *v, 1)),
+                    }
                 }
             }
             FleetDay {
                 date: date.to_owned(),
                 rooms: days.len(),
                 unhealthy_rooms: days.iter().filter(|d| d.unhealthy).count(),
-                availability: sums.into_iter().map(|(s, (t, n))| (s, (t / n as f64 * 100.0).round() / 100.0)).collect(),
+                availability: sums
+                    .into_iter()
+                    .map(|(s, t, n)| (s.to_owned(), (t / n as f64 * 100.0).round() / 100.0))
+                    .collect(),
             }
         })
         .collect()
@@ -250,28 +337,24 @@ mod tests {
         Room { timezone: tz.into(), ..Room::blank("rm") }
     }
 
-    fn incident(signal: &str, severity: &str, from: &str, minutes: i64) -> Incident {
-        let start = from.parse::<Timestamp>().unwrap().as_millisecond();
-        Incident {
-            id: format!("in-{signal}-{from}"),
-            scope: "room".into(),
-            room_id: Some("rm".into()),
+    fn at(t: &str) -> i64 {
+        t.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    fn incident(signal: &str, severity: &str, from: &str, minutes: i64) -> IncidentSpan {
+        let start = at(from);
+        IncidentSpan {
+            room_id: "rm".into(),
             signal: signal.into(),
             severity: severity.into(),
-            state: "resolved".into(),
             started_ms: start,
-            opened_ms: start,
             resolved_ms: Some(start + minutes * MIN),
-            updated_ms: start,
-            reopened: 0,
-            parent_id: None,
-            rule: String::new(),
-            summary: String::new(),
-            finding: None,
-            ack_ms: None,
-            ack_by: None,
-            ack_note: None,
+            log: Vec::new(),
         }
+    }
+
+    fn refs(v: &[IncidentSpan]) -> Vec<&IncidentSpan> {
+        v.iter().collect()
     }
 
     #[test]
@@ -299,14 +382,14 @@ mod tests {
             incident("exchange", "critical", "2025-07-15T03:30:00Z", 25),
             incident("teams-signin", "critical", "2025-07-15T03:30:00Z", 25),
         ];
-        let h = room_history(&berlin, "Boardroom", &inc, 3, now);
+        let h = room_history(&berlin, "Boardroom", &refs(&inc), 3, now);
         let d = h.days.iter().find(|d| d.date == "2025-07-15").unwrap();
         assert_eq!((d.unhealthy, d.working_minutes_affected), (true, 25));
         assert!((d.availability["exchange"] - (100.0 - 25.0 / 14.4)).abs() < 0.01, "{:?}", d.availability);
         assert!((d.availability["network"] - 100.0).abs() < f64::EPSILON);
         // The same incident in a UTC room falls before 05:00: not an unhealthy day.
         let utc = room("");
-        let h = room_history(&utc, "x", &inc, 3, now);
+        let h = room_history(&utc, "x", &refs(&inc), 3, now);
         let d = h.days.iter().find(|d| d.date == "2025-07-15").unwrap();
         assert_eq!((d.unhealthy, d.working_minutes_affected, h.zone_source), (false, 0, "utc"));
         // Warnings never make a day unhealthy; 20 minutes exactly is not more than 20.
@@ -314,10 +397,50 @@ mod tests {
             incident("app-restarts", "warning", "2025-07-15T10:00:00Z", 120),
             incident("network", "critical", "2025-07-15T12:00:00Z", 20),
         ];
-        let h = room_history(&utc, "x", &mild, 3, now);
+        let h = room_history(&utc, "x", &refs(&mild), 3, now);
         assert_eq!(h.unhealthy_days, 0);
-        let fleet = fleet_days(&[room_history(&berlin, "a", &inc, 3, now), h]);
+        let fleet = fleet_days(&[room_history(&berlin, "a", &refs(&inc), 3, now), h]);
         let day = fleet.iter().find(|d| d.date == "2025-07-15").unwrap();
         assert_eq!((day.rooms, day.unhealthy_rooms), (2, 1));
+    }
+
+    #[test]
+    fn dates_print_as_jiff_prints_them() {
+        for d in [civil::date(2025, 7, 5), civil::date(0, 1, 1), civil::date(9999, 12, 31), civil::date(-3, 2, 1)] {
+            assert_eq!(date_text(d), d.to_string());
+        }
+    }
+
+    #[test]
+    fn a_reopened_incident_is_bad_only_while_it_was_open() {
+        // Exchange bad for an hour on Monday, fine until a relapse of an hour on Thursday (the
+        // same incident, reopened when the relapse's 30-minute watch had passed), still bad now.
+        let now = at("2025-07-18T12:00:00Z");
+        let mut i = incident("exchange", "critical", "2025-07-14T10:00:00Z", 60);
+        i.log = vec![
+            (at("2025-07-14T11:00:00Z"), "resolved".into()),
+            (at("2025-07-17T10:30:00Z"), "reopened".into()),
+            (at("2025-07-17T11:00:00Z"), "resolved".into()),
+            (at("2025-07-18T09:30:00Z"), "reopened".into()),
+        ];
+        i.resolved_ms = None;
+        assert_eq!(
+            bad_spans(&i, now),
+            [
+                (at("2025-07-14T10:00:00Z"), at("2025-07-14T11:00:00Z")),
+                (at("2025-07-17T10:00:00Z"), at("2025-07-17T11:00:00Z")),
+                (at("2025-07-18T09:00:00Z"), now),
+            ]
+        );
+        let h = room_history(&room(""), "x", &[&i], 5, now);
+        let by_date: BTreeMap<&str, &RoomDay> = h.days.iter().map(|d| (d.date.as_str(), d)).collect();
+        assert_eq!(by_date["2025-07-14"].working_minutes_affected, 60);
+        for quiet in ["2025-07-15", "2025-07-16"] {
+            assert!((by_date[quiet].availability["exchange"] - 100.0).abs() < f64::EPSILON, "{quiet}");
+            assert!(!by_date[quiet].unhealthy, "{quiet}");
+        }
+        assert_eq!(by_date["2025-07-17"].working_minutes_affected, 60);
+        assert_eq!(by_date["2025-07-18"].working_minutes_affected, 180);
+        assert_eq!(h.unhealthy_days, 3);
     }
 }

@@ -331,6 +331,21 @@ pub struct IncidentLog {
     pub room_id: Option<String>,
 }
 
+/// When a room incident was bad, for the history: its times without its finding. An incident
+/// that reopened was bad only between each (re)opening and the resolution after it, so it also
+/// carries its `reopened` and `resolved` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSpan {
+    pub room_id: String,
+    pub signal: String,
+    pub severity: String,
+    pub started_ms: i64,
+    pub resolved_ms: Option<i64>,
+    /// `(at_ms, what)`, `reopened` or `resolved`, in timeline order; empty when it never
+    /// reopened.
+    pub log: Vec<(i64, String)>,
+}
+
 /// An incident as it should now be stored, and what to add to its timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentChange {
@@ -470,6 +485,9 @@ pub trait Store: Send + Sync + Debug {
     async fn room_lookup(&self, names: &[(&str, &str)]) -> Result<Option<String>>;
     async fn room(&self, id: &str) -> Result<Option<Room>>;
     async fn rooms(&self) -> Result<Vec<Room>>;
+    /// Every room without its diagnosis (`diagnosis` is None), for lists that do not show it:
+    /// the diagnoses of 500 rooms are megabytes.
+    async fn rooms_brief(&self) -> Result<Vec<Room>>;
     async fn room_patch(&self, id: &str, patch: &RoomPatch) -> Result<Option<Room>>;
     /// Move `from`'s names, signals' history, events and reports to `into`; `from` is retired
     /// and points at `into`.
@@ -535,6 +553,8 @@ pub trait Store: Send + Sync + Debug {
     /// Newest opened first; `page.after` is the `opened_ms:id` of the last one seen.
     async fn incidents(&self, filter: &IncidentFilter, page: &Page) -> Result<Vec<Incident>>;
     async fn incident_log(&self, id: &str) -> Result<Vec<IncidentLog>>;
+    /// Room incidents (of one room, or every room) not resolved before `from_ms`, as spans.
+    async fn incident_spans(&self, room_id: Option<&str>, from_ms: i64) -> Result<Vec<IncidentSpan>>;
     /// Acknowledge; false when there is no such incident.
     async fn incident_ack(&self, id: &str, at_ms: i64, by: &str, note: &str) -> Result<bool>;
 

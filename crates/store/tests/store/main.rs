@@ -202,6 +202,12 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
         assert_eq!(s.dirty_rooms().await.unwrap(), std::slice::from_ref(&room));
         s.set_diagnosis(&room, "{}", 3_000, 2_000).await.unwrap();
         assert!(s.dirty_rooms().await.unwrap().is_empty());
+        // The brief list is the full one without the diagnoses.
+        let full = s.rooms().await.unwrap();
+        let brief = s.rooms_brief().await.unwrap();
+        assert_eq!(full[0].diagnosis.as_deref(), Some("{}"));
+        assert_eq!(brief[0].diagnosis, None);
+        assert_eq!(brief, full.into_iter().map(|r| uctriage_store::Room { diagnosis: None, ..r }).collect::<Vec<_>>());
         assert_eq!(r.site, "Building 9", "a derived site fills an empty one");
         s.room_patch(&room, &RoomPatch { site: Some("HQ".into()), ..RoomPatch::default() }).await.unwrap();
         let newer = Batch {
@@ -334,6 +340,86 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
         let by_room =
             IncidentFilter { room_id: Some("rm1".into()), scope: Some("room".into()), ..IncidentFilter::default() };
         assert_eq!(s.incidents(&by_room, &Page { limit: 100, after: None }).await.unwrap().len(), 5);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_spans_carry_the_times_the_history_needs() {
+    use uctriage_store::{Incident, IncidentChange};
+    each_backend(|s| async move {
+        let mk =
+            |id: &str, scope: &str, room: Option<&str>, signal: &str, started: i64, resolved: Option<i64>| Incident {
+                id: id.into(),
+                scope: scope.into(),
+                room_id: room.map(str::to_owned),
+                signal: signal.into(),
+                severity: "critical".into(),
+                state: if resolved.is_some() { "resolved" } else { "open" }.into(),
+                started_ms: started,
+                opened_ms: started + 10,
+                resolved_ms: resolved,
+                updated_ms: started,
+                reopened: 0,
+                parent_id: None,
+                rule: String::new(),
+                summary: String::new(),
+                finding: Some("x".repeat(10_000)),
+                ack_ms: None,
+                ack_by: None,
+                ack_note: None,
+            };
+        let log = |entries: &[(i64, &str)]| -> Vec<(i64, String, String, Option<String>)> {
+            entries
+                .iter()
+                .map(|(at, what)| (*at, (*what).to_owned(), "status".to_owned(), Some("rm1".into())))
+                .collect()
+        };
+        // Resolved at 60, reopened at 1,000 (when the relapse's watch had passed), resolved at
+        // 1,100, reopened again at 2,000 and still open; with a cause change in between.
+        let mut again = mk("in-re", "room", Some("rm1"), "exchange:x|y;z", 0, None);
+        again.reopened = 2;
+        let changes = [
+            IncidentChange {
+                incident: again,
+                log: log(&[
+                    (10, "opened"),
+                    (60, "resolved"),
+                    (1_000, "reopened"),
+                    (1_050, "cause"),
+                    (1_100, "resolved"),
+                    (2_000, "reopened"),
+                ]),
+            },
+            IncidentChange {
+                incident: mk("in-old", "room", Some("rm1"), "network", 0, Some(50)),
+                log: log(&[(10, "opened"), (50, "resolved")]),
+            },
+            IncidentChange {
+                incident: mk("in-b", "room", Some("rm2"), "network", 500, Some(700)),
+                log: log(&[(510, "opened"), (700, "resolved")]),
+            },
+            IncidentChange {
+                incident: mk("in-f", "fleet", None, "rule", 500, None),
+                log: vec![(510, "opened".into(), String::new(), None)],
+            },
+        ];
+        s.incidents_write(&changes, &[], None).await.unwrap();
+        // Resolved before 100: left out; fleet incidents too.
+        let mut all = s.incident_spans(None, 100).await.unwrap();
+        all.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        assert_eq!(all.len(), 2, "{all:?}");
+        let re = &all[0];
+        assert_eq!(
+            (re.room_id.as_str(), re.signal.as_str(), re.started_ms, re.resolved_ms),
+            ("rm1", "exchange:x|y;z", 0, None)
+        );
+        let got: Vec<(i64, &str)> = re.log.iter().map(|(at, w)| (*at, w.as_str())).collect();
+        assert_eq!(got, [(60, "resolved"), (1_000, "reopened"), (1_100, "resolved"), (2_000, "reopened")]);
+        assert!(all[1].log.is_empty(), "never reopened: no entries needed");
+        let one = s.incident_spans(Some("rm2"), 0).await.unwrap();
+        assert_eq!((one.len(), one[0].resolved_ms), (1, Some(700)));
+        assert!(s.incident_spans(Some("nope"), 0).await.unwrap().is_empty());
     })
     .await;
 }

@@ -1057,7 +1057,7 @@ pub async fn history(
         let mut signals: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         for r in &per_room {
             for d in &r.days {
-                signals.extend(d.availability.keys().map(AsRef::as_ref));
+                signals.extend(d.availability.keys());
             }
         }
         let mut out = String::from("date,room_id,room,zone,zone_source,unhealthy,working_minutes_affected");
@@ -1084,7 +1084,7 @@ pub async fn history(
                     d.working_minutes_affected
                 );
                 for s in &signals {
-                    let _ = write!(out, ",{}", d.availability.get(*s).copied().unwrap_or(100.0));
+                    let _ = write!(out, ",{}", d.availability.get(s).unwrap_or(100.0));
                 }
                 out.push('\n');
             }

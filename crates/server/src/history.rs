@@ -11,7 +11,6 @@
 //! carry (PowerShell 7 writes `TimeCreated` with the machine's offset), fixed; else UTC. The
 //! history says which (`zone_source`: room, room-windows, record-offset, utc).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -25,8 +24,8 @@ pub const UNHEALTHY_MINUTES: i64 = 20;
 /// The working hours, local time.
 pub const DAY_FROM_HOUR: i8 = 5;
 pub const DAY_TO_HOUR: i8 = 21;
-/// The signals every room's history reports, with or without incidents.
-const BASE_SIGNALS: [&str; 4] = ["network", "exchange", "teams-signin", "offline"];
+/// The signals every room's history reports, with or without incidents, in name order.
+const BASE_SIGNALS: [&str; 4] = ["exchange", "network", "offline", "teams-signin"];
 
 #[derive(Debug, Deserialize)]
 struct WindowsZones {
@@ -108,7 +107,81 @@ pub struct RoomDay {
     /// Minutes of critical or important incidents between 05:00 and 21:00 local.
     pub working_minutes_affected: i64,
     /// Percent of the day without an incident, per signal.
-    pub availability: BTreeMap<Cow<'static, str>, f64>,
+    pub availability: Availability,
+}
+
+/// Percent of a day without an incident, per signal: the base signals always, others on days
+/// they had an incident. A JSON object in name order. (Not a map: 500 rooms of 90 days are
+/// 45,000 of them, and a map each made the history a third slower.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Availability {
+    /// In the order of [`BASE_SIGNALS`].
+    base: [f64; 4],
+    /// In name order.
+    other: Vec<(String, f64)>,
+}
+
+impl Default for Availability {
+    fn default() -> Availability {
+        Availability { base: [100.0; 4], other: Vec::new() }
+    }
+}
+
+impl Availability {
+    pub fn get(&self, signal: &str) -> Option<f64> {
+        match BASE_SIGNALS.iter().position(|b| *b == signal) {
+            Some(n) => Some(self.base[n]),
+            None => self.other.iter().find(|(s, _)| s == signal).map(|(_, v)| *v),
+        }
+    }
+
+    fn set(&mut self, signal: &str, value: f64) {
+        if let Some(n) = BASE_SIGNALS.iter().position(|b| *b == signal) {
+            self.base[n] = value;
+            return;
+        }
+        match self.other.binary_search_by(|(s, _)| s.as_str().cmp(signal)) {
+            Ok(n) => self.other[n].1 = value,
+            Err(n) => self.other.insert(n, (signal.to_owned(), value)),
+        }
+    }
+
+    /// Every signal and its value, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        let mut base = BASE_SIGNALS.iter().copied().zip(self.base).peekable();
+        let mut other = self.other.iter().map(|(s, v)| (s.as_str(), *v)).peekable();
+        std::iter::from_fn(move || match (base.peek(), other.peek()) {
+            (Some(b), Some(o)) if o.0 < b.0 => other.next(),
+            (Some(_), _) => base.next(),
+            (None, _) => other.next(),
+        })
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(s, _)| s)
+    }
+}
+
+impl std::ops::Index<&str> for Availability {
+    type Output = f64;
+
+    fn index(&self, signal: &str) -> &f64 {
+        match BASE_SIGNALS.iter().position(|b| *b == signal) {
+            Some(n) => &self.base[n],
+            None => self.other.iter().find(|(s, _)| s == signal).map(|(_, v)| v).expect("a signal of the day"),
+        }
+    }
+}
+
+impl Serialize for Availability {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(BASE_SIGNALS.len() + self.other.len()))?;
+        for (s, v) in self.iter() {
+            map.serialize_entry(s, &v)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -237,8 +310,7 @@ pub fn room_history(room: &Room, name: &str, incidents: &[&IncidentSpan], days: 
         let next_start = next.map_or(start + 86_400_000, |d| local_ms(d, 0, &zone.tz));
         let end = next_start.min(now_ms.max(start));
         let len = (end - start).max(1);
-        let mut availability: BTreeMap<Cow<'static, str>, f64> =
-            BASE_SIGNALS.iter().map(|s| (Cow::Borrowed(*s), 100.0)).collect();
+        let mut availability = Availability::default();
         let mut by_signal: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
         let mut serious = Vec::new();
         for (signal, is_serious, spans) in &mine {
@@ -255,11 +327,7 @@ pub fn room_history(room: &Room, name: &str, incidents: &[&IncidentSpan], days: 
         for (signal, spans) in by_signal {
             let bad = union_ms(spans, start, end);
             let pct = 100.0 * (1.0 - bad as f64 / len as f64);
-            let key = BASE_SIGNALS
-                .iter()
-                .find(|b| **b == signal)
-                .map_or_else(|| Cow::Owned(signal.to_owned()), |b| Cow::Borrowed(*b));
-            availability.insert(key, (pct * 100.0).round() / 100.0);
+            availability.set(signal, (pct * 100.0).round() / 100.0);
         }
         // Working hours matter only on days with a critical or important incident.
         let working = if serious.is_empty() {
@@ -290,39 +358,48 @@ pub fn room_history(room: &Room, name: &str, incidents: &[&IncidentSpan], days: 
 
 /// The fleet by date: rooms counted on their own local dates.
 pub fn fleet_days(rooms: &[RoomHistory]) -> Vec<FleetDay> {
-    let mut by_date: std::collections::HashMap<&str, Vec<&RoomDay>> = std::collections::HashMap::new();
+    /// One date's rooms, unhealthy rooms, and per signal the sum of availabilities and how many
+    /// rooms had it (every room has the base signals).
+    struct Sums<'a> {
+        rooms: usize,
+        unhealthy: usize,
+        base: [f64; 4],
+        other: Vec<(&'a str, f64, usize)>,
+    }
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut dates: Vec<(&str, Sums)> = Vec::new();
     for r in rooms {
         for d in &r.days {
-            by_date.entry(d.date.as_str()).or_default().push(d);
-        }
-    }
-    let mut by_date: Vec<(&str, Vec<&RoomDay>)> = by_date.into_iter().collect();
-    by_date.sort_unstable_by_key(|(date, _)| *date);
-    by_date
-        .into_iter()
-        .map(|(date, days)| {
-            // A handful of signals: a list is quicker than a map here.
-            let mut sums: Vec<(&str, f64, usize)> = Vec::new();
-            for d in &days {
-                for (s, v) in &d.availability {
-                    match sums.iter_mut().find(|e| e.0 == s.as_ref()) {
-                        Some(e) => {
-                            e.1 += v;
-                            e.2 += 1;
-                        }
-                        None => sums.push((s.as_ref(), *v, 1)),
+            let n = *index.entry(d.date.as_str()).or_insert_with(|| {
+                dates.push((d.date.as_str(), Sums { rooms: 0, unhealthy: 0, base: [0.0; 4], other: Vec::new() }));
+                dates.len() - 1
+            });
+            let sums = &mut dates[n].1;
+            sums.rooms += 1;
+            sums.unhealthy += usize::from(d.unhealthy);
+            for (b, v) in sums.base.iter_mut().zip(d.availability.base) {
+                *b += v;
+            }
+            for (s, v) in &d.availability.other {
+                match sums.other.iter_mut().find(|e| e.0 == s) {
+                    Some(e) => {
+                        e.1 += v;
+                        e.2 += 1;
                     }
+                    None => sums.other.push((s, *v, 1)),
                 }
             }
-            FleetDay {
-                date: date.to_owned(),
-                rooms: days.len(),
-                unhealthy_rooms: days.iter().filter(|d| d.unhealthy).count(),
-                availability: sums
-                    .into_iter()
-                    .map(|(s, t, n)| (s.to_owned(), (t / n as f64 * 100.0).round() / 100.0))
-                    .collect(),
-            }
+        }
+    }
+    dates.sort_unstable_by_key(|(date, _)| *date);
+    let mean = |t: f64, n: usize| (t / n as f64 * 100.0).round() / 100.0;
+    dates
+        .into_iter()
+        .map(|(date, sums)| {
+            let mut availability: BTreeMap<String, f64> =
+                BASE_SIGNALS.iter().zip(sums.base).map(|(s, t)| ((*s).to_owned(), mean(t, sums.rooms))).collect();
+            availability.extend(sums.other.into_iter().map(|(s, t, n)| (s.to_owned(), mean(t, n))));
+            FleetDay { date: date.to_owned(), rooms: sums.rooms, unhealthy_rooms: sums.unhealthy, availability }
         })
         .collect()
 }

@@ -179,12 +179,12 @@ db_scalar() {
 part_history() {
   command -v python3 >/dev/null || die "the history part needs python3 (to read the answers)"
   local rooms=${HISTORY_ROOMS:-500} days=${HISTORY_DAYS:-90} n=${HISTORY_REQUESTS:-30}
-  local start=2025-04-01T00:00:00Z
-  # The server's clock starts 30 minutes before the end of the last day: its records end 5
-  # minutes before that (the rooms are online), and the 90 days of the answer are the plan's
-  # days as long as the part takes less than half an hour.
+  local start=2025-04-01T00:00:00Z plan=(--rooms "$rooms" --max-requests "$rooms" --history "$days")
+  # The server's clock starts 30 minutes before the end of the last day (the plan says when):
+  # the rooms' last heartbeats are 5 minutes older, so they stay online for 15 minutes.
   local now
-  now=$(python3 -c "import datetime as d,sys; print((d.datetime(2025,4,1,tzinfo=d.timezone.utc)+d.timedelta(days=int(sys.argv[1]),minutes=-30)).strftime('%Y-%m-%dT%H:%M:%SZ'))" "$days")
+  now=$("$LOADGEN" --url http://127.0.0.1:1 --no-send "${plan[@]}" --start "$start" | python3 -c \
+    'import json,sys; print(json.load(sys.stdin)["history"]["server_now"])')
   new_db
   local url=$DB_URL data=$WORK/history
   UCTRIAGE_NOW=$now start_server history "$data" "$url"
@@ -194,22 +194,24 @@ part_history() {
   sample_rss "$pid" "$WORK/history.rss" 1
   log "history: $rooms rooms x $days days of bad episodes through the ingest API (server clock $now)"
   local t0=$SECONDS
-  j=$("$LOADGEN" --url "$base" --token "$device" --clients 2 --rooms "$rooms" --max-requests "$rooms" \
-    --history "$days" --start "$start" --duration 900) || die "history: $j"
+  j=$("$LOADGEN" --url "$base" --token "$device" --clients 2 "${plan[@]}" --start "$start" --duration 900) \
+    || die "history: $j"
   echo "$j" >"$WORK/history-load.json"
   summary history "$j"
   # Incidents come from each room's diagnosis, which runs in the background: wait until no
-  # room waits for one and the answer stays the same.
+  # room waits for one and the incidents' timelines stop growing. (Not by polling the history:
+  # its last day moves with the clock.)
   local a b="" waited=0
   while :; do
     if [ "$(db_scalar "$data" "$url" "SELECT COUNT(*) FROM rooms WHERE dirty <> 0")" = 0 ]; then
-      a=$(curl -sf -H "Authorization: Bearer $admin" "$base/api/v1/history?days=$days" | md5sum)
-      [ "$a" = "$b" ] && break
+      a=$(db_scalar "$data" "$url" "SELECT COUNT(*) FROM incident_log")
+      [ "$a" = "$b" ] && [ "$a" != 0 ] && break
       b=$a
     fi
-    sleep 2
-    waited=$((waited + 2))
-    [ "$waited" -lt 900 ] || die "history: rooms still waiting for their diagnosis after 15 minutes"
+    sleep 3
+    waited=$((waited + 3))
+    # Past 15 minutes the rooms' last heartbeats are 20 minutes old: offline incidents would open.
+    [ "$waited" -lt 840 ] || die "history: rooms still waiting for their diagnosis after 14 minutes"
   done
   result "history    sent and judged in $((SECONDS - t0)) s; room incidents stored: $(db_scalar "$data" "$url" \
     "SELECT COUNT(*) || ', reopened ' || COALESCE(SUM(reopened), 0) || ' times' FROM incidents WHERE scope = 'room'"); fleet incidents: $(db_scalar "$data" "$url" "SELECT COUNT(*) FROM incidents WHERE scope = 'fleet'")"
@@ -221,25 +223,34 @@ part_history() {
     curl -sf -o "$WORK/history.json" -w '%{time_total}\n' -H "Authorization: Bearer $admin" \
       "$base/api/v1/history?days=$days" >>"$times" || die "history: a request failed"
   done
-  result "$(sort -n "$times" | awk -v n="$n" -v db="$DB" -v bytes="$(wc -c <"$WORK/history.json")" \
+  result "$(sort -n "$times" | awk -v n="$n" -v db="$DB" -v days="$days" -v bytes="$(wc -c <"$WORK/history.json")" \
     '{ t[NR] = $1 * 1000 } END { p = int(0.95 * n); if (p < 0.95 * n) p++;
-       printf "history    GET /api/v1/history?days=90, %d requests one at a time (%s): median %.1f ms  p95 %.1f ms  max %.1f ms  (%.1f MB of JSON)",
-         n, db, (n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2), t[p], t[n], bytes / 1e6 }')"
-  python3 - "$WORK/history.json" "$WORK/history-load.json" <<'PY' | tee -a "$RESULTS"
+       printf "history    GET /api/v1/history?days=%d, %d requests one at a time (%s): median %.1f ms  p95 %.1f ms  max %.1f ms  (%.1f MB of JSON)",
+         days, n, db, (n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2), t[p], t[n], bytes / 1e6 }')"
+  local checked=0
+  python3 - "$WORK/history.json" "$WORK/history-load.json" >"$WORK/history.check" <<'PY' || checked=$?
 import json, sys
 got = json.load(open(sys.argv[1]))
 plan = json.loads(open(sys.argv[2]).read())["history"]
 rooms, fleet = got["rooms"], got["fleet"]
 unhealthy = sum(r["unhealthy_days"] for r in rooms)
+days = [d for r in rooms for d in r["days"]]
 def mean(s):
-    v = [d["availability"][s] for d in fleet if s in d["availability"]]
-    return sum(v) / len(v) if v else 100.0
-print(f"history    answer: {len(rooms)} rooms x {len(fleet)} dates; unhealthy room-days {unhealthy} "
-      f"(the plan: {plan['expected_unhealthy_room_days']}); mean availability "
-      + ", ".join(f"{s} {mean(s):.2f} % (plan {v:.2f} %)" for s, v in sorted(plan["expected_availability"].items())))
+    return sum(d["availability"][s] for d in days) / len(days)
+zones = sorted({r["zone"] for r in rooms})
+print(f"history    answer: {len(rooms)} rooms x {len(days) // max(len(rooms), 1)} local days ({len(zones)} time zones: "
+      f"{', '.join(zones)}); unhealthy room-days {unhealthy} (the plan: {plan['expected_unhealthy_room_days']}); "
+      "mean availability " + ", ".join(f"{s} {mean(s):.3f} % (plan {v:.3f} %)"
+                                         for s, v in sorted(plan["expected_availability"].items())))
 print(f"history    plan: {plan['records']} records, episodes {plan['episodes']}, "
       f"{plan['incident_episodes']} signal episodes long enough for an incident")
+off = [s for s, v in plan["expected_availability"].items() if abs(mean(s) - v) > 0.01]
+if unhealthy != plan["expected_unhealthy_room_days"] or off:
+    print("history    the answer differs from what the plan gives")
+    sys.exit(1)
 PY
+  tee -a "$RESULTS" <"$WORK/history.check"
+  [ "$checked" = 0 ] || die "history: the answer differs from the plan's history"
   result "history    server peak RSS $(rss_mb "$pid" | cut -d' ' -f1) MB"
   stop_server "$pid"
 }

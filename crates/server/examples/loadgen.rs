@@ -44,10 +44,14 @@
 //!   its heartbeats every five minutes and the healthy one that ends it, with a healthy heartbeat
 //!   at the start and 35 minutes before the end. Offline is judged only at the server's present,
 //!   never on gaps in old records, so the heartbeats of healthy stretches change no incident and
-//!   are left out: 500 rooms and 90 days take about 180,000 records instead of 13 million. The
-//!   answer adds `history`: the episodes and, per the definition of the history API (critical or
-//!   important incidents over 20 minutes between 05:00 and 21:00, UTC as these rooms send no time
-//!   zone), the unhealthy room-days and the mean availability per signal the plan should give.
+//!   are left out: 500 rooms and 90 days take about 370,000 records instead of 13 million. Each
+//!   room sends the Windows time-zone id of one of eight zones (`X-Uctriage-Timezone`, as `push`
+//!   does), so its days are local days across daylight-saving changes. The answer adds
+//!   `history`: the server's clock to use (`server_now`, 30 minutes before the end of the last
+//!   day), the episodes and, per the definition of the history API (per local day: availability
+//!   per signal, and unhealthy when critical or important incidents took more than 20 minutes
+//!   between 05:00 and 21:00), the unhealthy room-days and the mean availability per signal the
+//!   plan should give at that moment.
 //!
 //! Exit status: 0 when every request was answered 2xx and every check held, 1 otherwise, 2 for bad
 //! arguments.
@@ -284,9 +288,27 @@ const SLOTS_PER_DAY: u64 = 86_400 / HEARTBEAT_SECS as u64;
 /// A history's last heartbeat is this many slots (35 minutes) before its end.
 const HISTORY_TAIL: u64 = 7;
 /// The history API's rule: more than this many minutes of critical or important incidents
-/// between these hours (the rooms send no time zone, so UTC) make a day unhealthy.
+/// between these hours, local time, make a day unhealthy.
 const UNHEALTHY_MINUTES: i64 = 20;
-const WORKING_HOURS: (i64, i64) = (5, 21);
+const WORKING_HOURS: (i8, i8) = (5, 21);
+/// The server's clock for a `--history` plan: this long before the end of its last day.
+const HISTORY_NOW_BEFORE_END_MS: i64 = 30 * 60 * 1000;
+/// A `--history` room's time zone, as `push` sends it (Windows id), and the IANA zone it maps to.
+const HISTORY_ZONES: [(&str, &str); 8] = [
+    ("W. Europe Standard Time", "Europe/Berlin"),
+    ("Eastern Standard Time", "America/New_York"),
+    ("GMT Standard Time", "Europe/London"),
+    ("Pacific Standard Time", "America/Los_Angeles"),
+    ("India Standard Time", "Asia/Calcutta"),
+    ("Tokyo Standard Time", "Asia/Tokyo"),
+    ("AUS Eastern Standard Time", "Australia/Sydney"),
+    ("Central Standard Time", "America/Chicago"),
+];
+
+/// Local midnight (or `hour`) of `date` in `tz`, in milliseconds.
+fn local_ms(date: jiff::civil::Date, hour: i8, tz: &jiff::tz::TimeZone) -> i64 {
+    date.at(hour, 0, 0, 0).to_zoned(tz.clone()).map_or(0, |z| z.timestamp().as_millisecond())
+}
 
 fn mix(a: u64, b: u64) -> u64 {
     let mut h = (a << 32 ^ b ^ 0x5bd1_e995).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -390,12 +412,25 @@ impl Plan {
     /// What the history API should say of the plan's rooms: episodes by kind, records, unhealthy
     /// room-days and the mean availability per signal over every room-day (the last day counted
     /// whole).
+    /// The server's clock for a `--history` plan of `days`.
+    fn history_now(&self, days: u64) -> i64 {
+        self.start.as_millisecond() + days as i64 * 86_400_000 - HISTORY_NOW_BEFORE_END_MS
+    }
+
+    /// The Windows time-zone id room `r` of a `--history` plan sends.
+    fn zone(&self, r: u64) -> Option<&'static str> {
+        self.history.map(|_| HISTORY_ZONES[(r % HISTORY_ZONES.len() as u64) as usize].0)
+    }
+
     fn history_expected(&self, days: u64, requests: u64) -> Value {
         let (mut mfa, mut network, mut blip, mut records, mut unhealthy) = (0u64, 0u64, 0u64, 0u64, 0u64);
         let mut avail: BTreeMap<&str, f64> = BTreeMap::new();
         let rooms = requests.min(self.rooms.len() as u64);
-        let start = self.start.as_millisecond();
+        let now = self.history_now(days);
         for r in 0..rooms {
+            let tz = jiff::tz::TimeZone::get(HISTORY_ZONES[(r % HISTORY_ZONES.len() as u64) as usize].1)
+                .expect("the time-zone database is compiled in");
+            let today = Timestamp::from_millisecond(now).expect("a valid time").to_zoned(tz.clone()).date();
             records += Plan::history_slots(r, days).len() as u64;
             let mut by_signal: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
             for e in Plan::episodes(r, days) {
@@ -420,13 +455,17 @@ impl Plan {
                 }
             }
             let all: Vec<(i64, i64)> = by_signal.values().flatten().copied().collect();
-            for d in 0..days as i64 {
-                let day = start + d * 86_400_000;
-                let working = union_ms(&all, day + WORKING_HOURS.0 * 3_600_000, day + WORKING_HOURS.1 * 3_600_000);
+            // The room's last `days` local days up to now, as the API counts them.
+            for back in 0..days as i64 {
+                let date = today.checked_sub(jiff::Span::new().days(back)).expect("a valid date");
+                let (from, to) = (local_ms(date, 0, &tz), local_ms(date.tomorrow().expect("a valid date"), 0, &tz));
+                let to = to.min(now);
+                let working =
+                    union_ms(&all, local_ms(date, WORKING_HOURS.0, &tz), local_ms(date, WORKING_HOURS.1, &tz));
                 unhealthy += u64::from(working / 60_000 > UNHEALTHY_MINUTES);
                 for s in ["network", "exchange", "teams-signin"] {
-                    let bad = by_signal.get(s).map_or(0, |v| union_ms(v, day, day + 86_400_000));
-                    *avail.entry(s).or_default() += 100.0 * (1.0 - bad as f64 / 86_400_000.0);
+                    let bad = by_signal.get(s).map_or(0, |v| union_ms(v, from, to));
+                    *avail.entry(s).or_default() += 100.0 * (1.0 - bad as f64 / (to - from) as f64);
                 }
             }
         }
@@ -434,6 +473,7 @@ impl Plan {
         json!({
             "days": days,
             "rooms": rooms,
+            "server_now": Timestamp::from_millisecond(now).expect("a valid time").to_string(),
             "records": records,
             "episodes": {"mfa": mfa, "network": network, "blip": blip},
             "incident_episodes": mfa * 2 + network,
@@ -661,11 +701,12 @@ fn send(o: &Opts, plan: &Plan) -> (Tally, f64) {
                         let (r, n) = plan.body(i, &mut body);
                         t.build_ms += b.elapsed().as_secs_f64() * 1e3;
                         t.bytes += body.len() as u64;
-                        let res = agent
-                            .post(&url)
-                            .header("Authorization", &auth)
-                            .header("Content-Type", "application/json")
-                            .send(body.as_bytes());
+                        let mut req =
+                            agent.post(&url).header("Authorization", &auth).header("Content-Type", "application/json");
+                        if let Some(zone) = plan.zone(r) {
+                            req = req.header("X-Uctriage-Timezone", zone);
+                        }
+                        let res = req.send(body.as_bytes());
                         let answer = res.map_err(|e| e.to_string()).and_then(|mut res| {
                             let status = res.status().as_u16();
                             let text = res.body_mut().read_to_string().map_err(|e| e.to_string())?;

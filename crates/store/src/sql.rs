@@ -1325,27 +1325,40 @@ impl Store for SqlStore {
     }
 
     async fn incidents(&self, f: &IncidentFilter, page: &Page) -> Result<Vec<Incident>> {
-        // Optional filters as `($n = '' OR column = $n)`, so the SQL stays one string.
         let (after_ms, after_id) = match page.after.as_deref().and_then(|a| a.split_once(':')) {
             Some((ms, id)) => (ms.parse::<i64>().unwrap_or(i64::MAX), id.to_owned()),
             None => (i64::MAX, String::new()),
         };
-        let rows = sqlx::query(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR state = $2) \
-             AND ($3 = '' OR room_id = $3) AND ($4 = '' OR parent_id = $4) AND ($5 = '' OR rule = $5) \
-             AND (opened_ms < $6 OR (opened_ms = $6 AND id < $7) OR $7 = '') AND opened_ms <= $6 \
-             ORDER BY opened_ms DESC, id DESC LIMIT $8"
-        ))
-        .bind(f.scope.as_deref().unwrap_or(""))
-        .bind(f.state.as_deref().unwrap_or(""))
-        .bind(f.room_id.as_deref().unwrap_or(""))
-        .bind(f.parent_id.as_deref().unwrap_or(""))
-        .bind(f.rule.as_deref().unwrap_or(""))
-        .bind(after_ms)
-        .bind(after_id)
-        .bind(i64::from(page.limit))
-        .fetch_all(&self.read)
-        .await?;
+        // Only the filters given, as plain equalities: written as `($n = '' OR column = $n)`
+        // no index could serve them, and judging one room's incidents read every incident
+        // (7 ms each with 7,000 of them on SQLite, for each of 500 rooms every minute).
+        let mut conditions = vec![
+            "opened_ms <= $1".to_owned(),
+            "(opened_ms < $1 OR (opened_ms = $1 AND id < $2) OR $2 = '')".to_owned(),
+        ];
+        let mut values: Vec<&str> = Vec::new();
+        for (column, value) in [
+            ("scope", &f.scope),
+            ("state", &f.state),
+            ("room_id", &f.room_id),
+            ("parent_id", &f.parent_id),
+            ("rule", &f.rule),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                values.push(v);
+                conditions.push(format!("{column} = ${}", values.len() + 2));
+            }
+        }
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {} ORDER BY opened_ms DESC, id DESC LIMIT ${}",
+            conditions.join(" AND "),
+            values.len() + 3
+        );
+        let mut query = sqlx::query(&sql).bind(after_ms).bind(after_id);
+        for v in values {
+            query = query.bind(v);
+        }
+        let rows = query.bind(i64::from(page.limit)).fetch_all(&self.read).await?;
         rows.iter().map(incident_of).collect()
     }
 

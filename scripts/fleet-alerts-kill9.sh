@@ -208,6 +208,14 @@ print(f"alerts: {len(alerts)} listed ({len(incidents)} incidents), all delivered
       f"{sum(ok_count.values())} answered 200 for {len(ok_count)} ids")
 print(f"kill: instance {victim} held {len(held)} leases, all {len(taken_over)} delivered by the survivor after the kill; "
       f"ids answered 200 more than once: {len(repeats)} (same id, same body each time); {elapsed} s from the start")
+# Not a delivery failure, but worth seeing: each room had one episode, so a "reopened" alert
+# means two instances judged the room's transitions at once and one replayed them against the
+# incident the other had just written.
+opened = {(g["incident"], g["at"]) for g in got if g["type"] == "incident.opened"}
+spurious = {g["id"] for g in got if g["type"] == "incident.reopened" and (g["incident"], g["at"]) in opened}
+if spurious:
+    print(f"note: {len(spurious)} 'reopened' alerts for incidents that opened at that same moment "
+          "(two instances judged one room at once)")
 if bad:
     print("FAIL: " + "; ".join(bad))
     sys.exit(1)

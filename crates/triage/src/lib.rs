@@ -103,6 +103,14 @@ pub trait Answers {
     fn answer(&mut self, q: &Question) -> Option<String>;
 }
 
+/// How far a walk went: the steps taken, the node it stopped at, and how it ended.
+#[derive(Debug)]
+pub struct Walk {
+    pub path: Vec<Step>,
+    pub at: String,
+    pub result: Result<Run, TriageError>,
+}
+
 /// Answers given up front (`--answer key=value`).
 #[derive(Debug, Default, Clone)]
 pub struct Given(pub HashMap<String, String>);
@@ -228,23 +236,34 @@ impl Flow {
 
     /// Walk the flow, asking `answers` at each question, until an outcome.
     pub fn run(&self, answers: &mut dyn Answers) -> Result<Run, TriageError> {
+        self.walk(answers).result
+    }
+
+    /// Walk as far as the answers go: the steps taken, the node reached, and the outcome or why
+    /// the walk stopped there (a guided form asks that node's question next).
+    pub fn walk(&self, answers: &mut dyn Answers) -> Walk {
         let mut at = self.start.as_str();
         let mut path = Vec::new();
         // A flow is a tree, so it ends within as many steps as it has questions.
         for _ in 0..=self.questions.len() {
             if let Some(o) = self.outcome(at) {
-                return Ok(Run { flow: self.id.clone(), path, outcome: o.clone() });
+                let result = Ok(Run { flow: self.id.clone(), path: path.clone(), outcome: o.clone() });
+                return Walk { path, at: at.to_owned(), result };
             }
-            let q = self.question(at).ok_or_else(|| TriageError::Data(format!("unknown node {at}")))?;
+            let Some(q) = self.question(at) else {
+                let result = Err(TriageError::Data(format!("unknown node {at}")));
+                return Walk { path, at: at.to_owned(), result };
+            };
             let options = q.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ");
-            let value = answers.answer(q).ok_or_else(|| TriageError::Missing {
-                key: q.key.clone(),
-                question: q.text.clone(),
-                options: options.clone(),
-            })?;
-            let choice = q.options.iter().find(|o| o.value.eq_ignore_ascii_case(value.trim())).ok_or_else(|| {
-                TriageError::Invalid { key: q.key.clone(), value: value.clone(), question: q.text.clone(), options }
-            })?;
+            let stop = |path: Vec<Step>, e: TriageError| Walk { path, at: at.to_owned(), result: Err(e) };
+            let Some(value) = answers.answer(q) else {
+                let e = TriageError::Missing { key: q.key.clone(), question: q.text.clone(), options };
+                return stop(path, e);
+            };
+            let Some(choice) = q.options.iter().find(|o| o.value.eq_ignore_ascii_case(value.trim())) else {
+                let e = TriageError::Invalid { key: q.key.clone(), value, question: q.text.clone(), options };
+                return stop(path, e);
+            };
             path.push(Step {
                 key: q.key.clone(),
                 question: q.text.clone(),
@@ -253,6 +272,6 @@ impl Flow {
             });
             at = &choice.next;
         }
-        Err(TriageError::Data(format!("flow {} loops", self.id)))
+        Walk { path, at: at.to_owned(), result: Err(TriageError::Data(format!("flow {} loops", self.id))) }
     }
 }

@@ -33,19 +33,14 @@ async fn flows(user: User) -> PageResult {
     page(&layout("Guided triage", Some(&user), &body))
 }
 
-/// Answers from the URL; remembers the question the URL has no answer for.
+/// Answers from the URL.
 struct FromQuery<'a> {
     given: &'a HashMap<String, String>,
-    missing: Option<Question>,
 }
 
 impl Answers for FromQuery<'_> {
     fn answer(&mut self, q: &Question) -> Option<String> {
-        let v = self.given.get(&q.key).filter(|v| !v.is_empty()).cloned();
-        if v.is_none() {
-            self.missing = Some(q.clone());
-        }
-        v
+        self.given.get(&q.key).filter(|v| !v.is_empty()).cloned()
     }
 }
 
@@ -60,25 +55,8 @@ async fn walk(user: User, Path(id): Path<String>, Query(given): Query<HashMap<St
         .get(&id)
         .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, format!("There is no triage flow called {id}.")))?;
     // Walk as far as the answers go: the steps taken, then a question or the outcome.
-    let mut answers = FromQuery { given: &given, missing: None };
-    let result = flow.run(&mut answers);
-    let mut path: Vec<Step> = Vec::new();
-    // Replay to learn the steps taken before a missing or invalid answer.
-    let mut at = flow.start.as_str();
-    while let Some(q) = flow.questions.iter().find(|q| q.id == at) {
-        let Some(choice) =
-            given.get(&q.key).and_then(|v| q.options.iter().find(|o| o.value.eq_ignore_ascii_case(v.trim())))
-        else {
-            break;
-        };
-        path.push(Step {
-            key: q.key.clone(),
-            question: q.text.clone(),
-            answer: choice.value.clone(),
-            label: choice.label.clone(),
-        });
-        at = &choice.next;
-    }
+    let walk = flow.walk(&mut FromQuery { given: &given });
+    let (path, result) = (walk.path, walk.result);
     let invalid = match &result {
         Err(TriageError::Invalid { value, key, .. }) => {
             Some(format!("{value:?} is not one of the answers to {key}; pick one below."))
@@ -88,7 +66,7 @@ async fn walk(user: User, Path(id): Path<String>, Query(given): Query<HashMap<St
     };
     let asking = match &result {
         Ok(_) => None,
-        Err(_) => flow.questions.iter().find(|q| q.id == at).cloned().or(answers.missing),
+        Err(_) => flow.questions.iter().find(|q| q.id == walk.at).cloned(),
     };
     let body = html! {
         p class="crumbs" { a href="/triage" { "Guided triage" } " › " (flow.title) }

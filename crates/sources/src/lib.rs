@@ -102,6 +102,12 @@ where
     summary
 }
 
+/// Exports in which every part of an input is a record: when one of them gives none, and said
+/// nothing, the input is reported. (An `.evtx` of a log with no events is normal in a bundle;
+/// its reader warns itself when the file is cut short.)
+const EVERY_RECORD: &[&str] =
+    &["dr-csv", "call-records-json", "entra-signins", "event-csv", "event-json", "event-xml", "evidence-jsonl"];
+
 fn read_unit<S: Sink>(unit: &Unit, opts: &Options, registry: &[Box<dyn Reader>], mut sink: S) -> (InputReport, S) {
     let mut report = InputReport {
         path: unit.path.clone(),
@@ -135,10 +141,28 @@ fn read_unit<S: Sink>(unit: &Unit, opts: &Options, registry: &[Box<dyn Reader>],
     };
     report.format = reader.format().to_owned();
     report.status = InputStatus::Read;
+    let notes = input.notes.clone();
     let mut emitter = Emitter::new(&unit.path, reader.format(), &mut sink);
     let outcome = catch_unwind(AssertUnwindSafe(|| reader.read(input, &mut emitter)));
     let (records, mut warnings) = emitter.finish();
     report.records = records;
+    if records == 0
+        && warnings.is_empty()
+        && outcome.as_ref().is_ok_and(Result::is_ok)
+        && EVERY_RECORD.contains(&reader.format())
+    {
+        warnings.push(Warning {
+            path: unit.path.clone(),
+            place: String::new(),
+            message: format!("the {} reader found no records in this input", reader.format()),
+        });
+    }
+    // What decoding had to guess (an encoding, line ends) comes first: it explains what follows.
+    report.warnings.extend(notes.take().into_iter().map(|(place, message)| Warning {
+        path: unit.path.clone(),
+        place,
+        message,
+    }));
     report.warnings.append(&mut warnings);
     match outcome {
         Ok(Ok(())) => {}
@@ -159,6 +183,7 @@ pub fn read_bytes(name: &str, bytes: &[u8], format: Option<&str>) -> (InputRepor
         path: name.to_owned(),
         name: name.to_owned(),
         size: Some(bytes.len() as u64),
+        modified: None,
         origin: container::Origin::Memory(bytes.to_vec().into()),
     };
     let opts = Options { format: format.map(str::to_owned), ..Options::default() };

@@ -2,6 +2,7 @@
 
 mod codes;
 mod explain;
+mod exports;
 mod fleet;
 mod hostile;
 mod redact;

@@ -4,7 +4,6 @@
 //! a time, so a large export is never held whole in memory.
 
 use std::fmt;
-use std::io::Read as _;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -354,28 +353,20 @@ impl Reader for CallRecordsJson {
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
-        let mut reader = input.into_read();
-        // Skip a UTF-8 byte-order mark.
-        let mut bom = [0u8; 3];
-        let mut got = 0;
-        while got < 3 {
-            match reader.read(&mut bom[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let prefix: Vec<u8> = if bom[..got] == [0xEF, 0xBB, 0xBF] { Vec::new() } else { bom[..got].to_vec() };
-        let stream = std::io::BufReader::new(std::io::Cursor::new(prefix).chain(reader));
+        let stream = std::io::BufReader::new(input.into_text());
         let mut de = serde_json::Deserializer::from_reader(stream);
         let mut ctx = Ctx { out, record: 0, skipped: 0 };
         let result = Doc(&mut ctx).deserialize(&mut de);
         let (record, skipped) = (ctx.record, ctx.skipped);
         if let Err(e) = result {
-            let place = format!("line {}", e.line());
+            let place = format!("line {} column {}", e.line(), e.column());
             let what = if e.is_eof() {
                 "JSON ends early (file cut short?)".to_owned()
+            } else if e.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "nested deeper than {} levels (the JSON depth limit): reading stopped here",
+                    super::event_json::JSON_DEPTH
+                )
             } else {
                 format!("JSON not readable: {e}")
             };

@@ -586,29 +586,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
 
 /// The input as UTF-8 bytes (byte-order marks and UTF-16 decoded), unbounded lines.
 fn decoded(input: Input) -> Box<dyn Read + Send> {
-    let utf16 = {
-        let h = &input.head;
-        let sample = &h[..h.len().min(512) & !1];
-        let odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
-        let even = sample.iter().step_by(2).filter(|b| **b == 0).count();
-        let half = sample.len() / 2;
-        if h.starts_with(&[0xFF, 0xFE]) || h.starts_with(&[0xFE, 0xFF]) || half < 4 {
-            None
-        } else if odd * 10 > half * 8 && even * 10 < half {
-            Some(encoding_rs::UTF_16LE)
-        } else if even * 10 > half * 8 && odd * 10 < half {
-            Some(encoding_rs::UTF_16BE)
-        } else {
-            None
-        }
-    };
-    Box::new(
-        encoding_rs_io::DecodeReaderBytesBuilder::new()
-            .bom_sniffing(true)
-            .utf8_passthru(true)
-            .encoding(utf16)
-            .build(input.into_read()),
-    )
+    input.into_text()
 }
 
 /// What a finished capture is.
@@ -796,6 +774,16 @@ fn read_json(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), Read
             }
             let value: Value = match serde_json::from_slice(bytes) {
                 Ok(v) => v,
+                Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+                    out.warn(
+                        place,
+                        format!(
+                            "nested deeper than {} levels (the JSON depth limit): skipped",
+                            super::event_json::JSON_DEPTH
+                        ),
+                    );
+                    return;
+                }
                 Err(e) => {
                     out.warn(place, format!("not valid JSON: {e}"));
                     return;

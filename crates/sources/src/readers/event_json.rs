@@ -21,6 +21,9 @@ use crate::input::{head_text, Input};
 #[derive(Debug)]
 pub struct EventJson;
 
+/// How deep serde_json nests before it stops (its recursion limit).
+pub(super) const JSON_DEPTH: usize = 128;
+
 /// Largest single event, and largest top-level object that is not an event array.
 const MAX_EVENT: u64 = 16 * 1024 * 1024;
 
@@ -240,6 +243,15 @@ impl Reader for EventJson {
                         sink.out.warn(
                             place,
                             format!("an event larger than {} MiB: the rest was not read", MAX_EVENT >> 20),
+                        );
+                    } else if msg.starts_with("recursion limit exceeded") {
+                        sink.out.warn(
+                            place,
+                            format!(
+                                "nested deeper than {JSON_DEPTH} levels (the JSON depth limit): reading stopped \
+                                 here; the {} events before were read",
+                                sink.seen
+                            ),
                         );
                     } else if e.is_eof() {
                         sink.out.warn(place, "the JSON ends early (truncated?): the events before were read");

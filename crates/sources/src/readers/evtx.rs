@@ -298,6 +298,34 @@ impl Reader for Evtx {
             }
             Chunks::Stream { src, next: 0, done: false }
         };
+        if let Chunks::Seek { len, .. } = &chunks {
+            let len = *len;
+            let slots = len.saturating_sub(HEADER).div_ceil(CHUNK as u64);
+            if len < HEADER {
+                out.warn(
+                    format!("byte {len}"),
+                    format!("the file ends {len} bytes into its {HEADER}-byte header (truncated): no event to read"),
+                );
+            } else if len == HEADER && header_chunks > 0 {
+                out.warn(
+                    format!("byte {len}"),
+                    format!(
+                        "the file ends after its header, which names {header_chunks} chunk{} (truncated): no event \
+                         to read",
+                        if header_chunks == 1 { "" } else { "s" }
+                    ),
+                );
+            } else if slots < u64::from(header_chunks) {
+                out.warn(
+                    format!("byte {len}"),
+                    format!(
+                        "the header names {header_chunks} chunks, the file ends in chunk {} (truncated): the \
+                         events of the missing chunks are lost",
+                        slots - 1
+                    ),
+                );
+            }
+        }
         let path = out.path().to_owned();
         let ctx = Ctx {
             settings: Arc::new(ParserSettings::new().validate_checksums(false).recover_records(true).indent(false)),

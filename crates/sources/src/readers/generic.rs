@@ -44,16 +44,14 @@ impl Reader for GenericText {
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
-        let mut lines = input.into_lines();
+        // A long line (a JSON document on one line) is read in pieces, not cut.
+        let mut lines = input.into_lines().in_pieces();
         let mut line = String::new();
         let mut prev = String::new();
         let mut prev_codes = Vec::new();
         while let Some(info) =
             lines.next_line(&mut line).map_err(|e| ReadError::new(format!("line {}", 1), e.to_string()))?
         {
-            if info.truncated {
-                out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
-            }
             let text = unescape_json(&line);
             let mut codes = codes_in(&text);
             // A message wrapped over two lines: look at the pair for what neither line holds alone.

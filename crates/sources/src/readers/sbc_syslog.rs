@@ -6,6 +6,14 @@
 //! - Ribbon / Sonus and other SBCs that write a banner line and then the message over the
 //!   following physical lines (up to the next syslog line, or a `, msgLen = N.` trailer).
 //! - Generic syslog with a SIP message on the line.
+//!
+//! RFC 3164 stamps (`Jul 15 08:30:11`) and AudioCodes' `[Time:15-07@…]` have no year. It is taken
+//! from something dated that comes with the log, never from the day it is read: a SIP `Date:`
+//! header or an ISO date in the log itself, else the date the bytes were written (the zip entry's
+//! date, the file's modification time). The first stamp gets the latest year that does not put it
+//! after that date, and the year moves on when the stamps go back by months (December, then
+//! January). With nothing dated at all, the stamps are put in the last year before now, with a
+//! warning.
 
 use std::collections::HashMap;
 
@@ -26,6 +34,8 @@ const MAX_OPEN: usize = 4096;
 #[derive(Debug, Default)]
 struct Prefix<'a> {
     time: Option<Timestamp>,
+    /// The time was written without a year (RFC 3164).
+    yearless: bool,
     host: Option<&'a str>,
     rest: &'a str,
 }
@@ -41,7 +51,8 @@ fn is_host(tok: &str) -> bool {
 }
 
 /// Read the syslog prefix of a line: `<PRI>`, then `Jul 15 08:30:11 host` (RFC 3164) or
-/// `2025-07-15T08:30:11.123+00:00 host` (RFC 5424 / ISO), and a `facility.level` word.
+/// `2025-07-15T08:30:11.123+00:00 host` (RFC 5424 / ISO), and a `facility.level` word. The
+/// given year is the one RFC 3164 stamps get ([`Prefix::yearless`]).
 fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
     let mut s = line.trim_start();
     if s.starts_with('<') {
@@ -55,7 +66,8 @@ fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
             s = &s[2..];
         }
     }
-    let (t, rest) = if MONTHS.iter().any(|m| s.starts_with(m)) {
+    let yearless = MONTHS.iter().any(|m| s.starts_with(m));
+    let (t, rest) = if yearless {
         // Split on any whitespace: `Jul  5` has two spaces.
         let words: Vec<&str> = s.split_whitespace().take(3).collect();
         if words.len() < 3 {
@@ -100,7 +112,7 @@ fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
             }
         }
     }
-    Some(Prefix { time: t, host, rest })
+    Some(Prefix { time: t, yearless, host, rest })
 }
 
 /// AudioCodes' `[Time:15-07@08:30:11.123]` tag (day-month, no year).
@@ -234,16 +246,16 @@ impl Pending {
     }
 }
 
-/// The year to give `Jul 15 08:30:11` stamps: from a Date header or an ISO date in the input,
-/// or the current one.
-fn guess_year(head: &str) -> i16 {
+/// A dated moment in the log itself that year-less stamps can be placed against: the first SIP
+/// `Date:` header, else the first ISO date (`2025-07-15`, taken as the end of that day).
+fn dated_in(head: &str) -> Option<Timestamp> {
     for line in head.lines().take(50_000) {
         let l = line.replace("#012", "\n");
         for part in l.split('\n') {
             let p = part.trim();
             if p.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("date:")) {
                 if let Some(t) = p.get(5..).and_then(sip::http_date) {
-                    return t.to_zoned(jiff::tz::TimeZone::UTC).year();
+                    return Some(t);
                 }
             }
         }
@@ -254,13 +266,55 @@ fn guess_year(head: &str) -> i16 {
             && b[i + 2..i + 4].iter().all(u8::is_ascii_digit)
             && b[i + 4] == b'-'
             && b[i + 7] == b'-'
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
         {
-            if let Ok(y) = head[i..i + 4].parse() {
-                return y;
+            let date = head.get(i..i + 10).and_then(|d| d.parse::<jiff::civil::Date>().ok());
+            if let Some(t) = date.and_then(|d| d.at(23, 59, 59, 0).to_zoned(jiff::tz::TimeZone::UTC).ok()) {
+                return Some(t.timestamp());
             }
         }
     }
-    Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).year()
+    None
+}
+
+/// The years of year-less stamps, placed against a dated moment and carried over New Year.
+#[derive(Debug)]
+struct Years {
+    /// The year stamps are read in now.
+    year: i16,
+    /// The moment the first stamp may not be after (by more than a day or two of zone).
+    anchor: Timestamp,
+    /// The last stamp placed.
+    last: Option<Timestamp>,
+}
+
+/// Slack for zones: a zip entry's date has none, a syslog stamp is in the SBC's zone.
+const ZONE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(48);
+/// A step back larger than this between stamps is a new year (December, then January).
+const NEW_YEAR: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 180);
+
+impl Years {
+    fn new(anchor: Timestamp) -> Self {
+        Years { year: anchor.to_zoned(jiff::tz::TimeZone::UTC).year(), anchor, last: None }
+    }
+
+    /// The year to read a stamp in, given the stamp read in the current year: the first stamp is
+    /// moved a year back when it would come after the anchor, a later one a year on when it goes
+    /// back by months.
+    fn year_for(&mut self, t: Timestamp) -> i16 {
+        match self.last {
+            None if t.checked_sub(ZONE_SLACK).is_ok_and(|t| t > self.anchor) => self.year -= 1,
+            Some(last) if t.checked_add(NEW_YEAR).is_ok_and(|t| t < last) => self.year += 1,
+            _ => {}
+        }
+        self.year
+    }
+
+    fn placed(&mut self, t: Option<Timestamp>) {
+        if t.is_some() {
+            self.last = t;
+        }
+    }
 }
 
 impl Reader for SbcSyslog {
@@ -299,7 +353,10 @@ impl Reader for SbcSyslog {
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
-        let year = guess_year(&head_text(&input.head));
+        let dated = dated_in(&head_text(&input.head));
+        let anchor = dated.or(input.modified);
+        let mut years = Years::new(anchor.unwrap_or_else(Timestamp::now));
+        let mut warned_year = anchor.is_some();
         let mut lines = input.into_lines();
         let mut line = String::new();
         let mut open: HashMap<String, Pending> = HashMap::new();
@@ -311,7 +368,7 @@ impl Reader for SbcSyslog {
             if info.truncated {
                 out.warn(format!("line {n}"), "line longer than 1 MiB: the rest of it was skipped");
             }
-            let Some(p) = prefix(&line, year) else {
+            let Some(mut p) = prefix(&line, years.year) else {
                 // A physical line of its own: the next line of a multi-line message.
                 if let Some(k) = &last_key {
                     if let Some(pending) = open.get_mut(k) {
@@ -339,7 +396,29 @@ impl Reader for SbcSyslog {
                 }
                 continue;
             };
-            let stamp = p.time.or_else(|| tag_time(p.rest, year));
+            if p.yearless {
+                if let Some(t) = p.time {
+                    let year = years.year_for(t);
+                    p.time = prefix(&line, year).and_then(|q| q.time);
+                }
+            }
+            let mut stamp = p.time;
+            if stamp.is_none() {
+                if let Some(t) = tag_time(p.rest, years.year) {
+                    stamp = tag_time(p.rest, years.year_for(t));
+                }
+            }
+            if p.yearless || (p.time.is_none() && stamp.is_some()) {
+                years.placed(stamp);
+                if !warned_year && stamp.is_some() {
+                    warned_year = true;
+                    out.warn(
+                        format!("line {n}"),
+                        "times without a year, and nothing dated in the log or the bundle to take it from: \
+                         they were put in the last year before now (check the year)",
+                    );
+                }
+            }
             last_time = stamp.or(last_time);
             // A new record ends the multi-line message of the previous one.
             if let Some(k) = last_key.take() {

@@ -149,15 +149,7 @@ pub fn level_from_word(w: &str) -> Option<&'static str> {
 /// one) and UTF-16 without one is recognized by its zero bytes, so exports written by Windows
 /// PowerShell (UTF-16LE) read like the others.
 pub fn utf8_reader(input: crate::input::Input) -> Box<dyn Read + Send> {
-    let utf16 = crate::input::utf16_without_bom(&input.head);
-    Box::new(
-        encoding_rs_io::DecodeReaderBytesBuilder::new()
-            .bom_sniffing(true)
-            .utf8_passthru(true)
-            .strip_bom(true)
-            .encoding(utf16)
-            .build(input.into_read()),
-    )
+    input.into_text()
 }
 
 /// A reader that fails once more than `limit` bytes were read since the last [`Budget::reset`]:

@@ -4,6 +4,7 @@
 mod clients;
 mod containers;
 mod evidence_jsonl;
+mod exports;
 mod pexip;
 mod telephony;
 mod windows;

@@ -592,7 +592,7 @@ fn call_records_json_cut_short_keeps_earlier_rows() {
     assert_eq!(records.len(), 1);
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert!(report.warnings[0].message.contains("ends early"));
-    assert_eq!(report.warnings[0].place, "line 42");
+    assert_eq!(report.warnings[0].place, "line 42 column 39");
     // A bare array, with a byte-order mark.
     let bare = format!(
         "\u{feff}[{}]",

@@ -236,8 +236,7 @@ struct Hint {
 
 /// Build the record of one sign-in; `None` when the values do not look like a sign-in.
 fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
-    let time_keys = ["createddatetime", "date", "timegenerated", "time", "createdatetimeutc"];
-    let when = f.text(&time_keys);
+    let when = f.text(&TIME_KEYS);
     let user = f.text(&["userprincipalname", "username", "upn", "user", "userdisplayname"]);
     let app = f.text(&["appdisplayname", "application", "serviceprincipalname", "appname"]);
     let request = f.text(&["requestid", "id", "originalrequestid"]);
@@ -463,8 +462,17 @@ fn delimiter(header: &str) -> char {
 
 /// Normalized names of a header line, skipping PowerShell's `#TYPE` line and Excel's `sep=`.
 fn header_names(line: &str) -> Vec<String> {
-    split_csv(line, delimiter(line)).iter().map(|h| norm(h)).collect()
+    split_csv(line, delimiter(line)).iter().map(|h| csv_norm(h)).collect()
 }
+
+/// A CSV column name by its words (see `dr_csv::header_key`): `Date (UTC)`, `Date [UTC+01:00]`
+/// and `DateUtc` are all `date`.
+fn csv_norm(h: &str) -> String {
+    super::dr_csv::header_key(h).0
+}
+
+/// Normalized names of the columns that give a sign-in its time.
+const TIME_KEYS: [&str; 5] = ["createddatetime", "date", "timegenerated", "time", "createdatetimeutc"];
 
 /// How sure the columns are those of a sign-in export.
 fn csv_score(names: &[String]) -> u8 {
@@ -520,11 +528,17 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             for n in &mut names {
                 *n = n.trim().to_owned();
             }
-            let normalized: Vec<String> = names.iter().map(|n| norm(n)).collect();
+            let normalized: Vec<String> = names.iter().map(|n| csv_norm(n)).collect();
             if csv_score(&normalized) == 0 {
                 out.warn(
                     format!("line {}", info.number),
                     "the header does not name the columns of a sign-in export; reading it anyway",
+                );
+            }
+            if !normalized.iter().any(|n| TIME_KEYS.contains(&n.as_str())) {
+                out.warn(
+                    format!("line {}", info.number),
+                    format!("no time column among the headers ({}): the sign-ins have no time", names.join(", ")),
                 );
             }
             let has = |k: &str| normalized.iter().any(|n| n == k);

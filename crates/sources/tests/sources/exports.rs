@@ -95,6 +95,23 @@ fn no_time_column_or_unreadable_times_are_warnings() {
     assert_eq!(unreadable[0].place, "row 1 (line 2)");
 }
 
+#[test]
+fn sign_in_csv_headers_by_their_words_and_without_a_time_column() {
+    let csv = "\u{feff}Date [UTC],Request ID,User,Username,Application,Status,Sign-in error code\n\
+               2025-07-15T08:30:11Z,r1,Room,room@contoso.com,Microsoft Teams,Failure,50076\n";
+    let (report, records) = read_bytes("InteractiveSignIns_2025-07-15.csv", csv.as_bytes(), None);
+    assert_eq!(report.format, "entra-signins");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(times(&records), ["2025-07-15T08:30:11Z"]);
+    let csv = "Request ID,User,Username,Application,Status,Sign-in error code\n\
+               r1,Room,room@contoso.com,Microsoft Teams,Failure,50076\n";
+    let (report, records) = read_bytes("InteractiveSignIns_2025-07-15.csv", csv.as_bytes(), None);
+    assert_eq!(report.format, "entra-signins");
+    assert_eq!(codes(&records), ["AADSTS50076"]);
+    let w = report.warnings.iter().find(|w| w.message.contains("no time column")).expect("a warning");
+    assert_eq!(w.place, "line 1");
+}
+
 /// Every text fixture reads the same with a UTF-8 byte-order mark in front.
 #[test]
 fn a_byte_order_mark_changes_nothing_in_any_text_reader() {

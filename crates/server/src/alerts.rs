@@ -261,13 +261,24 @@ pub fn plan(
     out
 }
 
+/// How long an instance holds an alert it claimed.
+const ALERT_LEASE_MS: i64 = 60_000;
+
+/// The wait before the next attempt after `attempts` failed ones: 5 s doubling, at most an hour.
+fn retry_wait_ms(attempts: i64) -> i64 {
+    (5_000i64 << (attempts - 1).clamp(0, 20)).min(3_600_000)
+}
+
 /// Deliver due alerts until none is due; returns how many were attempted.
 pub async fn deliver_due(app: &App) -> Result<usize, String> {
     let err = |e: uctriage_store::StoreError| e.to_string();
     let mut attempted = 0;
     loop {
         let now = app.clock.now_ms();
-        let batch = app.store.alerts_claim(&app.instance, now, now + 60_000, 10).await.map_err(err)?;
+        // One at a time: the lease (a minute) then always outlasts the attempt (15 s at most), so
+        // another instance never takes over an alert still being sent, and after a crash only
+        // the alert that was in flight waits out its lease.
+        let batch = app.store.alerts_claim(&app.instance, now, now + ALERT_LEASE_MS, 1).await.map_err(err)?;
         if batch.is_empty() {
             return Ok(attempted);
         }
@@ -308,8 +319,8 @@ pub async fn deliver_due(app: &App) -> Result<usize, String> {
                     if a.attempts >= MAX_ATTEMPTS {
                         a.state = "failed".into();
                     }
-                    // 5 s, 10 s, 20 s … up to an hour.
-                    let wait = (5_000i64 << a.attempts.min(20)).min(3_600_000);
+                    // 5 s after the first attempt, then 10 s, 20 s … up to an hour.
+                    let wait = retry_wait_ms(a.attempts);
                     a.next_attempt_ms = now + wait;
                     tracing::warn!(alert = %a.id, webhook = %hook.id, attempt = a.attempts, "alert not delivered: {e}");
                 }
@@ -442,6 +453,14 @@ mod tests {
         assert!(secret_key("whsec_short").is_err());
         assert!(secret_key("nope").is_err());
         assert!(secret_key(&new_secret()).is_ok());
+    }
+
+    #[test]
+    fn retries_wait_five_seconds_then_double_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=4).map(retry_wait_ms).collect();
+        assert_eq!(waits, [5_000, 10_000, 20_000, 40_000]);
+        assert_eq!(retry_wait_ms(12), 3_600_000);
+        assert_eq!(retry_wait_ms(i64::MAX), 3_600_000);
     }
 
     #[test]

@@ -455,7 +455,7 @@ pub async fn metrics(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<R
     caller.require(Role::Viewer)?;
     let mut counts: Vec<(&str, u64)> =
         ["healthy", "unhealthy", "offline", "unknown", "retired"].iter().map(|s| (*s, 0)).collect();
-    for room in app.store.rooms().await? {
+    for room in app.store.rooms_brief().await? {
         if room.merged_into.is_some() {
             continue;
         }
@@ -581,7 +581,7 @@ async fn incident_view(
 }
 
 async fn room_names(app: &App) -> ApiResult<std::collections::HashMap<String, String>> {
-    Ok(app.store.rooms().await?.into_iter().map(|r| (r.id.clone(), r.label().to_owned())).collect())
+    Ok(app.store.rooms_brief().await?.into_iter().map(|r| (r.id.clone(), r.label().to_owned())).collect())
 }
 
 pub async fn incidents(

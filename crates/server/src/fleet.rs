@@ -188,7 +188,7 @@ pub fn rfc3339(ms: i64) -> String {
 /// when the server received it (a room clock running ahead cannot keep a silent room online).
 pub fn offline(room: &Room, now_ms: i64) -> Option<SignalView> {
     let def = signals().iter().find(|s| s.kind == "offline")?;
-    let after_ms = i64::from(def.after.unwrap_or(20)) * 60_000;
+    let after_ms = offline_after_ms(def);
     let last = room.last_heartbeat_ms.map(|h| h.min(room.last_heard_ms))?;
     let silent = now_ms - last > after_ms;
     Some(SignalView {
@@ -206,7 +206,19 @@ pub fn offline(room: &Room, now_ms: i64) -> Option<SignalView> {
     })
 }
 
-/// Judge a room from its stored signals at `now_ms`.
+/// How long a room may stay silent before it counts as offline.
+pub fn offline_after_ms(def: &SignalDef) -> i64 {
+    i64::from(def.after.unwrap_or(20)) * 60_000
+}
+
+/// The offline periods the store finds between a room's heartbeats (what a backfill shows).
+pub fn silence() -> Option<uctriage_store::Silence> {
+    let def = signals().iter().find(|s| s.kind == "offline")?;
+    Some(uctriage_store::Silence { signal: def.id.clone(), after_ms: offline_after_ms(def) })
+}
+
+/// Judge a room from its stored signals at `now_ms`. Stored rows of the offline signal (the
+/// silences a backfill showed) are history: offline now is judged on the clock alone.
 pub fn judge(room: &Room, rows: &[SignalRow], now_ms: i64, restarts_in_window: u64) -> RoomState {
     let mut views = Vec::new();
     let mut app_version = room.app_version.clone();

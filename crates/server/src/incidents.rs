@@ -194,7 +194,7 @@ impl Track<'_> {
                 // A new incident starts its own timeline; an earlier one touched in this replay
                 // is kept as it ended.
                 if let (true, Some(prev)) = (self.touched, self.current.take()) {
-                    self.done.push(IncidentChange { incident: prev, log: std::mem::take(&mut self.log) });
+                    self.done.push(IncidentChange::new(prev, std::mem::take(&mut self.log)));
                 }
                 self.log.clear();
                 self.current = Some(Incident {
@@ -239,7 +239,7 @@ impl Track<'_> {
     fn changes(self) -> Vec<IncidentChange> {
         let mut out = self.done;
         if let (true, Some(incident)) = (self.touched, self.current) {
-            out.push(IncidentChange { incident, log: self.log });
+            out.push(IncidentChange::new(incident, self.log));
         }
         out
     }
@@ -282,19 +282,9 @@ pub fn evaluate_room(
             touched: false,
             done: Vec::new(),
         };
-        if s.by_server_clock {
-            if s.bad {
-                // Still receiving: maybe a backlog on its way.
-                if now_ms - room.last_heard_ms >= settle_ms {
-                    t.bad(s.since_ms, now_ms, &s.status, cause);
-                }
-            } else {
-                t.good(s.since_ms, &s.status);
-            }
-            changes.extend(t.changes());
-            continue;
-        }
-        // Replay: where the signal stood before the new transitions, then each of them.
+        // Replay: where the signal stood before the new transitions, then each of them. For
+        // offline these are the silences the store found between heartbeats (a backfill's
+        // outages); offline now is judged on the server's clock after them.
         let mine: Vec<&Transition> = transitions.iter().filter(|x| x.signal == s.signal).collect();
         let first_new = mine.iter().position(|x| x.seq > room.incidents_seq).unwrap_or(mine.len());
         let mut bad_since = match mine[..first_new].last() {
@@ -313,11 +303,14 @@ pub fn evaluate_room(
                 t.good(x.at_ms, &x.status);
             }
         }
-        if s.bad {
+        if !s.bad {
+            t.good(s.since_ms, &s.status);
+        } else if !s.by_server_clock {
             let since = bad_since.unwrap_or(s.since_ms);
             t.bad(since, room_now.max(since), &s.status, cause);
-        } else {
-            t.good(s.since_ms, &s.status);
+        } else if now_ms - room.last_heard_ms >= settle_ms {
+            // Offline and not receiving (a room still pushing may have a backlog on its way).
+            t.bad(s.since_ms, now_ms, &s.status, cause);
         }
         changes.extend(t.changes());
     }
@@ -362,7 +355,7 @@ pub fn correlate(
             }
             let mut i = (*m).clone();
             i.parent_id = Some(parent.to_owned());
-            changes.push(IncidentChange { incident: i, log: Vec::new() });
+            changes.push(IncidentChange { incident: i, log: Vec::new(), link_only: true });
             if let Some(r) = &m.room_id {
                 if seen.insert(r.clone()) {
                     log.push((
@@ -391,7 +384,7 @@ pub fn correlate(
         }
         if !log.is_empty() {
             i.summary = fleet_summary(&f.summary, children.iter().chain(open));
-            changes.push(IncidentChange { incident: i, log });
+            changes.push(IncidentChange::new(i, log));
         }
         return changes;
     }
@@ -436,7 +429,7 @@ pub fn correlate(
         ack_by: None,
         ack_note: None,
     };
-    changes.push(IncidentChange { incident: f, log });
+    changes.push(IncidentChange::new(f, log));
     changes
 }
 
@@ -609,6 +602,37 @@ mod tests {
             ("offline", 20 * MIN, "")
         );
         assert!(c[0].incident.summary.contains("no heartbeat"));
+    }
+
+    #[test]
+    fn a_silence_in_a_backfill_is_an_offline_incident_of_its_history() {
+        let off = |seq: i64, from: &str, to: &str, at: i64| Transition {
+            seq,
+            signal: "offline".into(),
+            from_state: from.into(),
+            to_state: to.into(),
+            status: to.into(),
+            at_ms: at,
+        };
+        let mut r = room();
+        at(&mut r, 600 * MIN);
+        // The store found three silent hours in the week pushed at once; the room is back now.
+        let history = [off(1, "unknown", "unhealthy", 200 * MIN), off(2, "unhealthy", "healthy", 380 * MIN)];
+        let c = evaluate_room(&r, &[], &history, &[], None, 601 * MIN, SETTLE_MS);
+        assert_eq!(c.len(), 1, "{c:?}");
+        let i = &c[0].incident;
+        assert_eq!(
+            (i.signal.as_str(), i.started_ms, i.opened_ms, i.resolved_ms, i.state.as_str()),
+            ("offline", 200 * MIN, 200 * MIN, Some(380 * MIN), "resolved")
+        );
+        // A room that the live sweep already saw go silent: its open incident ends when the
+        // heartbeats resume, and no second one opens.
+        let mut live = i.clone();
+        live.state = "open".into();
+        live.resolved_ms = None;
+        let c = evaluate_room(&r, &[], &history, &[live.clone()], None, 601 * MIN, SETTLE_MS);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].incident.id.as_str(), c[0].incident.resolved_ms), (live.id.as_str(), Some(380 * MIN)));
     }
 
     #[test]

@@ -289,7 +289,8 @@ fn build_batch(
     timezone: Option<String>,
     sites: &crate::sites::SiteMap,
 ) -> Result<Batch, Problem> {
-    let mut batch = Batch { room_id: room.to_owned(), received_ms: now, timezone, ..Batch::default() };
+    let mut batch =
+        Batch { room_id: room.to_owned(), received_ms: now, timezone, silence: fleet::silence(), ..Batch::default() };
     let mut observations: Vec<Observation> = Vec::new();
     let mut newest: Option<(i64, usize)> = None;
     let mut peripherals: Option<(i64, Vec<String>)> = None;

@@ -186,7 +186,7 @@ async fn plan_alerts(
     if hooks.is_empty() {
         return Ok(Vec::new());
     }
-    let rooms = app.store.rooms().await.map_err(err)?;
+    let rooms = app.store.rooms_brief().await.map_err(err)?;
     let find = |id: &str| rooms.iter().find(|r| r.id == id);
     let site_of = |id: &str| find(id).map(|r| r.site.clone()).unwrap_or_default();
     let name_of = |id: &str| find(id).map_or_else(|| id.to_owned(), |r| r.label().to_owned());
@@ -227,7 +227,7 @@ async fn plan_alerts(
 
 /// Every room's incidents, at the server's now.
 pub async fn evaluate_all(app: &Arc<App>) -> Result<(), String> {
-    for room in app.store.rooms().await.map_err(|e| e.to_string())? {
+    for room in app.store.rooms_brief().await.map_err(|e| e.to_string())? {
         // A room with records waiting for their diagnosis is judged right after it, with the
         // root cause the new records give.
         if !room.dirty {
@@ -241,43 +241,59 @@ pub async fn evaluate_all(app: &Arc<App>) -> Result<(), String> {
 pub async fn evaluate_incidents(app: &Arc<App>, id: &str) -> Result<(), String> {
     use uctriage_store::{IncidentFilter, Page};
     let err = |e: uctriage_store::StoreError| e.to_string();
-    let Some(room) = app.store.room(id).await.map_err(err)? else { return Ok(()) };
-    let rows = app.store.signals(id).await.map_err(err)?;
     let page = Page { limit: 1000, after: None };
-    let mine = app
-        .store
-        .incidents(
-            &IncidentFilter { scope: Some("room".into()), room_id: Some(id.to_owned()), ..IncidentFilter::default() },
-            &page,
-        )
-        .await
-        .map_err(err)?;
-    let cause = room.diagnosis.as_deref().and_then(crate::incidents::Cause::of_report);
-    let transitions = app.store.transitions_since(id, room.incidents_seq).await.map_err(err)?;
-    let judged = transitions.iter().map(|t| t.seq).max().filter(|s| *s > room.incidents_seq);
-    let mut changes = crate::incidents::evaluate_room(
-        &room,
-        &rows,
-        &transitions,
-        &mine,
-        cause.as_ref(),
-        app.clock.now_ms(),
-        app.settle_ms,
-    );
-    let mut rules: std::collections::BTreeSet<String> =
-        mine.iter().filter(|i| i.parent_id.is_some() || i.state == "open").map(|i| i.rule.clone()).collect();
-    rules.extend(changes.iter().map(|c| c.incident.rule.clone()));
-    rules.remove("");
-    let alerts = plan_alerts(app, &mut changes).await?;
-    app.store.incidents_write(&changes, &alerts, judged.map(|s| (id, s))).await.map_err(err)?;
-    if !alerts.is_empty() {
-        app.alerts.notify_one();
+    // Another evaluation of the room (the other server instance, or this one's sweep beside a
+    // diagnosis) may write between the reading and the writing: the write is then refused and
+    // the room judged again on what that one wrote, so no change is judged (or alerted) twice.
+    let mut rules = std::collections::BTreeSet::new();
+    for attempt in 1..=5 {
+        let Some(room) = app.store.room(id).await.map_err(err)? else { return Ok(()) };
+        let rows = app.store.signals(id).await.map_err(err)?;
+        let mine = app
+            .store
+            .incidents(
+                &IncidentFilter {
+                    scope: Some("room".into()),
+                    room_id: Some(id.to_owned()),
+                    ..IncidentFilter::default()
+                },
+                &page,
+            )
+            .await
+            .map_err(err)?;
+        let cause = room.diagnosis.as_deref().and_then(crate::incidents::Cause::of_report);
+        let transitions = app.store.transitions_since(id, room.incidents_seq).await.map_err(err)?;
+        let judged = transitions.iter().map(|t| t.seq).max().filter(|s| *s > room.incidents_seq);
+        let mut changes = crate::incidents::evaluate_room(
+            &room,
+            &rows,
+            &transitions,
+            &mine,
+            cause.as_ref(),
+            app.clock.now_ms(),
+            app.settle_ms,
+        );
+        rules = mine.iter().filter(|i| i.parent_id.is_some() || i.state == "open").map(|i| i.rule.clone()).collect();
+        rules.extend(changes.iter().map(|c| c.incident.rule.clone()));
+        rules.remove("");
+        let alerts = plan_alerts(app, &mut changes).await?;
+        let guard = uctriage_store::RoomGuard { room_id: id, rev: room.incidents_rev, judged_seq: judged };
+        if app.store.incidents_write(&changes, &alerts, Some(guard)).await.map_err(err)? {
+            if !alerts.is_empty() {
+                app.alerts.notify_one();
+            }
+            break;
+        }
+        if attempt == 5 {
+            return Err(format!("room {id}: its incidents kept changing while judged; trying again on the next pass"));
+        }
+        tracing::debug!(room = id, attempt, "incidents written by another evaluation meanwhile; judging again");
     }
     if rules.is_empty() {
         return Ok(());
     }
     let fleet_rooms =
-        app.store.rooms().await.map_err(err)?.iter().filter(|r| !r.retired && r.merged_into.is_none()).count();
+        app.store.rooms_brief().await.map_err(err)?.iter().filter(|r| !r.retired && r.merged_into.is_none()).count();
     for rule in rules {
         let by_rule = |scope: &str, state: Option<&str>| IncidentFilter {
             scope: Some(scope.into()),

@@ -135,6 +135,8 @@ pub struct Room {
     pub dirty: bool,
     /// The last signal transition judged for incidents.
     pub incidents_seq: i64,
+    /// Bumped by every guarded write of the room's incidents (see [`RoomGuard`]).
+    pub incidents_rev: i64,
 }
 
 impl Room {
@@ -172,6 +174,7 @@ impl Room {
             diagnosis_ms: None,
             dirty: false,
             incidents_seq: 0,
+            incidents_rev: 0,
         }
     }
 }
@@ -258,6 +261,59 @@ pub struct Batch {
     /// The newest heartbeat's attributes and its time (applied when newer than what is stored).
     pub attrs: Option<(i64, RoomAttrs)>,
     pub timezone: Option<String>,
+    /// Find offline periods between the room's heartbeats, when set.
+    pub silence: Option<Silence>,
+}
+
+/// How offline periods show in a room's heartbeats: a new heartbeat more than `after_ms` after
+/// the one before it (the room's newest stored, or one earlier in the batch) means the room went
+/// offline `after_ms` after that one and came back with it. The store records both turns on the
+/// signal `signal`, so a week pushed at once keeps its outages in its history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Silence {
+    pub signal: String,
+    pub after_ms: i64,
+}
+
+impl Silence {
+    /// The offline turns the batch's new heartbeats show, after `last` (the newest heartbeat
+    /// before them, moved on to the newest of them). Heartbeats older than `last` say nothing:
+    /// a backfill sent out of order keeps only the silences after the newest stored heartbeat.
+    pub fn observations(&self, batch: &Batch, new: &[bool], last: &mut Option<i64>) -> Vec<Observation> {
+        let mut beats: Vec<(i64, usize)> = batch
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| new.get(*i).copied().unwrap_or(false) && e.kind == "heartbeat")
+            .filter_map(|(i, e)| Some((e.time_ms?, i)))
+            .collect();
+        beats.sort_unstable();
+        let mut out = Vec::new();
+        for (t, i) in beats {
+            match *last {
+                Some(p) if t <= p => continue,
+                Some(p) if t - p > self.after_ms => {
+                    out.push(Observation {
+                        event: i,
+                        signal: self.signal.clone(),
+                        state: "unhealthy".into(),
+                        status: format!("no heartbeat for {} minutes", (t - p) / 60_000),
+                        at_ms: p + self.after_ms,
+                    });
+                    out.push(Observation {
+                        event: i,
+                        signal: self.signal.clone(),
+                        state: "healthy".into(),
+                        status: "heartbeats arriving".into(),
+                        at_ms: t,
+                    });
+                }
+                _ => {}
+            }
+            *last = Some(t);
+        }
+        out
+    }
 }
 
 /// What an ingest wrote.
@@ -352,6 +408,25 @@ pub struct IncidentChange {
     pub incident: Incident,
     /// (time, what, detail, room).
     pub log: Vec<(i64, String, String, Option<String>)>,
+    /// Write only the incident's `parent_id`: a room's incident joining a fleet incident. The
+    /// rest of the row belongs to the room's own evaluation, which may have moved on since.
+    pub link_only: bool,
+}
+
+impl IncidentChange {
+    pub fn new(incident: Incident, log: Vec<(i64, String, String, Option<String>)>) -> Self {
+        IncidentChange { incident, log, link_only: false }
+    }
+}
+
+/// A write of one room's incidents made from what was read at `rev` (the room's
+/// `incidents_rev`): it happens only when no other write of them came in between, and moves
+/// the room's `incidents_seq` to `judged_seq` when given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomGuard<'a> {
+    pub room_id: &'a str,
+    pub rev: i64,
+    pub judged_seq: Option<i64>,
 }
 
 /// Which incidents to list.
@@ -537,15 +612,15 @@ pub trait Store: Send + Sync + Debug {
 
     // Incidents.
     /// Write incidents (insert or replace), their timeline entries and the alerts they cause in
-    /// one transaction.
-    /// `judged` moves the room's `incidents_seq` to the last transition judged, in the same
-    /// transaction.
+    /// one transaction. With a `guard`, nothing is written and the answer is false when the
+    /// room's incidents were written by another evaluation since the guard's `rev` was read
+    /// (read them again and judge again).
     async fn incidents_write(
         &self,
         changes: &[IncidentChange],
         alerts: &[Alert],
-        judged: Option<(&str, i64)>,
-    ) -> Result<()>;
+        guard: Option<RoomGuard<'_>>,
+    ) -> Result<bool>;
     /// The room's signal transitions after `since_seq`, oldest first, together with each
     /// signal's last transition at or before it (where each signal stood).
     async fn transitions_since(&self, room_id: &str, since_seq: i64) -> Result<Vec<Transition>>;

@@ -11,8 +11,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::{
     list_to_text, text_to_list, Alert, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter,
-    IncidentLog, IncidentSpan, Ingested, Page, ReportRow, Result, Room, RoomPatch, Session, SignalRow, Store,
-    StoreError, Suppression, Token, Transition, Webhook, Window,
+    IncidentLog, IncidentSpan, Ingested, Page, ReportRow, Result, Room, RoomGuard, RoomPatch, Session, SignalRow,
+    Store, StoreError, Suppression, Token, Transition, Webhook, Window,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -63,7 +63,7 @@ pub struct SqlStore {
 
 const ROOM_COLUMNS: &str = "id, name, computer, alias, display_name, site, tags, model, peripherals, app_version, \
      os_version, ipv4, timezone, first_heard_ms, last_heard_ms, last_heartbeat_ms, last_event_ms, retired, \
-     merged_into, diagnosis, diagnosis_ms, dirty, incidents_seq";
+     merged_into, diagnosis, diagnosis_ms, dirty, incidents_seq, incidents_rev";
 
 const REPORT_COLUMNS: &str = "id, room_id, name, status, size, created_ms, finished_ms, file, report, error";
 
@@ -92,6 +92,7 @@ fn room_of(r: &AnyRow) -> Result<Room> {
         diagnosis_ms: r.try_get("diagnosis_ms")?,
         dirty: r.try_get::<i64, _>("dirty")? != 0,
         incidents_seq: r.try_get("incidents_seq")?,
+        incidents_rev: r.try_get("incidents_rev")?,
     })
 }
 
@@ -431,9 +432,16 @@ impl SqlStore {
         }
         let mut changed: BTreeSet<(String, String)> = BTreeSet::new();
         let mut transitions: Vec<(&str, String, String, String, String, i64)> = Vec::new();
+        // Each room's newest heartbeat so far, for the offline periods between heartbeats.
+        let mut last_heartbeat = heartbeat.clone();
         for (j, b) in batches.iter().enumerate() {
+            let silent = match (&b.silence, last_heartbeat.get_mut(&b.room_id)) {
+                (Some(s), Some(last)) => s.observations(b, &new[j], last),
+                _ => Vec::new(),
+            };
             let mut obs: Vec<_> =
                 b.observations.iter().filter(|o| new[j].get(o.event).copied().unwrap_or(false)).collect();
+            obs.extend(&silent);
             obs.sort_by_key(|o| o.at_ms);
             let before = transitions.len();
             for o in obs {
@@ -766,7 +774,7 @@ impl Store for SqlStore {
         } else {
             sqlx::query(&format!(
                 "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, '', '', '', '', '', '[]', '', '[]', '', '', '', '', \
-                 $2, $2, NULL, NULL, 0, NULL, NULL, NULL, 0, 0)"
+                 $2, $2, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0)"
             ))
             .bind(new_id)
             .bind(now_ms)
@@ -1110,14 +1118,39 @@ impl Store for SqlStore {
         &self,
         changes: &[IncidentChange],
         alerts: &[Alert],
-        judged: Option<(&str, i64)>,
-    ) -> Result<()> {
-        if changes.is_empty() && alerts.is_empty() && judged.is_none() {
-            return Ok(());
+        guard: Option<RoomGuard<'_>>,
+    ) -> Result<bool> {
+        if changes.is_empty() && alerts.is_empty() && guard.is_none_or(|g| g.judged_seq.is_none()) {
+            return Ok(true);
         }
         let mut tx = self.write.begin().await?;
+        if let Some(g) = guard {
+            // First, so that on PostgreSQL the room's row is locked before anything is written.
+            let done = sqlx::query(
+                "UPDATE rooms SET incidents_rev = incidents_rev + 1, \
+                 incidents_seq = CASE WHEN $1 > incidents_seq THEN $1 ELSE incidents_seq END \
+                 WHERE id = $2 AND incidents_rev = $3",
+            )
+            .bind(g.judged_seq.unwrap_or(-1))
+            .bind(g.room_id)
+            .bind(g.rev)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
         for c in changes {
             let i = &c.incident;
+            if c.link_only {
+                sqlx::query("UPDATE incidents SET parent_id = $1 WHERE id = $2")
+                    .bind(&i.parent_id)
+                    .bind(&i.id)
+                    .execute(&mut *tx)
+                    .await?;
+                continue;
+            }
             sqlx::query(&format!(
                 "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET \
                  severity = excluded.severity, state = excluded.state, started_ms = excluded.started_ms, \
@@ -1181,15 +1214,8 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some((room, seq)) = judged {
-            sqlx::query("UPDATE rooms SET incidents_seq = $1 WHERE id = $2 AND incidents_seq < $1")
-                .bind(seq)
-                .bind(room)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn transitions_since(&self, room_id: &str, since_seq: i64) -> Result<Vec<Transition>> {

@@ -146,6 +146,55 @@ fn signed_alerts_retry_with_the_same_id_and_backfills_stay_quiet() {
 }
 
 #[test]
+fn silences_inside_a_backfill_are_offline_incidents() {
+    for db in backends() {
+        let s = Server::start(&db);
+        let room = Room::new("quiet", 72);
+        let beats = |from: Timestamp, n: i64| -> Vec<_> {
+            (0..n)
+                .map(|i| Heartbeat::healthy(&room, from + SignedDuration::from_mins(5 * i)).event(&room.computer))
+                .collect()
+        };
+        let push = |events: &[_]| {
+            let (st, v) = s.call(
+                "POST",
+                "/api/v1/ingest/events",
+                Some(&s.admin),
+                Some(("application/json", get_winevent_json(events))),
+            );
+            assert_eq!(st, 200, "{v}");
+            v["rooms"][0].as_str().unwrap().to_owned()
+        };
+        // One batch: two hours of heartbeats, three silent hours, two hours more. Then a batch
+        // of its own after an hour's silence, its last heartbeat two minutes ago.
+        let start = now() - SignedDuration::from_mins(8 * 60 + 57);
+        let mut week = beats(start, 24);
+        week.extend(beats(start + SignedDuration::from_hours(5), 24));
+        let id = push(&week);
+        push(&beats(start + SignedDuration::from_hours(8), 12));
+        let list = s.wait_for(&format!("/api/v1/incidents?room={id}"), |v| {
+            v["items"].as_array().is_some_and(|a| a.iter().any(|i| i["signal"] == "offline" && i["reopened"] == 1))
+        });
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "one offline incident, reopened by the second silence: {list}");
+        let i = &items[0];
+        let at = |mins: i64| (start + SignedDuration::from_mins(mins)).to_string();
+        assert_eq!(
+            (i["state"].as_str(), i["started"].as_str(), i["resolved"].as_str()),
+            (Some("resolved"), Some(at(115 + 20).as_str()), Some(at(8 * 60).as_str())),
+            "{i}"
+        );
+        let detail = s.get(&format!("/api/v1/incidents/{}", i["id"].as_str().unwrap()), &s.admin);
+        let whats: Vec<&str> =
+            detail["timeline"].as_array().unwrap().iter().filter_map(|l| l["what"].as_str()).collect();
+        assert_eq!(whats, ["opened", "resolved", "reopened", "resolved"], "{detail}");
+        // A room back online is not offline because of the silences it once had.
+        assert_eq!(s.get(&format!("/api/v1/rooms/{id}"), &s.admin)["state"], "healthy");
+        drop(db);
+    }
+}
+
+#[test]
 fn two_instances_on_one_postgres_send_each_alert_once() {
     let Some(db) = backends().into_iter().find(|d| matches!(d, Db::Postgres(_))) else { return };
     let a = Server::start(&db);
@@ -364,8 +413,14 @@ fn raw_records_past_their_retention_are_purged_and_the_90_day_history_survives()
         assert_eq!(st, 200, "{v}");
         let id = v["rooms"][0].as_str().unwrap().to_owned();
         let incidents = format!("/api/v1/incidents?room={id}");
+        // Nothing came between the episode's last heartbeat (12:25) and the one of now: the room
+        // was offline from 12:45 until now, an incident of its own, resolved a minute ago.
         s.wait_for(&incidents, |v| {
-            v["items"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|i| i["state"] == "closed"))
+            v["items"].as_array().is_some_and(|a| {
+                a.len() == 3
+                    && a.iter().filter(|i| i["state"] == "closed").count() == 2
+                    && a.iter().any(|i| i["signal"] == "offline" && i["state"] == "resolved")
+            })
         });
         assert_eq!(s.diagnosed(&id)["records"], 31);
         let history = format!("/api/v1/history?days=90&room={id}");
@@ -378,9 +433,10 @@ fn raw_records_past_their_retention_are_purged_and_the_90_day_history_survives()
             h["rooms"][0]["days"].as_array().unwrap().iter().find(|d| d["date"] == "2025-05-31").cloned()
         };
         let before = day_of(&s.get(&history, &s.admin)).expect("the day is in the last 90");
+        // 75 minutes of the episode, and offline from 12:45 to the end of the working day (21:00).
         assert_eq!(
             (before["unhealthy"].as_bool(), before["working_minutes_affected"].as_i64()),
-            (Some(true), Some(75))
+            (Some(true), Some(75 + 495))
         );
         assert!(before["availability"]["exchange"].as_f64().unwrap() < 100.0, "{before}");
 
@@ -395,7 +451,7 @@ fn raw_records_past_their_retention_are_purged_and_the_90_day_history_survives()
         let after = day_of(&s.get(&history, &s.admin)).expect("85 days ago is in the last 90");
         assert_eq!(after, before, "the day's history is unchanged");
         let closed = s.get(&format!("{incidents}&state=closed"), &s.admin);
-        assert_eq!(closed["items"].as_array().map(Vec::len), Some(2), "{closed}");
+        assert_eq!(closed["items"].as_array().map(Vec::len), Some(3), "{closed}");
         // Silent for 40 days, the room is offline now: that starts on the day of its last
         // heartbeat, not on the day of the episode.
         s.wait_for(&format!("{incidents}&state=open"), |v| {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use uctriage_store::{Batch, NewEvent, Observation, Page, ReportRow, RoomAttrs, RoomPatch, Store, Token};
+use uctriage_store::{Batch, NewEvent, Observation, Page, ReportRow, RoomAttrs, RoomPatch, Silence, Store, Token};
 
 use uctriage_store::testing as pg;
 
@@ -163,6 +163,7 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
                 },
             )),
             timezone: Some("W. Europe Standard Time".into()),
+            silence: None,
         };
         let first = s.ingest(&batch).await.unwrap();
         assert_eq!((first.accepted, first.duplicates, first.transitions), (2, 1, 2));
@@ -232,6 +233,43 @@ async fn ingest_is_idempotent_and_keeps_signal_history() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_between_heartbeats_are_offline_turns() {
+    const MIN: i64 = 60_000;
+    each_backend(|s| async move {
+        let room = s.room_resolve(&[("computer", "MTR-S")], "rm_s", 0).await.unwrap();
+        let silence = Some(Silence { signal: "offline".into(), after_ms: 20 * MIN });
+        let beats = |keys: &[(u8, i64)]| Batch {
+            room_id: room.clone(),
+            received_ms: 1,
+            events: keys.iter().map(|&(k, t)| event(k, t, "heartbeat")).collect(),
+            attrs: keys.iter().map(|k| k.1).max().map(|t| (t, RoomAttrs::default())),
+            silence: silence.clone(),
+            ..Batch::default()
+        };
+        // In one batch: 55 silent minutes, sent out of order.
+        let first = s.ingest(&beats(&[(1, 0), (3, 60 * MIN), (2, 5 * MIN)])).await.unwrap();
+        assert_eq!(first.transitions, 2);
+        // Across batches: two hours after the newest stored heartbeat; then the same batch again,
+        // and one older than what is stored.
+        let second = beats(&[(4, 180 * MIN), (5, 185 * MIN)]);
+        assert_eq!(s.ingest(&second).await.unwrap().transitions, 2);
+        assert_eq!(s.ingest(&second).await.unwrap().transitions, 0, "a batch sent again adds nothing");
+        assert_eq!(s.ingest(&beats(&[(6, 30 * MIN)])).await.unwrap().transitions, 0);
+        let mut tr = s.transitions(&room, 10).await.unwrap();
+        tr.reverse();
+        assert_eq!(
+            tr.iter().map(|t| (t.to_state.as_str(), t.at_ms / MIN)).collect::<Vec<_>>(),
+            [("unhealthy", 25), ("healthy", 60), ("unhealthy", 80), ("healthy", 180)]
+        );
+        assert!(tr[0].status.contains("55 minutes"), "{}", tr[0].status);
+        // Without a silence set, heartbeats are only records.
+        let quiet = Batch { silence: None, ..beats(&[(7, 600 * MIN)]) };
+        assert_eq!(s.ingest(&quiet).await.unwrap().transitions, 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_secrets_and_backup() {
     each_backend(|s| async move {
         let r = ReportRow {
@@ -278,7 +316,7 @@ async fn reports_secrets_and_backup() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incidents_are_written_listed_paged_and_acknowledged() {
-    use uctriage_store::{Incident, IncidentChange, IncidentFilter};
+    use uctriage_store::{Incident, IncidentChange, IncidentFilter, RoomGuard};
     each_backend(|s| async move {
         let mk = |id: &str, scope: &str, room: Option<&str>, opened: i64, state: &str| Incident {
             id: id.into(),
@@ -301,12 +339,23 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
             ack_note: None,
         };
         let changes: Vec<IncidentChange> = (0..5)
-            .map(|n| IncidentChange {
-                incident: mk(&format!("in{n}"), "room", Some("rm1"), 100 + n, if n == 0 { "resolved" } else { "open" }),
-                log: vec![(100 + n, "opened".into(), String::new(), Some("rm1".into()))],
+            .map(|n| {
+                IncidentChange::new(
+                    mk(&format!("in{n}"), "room", Some("rm1"), 100 + n, if n == 0 { "resolved" } else { "open" }),
+                    vec![(100 + n, "opened".into(), String::new(), Some("rm1".into()))],
+                )
             })
             .collect();
-        s.incidents_write(&changes, &[], Some(("rm1", 7))).await.unwrap();
+        let rm1 = s.room_resolve(&[("computer", "MTR-1")], "rm1", 0).await.unwrap();
+        let guard = |rev| Some(RoomGuard { room_id: &rm1, rev, judged_seq: Some(7) });
+        assert!(s.incidents_write(&changes, &[], guard(0)).await.unwrap());
+        // A second evaluation made from the same reading is refused, and writes nothing.
+        let mut stale = changes[1].clone();
+        stale.incident.state = "resolved".into();
+        assert!(!s.incidents_write(&[stale], &[], guard(0)).await.unwrap(), "written in between: refused");
+        let r = s.room(&rm1).await.unwrap().unwrap();
+        assert_eq!((r.incidents_seq, r.incidents_rev), (7, 1));
+        assert_eq!(s.incident("in1").await.unwrap().unwrap().state, "open");
         let open = IncidentFilter { state: Some("open".into()), ..IncidentFilter::default() };
         let first = s.incidents(&open, &Page { limit: 2, after: None }).await.unwrap();
         assert_eq!(first.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["in4", "in3"]);
@@ -316,19 +365,31 @@ async fn incidents_are_written_listed_paged_and_acknowledged() {
         // Rewriting keeps the acknowledgement.
         assert!(s.incident_ack("in1", 500, "tk1", "looking").await.unwrap());
         assert!(!s.incident_ack("nope", 500, "tk1", "").await.unwrap());
-        let mut again = mk("in1", "room", Some("rm1"), 101, "open");
+        // A fleet incident taking a room's incident in writes its link alone.
+        let mut again = mk("in1", "room", Some("rm1"), 101, "resolved");
         again.parent_id = Some("inf".into());
         s.incidents_write(
-            &[IncidentChange { incident: again, log: vec![(600, "joined".into(), "x".into(), None)] }],
+            &[
+                IncidentChange { link_only: true, ..IncidentChange::new(again.clone(), Vec::new()) },
+                IncidentChange::new(
+                    mk("inf", "fleet", None, 600, "open"),
+                    vec![(600, "joined".into(), "x".into(), Some(rm1.clone()))],
+                ),
+            ],
             &[],
             None,
         )
         .await
         .unwrap();
         let i = s.incident("in1").await.unwrap().unwrap();
-        assert_eq!((i.ack_note.as_deref(), i.parent_id.as_deref()), (Some("looking"), Some("inf")));
+        assert_eq!(
+            (i.ack_note.as_deref(), i.parent_id.as_deref(), i.state.as_str()),
+            (Some("looking"), Some("inf"), "open"),
+            "the link alone is written"
+        );
         let log = s.incident_log("in1").await.unwrap();
-        assert_eq!(log.iter().map(|l| l.what.as_str()).collect::<Vec<_>>(), ["opened", "acknowledged", "joined"]);
+        assert_eq!(log.iter().map(|l| l.what.as_str()).collect::<Vec<_>>(), ["opened", "acknowledged"]);
+        assert_eq!(s.incident_log("inf").await.unwrap().len(), 1);
         let kids = s
             .incidents(
                 &IncidentFilter { parent_id: Some("inf".into()), ..IncidentFilter::default() },
@@ -380,9 +441,9 @@ async fn incident_spans_carry_the_times_the_history_needs() {
         let mut again = mk("in-re", "room", Some("rm1"), "exchange:x|y;z", 0, None);
         again.reopened = 2;
         let changes = [
-            IncidentChange {
-                incident: again,
-                log: log(&[
+            IncidentChange::new(
+                again,
+                log(&[
                     (10, "opened"),
                     (60, "resolved"),
                     (1_000, "reopened"),
@@ -390,19 +451,19 @@ async fn incident_spans_carry_the_times_the_history_needs() {
                     (1_100, "resolved"),
                     (2_000, "reopened"),
                 ]),
-            },
-            IncidentChange {
-                incident: mk("in-old", "room", Some("rm1"), "network", 0, Some(50)),
-                log: log(&[(10, "opened"), (50, "resolved")]),
-            },
-            IncidentChange {
-                incident: mk("in-b", "room", Some("rm2"), "network", 500, Some(700)),
-                log: log(&[(510, "opened"), (700, "resolved")]),
-            },
-            IncidentChange {
-                incident: mk("in-f", "fleet", None, "rule", 500, None),
-                log: vec![(510, "opened".into(), String::new(), None)],
-            },
+            ),
+            IncidentChange::new(
+                mk("in-old", "room", Some("rm1"), "network", 0, Some(50)),
+                log(&[(10, "opened"), (50, "resolved")]),
+            ),
+            IncidentChange::new(
+                mk("in-b", "room", Some("rm2"), "network", 500, Some(700)),
+                log(&[(510, "opened"), (700, "resolved")]),
+            ),
+            IncidentChange::new(
+                mk("in-f", "fleet", None, "rule", 500, None),
+                vec![(510, "opened".into(), String::new(), None)],
+            ),
         ];
         s.incidents_write(&changes, &[], None).await.unwrap();
         // Resolved before 100: left out; fleet incidents too.
@@ -466,6 +527,7 @@ fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
                 a.alias = "x@contoso.com".into();
             }),
             timezone: Some("W. Europe Standard Time".into()),
+            silence: None,
         },
         Batch {
             room_id: y.into(),
@@ -477,6 +539,7 @@ fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
                 a.site = "Site 1".into();
             }),
             timezone: None,
+            silence: None,
         },
         Batch {
             room_id: x.into(),
@@ -485,6 +548,7 @@ fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
             observations: vec![obs(0, "exchange", "unhealthy", 200), obs(1, "exchange", "healthy", 300)],
             attrs: attrs(100, &|a| a.app_version = "5.1.0.0".into()),
             timezone: None,
+            silence: None,
         },
         Batch {
             room_id: x.into(),
@@ -493,6 +557,7 @@ fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
             observations: vec![obs(0, "exchange", "unhealthy", 50)],
             attrs: attrs(300, &|a| a.computer = "X-PC".into()),
             timezone: Some(String::new()),
+            silence: None,
         },
         Batch {
             room_id: y.into(),
@@ -501,6 +566,7 @@ fn story(x: &str, y: &str, salt: u8) -> Vec<Batch> {
             observations: vec![obs(1, "network", "unhealthy", 160)],
             attrs: attrs(150, &|a| a.site = "Site 2".into()),
             timezone: Some("Pacific Standard Time".into()),
+            silence: None,
         },
     ]
 }

@@ -10,8 +10,8 @@
 //! An archive cut short (a download or copy that stopped) has no central directory: its entries
 //! are then found by their local headers, in order, and read up to the cut; the entry the cut
 //! falls in is read as far as it goes, with a warning naming the byte. Each unit carries the date
-//! its bytes were written (the zip entry's date, or the file's modification time), from which
-//! readers of logs without a year take it.
+//! its bytes were written (the zip entry's date, the archive's latest when the entry has none, or
+//! the file's modification time), from which readers of logs without a year take it.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -458,9 +458,12 @@ fn add_archive(
         w.push(warn(display, "", format!("{why}: overlapping zip entries (possible zip bomb), archive not read")));
         return;
     }
+    // An entry written without a date (the DOS epoch) takes the archive's latest.
+    let latest = entries.iter().flatten().filter_map(|e| e.modified).max();
     let mut declared = 0u64;
     for (index, entry) in entries.into_iter().enumerate() {
         let Some(EntryInfo { name, size, compressed, is_dir, encrypted, modified }) = entry else { continue };
+        let modified = modified.or(latest);
         if is_dir {
             continue;
         }
@@ -741,7 +744,9 @@ fn salvage(
         ),
     ));
     let entries = local_entries(&mut data, display, opts.max_zip_entries, w);
-    for e in entries {
+    let latest = entries.iter().filter_map(|e| e.modified).max();
+    for mut e in entries {
+        e.modified = e.modified.or(latest);
         if e.name.ends_with('/') {
             continue;
         }

@@ -205,6 +205,26 @@ fn syslog_year_comes_from_the_zip_entry_date_across_new_year() {
 }
 
 #[test]
+fn an_undated_zip_entry_takes_the_year_of_the_other_entries() {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let undated = zip::DateTime::default(); // 1980-01-01: no date
+        let dated = zip::DateTime::from_date_and_time(2024, 1, 2, 9, 0, 0).unwrap();
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("sbc/syslog.log", opts.last_modified_time(undated)).unwrap();
+        z.write_all(new_year_log().as_bytes()).unwrap();
+        z.start_file("Logs/notes.txt", opts.last_modified_time(dated)).unwrap();
+        z.write_all(b"collected for the trunk case\n").unwrap();
+        z.finish().unwrap();
+    }
+    let (reports, records) =
+        read_sources(&[Source::Bytes { name: "bundle.zip".into(), bytes: buf.into_inner().into() }]);
+    assert!(reports[0].warnings.is_empty(), "{:?}", reports[0].warnings);
+    assert_eq!(times(&records), ["2023-12-30T23:59:58Z", "2023-12-31T12:00:00Z", "2024-01-02T00:00:01Z"]);
+}
+
+#[test]
 fn syslog_year_comes_from_the_file_time_or_a_dated_line() {
     let dir = tmp_dir("mtime");
     let p = dir.join("sbc.log");

@@ -115,6 +115,12 @@ pub fn hresult_name(v: u32) -> Option<&'static str> {
     None
 }
 
+/// True for the HRESULTs of the IDCRL library (Passport, Live ID, Microsoft Online sign-in) that
+/// Lync and Skype for Business clients log when an online sign-in fails: 0x800488xx.
+pub fn idcrl(v: u32) -> bool {
+    v & 0xFFFF_FF00 == 0x8004_8800
+}
+
 /// Decode a code's structure. Codes with no structure still get a one-line summary.
 pub fn decode(code: &Code) -> Decoded {
     match code {
@@ -256,6 +262,20 @@ fn decode_hresult(v: u32) -> Decoded {
             format!("Windows error {low}{} wrapped as an HRESULT", name.map(|n| format!(" ({n})")).unwrap_or_default());
         return d;
     }
+    if idcrl(v) {
+        d.part("severity", "error");
+        d.part("facility", "4 FACILITY_ITF");
+        d.part(
+            "library",
+            "IDCRL: the Microsoft Online (Passport / Live ID) sign-in library of Lync and Skype for Business",
+        );
+        d.part("code", format!("0x{low:04X}"));
+        d.symbolic_name = hresult_name(v);
+        d.summary =
+            "The online sign-in library (IDCRL) of Lync or Skype for Business could not get a token for the account"
+                .to_owned();
+        return d;
+    }
     if v >> 16 == 0xC000 {
         d.part("severity", "error");
         d.part("facility", "0 (NTSTATUS)");
@@ -269,9 +289,15 @@ fn decode_hresult(v: u32) -> Decoded {
     d.part("severity", if v >> 31 == 1 { "error" } else { "success" });
     d.part("facility", format!("{facility}{}", facility_name(facility).map(|n| format!(" {n}")).unwrap_or_default()));
     d.part("code", format!("0x{low:04X} ({low})"));
+    if facility == 25 && (100..600).contains(&low) {
+        // FACILITY_HTTP carries the HTTP status in its low bits (0x80190190 = 400).
+        d.inner = Some(Code::Http(low as u16));
+        d.part("http status", low.to_string());
+    }
     d.summary = match (facility, d.symbolic_name) {
         (19, _) => "A .NET runtime exception surfaced as an HRESULT".to_owned(),
         (_, Some(n)) => format!("HRESULT {n}"),
+        (25, None) if d.inner.is_some() => format!("A Windows HTTP call failed with HTTP status {low}"),
         _ => format!("HRESULT with facility {facility} and code {low}"),
     };
     d

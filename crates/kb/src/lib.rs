@@ -258,6 +258,21 @@ impl KnowledgeBase {
         if !out.is_empty() {
             return out;
         }
+        if cands.is_empty() && input.trim().contains(char::is_whitespace) {
+            // A sentence or a log line: the codes in it, or every reading of a bare number
+            // after "error" or "code" when no word around it names the family.
+            let mut found: Vec<Explanation<'_>> =
+                self.extract(input).iter().flat_map(|c| self.explain(&c.to_string())).collect();
+            if found.is_empty() {
+                found = numbers_after_keywords(input).iter().flat_map(|n| self.explain(n)).collect();
+            }
+            if !found.is_empty() {
+                for x in &mut found {
+                    x.input = input.to_owned();
+                }
+                return found;
+            }
+        }
         let first = cands.first().cloned();
         vec![Explanation {
             input: input.to_owned(),
@@ -391,6 +406,123 @@ impl KnowledgeBase {
         }
     }
 
+    /// True when `code` is not in the knowledge base but its structure says it reports a
+    /// failure: any AADSTS number, an HRESULT with its error bit set, an ms-diagnostics number,
+    /// a SIP or HTTP status from 400 up, a Q.850 cause outside the normal-clearing class, a
+    /// Microsoft response code. Such a code gets a [`describe`](Self::describe) entry.
+    pub fn has_failure_structure(code: &Code) -> bool {
+        match code {
+            Code::Aadsts(_) | Code::MsDiag(_) | Code::Msrc(_) => true,
+            Code::Hresult(v) => v >> 31 == 1,
+            Code::Sip(n) => *n >= 400,
+            Code::Http(n) => (400..600).contains(n),
+            Code::Q850(n) => *n > 31 && *n < 128,
+            Code::Oauth(_) | Code::Teams(_) | Code::Lync(_) | Code::Pexip(_) => false,
+        }
+    }
+
+    /// The entry for a code: from the data files, built from a named structure
+    /// ([`synthesize`](Self::synthesize)), or, for an unknown code whose structure says it
+    /// reports a failure, an entry built from what the structure says (its title ends "not in
+    /// the knowledge base").
+    pub fn describe(&self, code: &Code) -> Option<Cow<'_, Entry>> {
+        if let Some(e) = self.get(code) {
+            return Some(Cow::Borrowed(e));
+        }
+        if let Some(e) = self.synthesize(code) {
+            return Some(Cow::Owned(e));
+        }
+        if !Self::has_failure_structure(code) {
+            return None;
+        }
+        let d = decode(code);
+        let (family, layer, seen_in, reference, look): (&str, Layer, &str, &str, &str) = match code {
+            Code::Aadsts(_) => (
+                "entra-sign-in",
+                Layer::Identity,
+                "Entra sign-in log (error code column), error_description of a token response",
+                "https://learn.microsoft.com/entra/identity-platform/reference-error-codes",
+                "Find the request in the Entra sign-in log (by correlation id or time) and read its failure reason and additional details",
+            ),
+            Code::Hresult(v) if (v >> 20) & 0xFF == 0xAA => (
+                "wam-broker",
+                Layer::Identity,
+                "Microsoft-Windows-AAD/Operational events, Teams client logs",
+                "https://learn.microsoft.com/entra/identity/devices/troubleshoot-device-dsregcmd",
+                "Read the AAD Operational event next to the code: its description and any AADSTS code or server message it quotes",
+            ),
+            Code::Hresult(v) if decode::idcrl(*v) => (
+                "lync-sign-in",
+                Layer::Identity,
+                "Lync and Skype for Business client logs (UccApi, Tracing), the SOAP fault of an online sign-in",
+                "https://learn.microsoft.com/skypeforbusiness/troubleshoot/server-sign-in",
+                "Read the SOAP fault around the code: the psf:internalerror code and text say what the online service refused",
+            ),
+            Code::Hresult(_) => (
+                "windows-error",
+                Layer::Client,
+                "Windows event logs and client logs that print HRESULT values",
+                "https://learn.microsoft.com/windows/win32/com/com-error-codes",
+                "Read the log lines just before the code: they name the operation, file, service or URL involved",
+            ),
+            Code::MsDiag(_) => (
+                "sfb-diagnostics",
+                Layer::Service,
+                "ms-diagnostics and ms-client-diagnostics headers of Skype for Business SIP traffic",
+                "https://learn.microsoft.com/skypeforbusiness/manage/health-and-monitoring/monitoring",
+                "Read the reason text and the source of the header: they name the server that gave up and why",
+            ),
+            Code::Sip(n) => (
+                if *n < 500 { "sip-4xx" } else { "sip-5xx-6xx" },
+                Layer::Sbc,
+                "SIP traces of the SBC, Teams Direct Routing call analytics",
+                "https://www.rfc-editor.org/rfc/rfc3261",
+                "Find which side sent the response (Via, Server or User-Agent) and read its Reason and Warning headers",
+            ),
+            Code::Http(_) => (
+                "http-status",
+                Layer::Service,
+                "Client logs and network traces of the failing HTTPS call",
+                "https://www.rfc-editor.org/rfc/rfc9110",
+                "Read the URL the status answered and the response body, which usually names the reason",
+            ),
+            Code::Q850(_) => (
+                "q850-cause",
+                Layer::Carrier,
+                "Reason headers of SIP responses and BYEs, SBC call detail records",
+                "https://www.itu.int/rec/T-REC-Q.850",
+                "Find which side sent the cause (the SBC or the carrier) in the SBC's trace",
+            ),
+            Code::Msrc(_) => (
+                "direct-routing",
+                Layer::Sbc,
+                "Teams admin center call analytics and PSTN usage reports, Graph call records",
+                "https://learn.microsoft.com/microsoftteams/direct-routing-monitor-and-troubleshoot",
+                "Read the SIP response and its Reason header at the SBC for the same call",
+            ),
+            Code::Oauth(_) | Code::Teams(_) | Code::Lync(_) | Code::Pexip(_) => return None,
+        };
+        Some(Cow::Owned(Entry {
+            code: code.clone(),
+            name: d.symbolic_name.map(str::to_owned),
+            aliases: Vec::new(),
+            family: family.to_owned(),
+            layer,
+            title: format!("{} (not in the knowledge base)", d.summary),
+            meaning: format!(
+                "{}. uctriage has no entry for this code; what it reports comes from the code's structure only, so the text logged next to it matters most.",
+                d.summary
+            ),
+            causes: vec![format!("A failure of the kind the structure names: {}", d.summary)],
+            first_checks: vec![look.to_owned()],
+            fixes: vec!["Act on the reason the surrounding log text gives; the code alone does not name a fix".to_owned()],
+            seen_in: vec![seen_in.to_owned()],
+            references: vec![reference.to_owned()],
+            related: d.inner.iter().filter(|c| self.get(c).is_some()).cloned().collect(),
+            file: String::new(),
+        }))
+    }
+
     /// The known codes nearest to an unknown one: same kind first, then by spelling and number.
     pub fn nearest(&self, code: Option<&Code>, raw: &str, n: usize) -> Vec<Code> {
         let mut scored: Vec<(u64, &Code)> = if let Some(c) = code {
@@ -434,6 +566,35 @@ impl KnowledgeBase {
         v.sort_unstable();
         v
     }
+}
+
+/// Numbers (or hex values) written after "error", "code", "reason" or "status" in a sentence:
+/// `failed with error 50076`, `code 53003`, `status code is 500121`.
+fn numbers_after_keywords(text: &str) -> Vec<String> {
+    const KEYWORDS: &[&str] =
+        &["error", "code", "reason", "status", "errorcode", "error_code", "hr", "hresult", "result", "subcode"];
+    const FILLERS: &[&str] = &["code", "number", "is", "was", "of", "no", "no.", "-", "#"];
+    let tokens: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | ',' | ';' | '(' | ')' | '[' | ']' | '"' | '\''))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if !KEYWORDS.contains(&t.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let Some(next) = tokens[i + 1..].iter().find(|n| !FILLERS.contains(&n.to_ascii_lowercase().as_str())) else {
+            continue;
+        };
+        let n = next.trim_end_matches(['.', '!']);
+        let digits = n.strip_prefix('-').unwrap_or(n);
+        let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        let hex = n.len() > 2 && n[..2].eq_ignore_ascii_case("0x") && n[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        if (numeric || hex) && !out.iter().any(|o| o == n) {
+            out.push(n.to_owned());
+        }
+    }
+    out
 }
 
 /// An alias with `<placeholders>` (`Web space with name <name> already exists`) matches text

@@ -4,6 +4,7 @@
 
 mod coverage;
 mod decode;
+mod extract;
 mod integrity;
 mod normalize;
 

@@ -401,12 +401,25 @@ impl<'r> Collector<'r> {
         keys.sort_by_key(|c| self.unmatched[*c].order);
         let mut out = Vec::new();
         for code in keys {
-            let Some(entry) = kb.get(code) else { continue };
+            // An unknown code with a failure structure gets an entry built from that structure.
+            let Some(entry) = kb.describe(code) else { continue };
             let acc = &self.unmatched[code];
             if acc.matched_by.iter().any(|r| reported.contains(&self.rules.rules[*r].raw.id)) {
                 continue;
             }
-            let mut f = Finding::from_kb(entry, acc.count, acc.first, acc.last, acc.evidence.clone());
+            let mut f = Finding::from_kb(&entry, acc.count, acc.first, acc.last, acc.evidence.clone());
+            if kb.get(code).is_none() {
+                // Known only by its structure: reported, below what the knowledge base explains.
+                // A sign-in, WAM, SIP or Direct Routing failure turns the verdict; a Windows
+                // HRESULT, diagnostic or cause code that no one explains is context.
+                let failure = match code {
+                    Code::Aadsts(_) | Code::Sip(_) | Code::Msrc(_) => true,
+                    Code::Hresult(v) => (v >> 20) & 0xFF == 0xAA || uctriage_kb::decode::idcrl(*v),
+                    _ => false,
+                };
+                f.severity = if failure { crate::rule::Severity::Warning } else { crate::rule::Severity::Info };
+                f.score = 10;
+            }
             // A code met only in a generic event channel (a failed logon in the Security log, say)
             // is context, not a Teams fault: it is reported without turning the verdict.
             if acc.evidence.iter().all(|e| e.kind == "event") {
@@ -509,10 +522,17 @@ fn scope_of(path: &str) -> &str {
 
 /// A code worth a finding of its own: known, and not merely informational.
 fn informative(code: &Code) -> bool {
-    let Some(entry) = uctriage_kb::KnowledgeBase::builtin().get(code) else { return false };
+    let kb = uctriage_kb::KnowledgeBase::builtin();
+    let Some(entry) = kb.get(code) else {
+        // Never drop a code whose structure says it reports a failure.
+        return uctriage_kb::KnowledgeBase::has_failure_structure(code);
+    };
     !matches!(entry.family.as_str(), "sip-1xx-3xx" | "wam-info" | "rooms-heartbeat")
         && !matches!(code, Code::Http(n) if *n < 400)
         || matches!(code, Code::Teams(t) if !matches!(&**t, "Healthy" | "Connected" | "NotApplicable" | "Connecting"))
+        // An HRESULT with its error bit set reports a failure, whichever family lists it (the
+        // heartbeat's `80131500` wraps a sign-in error).
+        || matches!(code, Code::Hresult(v) if v >> 31 == 1)
 }
 
 fn threshold_met(t: &Threshold, acc: &Acc, rate_total: u64) -> bool {

@@ -171,6 +171,17 @@ pub struct Diagnosis {
     pub kinds: BTreeMap<String, u64>,
 }
 
+/// Where a finding's first record is in its input, `(path, line)`, for findings seen at no time
+/// (a record's location is `line 12`, `row 4`…; others count as 0).
+fn first_place(f: &Finding) -> (&str, u64) {
+    if f.first_seen.is_some() {
+        return ("", 0);
+    }
+    f.evidence
+        .first()
+        .map_or(("", 0), |e| (e.path.as_str(), e.location.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)))
+}
+
 /// Judge the merged collector.
 ///
 /// The heartbeat timeline is turned into `signal-turn` records first (a signal turning unhealthy,
@@ -224,6 +235,8 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
             .then(b.score.cmp(&a.score))
             .then(b.count.cmp(&a.count))
             .then(a.first_seen.cmp(&b.first_seen))
+            // Without times (a pasted snippet), the order of the lines is the timeline.
+            .then_with(|| first_place(a).cmp(&first_place(b)))
     });
     let verdict = if collector.records == 0 {
         Verdict::Inconclusive

@@ -109,6 +109,43 @@ fn a_single_pasted_code_gives_a_finding_with_that_code() {
 }
 
 #[test]
+fn unknown_codes_with_a_structure_are_reported_never_dropped() {
+    let rules = RuleSet::builtin();
+    let line = |codes: &[&str], n: u32| {
+        let mut e = ev("log-line", codes, &[], "");
+        e.location = format!("line {n}");
+        e
+    };
+    // No times: an unlisted AADSTS number (a failure), an IDCRL code, an unlisted HRESULT and
+    // ms-diagnostics number (context), in the order of their lines.
+    let d = run(
+        &rules,
+        vec![
+            line(&["0x8018002B"], 1),
+            line(&["AADSTS1002016"], 2),
+            line(&["0x8004882C"], 3),
+            line(&["MS-DIAG 52001"], 4),
+        ],
+    );
+    assert_eq!(d.verdict, Verdict::Problems);
+    let titles: Vec<(&str, &str)> = d.findings.iter().map(|f| (f.severity.as_str(), f.title.as_str())).collect();
+    for code in ["AADSTS1002016", "0x8004882C", "0x8018002B", "MS-DIAG 52001"] {
+        let f = d.findings.iter().find(|f| f.codes.contains(&code.parse().unwrap()));
+        let f = f.unwrap_or_else(|| panic!("{code} dropped: {titles:?}"));
+        assert!(f.title.ends_with("(not in the knowledge base)"), "{}", f.title);
+    }
+    // Failures first, then context; within a severity, the order of the lines.
+    let order: Vec<String> = d.findings.iter().map(|f| f.codes[0].to_string()).collect();
+    assert_eq!(order, ["AADSTS1002016", "0x8004882C", "0x8018002B", "MS-DIAG 52001"], "{titles:?}");
+    assert_eq!(d.findings[0].severity.as_str(), "warning");
+    assert_eq!(d.findings[3].severity.as_str(), "info");
+    // Only context: reported, and the verdict stays healthy.
+    let d = run(&rules, vec![line(&["0x8018002B"], 1)]);
+    assert_eq!(d.findings.len(), 1);
+    assert_eq!(d.verdict, Verdict::Healthy);
+}
+
+#[test]
 fn verdicts_healthy_and_inconclusive() {
     let rules = RuleSet::builtin();
     let healthy = run(

@@ -486,6 +486,9 @@ fn csv_score(names: &[String]) -> u8 {
         92
     } else if has("createddatetime") && (has("userprincipalname") || has("appdisplayname")) {
         85
+    } else if has("signinerrorcode") && has("date") {
+        // A few columns of the portal's export, pasted without the request id.
+        80
     } else {
         0
     }

@@ -2,6 +2,7 @@
 //! strings, URL-encoded redirect URLs and messages wrapped over two lines.
 
 use uctriage_evidence::time;
+use uctriage_kb::Code;
 
 use super::{codes_in, Emitter, ReadError, Reader};
 use crate::input::{looks_textual, Input};
@@ -32,6 +33,20 @@ fn unescape_json(line: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(line)
     }
+}
+
+/// The first http(s) URL in a line, without the punctuation around it.
+pub(super) fn first_url(line: &str) -> Option<&str> {
+    let find = |p: &[u8]| memchr::memmem::find(line.as_bytes(), p);
+    let at = match (find(b"http://"), find(b"https://")) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let rest = &line[at..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']' | ','))
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim_end_matches(['.', ';', ':']))
 }
 
 impl Reader for GenericText {
@@ -69,6 +84,12 @@ impl Reader for GenericText {
                 e.kind = "log-line".into();
                 e.source = "text".into();
                 e.add_codes(codes.iter().cloned());
+                // An HTTP status belongs to the call the line names.
+                if codes.iter().any(|c| matches!(c, Code::Http(_))) {
+                    if let Some(url) = first_url(&line) {
+                        e.field("url", url);
+                    }
+                }
                 e.set_excerpt(&line);
                 out.emit(e);
             }
@@ -83,6 +104,16 @@ impl Reader for GenericText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            first_url("GET https://graph.microsoft.com/v1.0/me, status=403"),
+            Some("https://graph.microsoft.com/v1.0/me")
+        );
+        assert_eq!(first_url("(\"http://x.test/a\")."), Some("http://x.test/a"));
+        assert_eq!(first_url("no address here"), None);
+    }
 
     #[test]
     fn leading_times() {

@@ -6,7 +6,7 @@ use uctriage_evidence::Timestamp;
 
 use super::generic::leading_time;
 use super::sip::{self, Builder, Push};
-use super::{Emitter, ReadError, Reader};
+use super::{codes_in, Emitter, ReadError, Reader};
 use crate::input::{head_text, Input};
 
 #[derive(Debug)]
@@ -195,6 +195,18 @@ impl Reader for SipTrace {
                     ctx.time = Some(t);
                 }
                 read_marker(&line, &mut ctx);
+                // A line outside any message still counts: a header a pasted trace set apart
+                // with an empty line, or a sentence naming a code.
+                let codes = codes_in(&line);
+                if !codes.is_empty() {
+                    let mut e = out.evidence(format!("line {}", info.number));
+                    e.time = ctx.time;
+                    e.kind = "log-line".into();
+                    e.source = "sip-trace".into();
+                    e.add_codes(codes);
+                    e.set_excerpt(&line);
+                    out.emit(e);
+                }
             }
         }
         if let Some((b, n, c)) = cur.take() {

@@ -5,6 +5,7 @@ mod clients;
 mod containers;
 mod evidence_jsonl;
 mod exports;
+mod pasted;
 mod pexip;
 mod telephony;
 mod windows;

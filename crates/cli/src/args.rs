@@ -138,8 +138,14 @@ impl ReportFormat {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Diagnostic bundles (.zip, nested zips too), folders, files of any supported kind, or `-`.
-    #[arg(required_unless_present = "sample", value_name = "PATH")]
+    #[arg(required_unless_present_any = ["sample", "text"], value_name = "PATH")]
     pub paths: Vec<String>,
+
+    /// Scan this text as if it were a file: a snippet pasted from a log, a trace or an error
+    /// dialog. Its format is found from its content; lines without times keep their order.
+    /// May be given more than once.
+    #[arg(long, value_name = "TEXT")]
+    pub text: Vec<String>,
 
     /// Scan the built-in sample bundle (a Teams Rooms MFA failure, a desktop whose token
     /// requests cannot get through, an SBC rejecting an outbound call).

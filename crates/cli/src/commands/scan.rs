@@ -35,6 +35,11 @@ pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<
     if args.sample {
         sources.insert(0, super::sample::source()?);
     }
+    for (i, text) in args.text.iter().enumerate() {
+        // No file name to go by: the readers decide from the content.
+        let name = if args.text.len() == 1 { "pasted-text".to_owned() } else { format!("pasted-text-{}", i + 1) };
+        sources.push(Source::Bytes { name, bytes: text.as_bytes().into() });
+    }
     let opts = ScanOptions { read: ReadOptions::default(), redact: args.redact };
     let mut inputs = 0usize;
     let result = scan(&sources, &rules, &opts, &mut |input, records| {

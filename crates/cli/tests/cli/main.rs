@@ -5,6 +5,7 @@ mod explain;
 mod exports;
 mod fleet;
 mod hostile;
+mod pasted;
 mod redact;
 mod scan;
 mod scenarios;

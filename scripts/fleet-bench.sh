@@ -4,7 +4,8 @@
 # 127.0.0.1 and drives its ingest with Teams Rooms heartbeats as Get-WinEvent JSON batches.
 #
 # Usage: scripts/fleet-bench.sh [PART...]        (default: ingest latency)
-#   ingest   heartbeats/s at the highest rate: batches of 500 heartbeats, 500 rooms, 4 clients
+#   ingest   heartbeats/s at the highest rate: batches of 500 heartbeats of one room each, 500 rooms,
+#            4 clients
 #   latency  1,000 requests/s of 10-heartbeat batches from 20 clients for 30 s (on the server of
 #            `ingest` when both run, so the database already holds its records): p50/p99
 #   month    a month of heartbeats of 500 rooms (4.3 M) on a fresh server, memory every 5 s
@@ -19,7 +20,7 @@
 #
 # Environment: DB=postgres (default sqlite) runs on a database made for the run and dropped
 # after; MONTH=1, TWO=1 and HISTORY=1 add those parts; NO_BUILD=1, KEEP=1, PG_URL as in
-# fleet-lib.sh. INGEST_REQUESTS (600), LATENCY_SECS (30), HISTORY_ROOMS (500), HISTORY_DAYS (90)
+# fleet-lib.sh. INGEST_REQUESTS (500), LATENCY_SECS (30), HISTORY_ROOMS (500), HISTORY_DAYS (90)
 # and HISTORY_REQUESTS (30) change the sizes.
 source "$(dirname "$0")/fleet-lib.sh"
 
@@ -54,6 +55,14 @@ cpu_line() {
 }
 
 MAIN_PID=""
+# Every room's heartbeats on the main server go on where the part before left them, five minutes
+# apart, as a live fleet's do: a jump of more than 20 minutes would be a silence, an offline
+# period the server records for every room at once (`SILENT_FLEET=1` makes the latency part
+# start a day later, to measure that).
+MAIN_NEXT_S=$(date -u -d 2025-06-01T00:00:00Z +%s)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+# advance JSON BATCH: move on by the heartbeats every one of the 500 rooms received.
+advance() { MAIN_NEXT_S=$((MAIN_NEXT_S + $(json_num requests <<<"$1") / 500 * $2 * 300)); }
 main_server() {
   [ -n "$MAIN_PID" ] && return 0
   new_db
@@ -65,17 +74,18 @@ main_server() {
   # Rooms are made once in their life; the parts measure rooms the server knows.
   log "warm-up: one heartbeat from each of 500 rooms"
   "$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 4 --batch 1 --rooms 500 --max-requests 500 \
-    --start 2024-06-01T00:00:00Z >/dev/null || die "warm-up failed"
+    --start "$(iso $((MAIN_NEXT_S - 300)))" >/dev/null || die "warm-up failed"
 }
 
 part_ingest() {
   main_server
-  log "ingest: ${INGEST_REQUESTS:-600} batches of 500 heartbeats, 500 rooms, 4 clients, no rate limit"
+  log "ingest: ${INGEST_REQUESTS:-500} batches of 500 heartbeats, 500 rooms, 4 clients, no rate limit"
   wait_quiet
   local j m0 s0
   m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID")
   j=$("$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 4 --batch 500 --rooms 500 \
-    --max-requests "${INGEST_REQUESTS:-600}" --duration 110 --start 2025-06-01T00:00:00Z) || die "ingest: $j"
+    --max-requests "${INGEST_REQUESTS:-500}" --duration 110 --start "$(iso "$MAIN_NEXT_S")") || die "ingest: $j"
+  advance "$j" 500
   echo "$j" >"$WORK/ingest.json"
   summary ingest "$j"
   cpu_line ingest "$m0" "$s0" "$j"
@@ -91,7 +101,9 @@ part_latency() {
   m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID")
   j=$(nice -n 10 "$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 20 --rate 1000 --batch 10 --rooms 500 \
     --timeline "$WORK/latency.timeline" \
-    --max-requests $((secs * 1000)) --duration "$secs" --start 2025-06-05T00:00:00Z) || die "latency: $j"
+    --max-requests $((secs * 1000)) --duration "$secs" --start "$(iso $((MAIN_NEXT_S + ${SILENT_FLEET:-0} * 86400)))") \
+    || die "latency: $j"
+  advance "$j" 10
   echo "$j" >"$WORK/latency.json"
   summary latency "$j"
   cpu_line latency "$m0" "$s0" "$j"

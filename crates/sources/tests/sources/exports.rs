@@ -477,6 +477,36 @@ fn a_zip_cut_short_reads_every_entry_before_the_cut_and_part_of_the_last() {
     }
 }
 
+/// Damaged archives without a central directory, cut anywhere: read without a panic or a hang.
+#[test]
+fn damaged_local_headers_never_panic() {
+    use zip::CompressionMethod::{Deflated, Stored};
+    let z = zip_of(
+        &[("a.log", log_lines(30, "AADSTS50076"), Deflated), ("b.log", log_lines(30, "0xCAA70004"), Stored)],
+        true,
+    );
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let mut bytes = z.clone();
+        for _ in 0..4 {
+            let at = usize::try_from(next() % bytes.len() as u64).unwrap();
+            bytes[at] = u8::try_from(next() & 0xFF).unwrap();
+        }
+        let cut = 4 + usize::try_from(next() % (bytes.len() as u64 - 4)).unwrap();
+        bytes.truncate(cut);
+        bytes[..4].copy_from_slice(b"PK\x03\x04");
+        let started = std::time::Instant::now();
+        let _ = read_sources(&[Source::Bytes { name: "damaged.zip".into(), bytes: bytes.into() }]);
+        assert!(started.elapsed().as_secs() < 5);
+    }
+}
+
 #[test]
 fn a_nested_zip_cut_short_is_read_too() {
     use zip::CompressionMethod::Deflated;

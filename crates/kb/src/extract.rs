@@ -320,7 +320,7 @@ impl Extractor {
             (re(&format!(r"(?i)\b({})\b", alternatives(&oauth_tokens))), Kind::OauthToken),
             (
                 re(
-                    r#"(?i)\b(?:status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)["']?\s*[:=]\s*["']?(\d{3})\b"#,
+                    r#"(?i)\b(?:(?:http[ _]?)?status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)(?:["']?\s*[:=]\s*["']?|\s+(?:is\s+|was\s+|of\s+)?)(\d{3})\b"#,
                 ),
                 Kind::HttpKeyed,
             ),

@@ -100,20 +100,33 @@ fn every_class_has_cases_and_every_file_is_listed() {
 #[test]
 fn every_expected_code_is_found_in_the_pasted_snippets() {
     let m = manifest();
-    let mut failures = Vec::new();
-    for s in &m.snippet {
-        let text = std::fs::read_to_string(dir().join(&s.file)).expect("snippet file");
-        let found = found(s, &text);
-        for c in &s.expect {
-            if !found.contains(c) {
-                failures.push(format!("{} ({}): {c} not found; found {found:?}", s.file, s.class));
-            }
+    // One process per snippet, a few at a time (a debug binary takes a second or two to start).
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(s) = m.snippet.get(i) else { break };
+                let text = std::fs::read_to_string(dir().join(&s.file)).expect("snippet file");
+                let found = found(s, &text);
+                let mut problems = Vec::new();
+                for c in &s.expect {
+                    if !found.contains(c) {
+                        problems.push(format!("{} ({}): {c} not found; found {found:?}", s.file, s.class));
+                    }
+                }
+                for c in &s.absent {
+                    if found.contains(c) {
+                        problems.push(format!("{} ({}): {c} reported but not in the snippet", s.file, s.class));
+                    }
+                }
+                failures.lock().expect("no thread panicked").extend(problems);
+            });
         }
-        for c in &s.absent {
-            if found.contains(c) {
-                failures.push(format!("{} ({}): {c} reported but not in the snippet", s.file, s.class));
-            }
-        }
-    }
+    });
+    let mut failures = failures.into_inner().expect("no thread panicked");
+    failures.sort();
     assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
 }

@@ -99,6 +99,9 @@ fn http_statuses_in_client_logs() {
     );
     has("presence update got HTTP 502 from https://presence.test", &["HTTP 502"]);
     has("AdalServiceException ErrorCode: interaction_required StatusCode: 400", &["HTTP 400"]);
+    has("{\"operation\":\"checkin\",\"httpStatusCode\": 500}", &["HTTP 500"]);
+    has("AxiosError: Request failed with status code 429", &["HTTP 429"]);
+    lacks("the sign-in log shows status code 500121", &["HTTP 500"]);
     lacks("https://teams.microsoft.com/api status=200 in 143 ms", &["HTTP 200"]);
     lacks("the job returned 404 rows", &["HTTP 404"]);
     lacks("Status-Code: 404", &["HTTP 404"]);

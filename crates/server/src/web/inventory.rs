@@ -2,7 +2,7 @@
 //! last heard, as a page and as CSV; for admins, forms to rename a room, set its site and tags,
 //! retire it (or bring it back) and merge it into another. And the audit log, for admins.
 //!
-//! Rooms come from `api::rooms` and `api::room`, changes go through `api::room_patch` and
+//! Rooms come from `api::rooms` (with model and peripherals from the store's room list), changes go through `api::room_patch` and
 //! `api::room_merge`, the log from `api::audit`, all with the session's caller.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use uctriage_store::RoomPatch;
 
 use super::{chip, csrf_field, encode, layout, page, time, PageError, PageResult, User};
-use crate::api::{self, ListQuery, RoomDetail};
+use crate::api::{self, ListQuery, RoomSummary};
 use crate::App;
 
 /// Audit entries on one page.
@@ -33,18 +33,28 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/audit", get(audit))
 }
 
-/// Every room the API lists (merged rooms are not), in full.
-async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<RoomDetail>, PageError> {
-    let ids: Vec<String> = super::pages::all_rooms(app, user).await?.into_iter().map(|r| r.id).collect();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        match api::room(State(app.clone()), user.caller.clone(), Path(id)).await {
-            Ok(Json(r)) => out.push(r),
-            // Merged or gone between the two calls.
-            Err(p) if p.status == 404 => {}
-            Err(p) => return Err(p.into()),
-        }
-    }
+/// A room as the inventory shows it: the API's summary, and what the room reports of itself.
+struct Row {
+    summary: RoomSummary,
+    model: String,
+    peripherals: Vec<String>,
+    retired: bool,
+}
+
+/// Every room the API lists (merged rooms are not), with its model and peripherals from one read
+/// of the rooms (not a full room lookup per room: records counted, transitions, diagnosis).
+async fn all_rooms(app: &Arc<App>, user: &User) -> Result<Vec<Row>, PageError> {
+    let summaries = super::pages::all_rooms(app, user).await?;
+    let mut stored: std::collections::HashMap<String, uctriage_store::Room> =
+        app.store.rooms_brief().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut out: Vec<Row> = summaries
+        .into_iter()
+        .filter_map(|summary| {
+            // Merged or gone between the two reads.
+            let room = stored.remove(&summary.id)?;
+            Some(Row { summary, model: room.model, peripherals: room.peripherals, retired: room.retired })
+        })
+        .collect();
     out.sort_by(|a, b| {
         (a.summary.site.to_lowercase(), a.summary.name.to_lowercase())
             .cmp(&(b.summary.site.to_lowercase(), b.summary.name.to_lowercase()))
@@ -59,7 +69,7 @@ pub struct InventoryQuery {
     changed: String,
 }
 
-fn admin_forms(user: &User, r: &RoomDetail, others: &[(&str, &str)]) -> Markup {
+fn admin_forms(user: &User, r: &Row, others: &[(&str, &str)]) -> Markup {
     let s = &r.summary;
     let id = &s.id;
     let action = |what: &str| format!("/inventory/{}/{what}", encode(id));
@@ -172,7 +182,7 @@ fn field(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn csv(rooms: &[RoomDetail]) -> String {
+fn csv(rooms: &[Row]) -> String {
     let mut out = String::from(
         "room_id,name,computer,site,tags,model,peripherals,app_version,os_version,last_heard,state,retired\n",
     );

@@ -108,6 +108,14 @@ const P_MSDIAG_REASON: usize = 21;
 const P_WINSOCK: usize = 22;
 const PATTERNS: usize = 23;
 
+/// Patterns that only read a failure status (400 to 699) bounded by non-digits: a line without
+/// such a run of three digits is not searched with them. Exact, too.
+const ERROR_STATUS_ONLY: u32 = 1 << P_SIP_CAUSE | 1 << P_HTTP_KEYED | 1 << P_HTTP_CONTEXT | 1 << P_PHRASE;
+
+/// The longest run of decimal digits each pattern needs to match (`\d{9,10}` needs nine): a line
+/// without such a run is not searched with it. Exact, so it changes no result.
+const MIN_DIGITS: [usize; PATTERNS] = [4, 0, 0, 3, 1, 3, 0, 3, 3, 3, 1, 0, 0, 3, 5, 9, 4, 0, 3, 3, 3, 0, 4];
+
 /// Trigger words, and the patterns that need each one. A pattern can only match where one of
 /// its triggers is (the tests check this on random text).
 const TRIGGERS: &[(&str, &[usize])] = &[
@@ -226,13 +234,13 @@ impl Extractor {
                 _ => {}
             }
         }
-        // A trigger found inside a longer one, or overlapping its end, may be hidden by it (the
-        // automaton reports the leftmost, longest match): the longer one wants its patterns too.
+        // A trigger inside a longer one (`http` in `https`, `error` in `internal server error`)
+        // is hidden by it, since the automaton reports the leftmost, longest match: the longer
+        // one wants its patterns too.
         let snapshot = triggers.clone();
         for (w, m) in &mut triggers {
             for (v, vm) in &snapshot {
-                let overlaps = (1..v.len().min(w.len())).any(|k| w.as_bytes().ends_with(&v.as_bytes()[..k]));
-                if v.as_str() != w.as_str() && (w.contains(v.as_str()) || overlaps) {
+                if v.len() < w.len() && w.contains(v.as_str()) {
                     *m |= vm;
                 }
             }
@@ -356,7 +364,8 @@ impl Extractor {
         self.extract_with(kb, text, out, false);
     }
 
-    /// `every_pattern` runs all patterns once any trigger is found (the tests compare the two).
+    /// `every_pattern` runs all patterns once any trigger is found, whatever digits the text
+    /// holds (the tests compare the two).
     fn extract_with(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>, every_pattern: bool) {
         let mut wanted = 0u32;
         let mut aliases: Vec<usize> = Vec::new();
@@ -376,8 +385,13 @@ impl Extractor {
                 wanted = ALL_PATTERNS;
             }
             let mut context = Context::default();
+            // The full run (tests) skips nothing, so comparing the two checks the skips too.
+            let (digits, error_status) = if every_pattern { (usize::MAX, true) } else { digit_runs(text.as_bytes()) };
+            if !error_status {
+                wanted &= !ERROR_STATUS_ONLY;
+            }
             for (n, (re, kind)) in self.patterns.iter().enumerate() {
-                if wanted & (1 << n) == 0 {
+                if wanted & (1 << n) == 0 || digits < MIN_DIGITS[n] {
                     continue;
                 }
                 for caps in re.captures_iter(text) {
@@ -516,6 +530,23 @@ impl Context {
     }
 }
 
+/// The length of the longest run of ASCII digits in `b`, and whether a run of exactly three
+/// digits starts with 4, 5 or 6 (a failure status).
+fn digit_runs(b: &[u8]) -> (usize, bool) {
+    let (mut best, mut run, mut status) = (0, 0, false);
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            run += 1;
+            best = best.max(run);
+        } else {
+            status |= run == 3 && matches!(b[i - 3], b'4'..=b'6');
+            run = 0;
+        }
+    }
+    status |= run == 3 && matches!(b[b.len() - 3], b'4'..=b'6');
+    (best, status)
+}
+
 /// An HRESULT written in decimal: signed (`-2147024891`) or unsigned (`2147942405`), with its
 /// error bit set. `None` for other numbers.
 pub(crate) fn decimal_hresult(digits: &str) -> Option<u32> {
@@ -623,6 +654,7 @@ mod tests {
                 "sign-in", "entra", "-2147024891", "3399942148", "hr", "SIP;", "cause", "487",
                 "Busy Here", "Not Found", "returned", "https://x", "reason=\"", "User does not exist",
                 "winsock", "FailureCode=", "10061", "ffffffff", "L", "failure", "is",
+                "4", "5", "6", "0", "(", ")", "status code ", "returned ", "Service Unavailable",
             ]), 0..16),
             upper in proptest::bool::ANY,
         ) {

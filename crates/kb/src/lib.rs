@@ -455,7 +455,7 @@ impl KnowledgeBase {
                 "lync-sign-in",
                 Layer::Identity,
                 "Lync and Skype for Business client logs (UccApi, Tracing), the SOAP fault of an online sign-in",
-                "https://learn.microsoft.com/skypeforbusiness/troubleshoot/server-sign-in",
+                "https://learn.microsoft.com/skypeforbusiness/troubleshoot/",
                 "Read the SOAP fault around the code: the psf:internalerror code and text say what the online service refused",
             ),
             Code::Hresult(_) => (
@@ -469,14 +469,14 @@ impl KnowledgeBase {
                 "sfb-diagnostics",
                 Layer::Service,
                 "ms-diagnostics and ms-client-diagnostics headers of Skype for Business SIP traffic",
-                "https://learn.microsoft.com/skypeforbusiness/manage/health-and-monitoring/monitoring",
+                "https://learn.microsoft.com/openspecs/office_protocols/ms-ocer/f6787b39-0842-43ca-94a2-6afadda5f0a3",
                 "Read the reason text and the source of the header: they name the server that gave up and why",
             ),
             Code::Sip(n) => (
                 if *n < 500 { "sip-4xx" } else { "sip-5xx-6xx" },
                 Layer::Sbc,
                 "SIP traces of the SBC, Teams Direct Routing call analytics",
-                "https://www.rfc-editor.org/rfc/rfc3261",
+                "https://www.iana.org/assignments/sip-parameters/sip-parameters.xhtml",
                 "Find which side sent the response (Via, Server or User-Agent) and read its Reason and Warning headers",
             ),
             Code::Http(_) => (
@@ -513,7 +513,7 @@ impl KnowledgeBase {
                 "{}. uctriage has no entry for this code; what it reports comes from the code's structure only, so the text logged next to it matters most.",
                 d.summary
             ),
-            causes: vec![format!("A failure of the kind the structure names: {}", d.summary)],
+            causes: vec!["a condition the code alone does not name: the text logged next to it says which".to_owned()],
             first_checks: vec![look.to_owned()],
             fixes: vec!["Act on the reason the surrounding log text gives; the code alone does not name a fix".to_owned()],
             seen_in: vec![seen_in.to_owned()],

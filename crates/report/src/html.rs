@@ -51,6 +51,13 @@ pub fn html(r: &ScanReport) -> String {
     for note in &r.notes {
         let _ = write!(s, "<p>{}</p>", esc(note));
     }
+    if !r.checked.is_empty() {
+        let _ = write!(s, "<section class=\"checked\"><h2>Checked</h2><ul>");
+        for c in &r.checked {
+            let _ = write!(s, "<li>{}</li>", esc(c));
+        }
+        let _ = write!(s, "</ul></section>");
+    }
     for (i, f) in r.findings.iter().enumerate() {
         let codes: Vec<String> = f.codes.iter().map(|c| format!("<code>{}</code>", esc(&c.to_string()))).collect();
         let _ = write!(s, "<section class=\"finding {}\"><h2>{}. {}</h2>", f.severity.as_str(), i + 1, esc(&f.title));

@@ -50,6 +50,10 @@ pub struct ScanReport {
     pub notes: Vec<String>,
     /// Problems that belong to no single input.
     pub warnings: Vec<String>,
+    /// With a healthy verdict, what the verdict rests on ("6 SIP OPTIONS … all answered 200 OK
+    /// by sip.pstnhub.microsoft.com"); absent otherwise. Added to the v1 contract compatibly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked: Vec<String>,
 }
 
 impl ScanReport {
@@ -89,6 +93,7 @@ impl ScanReport {
             timeline: diagnosis.timeline,
             notes: diagnosis.notes,
             warnings: run_warnings.iter().map(ToString::to_string).collect(),
+            checked: diagnosis.checked,
         }
     }
 

@@ -869,6 +869,7 @@ impl Redact for ScanReport {
             timeline,
             notes,
             warnings,
+            checked,
         } = self;
         // Rooms first, so that a room's name is replaced wherever the report mentions it.
         for t in timeline.iter() {
@@ -879,6 +880,7 @@ impl Redact for ScanReport {
         timeline.redact(r);
         notes.redact(r);
         warnings.redact(r);
+        checked.redact(r);
     }
 }
 
@@ -1233,6 +1235,7 @@ mod tests {
             timeline: vec![timeline],
             notes: vec![p.pii("note")],
             warnings: vec![p.pii("warning")],
+            checked: vec![p.pii("checked")],
         };
         (report, p)
     }

@@ -127,6 +127,12 @@ fn text_of(r: &ScanReport, colour: bool) -> String {
     for note in &r.notes {
         let _ = writeln!(s, "\n{note}");
     }
+    if !r.checked.is_empty() {
+        let _ = writeln!(s, "\n{}", p.w("1", "Checked:"));
+        for c in &r.checked {
+            let _ = writeln!(s, "  - {c}");
+        }
+    }
     let _ = writeln!(
         s,
         "\nRead {}, {}, {} in {} ms.",
@@ -203,6 +209,13 @@ fn markdown_of(r: &ScanReport) -> String {
     }
     for note in &r.notes {
         let _ = writeln!(s, "> {}\n", md_escape(note));
+    }
+    if !r.checked.is_empty() {
+        let _ = writeln!(s, "## Checked\n");
+        for c in &r.checked {
+            let _ = writeln!(s, "- {}", md_escape(c));
+        }
+        let _ = writeln!(s);
     }
     let _ = writeln!(s, "## Inputs\n\n| Path | Format | Records | Warnings |\n|---|---|---|---|");
     for i in &r.inputs {
@@ -296,6 +309,7 @@ mod tests {
             }],
             notes: vec![evil("note")],
             warnings: vec![evil("warning")],
+            checked: vec![evil("checked")],
         }
     }
 

@@ -325,6 +325,8 @@ pub struct Collector<'r> {
     groups: HashMap<usize, usize>,
     pub(crate) overflow: BTreeMap<usize, u64>,
     order: u64,
+    /// What was seen besides the rules' matches (SIP OPTIONS with the Teams proxies).
+    pub(crate) seen: crate::checked::Seen,
 }
 
 impl<'r> Collector<'r> {
@@ -340,6 +342,7 @@ impl<'r> Collector<'r> {
             unmatched: HashMap::default(),
             groups: HashMap::default(),
             overflow: BTreeMap::new(),
+            seen: crate::checked::Seen::default(),
             order: 0,
         }
     }
@@ -390,6 +393,7 @@ impl<'r> Collector<'r> {
             acc.order += base;
             self.unmatched.entry(k).or_default().merge(acc);
         }
+        self.seen.merge(other.seen);
     }
 
     /// Findings built from the knowledge base for codes that no rule explains, so that a known
@@ -513,7 +517,7 @@ impl<'r> Collector<'r> {
 const SCOPE_SEP: char = '\u{1f}';
 
 /// The container a record came from: the innermost archive (`a.zip!b.zip`), or the folder.
-fn scope_of(path: &str) -> &str {
+pub(crate) fn scope_of(path: &str) -> &str {
     match path.rfind('!') {
         Some(i) => &path[..i],
         None => path.rfind(['/', '\\']).map_or("", |i| &path[..i]),
@@ -578,13 +582,13 @@ impl Collector<'_> {
     /// its run (checked before anything is copied, as most heartbeats are repeats).
     fn heartbeat(&mut self, e: &Evidence) {
         let Some(t) = e.time else { return };
-        if let Some(&i) = self.last_heartbeat.get(HeartbeatPoint::room_of(e).unwrap_or(&e.path)) {
+        if let Some(&i) = self.last_heartbeat.get(&HeartbeatPoint::key_of(e)) {
             if self.heartbeats[i].extends_with(e, t) {
                 return;
             }
         }
         if let Some(p) = HeartbeatPoint::of(e) {
-            self.last_heartbeat.insert(p.room.clone(), self.heartbeats.len());
+            self.last_heartbeat.insert(HeartbeatPoint::key_of(e), self.heartbeats.len());
             self.heartbeats.push(p);
         }
     }
@@ -603,6 +607,7 @@ impl Sink for Collector<'_> {
         if e.kind == "heartbeat" {
             self.heartbeat(&e);
         }
+        self.seen.record(&e);
         let rules = self.rules;
         let mut candidates: Vec<ClauseRef> = Vec::new();
         for c in &e.codes {
@@ -646,7 +651,10 @@ impl Sink for Collector<'_> {
             let mut group = self.group_of(ri, &e);
             let r = &rules.rules[ri];
             let by_container = r.raw.scope.as_deref() != Some("scan");
-            if by_container && !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty()) {
+            // A room is a device name within its bundle: rooms of two bundles that share a name
+            // stay two findings.
+            let by_room = r.raw.group_by.as_deref().is_some_and(|g| crate::timeline::ROOM_FIELDS.contains(&g));
+            if by_container && (by_room || !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty())) {
                 group.push(SCOPE_SEP);
                 group.push_str(scope_of(&e.path));
             }

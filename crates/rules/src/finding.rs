@@ -88,6 +88,10 @@ fn singular_after_one<'a>(rest: &'a str, out: &mut String) -> &'a str {
 }
 
 /// Replace `{name}` with the value of that field (or `count`, `group`, `first_seen`, `last_seen`).
+///
+/// A value the records did not carry reads `(unknown)`, except in an optional placeholder
+/// `{name?}`: that one is left out with the space before it, and with the parentheses around it
+/// when it stood alone in them ("The SBC {sbc_fqdn?} answered" → "The SBC answered").
 pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -95,13 +99,35 @@ pub(crate) fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         match after.find('}') {
-            Some(close) if after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') => {
-                let name = &after[..close];
+            Some(close)
+                if after[..close]
+                    .trim_end_matches('?')
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
+            {
+                let optional = after[..close].ends_with('?');
+                let name = after[..close].trim_end_matches('?');
+                rest = &after[close + 1..];
                 match vars.get(name).filter(|v| !v.is_empty()) {
                     Some(v) => out.push_str(v),
+                    None if optional => {
+                        if out.ends_with('(') && rest.starts_with(')') {
+                            out.pop();
+                            rest = &rest[1..];
+                        }
+                        while out.ends_with(' ') {
+                            out.pop();
+                        }
+                        let joins = rest.starts_with(|c: char| c == ' ' || c.is_ascii_punctuation());
+                        if !joins && !out.is_empty() && !rest.is_empty() {
+                            out.push(' ');
+                        }
+                        if out.is_empty() {
+                            rest = rest.trim_start();
+                        }
+                    }
                     None => out.push_str("(unknown)"),
                 }
-                rest = &after[close + 1..];
                 if vars.get(name).is_some_and(|v| v == "1") {
                     rest = singular_after_one(rest, &mut out);
                 }
@@ -205,5 +231,22 @@ mod fill_tests {
         assert_eq!(fill(t, &vars("1")), "seen 1 time; 1 gateway call failed, 1 timeshare");
         assert_eq!(fill(t, &vars("2")), "seen 2 times; 2 gateway calls failed, 2 timeshare");
         assert_eq!(fill("{count} sign-ins.", &vars("1")), "1 sign-in.");
+    }
+
+    #[test]
+    fn an_optional_placeholder_without_a_value_is_left_out() {
+        let none = BTreeMap::new();
+        let sbc = BTreeMap::from([("sbc_fqdn".to_owned(), "sbc1.contoso.com".to_owned())]);
+        for (t, with, without) in [
+            ("The SBC {sbc_fqdn?} answered 503", "The SBC sbc1.contoso.com answered 503", "The SBC answered 503"),
+            ("The SBC {sbc_fqdn?}'s certificate", "The SBC sbc1.contoso.com's certificate", "The SBC's certificate"),
+            ("Teams connects to ({sbc_fqdn?})", "Teams connects to (sbc1.contoso.com)", "Teams connects to"),
+            ("({sbc_fqdn?}) is down", "(sbc1.contoso.com) is down", "is down"),
+            ("The SBC {sbc_fqdn?}", "The SBC sbc1.contoso.com", "The SBC"),
+        ] {
+            assert_eq!(fill(t, &sbc), with);
+            assert_eq!(fill(t, &none), without);
+        }
+        assert_eq!(fill("The SBC {sbc_fqdn}", &none), "The SBC (unknown)");
     }
 }

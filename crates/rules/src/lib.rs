@@ -8,6 +8,7 @@
 //!
 //! See docs/adding-a-rule.md for the rule format.
 
+pub mod checked;
 pub mod engine;
 pub mod finding;
 pub mod rule;
@@ -19,6 +20,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use uctriage_evidence::{time, Code, Evidence, Sink};
 
+pub use checked::SipProxies;
 pub use engine::{Collector, Rule, RuleSet};
 pub use finding::{EvidenceRef, Finding};
 pub use rule::{RawRule, Severity};
@@ -169,6 +171,10 @@ pub struct Diagnosis {
     pub notes: Vec<String>,
     /// Records per evidence kind.
     pub kinds: BTreeMap<String, u64>,
+    /// With a healthy verdict, what the verdict rests on: the records matched against the rules,
+    /// and what the scan saw work (SIP OPTIONS answered by the Teams SIP proxies). Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked: Vec<String>,
 }
 
 /// Where a finding's first record is in its input, `(path, line)`, for findings seen at no time
@@ -280,13 +286,37 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
             notes.push(format!("Not in the inputs: {}. Add them if the problem lives there.", missing.join(", ")));
         }
     }
+    let checked = if verdict == Verdict::Healthy { checked_lines(collector, &findings) } else { Vec::new() };
     Diagnosis {
         verdict,
         findings,
         timeline: timeline::build(collector.heartbeats.clone()),
         notes,
         kinds: collector.kinds.clone(),
+        checked,
     }
+}
+
+/// What a healthy verdict rests on: the records and rules, the OPTIONS the Teams SIP proxies
+/// answered, and the information findings that did not turn the verdict.
+fn checked_lines(collector: &Collector<'_>, findings: &[Finding]) -> Vec<String> {
+    let kinds: Vec<String> = collector.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let rules = collector.rule_set().rules.len();
+    let mut out = vec![format!(
+        "{} record{} ({}) matched against {rules} rules: none of warning severity or above fired",
+        collector.records,
+        if collector.records == 1 { "" } else { "s" },
+        kinds.join(", ")
+    )];
+    out.extend(collector.seen.options_line());
+    let info = findings.len();
+    if info > 0 {
+        out.push(format!(
+            "{info} information finding{} listed below, none a fault on its own",
+            if info == 1 { "" } else { "s" }
+        ));
+    }
+    out
 }
 
 fn collector_rules<'a>(c: &Collector<'a>) -> &'a RuleSet {

@@ -21,7 +21,7 @@ const WATCHED: [(&str, &str); 4] =
     [("app version", "app_version"), ("OS version", "os_version"), ("IPv4 address", "ipv4"), ("IPv6 address", "ipv6")];
 
 /// Fields naming the room of a heartbeat, in order of preference (else the file's path).
-const ROOM_FIELDS: [&str; 3] = ["computer", "display_name", "alias"];
+pub(crate) const ROOM_FIELDS: [&str; 3] = ["computer", "display_name", "alias"];
 
 /// How long before a turn a device change still counts as "at that moment".
 const CHANGE_WINDOW_SECS: i64 = 3600;
@@ -34,6 +34,9 @@ pub struct HeartbeatPoint {
     /// The last heartbeat of the run (`time` for a single one).
     pub until: Timestamp,
     pub room: String,
+    /// The container (zip or folder) the heartbeat came from: two bundles of rooms that share a
+    /// device name stay two rooms.
+    pub bundle: String,
     pub signals: [String; 4],
     pub attrs: [String; 4],
 }
@@ -59,6 +62,11 @@ impl HeartbeatPoint {
         ROOM_FIELDS.iter().filter_map(|f| e.get_str(f)).find(|v| !v.is_empty())
     }
 
+    /// The key of a heartbeat's room: its name and the container it came from.
+    pub(crate) fn key_of(e: &Evidence) -> String {
+        format!("{}\u{1f}{}", crate::engine::scope_of(&e.path), HeartbeatPoint::room_of(e).unwrap_or(&e.path))
+    }
+
     /// Extend this run to `time` when `e` is the same room in the same state, no earlier than
     /// the run's end.
     pub fn extends_with(&mut self, e: &Evidence, time: Timestamp) -> bool {
@@ -67,6 +75,7 @@ impl HeartbeatPoint {
         };
         if time >= self.until
             && HeartbeatPoint::room_of(e).unwrap_or(&e.path) == self.room
+            && crate::engine::scope_of(&e.path) == self.bundle
             && same(&self.signals, SIGNALS.map(|(_, f)| f))
             && same(&self.attrs, WATCHED.map(|(_, f)| f))
         {
@@ -85,6 +94,7 @@ impl HeartbeatPoint {
             time: t,
             until: t,
             room,
+            bundle: crate::engine::scope_of(&e.path).to_owned(),
             signals: SIGNALS.map(|(_, f)| get(f)),
             attrs: WATCHED.map(|(_, f)| get(f)),
         })
@@ -137,12 +147,20 @@ pub struct RoomTimeline {
 }
 
 /// Build one timeline per room from heartbeat points (any order).
+///
+/// A room is a device name within a bundle: when bundles share a name, each timeline's room
+/// reads `name (bundle)`.
 pub fn build(mut points: Vec<HeartbeatPoint>) -> Vec<RoomTimeline> {
-    points.sort_by(|a, b| (&a.room, a.time).cmp(&(&b.room, b.time)));
+    points.sort_by(|a, b| (&a.room, &a.bundle, a.time).cmp(&(&b.room, &b.bundle, b.time)));
+    let mut bundles: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for p in &points {
+        bundles.entry(p.room.as_str()).or_default().insert(p.bundle.as_str());
+    }
     let mut out: Vec<RoomTimeline> = Vec::new();
-    for chunk in points.chunk_by(|a, b| a.room == b.room) {
+    for chunk in points.chunk_by(|a, b| a.room == b.room && a.bundle == b.bundle) {
+        let shared = bundles.get(chunk[0].room.as_str()).is_some_and(|b| b.len() > 1);
         let mut tl = RoomTimeline {
-            room: chunk[0].room.clone(),
+            room: if shared { format!("{} ({})", chunk[0].room, chunk[0].bundle) } else { chunk[0].room.clone() },
             signals: BTreeMap::new(),
             changes: Vec::new(),
             turned_unhealthy: Vec::new(),

@@ -1,6 +1,7 @@
 //! Rules tests: the built-in rules load, every sample fires its rule, correlation folds
 //! consequences under their cause, ranking and verdicts behave, the timeline finds the turn.
 
+mod calm;
 use uctriage_evidence::{time, Code, Evidence, Sink};
 use uctriage_rules::{diagnose, test_samples, RuleSet, Verdict};
 

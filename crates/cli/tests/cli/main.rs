@@ -1,5 +1,6 @@
 //! End-to-end tests of the `uctriage` binary: real process, real output, snapshots with insta.
 
+mod calm;
 mod codes;
 mod explain;
 mod exports;

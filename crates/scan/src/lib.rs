@@ -117,6 +117,46 @@ pub fn scan(
     opts: &ScanOptions,
     progress: &mut dyn FnMut(&InputReport, u64),
 ) -> Result<ScanReport, ScanError> {
+    let (mut report, names) = scan_learning(sources, rules, opts, opts.redact, progress)?;
+    if opts.redact {
+        report.redact(&mut redactor(&names));
+    }
+    Ok(report)
+}
+
+/// [`scan`] once for two readers: the whole report, and the same report redacted as `--redact`
+/// gives it (the names learned while reading included), for a server that shows either.
+pub fn scan_whole_and_redacted(
+    sources: &[Source],
+    rules: &RuleSet,
+    opts: &ScanOptions,
+    progress: &mut dyn FnMut(&InputReport, u64),
+) -> Result<(ScanReport, ScanReport), ScanError> {
+    let (report, names) = scan_learning(sources, rules, opts, true, progress)?;
+    let mut redacted = report.clone();
+    redacted.redact(&mut redactor(&names));
+    Ok((report, redacted))
+}
+
+/// Values read from named fields, with the kind of name each is.
+type LearnedNames = Vec<(&'static str, String)>;
+
+fn redactor(names: &[(&'static str, String)]) -> Redactor {
+    let mut r = Redactor::new();
+    for (kind, value) in names {
+        r.name(kind, value);
+    }
+    r
+}
+
+/// The report, not redacted, and the named values read when `learn` is set.
+fn scan_learning(
+    sources: &[Source],
+    rules: &RuleSet,
+    opts: &ScanOptions,
+    learn: bool,
+    progress: &mut dyn FnMut(&InputReport, u64),
+) -> Result<(ScanReport, LearnedNames), ScanError> {
     let started = Instant::now();
     let mut total = rules.collector();
     let mut inputs: Vec<InputReport> = Vec::new();
@@ -127,7 +167,7 @@ pub fn scan(
         &opts.read,
         || Learning {
             inner: rules.collector(),
-            redact: opts.redact,
+            redact: learn,
             names: Vec::new(),
             seen: std::collections::HashSet::new(),
         },
@@ -149,15 +189,7 @@ pub fn scan(
         bytes: summary.bytes,
         elapsed_ms: millis_since(started),
     };
-    let mut report = ScanReport::new(&inputs, &summary.warnings, diagnosis, stats);
-    if opts.redact {
-        let mut r = Redactor::new();
-        for (kind, value) in &names {
-            r.name(kind, value);
-        }
-        report.redact(&mut r);
-    }
-    Ok(report)
+    Ok((ScanReport::new(&inputs, &summary.warnings, diagnosis, stats), names))
 }
 
 /// The diagnosis of records already read (the server keeps records and judges a room's recent

@@ -306,6 +306,19 @@ pub struct ReportView {
     pub report: Option<ScanReport>,
 }
 
+impl ReportView {
+    /// The report redacted for sharing: as redacted at scan time (with the names read from the
+    /// bundle), or, for a report stored before that was kept, redacted by pattern now.
+    pub fn redacted(&self) -> Option<ScanReport> {
+        if let Some(r) = self.row.report_redacted.as_deref().and_then(|r| serde_json::from_str(r).ok()) {
+            return Some(r);
+        }
+        let mut r = self.report.clone()?;
+        r.redact(&mut uctriage_report::Redactor::new());
+        Some(r)
+    }
+}
+
 pub async fn report(
     State(app): State<Arc<App>>,
     caller: Caller,

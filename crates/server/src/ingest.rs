@@ -526,6 +526,7 @@ pub async fn upload(
         file: Some(path.display().to_string()),
         report: None,
         error: None,
+        report_redacted: None,
     };
     app.store.report_insert(&row).await?;
     app.store.audit(row.created_ms, &caller.token_id, "upload", &id, &row.name).await?;

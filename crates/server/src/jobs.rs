@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use uctriage_scan::{diagnose_records, read_records, scan, Evidence, InputReport, InputStatus, ScanOptions, Source};
+use uctriage_scan::{
+    diagnose_records, read_records, scan_whole_and_redacted, Evidence, InputReport, InputStatus, ScanOptions, Source,
+};
 
 use crate::auth::{Caller, Role};
 use crate::App;
@@ -332,7 +334,13 @@ pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
         let name = row.name.clone();
         let scanned = tokio::task::spawn_blocking(move || {
             let bytes_source = Source::Path(file.into());
-            let report = scan(std::slice::from_ref(&bytes_source), &rules, &ScanOptions::default(), &mut |_, _| {});
+            // Redacted now, with the names read from the bundle: the dashboard's shareable view.
+            let report = scan_whole_and_redacted(
+                std::slice::from_ref(&bytes_source),
+                &rules,
+                &ScanOptions::default(),
+                &mut |_, _| {},
+            );
             let mut kept = Vec::new();
             if report.is_ok() {
                 read_records(&[bytes_source], &uctriage_scan::ReadOptions::default(), &mut |_, records| {
@@ -350,8 +358,9 @@ pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         let finished = app.clock.now_ms();
         match scanned {
-            (Ok(report), records) => {
+            (Ok((report, redacted)), records) => {
                 let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+                let redacted = serde_json::to_string(&redacted).map_err(|e| e.to_string())?;
                 // An upload files its records as the uploader would: under the given room, or by
                 // the computer each record names.
                 let caller = Caller { token_id: "upload".into(), role: Role::Admin, room: None };
@@ -364,7 +373,13 @@ pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
                 };
                 let note = stored.err();
                 app.store
-                    .report_finish(&row.id, "done", Some(&json), note.as_deref(), finished)
+                    .report_finish(
+                        &row.id,
+                        "done",
+                        Some(uctriage_store::ReportJson { whole: &json, redacted: &redacted }),
+                        note.as_deref(),
+                        finished,
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
             }

@@ -342,6 +342,16 @@ pub struct ReportRow {
     #[serde(skip)]
     pub report: Option<String>,
     pub error: Option<String>,
+    /// The same report redacted at scan time (names learned while reading), as JSON.
+    #[serde(skip)]
+    pub report_redacted: Option<String>,
+}
+
+/// A finished scan's report as JSON, whole and redacted for sharing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportJson<'a> {
+    pub whole: &'a str,
+    pub redacted: &'a str,
 }
 
 /// An incident: one room's signal that stayed bad for its watch period (scope `room`), or one
@@ -594,12 +604,12 @@ pub trait Store: Send + Sync + Debug {
     async fn report_insert(&self, r: &ReportRow) -> Result<()>;
     async fn report(&self, id: &str) -> Result<Option<ReportRow>>;
     async fn reports(&self, room_id: &str) -> Result<Vec<ReportRow>>;
-    /// Move a report to `running`, `done` or `failed`.
+    /// Move a report to `running`, `done` or `failed`, with its report when done.
     async fn report_finish(
         &self,
         id: &str,
         status: &str,
-        report: Option<&str>,
+        report: Option<ReportJson<'_>>,
         error: Option<&str>,
         at_ms: i64,
     ) -> Result<()>;

@@ -11,8 +11,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::{
     list_to_text, text_to_list, Alert, AuditEntry, Backend, Batch, Incident, IncidentChange, IncidentFilter,
-    IncidentLog, IncidentSpan, Ingested, Page, ReportRow, Result, Room, RoomGuard, RoomPatch, Session, SignalRow,
-    Store, StoreError, Suppression, Token, Transition, Webhook, Window,
+    IncidentLog, IncidentSpan, Ingested, Page, ReportJson, ReportRow, Result, Room, RoomGuard, RoomPatch, Session,
+    SignalRow, Store, StoreError, Suppression, Token, Transition, Webhook, Window,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -65,7 +65,8 @@ const ROOM_COLUMNS: &str = "id, name, computer, alias, display_name, site, tags,
      os_version, ipv4, timezone, first_heard_ms, last_heard_ms, last_heartbeat_ms, last_event_ms, retired, \
      merged_into, diagnosis, diagnosis_ms, dirty, incidents_seq, incidents_rev";
 
-const REPORT_COLUMNS: &str = "id, room_id, name, status, size, created_ms, finished_ms, file, report, error";
+const REPORT_COLUMNS: &str =
+    "id, room_id, name, status, size, created_ms, finished_ms, file, report, error, report_redacted";
 
 fn room_of(r: &AnyRow) -> Result<Room> {
     Ok(Room {
@@ -197,6 +198,7 @@ fn report_of(r: &AnyRow) -> Result<ReportRow> {
         file: r.try_get("file")?,
         report: r.try_get("report")?,
         error: r.try_get("error")?,
+        report_redacted: r.try_get("report_redacted")?,
     })
 }
 
@@ -1029,7 +1031,7 @@ impl Store for SqlStore {
 
     async fn report_insert(&self, r: &ReportRow) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO reports ({REPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO reports ({REPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&r.id)
         .bind(&r.room_id)
@@ -1041,6 +1043,7 @@ impl Store for SqlStore {
         .bind(&r.file)
         .bind(&r.report)
         .bind(&r.error)
+        .bind(&r.report_redacted)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -1067,16 +1070,19 @@ impl Store for SqlStore {
         &self,
         id: &str,
         status: &str,
-        report: Option<&str>,
+        report: Option<ReportJson<'_>>,
         error: Option<&str>,
         at_ms: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE reports SET status = $1, report = $2, error = $3, finished_ms = $4 WHERE id = $5")
-            .bind(status)
-            .bind(report)
-            .bind(error)
-            .bind(at_ms)
-            .bind(id)
+        sqlx::query(
+            "UPDATE reports SET status = $1, report = $2, report_redacted = $3, error = $4, finished_ms = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(report.map(|r| r.whole))
+        .bind(report.map(|r| r.redacted))
+        .bind(error)
+        .bind(at_ms)
+        .bind(id)
             .execute(&self.write)
             .await?;
         Ok(())

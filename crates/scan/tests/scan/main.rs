@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use uctriage_scan::{
-    diagnose_records, read_records, scan, InputReport, InputStatus, ReadOptions, RuleSet, ScanError, ScanOptions,
-    ScanReport, Source,
+    diagnose_records, read_records, scan, scan_whole_and_redacted, InputReport, InputStatus, ReadOptions, RuleSet,
+    ScanError, ScanOptions, ScanReport, Source,
 };
 
 fn sample() -> Source {
@@ -41,6 +41,22 @@ fn redact_option_redacts() {
     let json = scan(&[sample()], &rules, &opts, &mut |_, _| {}).unwrap().json();
     assert!(!json.contains("192.0.2.53"), "an address survived");
     assert!(json.contains("10.x.x."), "no address placeholder");
+    // One reading for both: the whole report, and the one --redact gives (elapsed time aside).
+    let (whole, mut redacted) =
+        scan_whole_and_redacted(&[sample()], &rules, &ScanOptions::default(), &mut |_, _| {}).unwrap();
+    assert!(whole.json().contains("192.0.2.53"));
+    let mut alone: ScanReport = serde_json::from_str(&json).unwrap();
+    alone.stats.elapsed_ms = 0;
+    redacted.stats.elapsed_ms = 0;
+    let (a, b) = (alone.json(), redacted.json());
+    let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    assert_eq!(
+        a,
+        b,
+        "they differ from byte {at}: {:?} / {:?}",
+        &a[at.saturating_sub(80)..],
+        &b[at.saturating_sub(80)..]
+    );
 }
 
 #[test]

@@ -16,7 +16,6 @@ use axum::{Json, Router};
 use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
-use uctriage_report::Redactor;
 
 use super::{chip, layout, page, time, PageError, PageResult, User};
 use crate::api;
@@ -115,12 +114,7 @@ async fn report_page(
 ) -> PageResult {
     let Json(view) = api::report(State(app.clone()), user.caller.clone(), Path(id.clone())).await?;
     let redacted = q.redacted();
-    let mut report = view.report;
-    if redacted {
-        if let Some(r) = report.as_mut() {
-            r.redact(&mut Redactor::new());
-        }
-    }
+    let report = if redacted { view.redacted() } else { view.report.clone() };
     let row = &view.row;
     let pending = row.status == "queued" || row.status == "running";
     let room_name = match &row.room_id {
@@ -167,12 +161,9 @@ async fn report_html(
     Query(q): Query<ReportQuery>,
 ) -> PageResult {
     let Json(view) = api::report(State(app), user.caller.clone(), Path(id.clone())).await?;
-    let Some(mut report) = view.report else {
+    let Some(report) = (if q.redacted() { view.redacted() } else { view.report }) else {
         return Err(PageError::new(StatusCode::NOT_FOUND, format!("report {id} has no result yet")));
     };
-    if q.redacted() {
-        report.redact(&mut Redactor::new());
-    }
     let mut r = uctriage_report::html(&report).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -22,6 +22,15 @@ fn a_bundle_uploaded_in_the_browser_gives_the_scan_report() {
     )
     .unwrap();
     let first = scanned.findings[0].title.clone();
+    // What `scan --redact` gives: the redacted view must show the same (names learned while
+    // reading replaced, not only what patterns catch).
+    let shared = uctriage_scan::scan(
+        &[uctriage_scan::Source::Bytes { name: "MTR-Logs.zip".into(), bytes: Arc::from(zip.as_slice()) }],
+        &uctriage_scan::RuleSet::builtin(),
+        &uctriage_scan::ScanOptions { redact: true, ..uctriage_scan::ScanOptions::default() },
+        &mut |_, _| {},
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("MTR-Logs.zip");
     std::fs::write(&file, &zip).unwrap();
@@ -56,6 +65,11 @@ fn a_bundle_uploaded_in_the_browser_gives_the_scan_report() {
         let redacted = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
         assert!(redacted.contains(&first) && redacted.contains("10.x.x."), "{redacted}");
         assert!(!redacted.contains("192.0.2.53"), "{redacted}");
+        let cause = c.find(Locator::Css("section.cause")).await.unwrap().text().await.unwrap();
+        for e in shared.findings[0].evidence.iter().take(5) {
+            let line = e.excerpt.lines().next().unwrap_or_default().trim();
+            assert!(cause.contains(line), "scan --redact shows {line:?}; the redacted view: {cause}");
+        }
         // The full HTML report, as scan --format html writes it.
         c.goto(&s.url(&format!("{report}/report.html"))).await.unwrap();
         assert!(c.title().await.unwrap().starts_with("uctriage scan"));

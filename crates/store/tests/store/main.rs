@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use uctriage_store::{Batch, NewEvent, Observation, Page, ReportRow, RoomAttrs, RoomPatch, Silence, Store, Token};
+use uctriage_store::{
+    Batch, NewEvent, Observation, Page, ReportJson, ReportRow, RoomAttrs, RoomPatch, Silence, Store, Token,
+};
 
 use uctriage_store::testing as pg;
 
@@ -283,16 +285,22 @@ async fn reports_secrets_and_backup() {
             file: Some("uploads/rp_1".into()),
             report: None,
             error: None,
+            report_redacted: None,
         };
         s.report_insert(&r).await.unwrap();
         assert_eq!(s.reports_queued().await.unwrap().len(), 1);
         assert_eq!(s.upload_bytes().await.unwrap(), 2048);
-        s.report_finish("rp_1", "done", Some("{\"verdict\":\"healthy\"}"), None, 20).await.unwrap();
+        let json = ReportJson { whole: "{\"verdict\":\"healthy\"}", redacted: "{\"redacted\":true}" };
+        s.report_finish("rp_1", "done", Some(json), None, 20).await.unwrap();
         assert!(s.reports_queued().await.unwrap().is_empty());
         assert_eq!(s.reports_expired(11).await.unwrap().len(), 1);
         s.report_drop_file("rp_1").await.unwrap();
         assert_eq!(s.upload_bytes().await.unwrap(), 0);
-        assert_eq!(s.report("rp_1").await.unwrap().unwrap().report.as_deref(), Some("{\"verdict\":\"healthy\"}"));
+        let done = s.report("rp_1").await.unwrap().unwrap();
+        assert_eq!(
+            (done.report.as_deref(), done.report_redacted.as_deref()),
+            (Some("{\"verdict\":\"healthy\"}"), Some("{\"redacted\":true}"))
+        );
         s.secret_put("webhook", b"sealed", 1).await.unwrap();
         s.secret_put("webhook", b"sealed2", 2).await.unwrap();
         assert_eq!(s.secret_get("webhook").await.unwrap().as_deref(), Some(&b"sealed2"[..]));

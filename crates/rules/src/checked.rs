@@ -59,15 +59,25 @@ pub(crate) fn uri_host(value: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_owned())
 }
 
-/// SIP OPTIONS seen between SBCs and the Teams SIP proxies.
+/// SIP OPTIONS of one direction between SBCs and the Teams SIP proxies.
+#[derive(Debug, Default, Clone)]
+struct Pings {
+    /// OPTIONS requests.
+    options: u64,
+    /// Final answers: (status, reason phrase) → proxy host → count.
+    answers: BTreeMap<(u16, String), BTreeMap<String, u64>>,
+    /// Proxy hosts the requests went to or came from.
+    proxies: BTreeSet<String>,
+    /// SBC names the messages carried.
+    sbcs: BTreeSet<String>,
+}
+
+/// SIP OPTIONS seen between SBCs and the Teams SIP proxies: those the SBC sent to the proxies
+/// (answered by a proxy) and those the proxies sent to the SBC (answered by the SBC).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Seen {
-    /// OPTIONS requests whose target or sender is a proxy.
-    options: u64,
-    /// Final answers to OPTIONS from or to a proxy: (status, reason phrase) → proxy hosts → count.
-    answers: BTreeMap<(u16, String), BTreeMap<String, u64>>,
-    /// SBC names the OPTIONS carried.
-    sbcs: BTreeSet<String>,
+    to_proxies: Pings,
+    from_proxies: Pings,
 }
 
 fn field<'a>(e: &'a Evidence, name: &str) -> Option<&'a str> {
@@ -79,29 +89,59 @@ impl Seen {
         if e.kind != "sip" {
             return;
         }
-        let proxies = SipProxies::builtin();
         let is_options = field(e, "method").is_some_and(|m| m.eq_ignore_ascii_case("OPTIONS"));
         let answers_options = field(e, "cseq_method").is_some_and(|m| m.eq_ignore_ascii_case("OPTIONS"));
-        let status = e.fields.get("status").and_then(serde_json::Value::as_u64);
-        let proxy = ["request_uri", "to", "from"]
-            .iter()
-            .filter_map(|f| field(e, f).and_then(uri_host))
-            .find(|h| proxies.is_proxy(h));
-        let Some(proxy) = proxy else { return };
-        if let Some(sbc) = field(e, "sbc_fqdn").filter(|s| !s.is_empty()) {
-            self.sbcs.insert(sbc.to_ascii_lowercase());
+        if !is_options && !answers_options {
+            return;
         }
+        let proxies = SipProxies::builtin();
+        let proxy_in =
+            |names: &[&str]| names.iter().filter_map(|f| field(e, f).and_then(uri_host)).find(|h| proxies.is_proxy(h));
+        // The request's target (request URI, To) names who answers; From names who asked.
+        let (pings, proxy) = match (proxy_in(&["request_uri", "to"]), proxy_in(&["from"])) {
+            (Some(p), _) => (&mut self.to_proxies, p),
+            (None, Some(p)) => (&mut self.from_proxies, p),
+            (None, None) => return,
+        };
+        if let Some(sbc) = field(e, "sbc_fqdn").filter(|s| !s.is_empty()) {
+            pings.sbcs.insert(sbc.to_ascii_lowercase());
+        }
+        let status = e.fields.get("status").and_then(serde_json::Value::as_u64);
         if is_options && status.is_none() {
-            self.options += 1;
-        } else if answers_options {
-            if let Some(code) = status.and_then(|s| u16::try_from(s).ok()).filter(|s| *s >= 200) {
-                let phrase = field(e, "reason_phrase").unwrap_or("").to_owned();
-                *self.answers.entry((code, phrase)).or_default().entry(proxy).or_default() += 1;
-            }
+            pings.options += 1;
+            pings.proxies.insert(proxy);
+        } else if let Some(code) = status.and_then(|s| u16::try_from(s).ok()).filter(|s| *s >= 200) {
+            let phrase = field(e, "reason_phrase").unwrap_or("").to_owned();
+            *pings.answers.entry((code, phrase)).or_default().entry(proxy.clone()).or_default() += 1;
+            pings.proxies.insert(proxy);
         }
     }
 
     pub(crate) fn merge(&mut self, other: Seen) {
+        self.to_proxies.merge(other.to_proxies);
+        self.from_proxies.merge(other.from_proxies);
+    }
+
+    /// A line per direction in which OPTIONS were seen: "12 SIP OPTIONS from sbc1.contoso.com to
+    /// the Teams SIP proxies, all answered 200 OK by sip.pstnhub.microsoft.com".
+    pub(crate) fn options_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(self.to_proxies.line(true));
+        out.extend(self.from_proxies.line(false));
+        out
+    }
+}
+
+fn names(set: &BTreeSet<String>, many: &str) -> String {
+    if set.len() <= 3 {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    } else {
+        format!("{} {many}", set.len())
+    }
+}
+
+impl Pings {
+    fn merge(&mut self, other: Pings) {
         self.options += other.options;
         for (k, hosts) in other.answers {
             let mine = self.answers.entry(k).or_default();
@@ -109,61 +149,57 @@ impl Seen {
                 *mine.entry(h).or_default() += n;
             }
         }
+        self.proxies.extend(other.proxies);
         self.sbcs.extend(other.sbcs);
     }
 
-    /// One line on the OPTIONS, or `None` when none was seen:
-    /// "12 SIP OPTIONS from sbc1.contoso.com to the Teams SIP proxies, all answered 200 OK by
-    /// sip.pstnhub.microsoft.com".
-    pub(crate) fn options_line(&self) -> Option<String> {
+    /// The line of one direction, or `None` when nothing was seen. `to_proxies`: the SBC asked
+    /// and the proxies answered; otherwise the proxies asked and the SBC answered.
+    fn line(&self, to_proxies: bool) -> Option<String> {
         let answered: u64 = self.answers.values().flat_map(BTreeMap::values).sum();
         if self.options == 0 && answered == 0 {
             return None;
         }
-        let from = match self.sbcs.len() {
-            0 => String::new(),
-            1..=3 => format!(" from {}", self.sbcs.iter().cloned().collect::<Vec<_>>().join(", ")),
-            n => format!(" from {n} SBCs"),
+        let sbc = if self.sbcs.is_empty() { "the SBC".to_owned() } else { names(&self.sbcs, "SBCs") };
+        let proxies = names(&self.proxies, "proxy hosts");
+        let status = |(code, phrase): &(u16, String)| {
+            if phrase.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code} {phrase}")
+            }
         };
-        let describe = |(code, phrase): &(u16, String), hosts: &BTreeMap<String, u64>| {
-            let status = if phrase.is_empty() { code.to_string() } else { format!("{code} {phrase}") };
-            let by: Vec<&str> = hosts.keys().map(String::as_str).collect();
-            (status, by.join(", "), hosts.values().sum::<u64>())
+        let by = |hosts: &BTreeMap<String, u64>| {
+            if to_proxies {
+                format!(" by {}", hosts.keys().cloned().collect::<Vec<_>>().join(", "))
+            } else {
+                String::new()
+            }
+        };
+        let mut line = if to_proxies {
+            format!("{} SIP OPTIONS from {sbc} to the Teams SIP proxies", self.options)
+        } else {
+            format!("{} SIP OPTIONS from the Teams SIP proxies ({proxies}) to {sbc}", self.options)
         };
         let all_ok = self.answers.keys().all(|(c, _)| *c == 200);
-        let line = if self.options == 0 {
-            let parts: Vec<String> = self
-                .answers
-                .iter()
-                .map(|(k, h)| {
-                    let (status, by, n) = describe(k, h);
-                    format!("{n} {status} by {by}")
-                })
-                .collect();
-            format!("answers to SIP OPTIONS{from} from the Teams SIP proxies: {}", parts.join("; "))
-        } else if all_ok && answered == self.options {
-            let (status, by, _) = self.answers.iter().next().map(|(k, h)| describe(k, h)).unwrap_or_default();
-            format!("{} SIP OPTIONS{from} to the Teams SIP proxies, all answered {status} by {by}", self.options)
-        } else {
-            let parts: Vec<String> = self
-                .answers
-                .iter()
-                .map(|(k, h)| {
-                    let (status, by, n) = describe(k, h);
-                    format!("{n} answered {status} by {by}")
-                })
-                .collect();
-            let unanswered = self.options.saturating_sub(answered);
-            let mut line = format!("{} SIP OPTIONS{from} to the Teams SIP proxies", self.options);
-            if !parts.is_empty() {
-                line.push_str(": ");
-                line.push_str(&parts.join(", "));
+        if self.options > 0 && all_ok && answered == self.options {
+            if let Some((k, hosts)) = self.answers.iter().next() {
+                let _ = write!(line, ", all answered {}{}", status(k), by(hosts));
             }
-            if unanswered > 0 {
-                let _ = write!(line, "; {unanswered} without an answer in the inputs");
-            }
-            line
-        };
+            return Some(line);
+        }
+        let parts: Vec<String> = self
+            .answers
+            .iter()
+            .map(|(k, hosts)| format!("{} answered {}{}", hosts.values().sum::<u64>(), status(k), by(hosts)))
+            .collect();
+        if !parts.is_empty() {
+            let _ = write!(line, ": {}", parts.join(", "));
+        }
+        let unanswered = self.options.saturating_sub(answered);
+        if unanswered > 0 {
+            let _ = write!(line, "; {unanswered} without an answer in the inputs");
+        }
         Some(line)
     }
 }

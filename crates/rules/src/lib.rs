@@ -308,7 +308,7 @@ fn checked_lines(collector: &Collector<'_>, findings: &[Finding]) -> Vec<String>
         if collector.records == 1 { "" } else { "s" },
         kinds.join(", ")
     )];
-    out.extend(collector.seen.options_line());
+    out.extend(collector.seen.options_lines());
     let info = findings.len();
     if info > 0 {
         out.push(format!(

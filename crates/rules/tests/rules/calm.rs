@@ -228,3 +228,53 @@ fn one_bundle_keeps_its_room_name_plain() {
     let d = run(vec![hb]);
     assert_eq!(d.timeline[0].room, "MTR-LOBBY");
 }
+
+#[test]
+fn options_the_proxies_send_are_answered_by_the_sbc() {
+    let mut records = Vec::new();
+    for i in 0..4 {
+        let at = format!("2026-03-03T08:{:02}:30Z", 10 + i);
+        records.push(record(
+            "sbc/syslog.log",
+            "sip",
+            &[],
+            json!({"method": "OPTIONS", "cseq_method": "OPTIONS", "request_uri": "sip:sbc7.fabrikam.example:5061",
+                   "to": "<sip:sbc7.fabrikam.example:5061>", "from": "<sip:sip-du-a-eu.pstnhub.microsoft.com:5061>;tag=x",
+                   "sbc_fqdn": "sbc7.fabrikam.example"}),
+            &at,
+        ));
+        records.push(record(
+            "sbc/syslog.log",
+            "sip",
+            &[],
+            json!({"status": 200, "reason_phrase": "OK", "cseq_method": "OPTIONS",
+                   "to": "<sip:sbc7.fabrikam.example:5061>;tag=s", "from": "<sip:sip-du-a-eu.pstnhub.microsoft.com:5061>;tag=x",
+                   "sbc_fqdn": "sbc7.fabrikam.example"}),
+            &at,
+        ));
+    }
+    records.extend(options_exchange(2, "sip.pstnhub.microsoft.com", 200, "OK"));
+    let d = run(records);
+    assert_eq!(d.verdict, Verdict::Healthy);
+    assert_eq!(
+        d.checked[1..],
+        [
+            "2 SIP OPTIONS from sbc7.fabrikam.example to the Teams SIP proxies, all answered 200 OK by sip.pstnhub.microsoft.com",
+            "4 SIP OPTIONS from the Teams SIP proxies (sip-du-a-eu.pstnhub.microsoft.com) to sbc7.fabrikam.example, all answered 200 OK",
+        ],
+        "{:?}",
+        d.checked
+    );
+}
+
+#[test]
+fn options_left_unanswered_are_counted_as_such() {
+    let mut records = options_exchange(3, "sip2.pstnhub.microsoft.com", 200, "OK");
+    records.truncate(5);
+    let d = run(records);
+    assert_eq!(d.verdict, Verdict::Healthy);
+    assert_eq!(
+        d.checked[1],
+        "3 SIP OPTIONS from sbc7.fabrikam.example to the Teams SIP proxies: 2 answered 200 OK by sip2.pstnhub.microsoft.com; 1 without an answer in the inputs"
+    );
+}

@@ -451,6 +451,17 @@ impl<'r> Collector<'r> {
         let mut out = Vec::new();
         let mut keys: Vec<&(usize, String)> = self.accs.keys().collect();
         keys.sort_by_key(|k| (k.0, self.accs[*k].order, k.1.clone()));
+        // Room names found in more than one bundle: their findings' groups read `name (bundle)`,
+        // as their timelines do, so that each stays with its own room.
+        let mut bundles: HashMap<&str, BTreeSet<&str>> = HashMap::default();
+        for p in &self.heartbeats {
+            bundles.entry(p.room.as_str()).or_default().insert(p.bundle.as_str());
+        }
+        for (ri, stored) in &keys {
+            if let (true, Some((g, sc))) = (by_room(&self.rules.rules[*ri]), stored.split_once(SCOPE_SEP)) {
+                bundles.entry(g).or_default().insert(sc);
+            }
+        }
         for key in keys {
             let (ri, stored) = key;
             let (group, scope) = match stored.split_once(SCOPE_SEP) {
@@ -494,11 +505,17 @@ impl<'r> Collector<'r> {
                 };
                 f.insert(format!("{name}_list"), list);
             }
+            let shown = match scope {
+                Some(sc) if by_room(rule) && bundles.get(group).is_some_and(|b| b.len() > 1) => {
+                    std::borrow::Cow::Owned(format!("{group} ({sc})"))
+                }
+                _ => std::borrow::Cow::Borrowed(group),
+            };
             out.push((
                 *ri,
                 finding_of(
                     rule,
-                    group,
+                    &shown,
                     acc.count,
                     acc.first,
                     acc.last,
@@ -517,6 +534,11 @@ impl<'r> Collector<'r> {
 const SCOPE_SEP: char = '\u{1f}';
 
 /// The container a record came from: the innermost archive (`a.zip!b.zip`), or the folder.
+/// Whether a rule gives one finding per room (grouped by a field that names the room).
+fn by_room(rule: &Rule) -> bool {
+    rule.raw.group_by.as_deref().is_some_and(|g| crate::timeline::ROOM_FIELDS.contains(&g))
+}
+
 pub(crate) fn scope_of(path: &str) -> &str {
     match path.rfind('!') {
         Some(i) => &path[..i],
@@ -653,8 +675,7 @@ impl Sink for Collector<'_> {
             let by_container = r.raw.scope.as_deref() != Some("scan");
             // A room is a device name within its bundle: rooms of two bundles that share a name
             // stay two findings.
-            let by_room = r.raw.group_by.as_deref().is_some_and(|g| crate::timeline::ROOM_FIELDS.contains(&g));
-            if by_container && (by_room || !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty())) {
+            if by_container && (by_room(r) || !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty())) {
                 group.push(SCOPE_SEP);
                 group.push_str(scope_of(&e.path));
             }

@@ -96,7 +96,17 @@ fn two_bundles_whose_rooms_share_a_device_name_stay_two_rooms() {
     assert!(first["changes"].as_array().unwrap().is_empty(), "{first}");
     let second = &v["timeline"][1];
     assert!(!second["turned_unhealthy"].as_array().unwrap().is_empty(), "{second}");
-    for f in v["findings"].as_array().unwrap() {
+    // The room's heartbeat finding is folded under the update, as in a scan of its bundle alone.
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "rooms.timeline.unhealthy-after-update");
+    assert_eq!(findings[0]["group"].as_str().unwrap(), rooms[1]);
+    assert!(findings[0]["consequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "rooms.heartbeat.teams-signin-unhealthy"));
+    for f in findings {
         for e in f["evidence"].as_array().unwrap() {
             let path = e["path"].as_str().unwrap();
             assert!(!path.starts_with(&paths[0]), "a finding of the healthy room's bundle: {f}");

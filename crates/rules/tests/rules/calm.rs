@@ -214,6 +214,7 @@ fn two_bundles_whose_rooms_share_a_device_name_stay_two_rooms() {
     let teams: Vec<_> = d.findings.iter().filter(|f| f.rule == "rooms.heartbeat.teams-signin-unhealthy").collect();
     assert_eq!(teams.len(), 1, "{:?}", d.findings.iter().map(|f| (&f.rule, &f.evidence)).collect::<Vec<_>>());
     assert!(teams[0].evidence.iter().all(|e| e.path.starts_with("site-b/")));
+    assert_eq!(teams[0].group, "MTR-LOBBY (site-b/MTR.zip)");
 }
 
 #[test]

@@ -467,6 +467,17 @@ mod tests {
         }
     }
 
+    fn transition(signal: &str, seq: i64, from: &str, to: &str, at_ms: i64) -> Transition {
+        Transition {
+            seq,
+            signal: signal.into(),
+            from_state: from.into(),
+            to_state: to.into(),
+            status: to.into(),
+            at_ms,
+        }
+    }
+
     /// Apply changes to a list of incidents, as the store would.
     fn apply(all: &mut Vec<Incident>, changes: Vec<IncidentChange>) {
         for c in changes {
@@ -542,14 +553,7 @@ mod tests {
 
     #[test]
     fn a_backfill_replays_its_history() {
-        let tr = |seq: i64, from: &str, to: &str, at: i64| Transition {
-            seq,
-            signal: "exchange".into(),
-            from_state: from.into(),
-            to_state: to.into(),
-            status: to.into(),
-            at_ms: at,
-        };
+        let tr = |seq, from, to, at| transition("exchange", seq, from, to, at);
         let mut r = room();
         at(&mut r, 300 * MIN);
         // Bad for 90 minutes, healthy, a 10-minute blip, healthy: one incident, opened and resolved.
@@ -606,14 +610,7 @@ mod tests {
 
     #[test]
     fn a_silence_in_a_backfill_is_an_offline_incident_of_its_history() {
-        let off = |seq: i64, from: &str, to: &str, at: i64| Transition {
-            seq,
-            signal: "offline".into(),
-            from_state: from.into(),
-            to_state: to.into(),
-            status: to.into(),
-            at_ms: at,
-        };
+        let off = |seq, from, to, at| transition("offline", seq, from, to, at);
         let mut r = room();
         at(&mut r, 600 * MIN);
         // The store found three silent hours in the week pushed at once; the room is back now.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use uctriage_evidence::Warning;
 
-use crate::input::Input;
+use crate::input::{read_full, Input};
 use crate::{Options, Source};
 
 /// A seekable reader over a shared file, so that many threads can read one archive at once.
@@ -535,19 +535,6 @@ fn zip_time(d: zip::DateTime) -> Option<Timestamp> {
     let date = jiff::civil::Date::new(i16::try_from(d.year()).ok()?, small(d.month())?, small(d.day())?).ok()?;
     let time = jiff::civil::Time::new(small(d.hour())?, small(d.minute())?, small(d.second().min(59))?, 0).ok()?;
     date.to_datetime(time).to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
-}
-
-fn read_full(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match src.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Bytes at `at`, as many as there are up to `buf.len()`.

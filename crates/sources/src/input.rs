@@ -45,6 +45,20 @@ impl Notes {
     }
 }
 
+/// Read as much of `buf` as the stream holds (short only at its end); the count read.
+pub(crate) fn read_full<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// An input, ready for a reader.
 pub struct Input {
     /// Display path: `bundle.zip!App/Logs.txt`, `-` for standard input.

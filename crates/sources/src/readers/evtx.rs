@@ -26,7 +26,7 @@ use uctriage_evidence::Evidence;
 use super::event_xml::parse_one;
 use super::windows_event::{has_ext, to_evidence};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{looks_textual, Input};
+use crate::input::{looks_textual, read_full, Input};
 
 #[derive(Debug)]
 pub struct Evtx;
@@ -53,19 +53,6 @@ struct RawChunk {
     number: u64,
     bytes: Vec<u8>,
     short: Option<usize>,
-}
-
-fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match src.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn offset(number: u64) -> u64 {

@@ -16,7 +16,7 @@ use uctriage_evidence::Timestamp;
 use super::dr_csv::has_ext;
 use super::sip::{self, Frame};
 use super::{Emitter, ReadError, Reader};
-use crate::input::Input;
+use crate::input::{read_full, Input};
 
 #[derive(Debug)]
 pub struct Pcap;
@@ -71,20 +71,6 @@ impl Reader for Pcap {
         cap.finish(out);
         Ok(())
     }
-}
-
-/// Read as much of `buf` as the stream holds; the count read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use uctriage_sources::{read_bytes, InputStatus, Options, Source};
 
 use crate::read_paths;
 
-fn zip_of(entries: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
+pub(crate) fn zip_of(entries: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);

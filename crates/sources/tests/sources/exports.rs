@@ -415,16 +415,9 @@ fn zip_of(entries: &[(&str, Vec<u8>, zip::CompressionMethod)], streamed: bool) -
         }
         return out;
     }
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, data, method) in entries {
-            z.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(*method)).unwrap();
-            z.write_all(data).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
+    let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        entries.iter().map(|(name, data, method)| (*name, data.as_slice(), *method)).collect();
+    crate::containers::zip_of(&entries)
 }
 
 /// A log of `lines` lines, each with a code.

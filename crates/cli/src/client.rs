@@ -23,6 +23,9 @@ pub struct ServerArgs {
     pub token: Option<String>,
 }
 
+/// How long a request keeps waiting out the server's rate limit before the 429 is the answer.
+pub const RATE_LIMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// An HTTP client bound to one server and token.
 #[derive(Debug)]
 pub struct Client {
@@ -100,7 +103,29 @@ impl Client {
     }
 
     /// One request; `body` is (content type, bytes).
+    /// One request. A 429 (the server's per-token rate limit) is waited out as its Retry-After
+    /// says and the request sent again, for up to [`RATE_LIMIT_PATIENCE`] in all.
     pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &[u8])>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Unreachable> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let reply = self.request_once(method, path, body, headers)?;
+            if reply.status != 429 || waited >= RATE_LIMIT_PATIENCE {
+                return Ok(reply);
+            }
+            let secs = reply.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+            let pause = std::time::Duration::from_secs(secs.unwrap_or(1).clamp(1, 30));
+            waited += pause;
+            std::thread::sleep(pause);
+        }
+    }
+
+    fn request_once(
         &self,
         method: &str,
         path: &str,

@@ -27,12 +27,17 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, listen: &str) -> Served {
+    serve_limited(dir, listen, "0")
+}
+
+/// The server with a per-token rate limit of `rate` requests a second (0: none).
+fn serve_limited(dir: &Path, listen: &str, rate: &str) -> Served {
     let data = dir.join("data");
     let token_file = dir.join("admin.token");
     let sites = dir.join("sites.toml");
     std::fs::write(&sites, "[[site]]\nname = \"Lab\"\nsubnets = [\"192.0.2.0/24\"]\n").unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("uctriage"))
-        .args(["serve", "--listen", listen, "--rate-limit", "0", "--data"])
+        .args(["serve", "--listen", listen, "--rate-limit", rate, "--data"])
         .arg(&data)
         .arg("--sites")
         .arg(&sites)
@@ -191,7 +196,8 @@ fn push_sends_only_new_records_and_retries_until_the_server_is_back() {
 #[test]
 fn seed_then_query_and_manage_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), "127.0.0.1:0");
+    // A rate limit the seed's 48 batches exceed (5 a second, bursts of 20): it waits on 429.
+    let server = serve_limited(dir.path(), "127.0.0.1:0", "5");
     let token = server.token_file.to_str().unwrap();
     let conn = ["--server", server.url.as_str(), "--token-file", token];
     let (code, out, err) =

@@ -3,27 +3,13 @@
 //! bundles that share a device name stay two rooms.
 
 use serde_json::json;
-use uctriage_evidence::{time, Code, Evidence, Sink};
+use uctriage_evidence::{Evidence, Sink};
 use uctriage_rules::{diagnose, Diagnosis, RuleSet, SipProxies, Verdict};
 
 fn record(path: &str, kind: &str, codes: &[&str], fields: serde_json::Value, at: &str) -> Evidence {
-    let mut e = Evidence::new(path, "test", "line 1");
-    e.kind = kind.into();
-    e.source = match kind {
-        "heartbeat" => "Skype Room System".into(),
-        "aad-error" => "Microsoft-Windows-AAD/Operational".into(),
-        _ => "test".into(),
-    };
-    e.time = time::parse(at);
-    for c in codes {
-        e.add_code(c.parse::<Code>().unwrap());
-    }
-    if let serde_json::Value::Object(m) = fields {
-        for (k, v) in m {
-            e.fields.insert(k, v);
-        }
-    }
-    e
+    let serde_json::Value::Object(m) = fields else { panic!("fields are an object") };
+    let fields: Vec<(&str, serde_json::Value)> = m.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    crate::evidence_at(path, kind, codes, &fields, at)
 }
 
 fn run(records: Vec<Evidence>) -> Diagnosis {

@@ -6,7 +6,12 @@ use uctriage_evidence::{time, Code, Evidence, Sink};
 use uctriage_rules::{diagnose, test_samples, RuleSet, Verdict};
 
 fn ev(kind: &str, codes: &[&str], fields: &[(&str, serde_json::Value)], at: &str) -> Evidence {
-    let mut e = Evidence::new("test.log", "test", "line 1");
+    evidence_at("test.log", kind, codes, fields, at)
+}
+
+/// A record of `kind` in the file `path`, with codes, fields and a time.
+fn evidence_at(path: &str, kind: &str, codes: &[&str], fields: &[(&str, serde_json::Value)], at: &str) -> Evidence {
+    let mut e = Evidence::new(path, "test", "line 1");
     e.kind = kind.into();
     e.source = match kind {
         "heartbeat" => "Skype Room System".into(),

@@ -13,6 +13,7 @@
 //! | `sip` | a SIP OPTIONS over UDP, TCP or TLS |
 //! | `pexip-vars` | the Pexip Teams Connector variables script |
 //! | `route-rule` | a Pexip call routing rule against sample aliases |
+//! | `account` | a Teams Rooms resource account read from Microsoft Graph (read-only), in any cloud |
 //!
 //! Probes only go to the targets named on the command line or in the published endpoint list
 //! (`data/teams-endpoints.toml`), each with a bounded timeout and retry count. tokio lives in this
@@ -35,6 +36,7 @@
 // there than `write!` into a String with its ignored Result.
 #![allow(clippy::format_push_string)]
 
+pub mod account;
 mod certfile;
 mod certinfo;
 mod cidr;
@@ -112,6 +114,10 @@ pub enum Kind {
     PexipVars(PexipVarsArgs),
     /// Does a Pexip call routing rule turn each sample alias into exactly a 9–12 digit meeting ID?
     RouteRule(RouteRuleArgs),
+    /// Read Teams Rooms resource accounts from Microsoft Graph (read-only): account, MFA,
+    /// Conditional Access, password expiry, licence, mailbox and recent sign-ins, in the
+    /// commercial, GCC, GCC High, DoD and China clouds.
+    Account(account::AccountArgs),
 }
 
 /// Which rules a certificate is held to.
@@ -261,8 +267,12 @@ pub struct RouteRuleArgs {
     pub aliases: Vec<String>,
 }
 
-/// Run a check; returns the process exit code (0 pass or warn, 1 any fail, 2 usage).
+/// Run a check; returns the process exit code (0 pass or warn, 1 any fail, 2 usage; for
+/// `account`, 3 when every check was skipped).
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> u8 {
+    if let Kind::Account(a) = &args.kind {
+        return account::run(a, args.format == Format::Json, out);
+    }
     match execute(args) {
         Ok(report) => {
             let written = match args.format {
@@ -294,6 +304,13 @@ pub fn execute(args: &CheckArgs) -> Result<Report, Error> {
         Kind::Tls(a) => runtime()?.block_on(tls::check(a, timeout)),
         Kind::Dns(a) => runtime()?.block_on(dns::check(a, timeout)),
         Kind::Sip(a) => runtime()?.block_on(sip::check(a, timeout)),
+        Kind::Account(a) => {
+            let mut reports = account::execute(a, &mut std::io::stderr(), &mut std::io::stdin().lock())?;
+            match reports.len() {
+                1 => Ok(reports.remove(0)),
+                _ => Err(Error::Usage("check account gives one report per account: call account::execute".into())),
+            }
+        }
     }
 }
 

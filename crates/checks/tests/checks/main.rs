@@ -1,10 +1,13 @@
 //! Loopback tests of every check kind: each test starts its peers (TLS server, DNS server, STUN
-//! responder, SIP responders, an HTTP proxy) on 127.0.0.1 and runs the check through the same
-//! flags a user types. No test touches the outside network: `check network` always gets a
-//! `--targets` file and `--proxy`, `check dns` always a `--resolver`.
+//! responder, SIP responders, an HTTP proxy, a stand-in for Microsoft's sign-in and Graph
+//! endpoints) on 127.0.0.1 and runs the check through the same flags a user types. No test
+//! touches the outside network: `check network` always gets a `--targets` file and `--proxy`,
+//! `check dns` always a `--resolver`, `check account` always `--login-url` and `--graph-url`.
 
+mod account;
 mod cert;
 mod dns;
+mod graph;
 mod network;
 mod pexip;
 mod pki;

@@ -35,6 +35,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Check(a) => Ok(match uctriage_checks::run(a, out) {
             0 => Exit::Ok,
             1 => Exit::Problems,
+            3 => Exit::Inconclusive,
             _ => Exit::Usage,
         }),
     }

@@ -117,6 +117,7 @@ pub enum Kind {
     /// Read Teams Rooms resource accounts from Microsoft Graph (read-only): account, MFA,
     /// Conditional Access, password expiry, licence, mailbox and recent sign-ins, in the
     /// commercial, GCC, GCC High, DoD and China clouds.
+    #[command(long_about = account::ACCOUNT_HELP)]
     Account(account::AccountArgs),
 }
 

@@ -271,27 +271,56 @@ fn judge_grant(policy: &Value) -> (Status, String) {
     (status, words.join(if or { " or " } else { " and " }))
 }
 
-/// Groups and role templates the user belongs to (transitively).
-fn memberships(graph: &Graph, user: &User) -> Result<(Vec<String>, Vec<String>), GraphError> {
+/// Groups and role templates the user belongs to (transitively), and the display name of each.
+fn memberships(graph: &Graph, user: &User) -> Result<(Vec<String>, Vec<String>, Names), GraphError> {
     let path = format!("/v1.0/users/{}/transitiveMemberOf?$select=id,displayName,roleTemplateId", percent(&user.id));
     let mut groups = Vec::new();
     let mut roles = Vec::new();
+    let mut names = Names::new();
     for m in graph.get_all(&path)? {
         let Some(id) = m["id"].as_str() else { continue };
-        match m["@odata.type"].as_str() {
-            Some("#microsoft.graph.directoryRole") => {
-                if let Some(t) = m["roleTemplateId"].as_str() {
-                    roles.push(t.to_owned());
-                }
-            }
-            _ => groups.push(id.to_owned()),
+        let key = if m["@odata.type"].as_str() == Some("#microsoft.graph.directoryRole") {
+            let Some(t) = m["roleTemplateId"].as_str() else { continue };
+            roles.push(t.to_owned());
+            t
+        } else {
+            groups.push(id.to_owned());
+            id
+        };
+        if let Some(n) = m["displayName"].as_str() {
+            names.insert(key.to_ascii_lowercase(), n.to_owned());
         }
     }
-    Ok((groups, roles))
+    Ok((groups, roles, names))
+}
+
+/// Display names of groups and roles by id (lower case).
+type Names = std::collections::HashMap<String, String>;
+
+/// `Name (id)` when the name is known, else the id.
+fn named(names: &Names, id: &str) -> String {
+    match names.get(&id.to_ascii_lowercase()) {
+        Some(n) => format!("{n} ({id})"),
+        None => id.to_owned(),
+    }
+}
+
+/// `1 sign-in`, `2 sign-ins`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// How the policy's user conditions reach the account, or `None` when they do not (or exclude it).
-fn reaches(policy: &Value, user: &User, groups: &[String], roles: &[String], guest: bool) -> Option<String> {
+fn reaches(
+    policy: &Value,
+    user: &User,
+    (groups, roles, names): (&[String], &[String], &Names),
+    guest: bool,
+) -> Option<String> {
     let u = &policy["conditions"]["users"];
     let has = |key: &str, ids: &[String]| {
         strings(u, key).into_iter().find(|x| ids.iter().any(|i| i.eq_ignore_ascii_case(x))).map(str::to_owned)
@@ -312,14 +341,14 @@ fn reaches(policy: &Value, user: &User, groups: &[String], roles: &[String], gue
     } else if guest && include_users.contains(&"GuestsOrExternalUsers") {
         Some("guests and external users".into())
     } else if let Some(g) = has("includeGroups", groups) {
-        Some(format!("the group {g}"))
+        Some(format!("the group {}", named(names, &g)))
     } else {
-        has("includeRoles", roles).map(|r| format!("the role {r}"))
+        has("includeRoles", roles).map(|r| format!("the role {}", named(names, &r)))
     }
 }
 
 /// Whether the policy's user conditions exclude the account (for the detail of a passing check).
-fn excluded_by(policy: &Value, user: &User, groups: &[String], roles: &[String]) -> Option<String> {
+fn excluded_by(policy: &Value, user: &User, (groups, roles, names): (&[String], &[String], &Names)) -> Option<String> {
     let u = &policy["conditions"]["users"];
     let find = |key: &str, ids: &[String]| {
         strings(u, key).into_iter().find(|x| ids.iter().any(|i| i.eq_ignore_ascii_case(x))).map(str::to_owned)
@@ -327,9 +356,9 @@ fn excluded_by(policy: &Value, user: &User, groups: &[String], roles: &[String])
     if find("excludeUsers", std::slice::from_ref(&user.id)).is_some() {
         Some("the account itself".into())
     } else if let Some(g) = find("excludeGroups", groups) {
-        Some(format!("the group {g}"))
+        Some(format!("the group {}", named(names, &g)))
     } else {
-        find("excludeRoles", roles).map(|r| format!("the role {r}"))
+        find("excludeRoles", roles).map(|r| format!("the role {}", named(names, &r)))
     }
 }
 
@@ -374,7 +403,7 @@ fn conditional_access(ctx: &Context<'_>, user: &User, report: &mut Report) {
             return;
         }
     };
-    let (groups, roles) = match memberships(ctx.graph, user) {
+    let (groups, roles, names) = match memberships(ctx.graph, user) {
         Ok(m) => m,
         Err(e) => {
             report.push(skipped("ca.policies", &e, "GroupMember.Read.All"));
@@ -394,8 +423,8 @@ fn conditional_access(ctx: &Context<'_>, user: &User, report: &mut Report) {
         enabled += 1;
         let name = p["displayName"].as_str().unwrap_or("(no name)");
         let id = p["id"].as_str().unwrap_or(name);
-        let Some(through) = reaches(p, user, &groups, &roles, guest) else {
-            if let Some(by) = excluded_by(p, user, &groups, &roles) {
+        let Some(through) = reaches(p, user, (&groups, &roles, &names), guest) else {
+            if let Some(by) = excluded_by(p, user, (&groups, &roles, &names)) {
                 excluded.push(format!("{name} (excluded through {by})"));
             }
             continue;
@@ -429,11 +458,11 @@ fn conditional_access(ctx: &Context<'_>, user: &User, report: &mut Report) {
         checks.push(check);
     }
     let mut summary = format!(
-        "{} policies, {enabled} enabled or report-only, {} apply to the account (member of {} groups, {} roles)",
-        policies.len(),
-        checks.len(),
-        groups.len(),
-        roles.len()
+        "{}, {enabled} enabled or report-only, {} to the account (member of {}, {})",
+        if policies.len() == 1 { "1 policy".to_owned() } else { format!("{} policies", policies.len()) },
+        if checks.len() == 1 { "1 applies".to_owned() } else { format!("{} apply", checks.len()) },
+        plural(groups.len(), "group"),
+        plural(roles.len(), "role")
     );
     if !excluded.is_empty() {
         let _ = write!(summary, "\nexcluded from: {}", excluded.join("; "));
@@ -669,14 +698,18 @@ pub fn judge_sign_ins(rules: &RuleSet, upn: &str, records: &[Value]) -> Check {
         Err(e) => return Check::skip(ID, format!("skipped: the sign-in records could not be read: {e}")),
     };
     let Some(f) = report.findings.iter().find(|f| f.severity <= Severity::Warning) else {
-        return Check::pass(ID, format!("{count} sign-ins in the last 24 hours; scan's rules find no problem in them"));
+        return Check::pass(
+            ID,
+            format!("{} in the last 24 hours; scan's rules find no problem in them", plural(count, "sign-in")),
+        );
     };
     let codes: Vec<String> = f.codes.iter().map(ToString::to_string).collect();
     let mut detail = format!(
-        "{count} sign-ins in the last 24 hours; scan finds: {} ({}, seen {} times, rule {})",
+        "{} in the last 24 hours; scan finds: {} ({}, seen {}, rule {})",
+        plural(count, "sign-in"),
         f.title,
         codes.join(", "),
-        f.count,
+        if f.count == 1 { "once".to_owned() } else { format!("{} times", f.count) },
         f.rule
     );
     // A sign-in log alone carries no room evidence, so the person-level rule speaks; the room

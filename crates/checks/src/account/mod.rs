@@ -55,7 +55,8 @@ impl Cloud {
     }
 }
 
-const ACCOUNT_HELP: &str = "\
+/// The long help of `check account`: what it reads, how it signs in, the permissions and clouds.
+pub const ACCOUNT_HELP: &str = "\
 Reads, for each resource account, what the sign-in troubleshooting article checks by hand: the \
 account (exists, enabled, not a guest), MFA (per-user MFA from Graph's beta endpoint, security \
 defaults, registered methods), the Conditional Access policies that apply to it (directly, through \
@@ -87,7 +88,6 @@ Exit codes: 0 nothing failed, 1 a check failed, 2 bad usage or no token, 3 every
 
 /// `uctriage check account` flags.
 #[derive(Debug, Args)]
-#[command(long_about = ACCOUNT_HELP)]
 pub struct AccountArgs {
     /// Resource account user principal names (room@contoso.com).
     #[arg(value_name = "UPN")]

@@ -2,6 +2,8 @@
 //! (`graph.rs`): the command is pointed at it with the hidden `--login-url` and `--graph-url` and
 //! trusts it through `--ca-file`.
 
+use std::io::{Read, Write};
+
 use serde_json::{json, Value};
 use uctriage_checks::{account, CheckArgs, Kind, Report, Status};
 
@@ -141,7 +143,7 @@ fn a_conditional_access_block_through_a_group_fails() {
     let r = one(&server);
     assert_status(&r, "ca.policy.p-block", Status::Fail);
     let d = detail(&r, "ca.policy.p-block");
-    assert!(d.contains("through the group g-all") && d.contains("blocks access"), "{d}");
+    assert!(d.contains("through the group Everyone at Contoso (g-all)") && d.contains("blocks access"), "{d}");
     assert!(d.contains("locations All except AllTrusted"), "{d}");
     assert!(fix(&r, "ca.policy.p-block").starts_with(&rule_fix("rooms.resource-account.conditional-access")[0]));
     assert_status(&r, "signins.recent", Status::Fail);
@@ -165,6 +167,38 @@ fn a_conditional_access_block_through_a_group_fails() {
 }
 
 #[test]
+fn policies_reach_the_account_directly_and_through_a_role() {
+    let mut t = Tenant::healthy();
+    t.member_of.get_mut(ROOM_ID).unwrap().push(json!({
+        "@odata.type": "#microsoft.graph.directoryRole", "id": "role-instance-1", "displayName": "Directory Readers",
+        "roleTemplateId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
+    }));
+    let mut direct = policy("p-direct", "Terms for named users", "enabled", &[], &[], &[]);
+    direct["conditions"]["users"]["includeUsers"] = json!([ROOM_ID]);
+    direct["grantControls"]["termsOfUse"] = json!(["tou-1"]);
+    t.policies.push(direct);
+    let mut role = policy("p-role", "Readers use MFA", "enabled", &[], &[], &["mfa"]);
+    role["conditions"]["users"]["includeRoles"] = json!(["88d8e3e3-8f55-4a1e-953a-9b9898b8876b"]);
+    role["conditions"]["platforms"] = json!({"includePlatforms": ["windows", "android"], "excludePlatforms": []});
+    t.policies.push(role);
+    let mut other_app = policy("p-app", "Block the HR app", "enabled", &["All"], &[], &["block"]);
+    other_app["conditions"]["applications"]["includeApplications"] = json!(["4f1c2d3e-0000-4000-8000-00000000a11c"]);
+    t.policies.push(other_app);
+    let r = one(&t.serve());
+    assert_status(&r, "ca.policy.p-direct", Status::Fail);
+    assert!(
+        detail(&r, "ca.policy.p-direct").contains("the account itself")
+            && detail(&r, "ca.policy.p-direct").contains("terms of use")
+    );
+    assert_status(&r, "ca.policy.p-role", Status::Fail);
+    let d = detail(&r, "ca.policy.p-role");
+    assert!(d.contains("the role Directory Readers (88d8e3e3") && d.contains("platforms windows, android"), "{d}");
+    assert!(fix(&r, "ca.policy.p-role").starts_with(&rule_fix("rooms.resource-account.mfa-required")[0]));
+    assert_status(&r, "ca.policy.p-app", Status::Pass);
+    assert!(detail(&r, "ca.policy.p-app").contains("not for the apps a room signs in to"), "{r:#?}");
+}
+
+#[test]
 fn an_account_excluded_from_the_policy_passes() {
     let mut t = blocked_through_a_group();
     t.policies[1]["conditions"]["users"]["excludeGroups"] = json!(["g-rooms"]);
@@ -173,7 +207,8 @@ fn an_account_excluded_from_the_policy_passes() {
     assert!(r.get("ca.policy.p-block").is_none(), "{r:#?}");
     assert_status(&r, "ca.policies", Status::Pass);
     assert!(
-        detail(&r, "ca.policies").contains("Block everyone outside the office (excluded through the group g-rooms)"),
+        detail(&r, "ca.policies")
+            .contains("Block everyone outside the office (excluded through the group Meeting rooms (g-rooms))"),
         "{r:#?}"
     );
     assert_eq!(r.exit_code(), 0);
@@ -429,6 +464,97 @@ fn device_code_declined_and_expired_stop_the_run() {
     let (_, result) = device_code(&["expired_token"]);
     let e = result.unwrap_err();
     assert!(e.contains("expired"), "{e}");
+}
+
+/// A writer that hands each write to a channel (the sign-in prompt, read by the test).
+struct Told(std::sync::mpsc::Sender<String>);
+
+impl std::io::Write for Told {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.send(String::from_utf8_lossy(buf).into_owned());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn browser_sign_in_with_pkce_and_a_loopback_redirect() {
+    let server = Tenant::healthy().serve();
+    let args = vec![
+        "check".to_owned(),
+        "account".into(),
+        "--browser".into(),
+        "--login-url".into(),
+        server.base.clone(),
+        "--graph-url".into(),
+        server.base.clone(),
+        "--ca-file".into(),
+        server.ca.to_string_lossy().into_owned(),
+        ROOM.into(),
+    ];
+    let cli = Cli::try_parse_from(&args).unwrap().check;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reports = std::thread::scope(|s| {
+        let run = s.spawn(|| {
+            let Kind::Account(a) = &cli.kind else { unreachable!() };
+            account::execute(a, &mut Told(tx), &mut &b""[..]).map_err(|e| e.to_string())
+        });
+        // Play the browser: read the address, sign in (here: the test hands the tenant a code
+        // for the challenge asked), and come back to the loopback redirect.
+        let told: String = rx.iter().find(|t| t.contains("oauth2/v2.0/authorize")).expect("an address to open");
+        let url = told.lines().find(|l| l.starts_with("https://")).unwrap().to_owned();
+        let param = |name: &str| {
+            url.split(['?', '&']).find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(str::to_owned).unwrap()
+        };
+        assert!(url.starts_with(&format!("{}/organizations/oauth2/v2.0/authorize?", server.base)), "{url}");
+        assert_eq!(param("code_challenge_method"), "S256");
+        server.tenant().auth_code = Some(("code-from-browser".into(), param("code_challenge")));
+        let redirect = param("redirect_uri").replace("%3A", ":").replace("%2F", "/");
+        let port = redirect.rsplit(':').next().unwrap();
+        let mut tcp = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        // A request with another state is not the one awaited.
+        write!(tcp, "GET /?code=stolen&state=other HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut page = String::new();
+        tcp.read_to_string(&mut page).unwrap();
+        assert!(page.contains("Not the sign-in"), "{page}");
+        let mut tcp = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        write!(tcp, "GET /?code=code-from-browser&state={} HTTP/1.1\r\nHost: localhost\r\n\r\n", param("state"))
+            .unwrap();
+        let mut page = String::new();
+        tcp.read_to_string(&mut page).unwrap();
+        assert!(page.contains("Signed in"), "{page}");
+        run.join().unwrap()
+    });
+    let reports = reports.unwrap();
+    assert_status(&reports[0], "account.exists", Status::Pass);
+}
+
+#[test]
+fn help_names_the_permissions_and_the_clouds() {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let help = cmd.find_subcommand_mut("account").expect("an account kind").render_long_help().to_string();
+    for word in [
+        "User.Read.All",
+        "Policy.Read.All",
+        "UserAuthenticationMethod.Read.All",
+        "Domain.Read.All",
+        "Organization.Read.All",
+        "AuditLog.Read.All",
+        "MailboxSettings.Read",
+        "Place.Read.All",
+        "P1 or P2",
+        "gcchigh",
+        "login.microsoftonline.us",
+        "dod-graph.microsoft.us",
+        "microsoftgraph.chinacloudapi.cn",
+        "--password-stdin",
+    ] {
+        assert!(help.contains(word), "the help does not name {word}:\n{help}");
+    }
+    assert!(!help.contains("--login-url"), "hidden options stay hidden");
 }
 
 #[test]

@@ -127,6 +127,9 @@ pub struct Tenant {
     pub app_certificate: Option<Vec<u8>>,
     /// Passwords for the resource owner password grant.
     pub passwords: HashMap<String, String>,
+    /// The authorization code the browser flow brings back, and the PKCE challenge it was
+    /// asked with (the verifier must hash to it).
+    pub auth_code: Option<(String, String)>,
 }
 
 pub const ROOM: &str = "room1@contoso.test";
@@ -291,6 +294,18 @@ impl Tenant {
                 Some(e @ "authorization_declined") => oauth_error(e, 70_000, "The user declined the sign-in."),
                 Some(e @ "expired_token") => oauth_error(e, 70_020, "The device code has expired."),
                 Some(other) => oauth_error(other, 90_000, "Unexpected."),
+            },
+            Some("authorization_code") => match &self.auth_code {
+                Some((code, challenge))
+                    if form.get("code") == Some(code)
+                        && form.get("code_verifier").is_some_and(|v| {
+                            URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, v.as_bytes()))
+                                == *challenge
+                        }) =>
+                {
+                    ok()
+                }
+                _ => oauth_error("invalid_grant", 501_481, "The code verifier does not match the code challenge."),
             },
             Some("password") => {
                 let user = form.get("username").cloned().unwrap_or_default();

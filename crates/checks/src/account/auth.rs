@@ -66,9 +66,8 @@ impl Login<'_> {
     }
 
     fn delegated_scope(&self) -> String {
-        let mut s: Vec<String> = DELEGATED_SCOPES.iter().map(|p| format!("{}/{p}", self.resource)).collect();
-        s.push("offline_access".into());
-        s.join(" ")
+        // No offline_access: the run needs no refresh token, and keeps none.
+        DELEGATED_SCOPES.iter().map(|p| format!("{}/{p}", self.resource)).collect::<Vec<_>>().join(" ")
     }
 
     fn post(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value), AuthError> {

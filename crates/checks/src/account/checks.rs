@@ -595,18 +595,40 @@ fn licence(ctx: &Context<'_>, user: &User) -> Check {
             ctx.rule_fix(RULE_LICENCE),
         )
     } else {
+        let has =
+            if others.is_empty() { " (no licence at all)".to_owned() } else { format!(" (has {})", others.join(", ")) };
         Check::fail(
             ID,
-            format!(
-                "no Teams Rooms licence assigned{}",
-                if others.is_empty() {
-                    " (no licence at all)".to_owned()
-                } else {
-                    format!(" (has {})", others.join(", "))
-                }
-            ),
+            format!("no Teams Rooms licence assigned{has}; {}", tenant_room_licences(ctx)),
             ctx.rule_fix(RULE_LICENCE),
         )
+    }
+}
+
+/// What the tenant holds of Teams Rooms licences (`/subscribedSkus`), for a room that has none.
+fn tenant_room_licences(ctx: &Context<'_>) -> String {
+    let skus = match ctx.graph.get_all("/v1.0/subscribedSkus") {
+        Ok(s) => s,
+        Err(GraphError::Forbidden { .. }) => {
+            return "the tenant's licences were not read (needs Organization.Read.All permission)".into()
+        }
+        Err(e) => return format!("the tenant's licences were not read ({e})"),
+    };
+    let mut held = Vec::new();
+    for s in &skus {
+        let part = s["skuPartNumber"].as_str().unwrap_or("");
+        let (name, kind) = sku(part);
+        if kind != SkuKind::Room {
+            continue;
+        }
+        let enabled = s["prepaidUnits"]["enabled"].as_i64().unwrap_or(0);
+        let used = s["consumedUnits"].as_i64().unwrap_or(0);
+        held.push(format!("{name}: {} of {enabled} free", (enabled - used).max(0)));
+    }
+    if held.is_empty() {
+        "the tenant holds no Teams Rooms licence".into()
+    } else {
+        format!("the tenant holds {}", held.join(", "))
     }
 }
 

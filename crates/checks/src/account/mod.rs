@@ -74,8 +74,8 @@ FILE (PEM with the certificate and its RSA key). Tokens stay in memory; nothing 
 Read-only permissions (delegated, or application for app credentials): User.Read.All (the account, \
 licences), GroupMember.Read.All (group and role memberships for Conditional Access), \
 Policy.Read.All (Conditional Access, security defaults), UserAuthenticationMethod.Read.All \
-(methods, per-user MFA), Domain.Read.All (password validity), Organization.Read.All, \
-AuditLog.Read.All (sign-ins; the tenant also needs Entra ID P1 or P2 and, delegated, the admin a \
+(methods, per-user MFA), Domain.Read.All (password validity), Organization.Read.All (the tenant's Teams Rooms licences, \
+when the account has none), AuditLog.Read.All (sign-ins; the tenant also needs Entra ID P1 or P2 and, delegated, the admin a \
 reader role such as Reports Reader or Security Reader), and for the mailbox either application \
 MailboxSettings.Read or Place.Read.All (delegated MailboxSettings.Read covers only the admin's own \
 mailbox). A permission that is missing skips its check (\"skipped: needs … permission\").
@@ -130,7 +130,7 @@ pub struct AccountArgs {
     #[arg(long)]
     pub password_stdin: bool,
 
-    /// Seconds each Graph or sign-in request may take.
+    /// Seconds each Graph or sign-in request may take (--timeout is for the network probes).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
 

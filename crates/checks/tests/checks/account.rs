@@ -245,9 +245,21 @@ fn passwords_expired_and_expiring_soon() {
 fn licences_none_basic_and_shared_devices() {
     let mut t = Tenant::healthy();
     t.licences.insert(ROOM_ID.into(), vec![]);
+    t.subscribed = vec![
+        json!({"skuId": "s1", "skuPartNumber": "Microsoft_Teams_Rooms_Pro", "capabilityStatus": "Enabled", "consumedUnits": 7,
+               "prepaidUnits": {"enabled": 10, "suspended": 0, "warning": 0}}),
+        json!({"skuId": "s2", "skuPartNumber": "ENTERPRISEPACK", "capabilityStatus": "Enabled", "consumedUnits": 90,
+               "prepaidUnits": {"enabled": 100, "suspended": 0, "warning": 0}}),
+    ];
     let r = one(&t.serve());
     assert_status(&r, "licence.teams-rooms", Status::Fail);
     assert!(fix(&r, "licence.teams-rooms").starts_with(&rule_fix("rooms.license.missing")[0]));
+    let d = detail(&r, "licence.teams-rooms");
+    assert!(
+        d.contains("no licence at all") && d.contains("Teams Rooms Pro (Microsoft_Teams_Rooms_Pro): 3 of 10 free"),
+        "{d}"
+    );
+    assert!(!d.contains("ENTERPRISEPACK"), "{d}");
 
     let mut t = Tenant::healthy();
     t.licences.insert(ROOM_ID.into(), vec![licence("Microsoft_Teams_Rooms_Basic", "Success")]);

@@ -130,6 +130,8 @@ pub struct Tenant {
     /// The authorization code the browser flow brings back, and the PKCE challenge it was
     /// asked with (the verifier must hash to it).
     pub auth_code: Option<(String, String)>,
+    /// The tenant's subscriptions (`/subscribedSkus`).
+    pub subscribed: Vec<Value>,
 }
 
 pub const ROOM: &str = "room1@contoso.test";
@@ -395,6 +397,7 @@ impl Tenant {
                 }
                 None => not_found(),
             },
+            ["v1.0", "subscribedSkus"] => self.list(req, base, &self.subscribed),
             ["v1.0", "places", "microsoft.graph.room"] => self.list(req, base, &self.rooms),
             ["v1.0", "auditLogs", "signIns"] => {
                 let filter = req.param("$filter").unwrap_or("");
@@ -526,7 +529,8 @@ impl Server {
 
     /// The flags that point `check account` here with app credentials (the secret in `SECRET_VAR`).
     pub fn flags(&self) -> Vec<String> {
-        std::env::set_var(SECRET_VAR, SECRET);
+        static SET: std::sync::Once = std::sync::Once::new();
+        SET.call_once(|| std::env::set_var(SECRET_VAR, SECRET));
         vec![
             "--login-url".into(),
             self.base.clone(),

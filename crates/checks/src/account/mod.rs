@@ -251,6 +251,14 @@ pub fn exit_code(reports: &[Report]) -> u8 {
 /// several); returns the exit code.
 pub fn run(args: &AccountArgs, json: bool, out: &mut dyn Write) -> u8 {
     let stdin = std::io::stdin();
+    if args.password_stdin && std::io::IsTerminal::is_terminal(&stdin) {
+        // Typed at a terminal, the password would show as it is typed.
+        let _ = writeln!(
+            std::io::stderr(),
+            "uctriage check account: --password-stdin reads a password piped in (for example from a password manager's command line), not typed at a terminal, where it would be shown"
+        );
+        return 2;
+    }
     let reports = match execute(args, &mut std::io::stderr(), &mut stdin.lock()) {
         Ok(r) => r,
         Err(e) => {

@@ -233,6 +233,13 @@ fn passwords_expired_and_expiring_soon() {
     let r = password(10.0);
     assert_status(&r, "password.expiry", Status::Pass);
 
+    // Synced from AD: AD's policy decides.
+    let mut t = Tenant::healthy();
+    t.user_mut(ROOM_ID)["passwordPolicies"] = json!("None");
+    t.user_mut(ROOM_ID)["onPremisesSyncEnabled"] = json!(true);
+    let r = one(&t.serve());
+    assert_status(&r, "password.expiry", Status::Skip);
+
     // The domain's passwords never expire.
     let mut t = Tenant::healthy();
     t.user_mut(ROOM_ID)["passwordPolicies"] = json!("None");
@@ -354,6 +361,18 @@ fn a_missing_permission_skips_its_check() {
     assert_status(&r, "mfa.per-user", Status::Skip);
     assert_status(&r, "licence.teams-rooms", Status::Pass);
     assert_eq!(r.exit_code(), 0);
+
+    // Memberships not readable: the policy for all users is still judged, the summary says what
+    // could not be seen.
+    let mut t = blocked_through_a_group();
+    t.policies.push(policy("p-all-mfa", "Everyone uses MFA", "enabled", &["All"], &[], &["mfa"]));
+    t.forbidden = vec![format!("/v1.0/users/{ROOM_ID}/transitiveMemberOf")];
+    let r = one(&t.serve());
+    assert_status(&r, "ca.policies", Status::Skip);
+    assert!(detail(&r, "ca.policies").contains("needs GroupMember.Read.All"), "{r:#?}");
+    assert!(detail(&r, "ca.policies").contains("through a group or a role were not seen"), "{r:#?}");
+    assert_status(&r, "ca.policy.p-all-mfa", Status::Fail);
+    assert!(r.get("ca.policy.p-block").is_none(), "{r:#?}");
 
     // Nothing readable: every check skipped, exit code 3.
     let mut t = Tenant::healthy();

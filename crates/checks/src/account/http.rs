@@ -56,6 +56,8 @@ pub enum GraphError {
     Status { what: String, status: u16, code: String, message: String },
     /// The answer is not the JSON expected.
     Json { what: String, message: String },
+    /// A next link to another host, not followed (the token goes to the Graph host only).
+    ForeignLink { what: String, link: String },
 }
 
 impl fmt::Display for GraphError {
@@ -67,6 +69,12 @@ impl fmt::Display for GraphError {
             GraphError::Unauthorized { what, message } => write!(f, "{what}: 401, the token was refused: {message}"),
             GraphError::Status { what, status, code, message } => write!(f, "{what}: {status} {code}: {message}"),
             GraphError::Json { what, message } => write!(f, "{what}: the answer is not the JSON expected ({message})"),
+            GraphError::ForeignLink { what, link } => {
+                write!(
+                    f,
+                    "{what}: the next page is on another host ({link}); not followed, the token goes to Graph only"
+                )
+            }
         }
     }
 }
@@ -237,10 +245,7 @@ impl Graph {
                 return Ok(items);
             };
             if !next.starts_with(&format!("{}/", self.base)) {
-                return Err(GraphError::Json {
-                    what: path.to_owned(),
-                    message: format!("the next link {next} leaves {}; not followed", self.base),
-                });
+                return Err(GraphError::ForeignLink { what: path.to_owned(), link: next });
             }
             page = self.get_url(&next, path)?;
         }

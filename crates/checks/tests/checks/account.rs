@@ -420,6 +420,18 @@ fn listings_are_followed_through_every_page() {
 }
 
 #[test]
+fn a_next_link_to_another_host_is_not_followed() {
+    let mut t = blocked_through_a_group();
+    t.page_size = 1;
+    t.foreign_next_links = true;
+    let server = t.serve();
+    let r = one(&server);
+    assert_status(&r, "ca.policies", Status::Skip);
+    assert!(detail(&r, "ca.policies").contains("elsewhere.example.test"), "{r:#?}");
+    assert_eq!(server.count("/v1.0/identity/conditionalAccess/policies"), 1);
+}
+
+#[test]
 fn a_malformed_answer_skips_its_check_naming_the_source() {
     let mut t = Tenant::healthy();
     t.malformed = vec![format!("/v1.0/users/{ROOM_ID}/licenseDetails")];

@@ -132,6 +132,8 @@ pub struct Tenant {
     pub auth_code: Option<(String, String)>,
     /// The tenant's subscriptions (`/subscribedSkus`).
     pub subscribed: Vec<Value>,
+    /// Next links point at another host (the token must not follow them).
+    pub foreign_next_links: bool,
 }
 
 pub const ROOM: &str = "room1@contoso.test";
@@ -328,7 +330,8 @@ impl Tenant {
         let page: Vec<Value> = items.iter().skip(start).take(size).cloned().collect();
         let mut v = json!({"@odata.context": format!("{base}/v1.0/$metadata#collection"), "value": page});
         if start + size < items.len() {
-            v["@odata.nextLink"] = json!(format!("{base}{}?$skiptoken={}", req.path, start + size));
+            let host = if self.foreign_next_links { "https://elsewhere.example.test" } else { base };
+            v["@odata.nextLink"] = json!(format!("{host}{}?$skiptoken={}", req.path, start + size));
         }
         json_answer(200, &v)
     }

@@ -53,9 +53,11 @@ pub enum Command {
     /// Asks on a terminal; answer every question with --answer KEY=VALUE for scripts
     /// (--list shows the keys and values of a flow).
     Triage(TriageArgs),
-    /// Active checks from this machine: network, tls, cert, dns, sip, pexip-vars, route-rule.
+    /// Active checks from this machine: network, tls, cert, dns, sip, pexip-vars, route-rule;
+    /// account reads Teams Rooms resource accounts from Microsoft Graph.
     ///
-    /// Exit 0 when every check passes or warns, 1 when any fails, 2 for bad usage.
+    /// Exit 0 when every check passes or warns, 1 when any fails, 2 for bad usage, 3 when every
+    /// check of an account run was skipped.
     Check(uctriage_checks::CheckArgs),
     /// Run the fleet server: rooms push their events here and it keeps their signals, diagnoses
     /// each room with the scan rules, and answers the API (see docs/fleet.md).

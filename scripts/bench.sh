@@ -1,53 +1,111 @@
 #!/usr/bin/env bash
-# Throughput and memory of reading and scanning a large generated bundle, beside rg (and
-# evtx_dump when installed) on the same data. Usage: scripts/bench.sh [BYTES] [WORKDIR]
-# ZIP=1 also writes the bundle as one zip archive and times `scan` on it (entries streamed).
+# Throughput, memory and the three speed ratios of issue 14 on a large generated bundle.
+# Usage: scripts/bench.sh [BYTES] [WORKDIR]
+#
+#   RUNS=5        paired runs per ratio (the ratios are medians of the pairs' ratios)
+#   ONLY=ratios   skip the throughput and memory table (ONLY=table skips the ratios)
+#   REBUILD=1     generate the bundle again
+#   CORPUS=dir    the folder of real .evtx files (default ../shared/corpus/evtx when it exists)
+#   BIN=path      time this uctriage binary instead of building one (an older build, for the
+#                 figures before a change)
+#
+# Each pair runs the two commands back to back, in alternating order, on the same files; wall
+# time on a shared machine moves by tens of percent, so compare the ratios of one run, not the
+# seconds of two. rg and evtx_dump are installed with `cargo install` when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 bytes=${1:-500000000}
 work=${2:-${TMPDIR:-/tmp}/uctriage-bench}
+runs=${RUNS:-5}
+only=${ONLY:-}
+target=${CARGO_TARGET_DIR:-$root/target}
 # Two builds: a target flag such as --example limits a build to that target alone.
-cargo build --release -q -p uctriage
+[ -n "${BIN:-}" ] || cargo build --release -q -p uctriage
 cargo build --release -q -p uctriage-fixtures --example make_bundle
-bin=target/release/uctriage
-if [ ! -d "$work/bundle" ] || [ "${REBUILD:-0}" = 1 ]; then
-  rm -rf "$work" && mkdir -p "$work"
-  target/release/examples/make_bundle large "$bytes" "$work/bundle" >/dev/null
-fi
-size=$(du -sb "$work/bundle" | cut -f1)
-mb() { echo "scale=1; $1 / 1048576" | bc; }
-measure() { # label, command...
-  local label=$1; shift
-  local out
-  /usr/bin/time -o "$work/time.txt" -f '%e %M' "$@" >/dev/null 2>&1 || true
-  out=$(tail -1 "$work/time.txt")
-  local secs=${out% *} kb=${out#* }
-  printf '%-34s %8.2f s  %8.1f MB/s  peak RSS %6.1f MB\n' "$label" "$secs" "$(echo "scale=1; $size / 1048576 / $secs" | bc)" "$(echo "scale=1; $kb / 1024" | bc)"
-}
-echo "bundle: $(mb "$size") MB in $(find "$work/bundle" -type f | wc -l) files, $(nproc) cores"
-measure "uctriage evidence (all readers)" "$bin" evidence "$work/bundle"
-measure "uctriage scan --format json" "$bin" scan --format json -q "$work/bundle"
-if [ "${ZIP:-0}" = 1 ]; then
-  [ -f "$work/bundle.zip" ] || target/release/examples/make_bundle large "$bytes" "$work/bundle.zip" >/dev/null
-  echo "zip: $(mb "$(stat -c %s "$work/bundle.zip")") MB compressed"
-  measure "uctriage scan (same bundle as .zip)" "$bin" scan --format json -q "$work/bundle.zip"
-fi
-if command -v rg >/dev/null; then measure "rg -c (same files)" rg -c -a 'AADSTS|0xCAA|SIP/2.0' "$work/bundle"; fi
-measure "grep -c (same files)" grep -rca -E 'AADSTS|0xCAA|SIP/2.0' "$work/bundle"
-echo "per format (uctriage evidence on the files of one kind):"
-for ext in evtx log txt csv json; do
-  mapfile -d '' files < <(find "$work/bundle" -type f -name "*.$ext" -print0 | head -z -n 200)
-  [ ${#files[@]} -gt 0 ] || continue
-  s=$(du -cb "${files[@]}" | tail -1 | cut -f1)
-  /usr/bin/time -o "$work/time.txt" -f '%e' "$bin" evidence "${files[@]}" >/dev/null 2>&1 || true
-  t=$(tail -1 "$work/time.txt")
-  printf '  %-6s %8.1f MB  %6.2f s  %8.1f MB/s\n' "$ext" "$(mb "$s")" "$t" "$(echo "scale=1; $s / 1048576 / $t" | bc)"
-  if [ "$ext" = evtx ] && command -v evtx_dump >/dev/null; then
-    /usr/bin/time -o "$work/time.txt" -f '%e' sh -c 'for f in "$@"; do evtx_dump -o jsonl "$f"; done' sh "${files[@]}" >/dev/null 2>&1 || true
-    printf '         evtx_dump on the same files: %6.2f s\n' "$(tail -1 "$work/time.txt")"
-  fi
-  if command -v rg >/dev/null; then
-    /usr/bin/time -o "$work/time.txt" -f '%e' rg -c -a 'AADSTS|0xCAA|SIP/2.0' "${files[@]}" >/dev/null 2>&1 || true
-    printf '         rg on the same files: %6.2f s\n' "$(tail -1 "$work/time.txt")"
+bin=${BIN:-$target/release/uctriage}
+for tool in rg:ripgrep evtx_dump:evtx; do
+  if ! command -v "${tool%%:*}" >/dev/null && [ ! -x "$HOME/.cargo/bin/${tool%%:*}" ]; then
+    echo "installing ${tool#*:} for ${tool%%:*}"
+    cargo install -q --locked "${tool#*:}" || cargo install -q "${tool#*:}"
   fi
 done
+PATH=$PATH:$HOME/.cargo/bin
+if [ ! -d "$work/bundle" ] || [ "${REBUILD:-0}" = 1 ]; then
+  rm -rf "$work" && mkdir -p "$work"
+  "$target/release/examples/make_bundle" large "$bytes" "$work/bundle" >/dev/null
+fi
+[ -f "$work/bundle.zip" ] || "$target/release/examples/make_bundle" large "$bytes" "$work/bundle.zip" >/dev/null
+size=$(du -sb "$work/bundle" | cut -f1)
+mb() { echo "scale=1; $1 / 1048576" | bc; }
+echo "bundle: $(mb "$size") MB in $(find "$work/bundle" -type f | wc -l) files; zip $(mb "$(stat -c %s "$work/bundle.zip")") MB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Wall seconds of one command (its output and exit status ignored).
+secs() {
+  /usr/bin/time -o "$work/time.txt" -f '%e' "$@" >/dev/null 2>&1 || true
+  tail -1 "$work/time.txt"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# pair LABEL TARGET -- A... -- B...: RUNS paired runs of A (ours) and B (the baseline); prints the
+# medians of A, of B and of A/B beside the target.
+pair() {
+  local label=$1 goal=$2; shift 3
+  local a=() b=()
+  while [ "$1" != -- ]; do a+=("$1"); shift; done
+  shift
+  b=("$@")
+  local ta=() tb=() r=() i x y
+  for ((i = 0; i < runs; i++)); do
+    if ((i % 2)); then y=$(secs "${b[@]}"); x=$(secs "${a[@]}"); else x=$(secs "${a[@]}"); y=$(secs "${b[@]}"); fi
+    ta+=("$x"); tb+=("$y"); r+=("$(echo "scale=3; $x / ($y + 0.005)" | bc)")
+  done
+  printf '  %-44s %7.2f s vs %7.2f s   ratio %6.2fx  (target %s)\n' "$label" \
+    "$(printf '%s\n' "${ta[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)" "$goal"
+}
+
+# Run evtx_dump file after file with its default threads, or (floor) as two -t 1 workers.
+dump_each() { for f in "$@"; do evtx_dump -o jsonl "$f"; done >/dev/null 2>&1; }
+dump_two() { printf '%s\0' "$@" | xargs -0 -n 1 -P 2 evtx_dump -t 1 -o jsonl >/dev/null 2>&1; }
+export -f dump_each dump_two
+
+if [ "$only" != ratios ]; then
+  measure() { # label, command...
+    local label=$1; shift
+    /usr/bin/time -o "$work/time.txt" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    local out; out=$(tail -1 "$work/time.txt")
+    local s=${out% *} kb=${out#* }
+    printf '%-38s %8.2f s  %8.1f MB/s  peak RSS %6.1f MB\n' "$label" "$s" "$(echo "scale=1; $size / 1048576 / $s" | bc)" "$(echo "scale=1; $kb / 1024" | bc)"
+  }
+  measure "uctriage evidence (all readers)" "$bin" evidence "$work/bundle"
+  measure "uctriage scan --format json" "$bin" scan --format json -q "$work/bundle"
+  measure "uctriage scan (same bundle as .zip)" "$bin" scan --format json -q "$work/bundle.zip"
+  measure "rg -c (code alternation, same files)" rg -c -a -f scripts/code-patterns.txt "$work/bundle"
+fi
+[ "$only" = table ] && exit 0
+
+echo "ratios (medians of $runs paired runs; uctriage scan --format json first, the baseline second):"
+mapfile -d '' evtx < <(find "$work/bundle" -type f -name '*.evtx' -print0 | sort -z)
+pair ".evtx ($(mb "$(du -cb "${evtx[@]}" | tail -1 | cut -f1)") MB) / evtx_dump file after file" "<= 1.5x" -- \
+  "$bin" scan --format json -q "${evtx[@]}" -- bash -c 'dump_each "$@"' _ "${evtx[@]}"
+pair "  the same / evtx_dump floor (two -t 1 workers)" "where it goes next" -- \
+  "$bin" scan --format json -q "${evtx[@]}" -- bash -c 'dump_two "$@"' _ "${evtx[@]}"
+corpus=${CORPUS:-$root/../shared/corpus/evtx}
+if [ -d "$corpus" ]; then
+  mapfile -d '' real < <(find "$corpus" -type f -name '*.evtx' -print0 | sort -z)
+  pair "corpus .evtx (${#real[@]} files) / evtx_dump file after file" "<= 1.5x" -- \
+    "$bin" scan --format json -q "${real[@]}" -- bash -c 'dump_each "$@"' _ "${real[@]}"
+  pair "  the same / evtx_dump floor (two -t 1 workers)" "where it goes next" -- \
+    "$bin" scan --format json -q "${real[@]}" -- bash -c 'dump_two "$@"' _ "${real[@]}"
+fi
+mapfile -d '' text < <(find "$work/bundle" -type f \( -name '*.txt' -o -name '*.log' -o -name '*.csv' \) -print0 | sort -z)
+pair "text mix ($(mb "$(du -cb "${text[@]}" | tail -1 | cut -f1)") MB) / rg -c -a -f code-patterns.txt" "<= 3x" -- \
+  "$bin" scan --format json -q "${text[@]}" -- rg -c -a -f scripts/code-patterns.txt "${text[@]}"
+for kind in "txt:Teams Rooms app log" "log:SBC syslog" "csv:sign-in CSV"; do
+  mapfile -d '' files < <(find "$work/bundle" -type f -name "*.${kind%%:*}" -print0 | sort -z)
+  [ ${#files[@]} -gt 0 ] || continue
+  pair "  ${kind#*:} ($(mb "$(du -cb "${files[@]}" | tail -1 | cut -f1)") MB)" "mix <= 3x" -- \
+    "$bin" scan --format json -q "${files[@]}" -- rg -c -a -f scripts/code-patterns.txt "${files[@]}"
+done
+pair "bundle as one .zip / the same files as a folder" "<= 1.1x" -- \
+  "$bin" scan --format json -q "$work/bundle.zip" -- "$bin" scan --format json -q "$work/bundle"

@@ -360,6 +360,20 @@ impl Extractor {
         }
     }
 
+    /// Each pattern's source, in order.
+    pub(crate) fn pattern_sources(&self) -> Vec<String> {
+        self.patterns.iter().map(|(r, _)| r.as_str().to_owned()).collect()
+    }
+
+    /// Whether [`extract`](Self::extract) can find anything in `text` (see
+    /// `KnowledgeBase::may_hold_code`).
+    pub(crate) fn may_match(&self, text: &str) -> bool {
+        let b = text.as_bytes();
+        memchr::memchr(b'%', b).is_some()
+            || memchr::memchr_iter(b'-', b).any(|i| b.len() - i > 9 && b[i + 1..i + 10].iter().all(u8::is_ascii_digit))
+            || self.prefilter.is_match(text)
+    }
+
     pub(crate) fn extract(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>) {
         self.extract_with(kb, text, out, false);
     }
@@ -615,10 +629,29 @@ mod tests {
             "nothing to see here",
         ];
         for line in lines {
+            assert_eq!(ex.may_match(line), line != "nothing to see here", "{line}");
             let (mut fast, mut full) = (Vec::new(), Vec::new());
             ex.extract_with(kb, line, &mut fast, false);
             ex.extract_with(kb, line, &mut full, true);
             assert_eq!(fast, full, "{line}");
+        }
+    }
+
+    /// Readers ask `may_match` line by line: that is exact only while no word of the prefilter
+    /// holds a line end.
+    #[test]
+    fn no_trigger_holds_a_line_end() {
+        let kb = KnowledgeBase::builtin();
+        let w = context_words();
+        assert!(kb
+            .entries
+            .iter()
+            .flat_map(|e| e.aliases.iter().chain(e.name.iter()))
+            .all(|a| !a.contains(['\n', '\r'])));
+        assert!(w.aadsts.iter().chain(&w.http).all(|a| !a.contains(['\n', '\r'])));
+        let ex = Extractor::new(kb);
+        for (line, holds) in [("x -2147024891 y", true), ("50% done", true), ("a-12345678 b", false), ("", false)] {
+            assert_eq!(ex.may_match(line), holds, "{line}");
         }
     }
 
@@ -668,6 +701,13 @@ mod tests {
             let (mut fast, mut full) = (Vec::new(), Vec::new());
             ex.extract_with(kb, &line, &mut fast, false);
             ex.extract_with(kb, &line, &mut full, true);
+            proptest::prop_assert!(ex.may_match(&line) || full.is_empty(), "skipped but holds {:?}: {}", full, line);
+            // Per line, as readers ask: a line without a code-bearing part is skipped.
+            for part in line.split('\n') {
+                let mut codes = Vec::new();
+                ex.extract_with(kb, part, &mut codes, true);
+                proptest::prop_assert!(ex.may_match(part) || codes.is_empty(), "{}", part);
+            }
             proptest::prop_assert_eq!(fast, full, "{}", line);
         }
     }

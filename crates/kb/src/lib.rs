@@ -167,6 +167,22 @@ impl KnowledgeBase {
         }
     }
 
+    /// The source of every regular expression the code extractor runs, in its order: the
+    /// baseline alternation `scripts/bench.sh` gives `rg` (`scripts/code-patterns.txt`, kept equal
+    /// to this list by the kb tests).
+    pub fn extraction_patterns(&self) -> Vec<String> {
+        self.extractor.get_or_init(|| extract::Extractor::new(self)).pattern_sources()
+    }
+
+    /// False only when [`extract`](Self::extract) of `text` is sure to find nothing: no trigger
+    /// word, context word, reason phrase or alias text of the extractor's prefilter is in it, no
+    /// `%` (URL-encoded text is decoded first) and no `-` before nine digits (a signed HRESULT).
+    /// One pass of the prefilter's automaton: readers call it to skip a line before any other
+    /// work. Text split at line ends keeps the answer: no trigger holds a line end.
+    pub fn may_hold_code(&self, text: &str) -> bool {
+        self.extractor.get_or_init(|| extract::Extractor::new(self)).may_match(text)
+    }
+
     /// Canonical reading of `raw` in `context`, with named tokens put in their knowledge-base spelling.
     /// Readings the knowledge base knows win over unknown ones of the same rank.
     pub fn normalize(&self, raw: &str, context: Context) -> Option<Code> {

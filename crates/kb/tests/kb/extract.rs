@@ -148,3 +148,23 @@ fn unknown_codes_with_a_structure_are_described() {
     assert!(kb.describe(&"0x00000001".parse().unwrap()).is_none());
     assert!(kb.describe(&"OAUTH no_such_error".parse().unwrap()).is_none());
 }
+
+/// `scripts/code-patterns.txt` is the alternation `scripts/bench.sh` gives `rg` as the floor for
+/// text logs: one line per extraction pattern, in the extractor's order. It must stay what the
+/// extractor runs, so the baseline moves only with the patterns. `UPDATE_PATTERNS=1` rewrites it.
+#[test]
+fn the_benchmark_alternation_is_the_extractors_patterns() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/code-patterns.txt");
+    let patterns = KnowledgeBase::builtin().extraction_patterns();
+    assert!(patterns.iter().all(|p| !p.contains('\n') && !p.is_empty()));
+    let want: String = patterns.iter().flat_map(|p| [p.as_str(), "\n"]).collect();
+    if std::env::var_os("UPDATE_PATTERNS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{} differs from the extractor's patterns: run the kb tests with UPDATE_PATTERNS=1",
+        path.display()
+    );
+}

@@ -15,6 +15,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 use uctriage_evidence::{time, Code, Timestamp};
 
@@ -163,6 +164,22 @@ fn rest_after(line: &str, c: &regex::Captures<'_>) -> String {
     line[c.get(0).map_or(0, |m| m.end())..].to_owned()
 }
 
+/// Whether a line starts an entry, and the flavour its form shows: what [`header`] would say,
+/// without building the header (most entries never become records).
+fn header_kind(line: &str) -> Option<Flavour> {
+    if CLASSIC.is_match(line) {
+        return Some(Flavour::Classic);
+    }
+    if NEW.is_match(line) {
+        return Some(Flavour::New);
+    }
+    let first = line.trim_start().as_bytes().first().copied()?;
+    if !first.is_ascii_digit() && !matches!(first, b'[' | b'<') && !first.is_ascii_uppercase() {
+        return None;
+    }
+    leading_time(line).map(|_| Flavour::Other)
+}
+
 fn header(line: &str) -> Option<(Header, Flavour)> {
     if let Some(c) = CLASSIC.captures(line) {
         return Some((
@@ -211,17 +228,86 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// An entry being assembled: its header and the lines that follow it.
+/// Words that can make an entry a record beyond what the code extractor looks for: the level
+/// words of errors and warnings (`err`, `war`, `fatal`, `crit`: an error or warning about
+/// sign-in is kept), the error words of the Teams patterns, the licence line's `errorCode`,
+/// `callEndReason`, the version statements, and the two characters whose case folds onto an
+/// ASCII letter of those words in the patterns (`ſ` onto `s`, the Kelvin sign onto `k`).
+const KEEP_WORDS: &[&str] = &[
+    "err",
+    "war",
+    "fatal",
+    "crit",
+    "code",
+    "hr",
+    "status",
+    "callendreason",
+    "version",
+    "1001",
+    "4c7",
+    "\u{17f}",
+    "\u{212a}",
+];
+
+/// The level words among them: an entry without one is neither an error nor a warning.
+static LEVEL_WORDS: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(&KEEP_WORDS[..4]).expect("fixed words"));
+
+static KEEP: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(KEEP_WORDS).expect("fixed words"));
+
+/// False only when a line can neither make its entry a record nor change what later records
+/// carry (the app version): no code, no keep word. Lines are split at line ends and no word
+/// holds one, so an entry may be a record only when one of its lines may.
+fn may_matter(line: &str) -> bool {
+    KEEP.is_match(line) || kb().may_hold_code(line)
+}
+
+/// An entry being assembled: its first line and the lines that follow it. Its header is read
+/// only when the entry may become a record.
 #[derive(Debug, Default)]
 struct Entry {
     first: u64,
     last: u64,
-    header: Header,
+    /// The header of an entry that continues one that was full (or comes before any header):
+    /// the time and level of the entry it continues. `None` for an entry led by a header line,
+    /// whose header is read from its first line.
+    inherited: Option<Header>,
     /// The original lines, joined by newlines (bounded by [`MAX_ENTRY_BYTES`]).
     text: String,
-    /// The first line's original text.
-    first_line: String,
+    /// The first line's length in `text`.
+    first_len: usize,
     lines: u64,
+    /// One of its lines may matter ([`may_matter`]), or it inherits an error or warning level.
+    keep: bool,
+}
+
+impl Entry {
+    fn first_line(&self) -> &str {
+        &self.text[..self.first_len]
+    }
+
+    /// The entry's header: read from its first line, or the one it inherited.
+    fn header(&self) -> Header {
+        match &self.inherited {
+            Some(h) => h.clone(),
+            None => header(self.first_line()).map(|(h, _)| h).unwrap_or_default(),
+        }
+    }
+
+    /// Start again with `line`, reusing the text's buffer. Ungated (`gated` false, for the
+    /// tests that compare the two), every entry is read whole.
+    fn restart(&mut self, number: u64, line: &str, inherited: Option<Header>, gated: bool) {
+        let alert = inherited.as_ref().is_some_and(|h| matches!(h.level.as_deref(), Some("error" | "warning")));
+        self.first = number;
+        self.last = number;
+        self.text.clear();
+        self.text.push_str(line);
+        self.first_len = line.len();
+        self.lines = 1;
+        self.keep = !gated || alert || may_matter(line);
+        self.inherited = inherited;
+    }
 }
 
 /// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
@@ -270,20 +356,21 @@ fn entry_codes(text: &str) -> Vec<Code> {
 
 /// The line of the entry that shows the first code, for the excerpt.
 fn excerpt_of(entry: &Entry, codes: &[Code]) -> String {
+    let first_line = entry.first_line();
     if codes.is_empty() || entry.lines <= 1 {
-        return entry.first_line.clone();
+        return first_line.to_owned();
     }
-    let first_codes = entry_codes(&entry.first_line);
+    let first_codes = entry_codes(first_line);
     if codes.iter().all(|c| first_codes.contains(c)) {
-        return entry.first_line.clone();
+        return first_line.to_owned();
     }
     for line in entry.text.lines().skip(1) {
         let here = entry_codes(line);
         if here.iter().any(|c| !first_codes.contains(c)) {
-            return format!("{} … {}", entry.first_line, line.trim());
+            return format!("{first_line} … {}", line.trim());
         }
     }
-    entry.first_line.clone()
+    first_line.to_owned()
 }
 
 struct State {
@@ -293,7 +380,7 @@ struct State {
 }
 
 fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
-    if entry.text.is_empty() {
+    if entry.text.is_empty() || !entry.keep {
         return;
     }
     let text = &entry.text;
@@ -301,17 +388,30 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
     let license = LICENSE.captures(text);
     let mut new_version = None;
     if let Some(c) = VERSION.captures(text) {
-        let v = c[1].to_owned();
-        if state.versions.len() < MAX_VERSIONS && state.versions.insert(v.clone()) {
-            new_version = Some(v.clone());
+        // The version the log just stated again (most statements) changes nothing.
+        if state.version.as_deref() != Some(&c[1]) || !state.versions.contains(&c[1]) {
+            let v = c[1].to_owned();
+            if state.versions.len() < MAX_VERSIONS && state.versions.insert(v.clone()) {
+                new_version = Some(v.clone());
+            }
+            state.version = Some(v);
         }
-        state.version = Some(v);
     }
-    let level = entry.header.level.as_deref();
+    // The header is read only now, and only when the entry may be a record: by what it holds,
+    // or by its level (whose word is in its text, or in the header it inherited).
+    let may_alert = entry
+        .inherited
+        .as_ref()
+        .map_or_else(|| LEVEL_WORDS.is_match(text), |h| matches!(h.level.as_deref(), Some("error" | "warning")));
+    if codes.is_empty() && license.is_none() && new_version.is_none() && !may_alert {
+        return;
+    }
+    let header = entry.header();
+    let level = header.level.as_deref();
     // The words are looked for in the message, not in the time and process prefix (whose zone
     // names hold "entra" in "Central").
     let auth_problem = matches!(level, Some("error" | "warning"))
-        && (AUTH_WORDS.is_match(&entry.header.message)
+        && (AUTH_WORDS.is_match(&header.message)
             || entry.text.split_once('\n').is_some_and(|(_, rest)| AUTH_WORDS.is_match(rest)));
     if codes.is_empty() && license.is_none() && new_version.is_none() && !auth_problem {
         return;
@@ -322,21 +422,21 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
         format!("line {}", entry.first)
     };
     let mut e = out.evidence(location);
-    e.time = entry.header.time;
+    e.time = header.time;
     e.source = state.flavour.unwrap_or(Flavour::Other).source().into();
     e.kind = "teams-log".into();
     if let Some(l) = level {
         e.field("level", l);
     }
-    if let Some(c) = COMPONENT.captures(&entry.header.message) {
+    if let Some(c) = COMPONENT.captures(&header.message) {
         let comp = &c[1];
         if !comp.eq_ignore_ascii_case("errorCode") {
             e.field("component", comp);
         }
     }
-    let message = entry.header.message.trim();
-    e.field("message", cut(if message.is_empty() { entry.first_line.trim() } else { message }, MAX_MESSAGE));
-    if let Some((name, value)) = &entry.header.process {
+    let message = header.message.trim();
+    e.field("message", cut(if message.is_empty() { entry.first_line().trim() } else { message }, MAX_MESSAGE));
+    if let Some((name, value)) = &header.process {
         e.field(name, value.as_str());
     }
     if let Some(v) = &state.version {
@@ -395,71 +495,65 @@ impl Reader for TeamsLog {
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {
-        // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
-        let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
-        let mut state = State { flavour, versions: HashSet::new(), version: None };
-        let mut lines = input.into_lines();
-        let mut line = String::new();
-        let mut entry = Entry::default();
-        let mut last_line = 0;
-        loop {
-            let info = match lines.next_line(&mut line) {
-                Ok(Some(info)) => info,
-                Ok(None) => break,
-                Err(e) => {
-                    finish(&entry, &mut state, out);
-                    return Err(ReadError::new(format!("line {}", last_line + 1), format!("read error: {e}")));
-                }
-            };
-            last_line = info.number;
-            if info.truncated {
-                out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
-            }
-            let line = line.trim_start_matches('\u{feff}');
-            if let Some((h, flavour)) = header(line) {
-                finish(&entry, &mut state, out);
-                if state.flavour.is_none() && flavour != Flavour::Other {
-                    state.flavour = Some(flavour);
-                }
-                entry = Entry {
-                    first: info.number,
-                    last: info.number,
-                    header: h,
-                    text: line.to_owned(),
-                    first_line: line.to_owned(),
-                    lines: 1,
-                };
-                continue;
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
-            let fits = !entry.text.is_empty()
-                && entry.lines < MAX_ENTRY_LINES
-                && entry.text.len() + line.len() < MAX_ENTRY_BYTES;
-            if fits {
-                entry.text.push('\n');
-                entry.text.push_str(line);
-                entry.last = info.number;
-                entry.lines += 1;
-            } else {
-                // No header yet, or the entry is full: this line starts an entry of its own that
-                // keeps the time and level of the entry it continues.
-                finish(&entry, &mut state, out);
-                let header = Header { message: line.to_owned(), ..entry.header.clone() };
-                entry = Entry {
-                    first: info.number,
-                    last: info.number,
-                    header,
-                    text: line.to_owned(),
-                    first_line: line.to_owned(),
-                    lines: 1,
-                };
-            }
-        }
-        finish(&entry, &mut state, out);
-        Ok(())
+        read_entries(input, out, true)
     }
+}
+
+/// Read the entries of a log. `gated`: entries none of whose lines may matter
+/// ([`may_matter`]) are passed over unread; the tests compare this with the full reading.
+fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), ReadError> {
+    // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
+    let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
+    let mut state = State { flavour, versions: HashSet::new(), version: None };
+    let mut lines = input.into_lines();
+    let mut line = String::new();
+    let mut entry = Entry::default();
+    let mut last_line = 0;
+    loop {
+        let info = match lines.next_line(&mut line) {
+            Ok(Some(info)) => info,
+            Ok(None) => break,
+            Err(e) => {
+                finish(&entry, &mut state, out);
+                return Err(ReadError::new(format!("line {}", last_line + 1), format!("read error: {e}")));
+            }
+        };
+        last_line = info.number;
+        if info.truncated {
+            out.warn(format!("line {}", info.number), "line longer than 1 MiB: the rest of it was skipped");
+        }
+        let line = line.trim_start_matches('\u{feff}');
+        if let Some(flavour) = header_kind(line) {
+            finish(&entry, &mut state, out);
+            if state.flavour.is_none() && flavour != Flavour::Other {
+                state.flavour = Some(flavour);
+            }
+            entry.restart(info.number, line, None, gated);
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fits =
+            !entry.text.is_empty() && entry.lines < MAX_ENTRY_LINES && entry.text.len() + line.len() < MAX_ENTRY_BYTES;
+        if fits {
+            entry.text.push('\n');
+            entry.text.push_str(line);
+            entry.last = info.number;
+            entry.lines += 1;
+            entry.keep = entry.keep || !gated || may_matter(line);
+        } else {
+            // No header yet, or the entry is full: this line starts an entry of its own that
+            // keeps the time and level of the entry it continues.
+            finish(&entry, &mut state, out);
+            let before =
+                if entry.text.is_empty() && entry.inherited.is_none() { Header::default() } else { entry.header() };
+            let inherited = Header { message: line.to_owned(), ..before };
+            entry.restart(info.number, line, Some(inherited), gated);
+        }
+    }
+    finish(&entry, &mut state, out);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -489,6 +583,137 @@ mod tests {
         assert_eq!(f, Flavour::Other);
         assert_eq!((h.level.as_deref(), h.message.as_str()), (Some("warning"), "Licence check"));
         assert!(header("    at Object.foo (file.js:1:2)").is_none());
+    }
+
+    /// The records and warnings of a log read with and without the gate.
+    fn gated_and_full(name: &str, bytes: &[u8]) -> [(Vec<uctriage_evidence::Evidence>, Vec<String>); 2] {
+        [true, false].map(|gated| {
+            let mut sink = Vec::new();
+            let mut em = Emitter::new(name, "teams-log", &mut sink);
+            let end = read_entries(Input::from_bytes(name, name, bytes.to_vec()), &mut em, gated);
+            let (_, warnings) = em.finish();
+            let mut said: Vec<String> = warnings.into_iter().map(|w| format!("{}: {}", w.place, w.message)).collect();
+            said.extend(end.err().map(|e| format!("{}: {}", e.place, e.message)));
+            (sink, said)
+        })
+    }
+
+    fn assert_gate_loses_nothing(name: &str, bytes: &[u8]) -> usize {
+        let [gated, full] = gated_and_full(name, bytes);
+        assert_eq!(gated.1, full.1, "warnings of {name}");
+        assert_eq!(gated.0.len(), full.0.len(), "records of {name}");
+        for (g, f) in gated.0.iter().zip(&full.0) {
+            assert_eq!(g, f, "{name}");
+        }
+        full.0.len()
+    }
+
+    /// Every fixture of the project (each read as a Teams log, whatever its format: varied lines)
+    /// gives the same records whether or not entries that cannot matter are passed over.
+    #[test]
+    fn the_gate_loses_nothing_on_the_fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut records = 0;
+        let mut files = 0;
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let path = file.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    records += assert_gate_loses_nothing(&path.to_string_lossy(), &std::fs::read(&path).unwrap());
+                    files += 1;
+                }
+            }
+        }
+        assert!(files > 20 && records > 20, "{files} files, {records} records");
+    }
+
+    /// An entry kept for its level and sign-in word alone: the level word lets it through.
+    #[test]
+    fn a_warning_about_sign_in_is_kept_for_its_level() {
+        for line in
+            ["2025-07-15 08:30:14.123 [Warning] password expired", "2025-07-15T08:30:12.5Z <ERR> broker: no account"]
+        {
+            assert!(!kb().may_hold_code(line), "{line}");
+            assert_eq!(assert_gate_loses_nothing("x.log", line.as_bytes()), 1, "{line}");
+        }
+        let long = format!("2025-07-15 08:30:14.123 [Warning] x\n{}  password expired\n", "  at frame\n".repeat(450));
+        assert_eq!(assert_gate_loses_nothing("x.log", long.as_bytes()), 1);
+    }
+
+    /// Random logs of every header form, level, code, version statement, sign-in word,
+    /// continuation and entry longer than its bound.
+    #[test]
+    fn the_gate_loses_nothing_on_random_logs() {
+        let heads = [
+            "Tue Jul 15 2025 10:30:11 GMT+0200 (Central European Summer Time) <21560> -- info -- ",
+            "Tue Jul 15 2025 10:30:12 GMT+0000 (Coordinated Universal Time) <6124> -- warning -- ",
+            "Jul 15 2025 10:30:13 <6124> -- error -- ",
+            "2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO> ",
+            "2025-07-15T08:30:12.5Z <ERR> ",
+            "2025-07-15T08:30:13+02:00 0x1 <Warn> ",
+            "2025-07-15 08:30:14.123 [Error] ",
+            "2025-07-15 08:30:15 INFO ",
+            "[2025-07-15 08:30:16] | warning | ",
+            "",
+            "    ",
+        ];
+        let bodies = [
+            "calendarService: calendar refreshed, 6 meetings",
+            "authService: token refreshed silently for https://api.spaces.skype.com",
+            "telemetry: heartbeat sent",
+            "Teams Rooms app version: 5.2.115.0",
+            "Starting app Teams, version 1.6.00.4472",
+            "\"AppVersion\":\"5.3.1.0\"",
+            "TokenBroker: sign-in failed AADSTS50076",
+            "error=0xCAA70004 while acquiring a token",
+            "failed with errorCode: 2147942402",
+            "hr=-895025148",
+            "sign in error code 1001",
+            "error: 4c7 while signing in",
+            "errorCode: FailedAuthentication, errorStep: get_skype_license, errorState: licenseError",
+            "callEndReason: {\"code\":484,\"subCode\":560484,\"phrase\":\"x\"}",
+            "password expired for the account",
+            "conditional access blocked the broker",
+            "Login: 50% done",
+            "took 1001 ms",
+            "at Object.foo (file.js:1:2)",
+            "{\"status\": 403}",
+            "SIP/2.0 486 Busy Here",
+            "ms-diagnostics: 1034;reason=\"Previous hop\"",
+            "plain words of no interest",
+            "\u{feff}",
+            "ſtatus=2147942402",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut records = 0;
+        for round in 0..400 {
+            let mut log = String::new();
+            for _ in 0..next(40) {
+                let head = heads[next(heads.len())];
+                log.push_str(head);
+                log.push_str(bodies[next(bodies.len())]);
+                log.push_str(if next(7) == 0 { "\r\n" } else { "\n" });
+                // An entry beyond its line bound now and then.
+                if next(60) == 0 {
+                    for k in 0..next(900) {
+                        log.push_str(if k % 97 == 5 { bodies[next(bodies.len())] } else { "  at frame" });
+                        log.push('\n');
+                    }
+                }
+            }
+            let name = if round % 2 == 0 { "App/Microsoft/Teams/Logs.txt" } else { "x/notes.log" };
+            records += assert_gate_loses_nothing(name, log.as_bytes());
+        }
+        assert!(records > 1000, "{records}");
     }
 
     #[test]

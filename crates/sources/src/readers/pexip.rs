@@ -9,6 +9,8 @@
 
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
+
 use uctriage_evidence::time;
 use uctriage_kb::{Code, Context, Kind};
 
@@ -40,43 +42,79 @@ fn fold(s: &str) -> String {
     out
 }
 
-fn patterns(kind: Kind) -> &'static [Pattern] {
-    static LYNC: OnceLock<Vec<Pattern>> = OnceLock::new();
-    static PEXIP: OnceLock<Vec<Pattern>> = OnceLock::new();
+/// The patterns of a kind, and an automaton over their first pieces: a pattern can match only
+/// where its first piece is, so a line is searched only for the patterns whose first piece it
+/// holds (most lines hold none).
+struct Patterns {
+    list: Vec<Pattern>,
+    firsts: AhoCorasick,
+    /// For each pattern, the automaton's number of its first piece.
+    first_of: Vec<usize>,
+}
+
+fn patterns(kind: Kind) -> &'static Patterns {
+    static LYNC: OnceLock<Patterns> = OnceLock::new();
+    static PEXIP: OnceLock<Patterns> = OnceLock::new();
     let cell = match kind {
         Kind::Lync => &LYNC,
         _ => &PEXIP,
     };
     cell.get_or_init(|| {
-        let mut v: Vec<Pattern> = Vec::new();
-        for e in kb().entries().iter().filter(|e| e.code.kind() == kind) {
-            for a in &e.aliases {
-                let folded = fold(a);
-                let mut pieces = Vec::new();
-                for (i, chunk) in folded.split('<').enumerate() {
-                    let lit = if i == 0 { chunk } else { chunk.split_once('>').map_or(chunk, |(_, r)| r) };
-                    let lit = lit.trim().trim_end_matches(['.', ':']);
-                    if !lit.is_empty() {
-                        pieces.push(lit.to_owned());
-                    }
-                }
-                if pieces.iter().map(String::len).sum::<usize>() >= MIN_LITERAL {
-                    v.push((pieces, e.code.clone()));
+        let list = pattern_list(kind);
+        let mut firsts: Vec<&str> = Vec::new();
+        let mut first_of = Vec::with_capacity(list.len());
+        for (pieces, _) in &list {
+            let first = pieces[0].as_str();
+            first_of.push(firsts.iter().position(|f| *f == first).unwrap_or_else(|| {
+                firsts.push(first);
+                firsts.len() - 1
+            }));
+        }
+        let firsts = AhoCorasick::new(&firsts).expect("alias pieces build");
+        Patterns { list, firsts, first_of }
+    })
+}
+
+fn pattern_list(kind: Kind) -> Vec<Pattern> {
+    let mut v: Vec<Pattern> = Vec::new();
+    for e in kb().entries().iter().filter(|e| e.code.kind() == kind) {
+        for a in &e.aliases {
+            let folded = fold(a);
+            let mut pieces = Vec::new();
+            for (i, chunk) in folded.split('<').enumerate() {
+                let lit = if i == 0 { chunk } else { chunk.split_once('>').map_or(chunk, |(_, r)| r) };
+                let lit = lit.trim().trim_end_matches(['.', ':']);
+                if !lit.is_empty() {
+                    pieces.push(lit.to_owned());
                 }
             }
+            if pieces.iter().map(String::len).sum::<usize>() >= MIN_LITERAL {
+                v.push((pieces, e.code.clone()));
+            }
         }
-        // Longer aliases first, so the most specific entry is found first.
-        v.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(String::len).sum::<usize>()));
-        v
-    })
+    }
+    // Longer aliases first, so the most specific entry is found first.
+    v.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(String::len).sum::<usize>()));
+    v
 }
 
 /// The codes of `kind` (Lync or Pexip) whose message text appears in `text`.
 pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
     let line = fold(text);
     let mut out: Vec<Code> = Vec::new();
-    for (pieces, code) in patterns(kind) {
-        if out.contains(code) {
+    let all = patterns(kind);
+    let mut present: Vec<bool> = Vec::new();
+    for m in all.firsts.find_overlapping_iter(&line) {
+        if present.is_empty() {
+            present.resize(all.firsts.patterns_len(), false);
+        }
+        present[m.pattern().as_usize()] = true;
+    }
+    if present.is_empty() {
+        return out;
+    }
+    for ((pieces, code), first) in all.list.iter().zip(&all.first_of) {
+        if !present[*first] || out.contains(code) {
             continue;
         }
         let mut rest = line.as_str();
@@ -318,6 +356,60 @@ mod tests {
             ]
         );
         assert_eq!(pairs(r#"Message="unterminated"#)[0].1, "unterminated");
+    }
+
+    /// Every pattern tried on every line, as before the first pieces were looked up at once.
+    fn message_codes_slowly(text: &str, kind: Kind) -> Vec<Code> {
+        let line = fold(text);
+        let mut out: Vec<Code> = Vec::new();
+        for (pieces, code) in &patterns(kind).list {
+            let mut rest = line.as_str();
+            let all = pieces.iter().all(|p| match rest.find(p.as_str()) {
+                Some(at) => {
+                    rest = &rest[at + p.len()..];
+                    true
+                }
+                None => false,
+            });
+            if all && !out.contains(code) {
+                out.push(code.clone());
+            }
+        }
+        out
+    }
+
+    /// The aliases themselves, glued to each other and to the lines of every fixture: the codes
+    /// found are those of trying every pattern.
+    #[test]
+    fn first_pieces_lose_no_message() {
+        let mut lines: Vec<String> = Vec::new();
+        for e in kb().entries().iter().filter(|e| matches!(e.code.kind(), Kind::Lync | Kind::Pexip)) {
+            lines.extend(e.aliases.iter().cloned());
+        }
+        let n = lines.len();
+        for i in 0..n {
+            lines.push(format!("x {} and {} <7>", lines[i], lines[(i * 7 + 3) % n].to_uppercase()));
+        }
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let path = f.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
+                }
+            }
+        }
+        let mut found = 0;
+        for line in &lines {
+            for kind in [Kind::Lync, Kind::Pexip] {
+                let fast = message_codes(line, kind);
+                assert_eq!(fast, message_codes_slowly(line, kind), "{line}");
+                found += fast.len();
+            }
+        }
+        assert!(found > n, "{found}");
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //! warning.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use uctriage_evidence::{time, Timestamp};
 
@@ -167,40 +170,53 @@ fn unescape(s: &str) -> String {
     s.replace("#015#012", "\n").replace("#012", "\n").replace("#015", "").replace("#011", "\t")
 }
 
+/// The words of a banner (lower case).
+const BANNER_WORDS: &[&str] = &[
+    "incoming sip message",
+    "outgoing sip message",
+    "sip message received",
+    "sip message sent",
+    "received sip message",
+    "sent sip message",
+    "sending sip message",
+    "recv sip message",
+    "incoming message from",
+    "outgoing message to",
+    "sipfesocketrecvmsg",
+    "sipfesocketsendmsg",
+    "sip msg received",
+    "sip msg sent",
+];
+
 /// A banner that announces a SIP message: AudioCodes `---- Incoming SIP Message from … ----`,
 /// and the received/sent lines of other SBCs. Returns where the message text starts.
 fn banner(s: &str) -> Option<usize> {
-    let lower = s.to_ascii_lowercase();
-    let words = [
-        "incoming sip message",
-        "outgoing sip message",
-        "sip message received",
-        "sip message sent",
-        "received sip message",
-        "sent sip message",
-        "sending sip message",
-        "recv sip message",
-        "incoming message from",
-        "outgoing message to",
-        "sipfesocketrecvmsg",
-        "sipfesocketsendmsg",
-        "sip msg received",
-        "sip msg sent",
-    ];
-    let at = words.iter().filter_map(|w| lower.find(w)).min()?;
-    // The text starts after the closing `----`, after `msg = `, or at a start line.
+    // Where the first word starts: the leftmost match of any, case aside.
+    static WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(BANNER_WORDS)
+            .expect("fixed words")
+    });
+    Some(text_start(s, WORDS.find(s)?.start()))
+}
+
+/// Where the message text starts in a line whose banner starts at `at`: after the closing
+/// `----`, after `msg = `, or at a start line.
+fn text_start(s: &str, at: usize) -> usize {
     let after = &s[at..];
     if let Some(i) = after.find("msg = ") {
-        return Some(at + i + 6);
+        return at + i + 6;
     }
     // AudioCodes closes its banner with `----`.
     if let Some(i) = after.find("----") {
-        return Some(at + i + 4);
+        return at + i + 4;
     }
     if let Some(i) = sip::find_start(after).filter(|i| *i > 0) {
-        return Some(at + i);
+        return at + i;
     }
-    Some(s.len())
+    s.len()
 }
 
 /// Drop trailers that follow the message on the same line.
@@ -617,6 +633,36 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every line of every fixture, and the banner words in other cases and places: the banner is
+    /// found where the leftmost word of the lower-cased line starts.
+    #[test]
+    fn banners_are_found_where_the_first_word_starts() {
+        let mut lines: Vec<String> = BANNER_WORDS
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("x {} y {} ---- msg = INVITE", w.to_uppercase(), BANNER_WORDS[(i + 3) % 14]))
+            .collect();
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let path = f.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
+                }
+            }
+        }
+        let mut found = 0;
+        for line in &lines {
+            let lower = line.to_ascii_lowercase();
+            let first = BANNER_WORDS.iter().filter_map(|w| lower.find(w)).min();
+            assert_eq!(banner(line), first.map(|at| text_start(line, at)), "{line}");
+            found += usize::from(first.is_some());
+        }
+        assert!(found > BANNER_WORDS.len(), "{found}");
+    }
 
     #[test]
     fn prefixes() {

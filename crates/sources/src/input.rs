@@ -204,13 +204,37 @@ pub fn head_text(head: &[u8]) -> Cow<'_, str> {
     };
     match enc {
         Some((e, skip)) => Cow::Owned(e.decode_without_bom_handling(&head[skip..]).0.into_owned()),
-        None => String::from_utf8_lossy(head),
+        // Checked whole first: the common case, and faster than the lossy walk.
+        None => std::str::from_utf8(head).map_or_else(|_| String::from_utf8_lossy(head), Cow::Borrowed),
     }
+}
+
+thread_local! {
+    /// The last head [`looks_textual`] judged, and its answer: every reader's detection asks
+    /// about the same head in turn.
+    static LAST_JUDGED: std::cell::RefCell<(Vec<u8>, bool)> = const { std::cell::RefCell::new((Vec::new(), false)) };
 }
 
 /// True when the head looks like text rather than binary data. Lines of UTF-16 in a file of
 /// another encoding (see [`Lines`]) count as text.
 pub fn looks_textual(head: &[u8]) -> bool {
+    if let Some(known) =
+        LAST_JUDGED.with(|l| l.try_borrow().ok().filter(|l| !head.is_empty() && l.0 == head).map(|l| l.1))
+    {
+        return known;
+    }
+    let answer = judge_textual(head);
+    LAST_JUDGED.with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            l.0.clear();
+            l.0.extend_from_slice(head);
+            l.1 = answer;
+        }
+    });
+    answer
+}
+
+fn judge_textual(head: &[u8]) -> bool {
     let text = head_text(head);
     if text.is_empty() {
         return false;
@@ -236,6 +260,11 @@ pub fn looks_textual(head: &[u8]) -> bool {
 /// Fewer than one character in twenty is a replacement character or a control other than a
 /// line end, tab or form feed.
 fn mostly_text(text: &str) -> bool {
+    if text.is_ascii() {
+        let bad =
+            text.bytes().filter(|b| (b.is_ascii_control()) && !matches!(b, b'\n' | b'\r' | b'\t' | b'\x0c')).count();
+        return bad * 20 < text.len();
+    }
     let bad = text
         .chars()
         .filter(|c| *c == '\u{FFFD}' || (c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c')))
@@ -552,5 +581,30 @@ mod tests {
         assert!(looks_textual(&mixed));
         assert!(!looks_textual(&[0u8, 1, 2, 3, 200, 201, 7, 8, 0, 0, 14, 15]));
         assert_eq!(head_text(b"\xEF\xBB\xBFabc"), "abc");
+    }
+
+    /// The remembered answer is the one judging again gives, head after head and back; the
+    /// ASCII count is the character count.
+    #[test]
+    fn text_detection_remembered_and_counted_alike() {
+        let heads: [&[u8]; 6] = [
+            b"plain text\n",
+            b"\x01\x02\x03\x04 mostly controls",
+            b"ElfFile\0\0\0\x01\x02",
+            "caf\u{e9} \u{1}\u{2}".as_bytes(),
+            b"\xff\xfeh\0i\0",
+            b"",
+        ];
+        for round in 0..3 {
+            for (i, h) in heads.iter().enumerate() {
+                let h = if round == 1 { heads[heads.len() - 1 - i] } else { h };
+                assert_eq!(looks_textual(h), judge_textual(h), "{h:?}");
+                assert_eq!(looks_textual(h), judge_textual(h), "{h:?}");
+            }
+        }
+        for text in ["a\u{1}b\tc\n", "\u{7f}\u{7f}abcdefghijklmnopqrstuvwxyz", &"\u{1}x".repeat(30)] {
+            let bad = text.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c')).count();
+            assert_eq!(mostly_text(text), bad * 20 < text.chars().count(), "{text:?}");
+        }
     }
 }

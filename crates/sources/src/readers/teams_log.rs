@@ -310,6 +310,16 @@ impl Entry {
     }
 }
 
+/// Whether `text` holds nine ASCII digits in a row.
+fn nine_digits(text: &str) -> bool {
+    text.as_bytes().split(|c| !c.is_ascii_digit()).any(|run| run.len() >= 9)
+}
+
+/// Whether `text` holds `word`, ASCII case aside.
+fn has_word(text: &str, word: &[u8]) -> bool {
+    text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
+}
+
 /// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
 fn entry_codes(text: &str) -> Vec<Code> {
     let mut codes = codes_in(text);
@@ -318,7 +328,11 @@ fn entry_codes(text: &str) -> Vec<Code> {
             codes.push(c);
         }
     };
-    for c in DECIMAL_HR.captures_iter(text) {
+    // Each pattern runs only on text holding what it cannot match without: nine digits in a
+    // row, `callEndRea…` (no letter of it folds to a non-ASCII one), `1001` or `4c7`.
+    let has = |word: &[u8]| has_word(text, word);
+    let decimal = if nine_digits(text) { DECIMAL_HR.captures_iter(text).collect() } else { Vec::new() };
+    for c in decimal {
         let raw = &c[1];
         let value = raw.parse::<i64>().ok().and_then(|n| {
             if n < 0 {
@@ -335,7 +349,8 @@ fn entry_codes(text: &str) -> Vec<Code> {
     }
     // New Teams writes a call's end as `callEndReason: {"code":484,"subCode":560484,…}`: the SIP
     // answer and the Direct Routing Microsoft response code.
-    for c in CALL_END.captures_iter(text) {
+    let call_end = if has(b"callendrea") { CALL_END.captures_iter(text).collect() } else { Vec::new() };
+    for c in call_end {
         if let Some(sip) = c.get(1).and_then(|m| m.as_str().parse::<u16>().ok()).filter(|n| *n >= 400 && *n < 700) {
             push(Code::Sip(sip));
         }
@@ -343,7 +358,8 @@ fn entry_codes(text: &str) -> Vec<Code> {
             push(Code::Msrc(sub));
         }
     }
-    for c in TEAMS_NUMBER.captures_iter(text) {
+    let teams = if has(b"1001") || has(b"4c7") { TEAMS_NUMBER.captures_iter(text).collect() } else { Vec::new() };
+    for c in teams {
         let token = c[1].to_ascii_lowercase();
         let token = token.trim_start_matches("0x");
         let code = Code::Teams(token.into());
@@ -628,6 +644,48 @@ mod tests {
             }
         }
         assert!(files > 20 && records > 20, "{files} files, {records} records");
+    }
+
+    /// What the Teams patterns are skipped without is in every text they match.
+    #[test]
+    fn the_patterns_skipped_cannot_match() {
+        let mut lines: Vec<String> = [
+            "failed with errorCode: 2147942402",
+            "hr=-895025148",
+            "sign in error code 1001",
+            "error: 4C7 while signing in",
+            "error: 0x4c7",
+            "CallEndReason = {\"code\":484,\"subCode\":560484}",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let path = f.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
+                }
+            }
+        }
+        let mut matched = 0;
+        for line in &lines {
+            if DECIMAL_HR.is_match(line) {
+                assert!(nine_digits(line), "{line}");
+                matched += 1;
+            }
+            if CALL_END.is_match(line) {
+                assert!(has_word(line, b"callendrea"), "{line}");
+                matched += 1;
+            }
+            if TEAMS_NUMBER.is_match(line) {
+                assert!(has_word(line, b"1001") || has_word(line, b"4c7"), "{line}");
+                matched += 1;
+            }
+        }
+        assert!(matched >= 6, "{matched}");
     }
 
     /// An entry kept for its level and sign-in word alone: the level word lets it through.

@@ -9,6 +9,7 @@
 //! than the signal's last one that changes its state records a transition, in the same
 //! transaction as the events that carried it, so an acknowledged batch is complete or absent.
 
+mod hot;
 mod sql;
 pub mod testing;
 

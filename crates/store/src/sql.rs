@@ -59,6 +59,8 @@ pub struct SqlStore {
     /// than its busy-wait; each transaction commits as one group.
     write: AnyPool,
     read: AnyPool,
+    /// Tokens and room names kept in memory (SQLite only; see [`crate::hot`]).
+    hot: Option<std::sync::Arc<crate::hot::Hot>>,
 }
 
 const ROOM_COLUMNS: &str = "id, name, computer, alias, display_name, site, tags, model, peripherals, app_version, \
@@ -290,15 +292,43 @@ impl SqlStore {
                 SQLITE_MIGRATIONS.run(&write).await?;
                 let read = pool(4, &[]).connect_with(opts.clone()).await?;
                 tokio::spawn(checkpoints(pool(1, &[]).connect_with(opts).await?));
-                SqlStore { backend, write, read }
+                SqlStore { backend, write, read, hot: Some(std::sync::Arc::new(crate::hot::Hot::new())) }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new().max_connections(8).connect_with(opts).await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                SqlStore { backend, write: pool.clone(), read: pool }
+                SqlStore { backend, write: pool.clone(), read: pool, hot: None }
             }
         };
         Ok(store)
+    }
+
+    /// After a token was added or revoked.
+    fn tokens_changed(&self) {
+        if let Some(h) = &self.hot {
+            h.tokens.changed();
+        }
+    }
+
+    /// The room a name (already trimmed and lowercase) belongs to, if any.
+    async fn name_room(&self, kind: &str, value: &str) -> Result<Option<String>> {
+        let key = (kind.to_owned(), value.to_owned());
+        let hot = self.hot.as_deref().map(|h| (h, h.names.generation()));
+        if let Some(room) = hot.and_then(|(h, _)| h.names.get(&key)) {
+            return Ok(Some(room));
+        }
+        let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
+            .bind(kind)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await?;
+        let room = row.map(|r| r.try_get::<String, _>("room_id")).transpose()?;
+        // A name's room changes only by a merge; a name not yet known is not kept (the next
+        // batch may bring it).
+        if let (Some((h, gen)), Some(room)) = (hot, &room) {
+            h.names.put(gen, key, room.clone());
+        }
+        Ok(room)
     }
 
     async fn lock_room(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, room_id: &str) -> Result<bool> {
@@ -626,12 +656,21 @@ impl Store for SqlStore {
         .bind(t.revoked_ms)
         .execute(&self.write)
         .await?;
+        self.tokens_changed();
         Ok(())
     }
 
     async fn token(&self, id: &str) -> Result<Option<Token>> {
+        let hot = self.hot.as_deref().map(|h| (h, h.tokens.generation()));
+        if let Some(t) = hot.and_then(|(h, _)| h.tokens.get(&id.to_owned())) {
+            return Ok(t);
+        }
         let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
-        row.as_ref().map(token_of).transpose()
+        let token = row.as_ref().map(token_of).transpose()?;
+        if let Some((h, gen)) = hot {
+            h.tokens.put(gen, id.to_owned(), token.clone());
+        }
+        Ok(token)
     }
 
     async fn tokens(&self) -> Result<Vec<Token>> {
@@ -645,6 +684,7 @@ impl Store for SqlStore {
             .bind(id)
             .execute(&self.write)
             .await?;
+        self.tokens_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -699,6 +739,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.tokens_changed();
         Ok(())
     }
 
@@ -745,13 +786,8 @@ impl Store for SqlStore {
         // This is every batch of a known room, so it stays off the one SQLite writer.
         let mut known = Vec::with_capacity(names.len());
         for (kind, value) in &names {
-            let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
-                .bind(*kind)
-                .bind(value)
-                .fetch_optional(&self.read)
-                .await?;
-            match row {
-                Some(r) => known.push(r.try_get::<String, _>("room_id")?),
+            match self.name_room(kind, value).await? {
+                Some(r) => known.push(r),
                 None => break,
             }
         }
@@ -814,13 +850,8 @@ impl Store for SqlStore {
             if value.is_empty() {
                 continue;
             }
-            let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
-                .bind(*kind)
-                .bind(&value)
-                .fetch_optional(&self.read)
-                .await?;
-            if let Some(r) = row {
-                return Ok(Some(r.try_get("room_id")?));
+            if let Some(r) = self.name_room(kind, &value).await? {
+                return Ok(Some(r));
             }
         }
         Ok(None)
@@ -906,6 +937,9 @@ impl Store for SqlStore {
         sqlx::query("DELETE FROM signals WHERE room_id = $1").bind(from).execute(&mut *tx).await?;
         sqlx::query("UPDATE rooms SET dirty = 1 WHERE id = $1").bind(into).execute(&mut *tx).await?;
         tx.commit().await?;
+        if let Some(h) = &self.hot {
+            h.names.changed();
+        }
         Ok(())
     }
 

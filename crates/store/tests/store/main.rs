@@ -58,12 +58,19 @@ async fn tokens_and_audit() {
         s.token_insert(&t).await.unwrap();
         assert_eq!(s.token("tk_1").await.unwrap().unwrap(), t);
         assert!(s.token("nope").await.unwrap().is_none());
+        // An id asked for before it existed is found as soon as it is made (SQLite keeps
+        // tokens it read in memory for a moment; a change here must show at once).
+        let later = Token { id: "nope".into(), name: "later".into(), ..t.clone() };
+        s.token_insert(&later).await.unwrap();
+        assert_eq!(s.token("nope").await.unwrap().unwrap(), later);
+        assert!(s.token_revoke("nope", 15).await.unwrap());
+        assert_eq!(s.token("nope").await.unwrap().unwrap().revoked_ms, Some(15));
         assert!(s.token_revoke("tk_1", 20).await.unwrap());
         assert!(!s.token_revoke("tk_1", 30).await.unwrap(), "a second revoke changes nothing");
         assert_eq!(s.token("tk_1").await.unwrap().unwrap().revoked_ms, Some(20));
         let again = Token { id: "tk_2".into(), hash: vec![2; 32], created_ms: 40, ..t.clone() };
         s.token_replace(&again).await.unwrap();
-        assert_eq!(s.tokens().await.unwrap().len(), 2);
+        assert_eq!(s.tokens().await.unwrap().len(), 3);
         for i in 0..5 {
             s.audit(i, "tk_2", "token.create", &format!("tk_{i}"), "").await.unwrap();
         }

@@ -1,13 +1,14 @@
 //! What the ingest path asks the database on every request, kept in memory for a few seconds:
-//! the token a request presents, and the room each computer name or resource account belongs
-//! to. Only on SQLite, where this process is the database's one server and every change goes
-//! through it: a change made here (a revoked token, a room merged into another) empties the
-//! matching map at once. The short lifetime covers the rare change made by another process on
-//! the same file (`uctriage serve --reset-admin-token` while the server runs). PostgreSQL sites
-//! run several servers on one database, where one server cannot see another's changes, so
-//! there every request reads the database.
+//! the room each computer name or resource account belongs to. Only on SQLite, where this
+//! process is the database's one server and every change to a name's room (a merge) goes through
+//! it and empties the map at once; the short lifetime is a second guard. PostgreSQL sites run
+//! several servers on one database, where one server cannot see another's merges, so there every
+//! request reads the database.
 //!
-//! An answer read from the database is kept only if no change happened while it was read: each
+//! Tokens are not kept: `uctriage serve --reset-admin-token` changes them from another process
+//! while the server runs, and the old token must stop working at once.
+//!
+//! An answer read from the database is kept only if no change happened while it was read: the
 //! map has a generation, taken before the read and checked when the answer is stored.
 
 use std::collections::HashMap;
@@ -15,10 +16,6 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::Token;
-
-/// How long a token stays trusted without reading it again.
-const TOKEN_TTL: Duration = Duration::from_secs(2);
 /// How long a room name is trusted without reading it again.
 const NAME_TTL: Duration = Duration::from_secs(10);
 /// Entries per map; past this a map is emptied and fills again from the database.
@@ -26,13 +23,12 @@ const MAX_ENTRIES: usize = 50_000;
 
 #[derive(Debug)]
 pub(crate) struct Hot {
-    pub tokens: Recent<String, Option<Token>>,
     pub names: Recent<(String, String), String>,
 }
 
 impl Hot {
     pub fn new() -> Hot {
-        Hot { tokens: Recent::new(TOKEN_TTL), names: Recent::new(NAME_TTL) }
+        Hot { names: Recent::new(NAME_TTL) }
     }
 }
 

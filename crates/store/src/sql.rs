@@ -59,7 +59,7 @@ pub struct SqlStore {
     /// than its busy-wait; each transaction commits as one group.
     write: AnyPool,
     read: AnyPool,
-    /// Tokens and room names kept in memory (SQLite only; see [`crate::hot`]).
+    /// Room names kept in memory (SQLite only; see [`crate::hot`]).
     hot: Option<std::sync::Arc<crate::hot::Hot>>,
 }
 
@@ -301,13 +301,6 @@ impl SqlStore {
             }
         };
         Ok(store)
-    }
-
-    /// After a token was added or revoked.
-    fn tokens_changed(&self) {
-        if let Some(h) = &self.hot {
-            h.tokens.changed();
-        }
     }
 
     /// The room a name (already trimmed and lowercase) belongs to, if any.
@@ -656,21 +649,12 @@ impl Store for SqlStore {
         .bind(t.revoked_ms)
         .execute(&self.write)
         .await?;
-        self.tokens_changed();
         Ok(())
     }
 
     async fn token(&self, id: &str) -> Result<Option<Token>> {
-        let hot = self.hot.as_deref().map(|h| (h, h.tokens.generation()));
-        if let Some(t) = hot.and_then(|(h, _)| h.tokens.get(&id.to_owned())) {
-            return Ok(t);
-        }
         let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
-        let token = row.as_ref().map(token_of).transpose()?;
-        if let Some((h, gen)) = hot {
-            h.tokens.put(gen, id.to_owned(), token.clone());
-        }
-        Ok(token)
+        row.as_ref().map(token_of).transpose()
     }
 
     async fn tokens(&self) -> Result<Vec<Token>> {
@@ -684,7 +668,6 @@ impl Store for SqlStore {
             .bind(id)
             .execute(&self.write)
             .await?;
-        self.tokens_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -739,7 +722,6 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.tokens_changed();
         Ok(())
     }
 

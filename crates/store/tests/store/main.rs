@@ -58,8 +58,8 @@ async fn tokens_and_audit() {
         s.token_insert(&t).await.unwrap();
         assert_eq!(s.token("tk_1").await.unwrap().unwrap(), t);
         assert!(s.token("nope").await.unwrap().is_none());
-        // An id asked for before it existed is found as soon as it is made (SQLite keeps
-        // tokens it read in memory for a moment; a change here must show at once).
+        // An id asked for before it existed is found as soon as it is made, and a revoke shows
+        // at once (tokens are never answered from memory).
         let later = Token { id: "nope".into(), name: "later".into(), ..t.clone() };
         s.token_insert(&later).await.unwrap();
         assert_eq!(s.token("nope").await.unwrap().unwrap(), later);

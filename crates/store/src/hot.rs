@@ -1,14 +1,15 @@
 //! What the ingest path asks the database on every request, kept in memory for a few seconds:
-//! the room each computer name or resource account belongs to. Only on SQLite, where this
-//! process is the database's one server and every change to a name's room (a merge) goes through
-//! it and empties the map at once; the short lifetime is a second guard. PostgreSQL sites run
-//! several servers on one database, where one server cannot see another's merges, so there every
-//! request reads the database.
+//! the device token a room presents, and the room each computer name or resource account
+//! belongs to. Only on SQLite, where this process is the database's one server: every change to
+//! those (a device token made or revoked, a room merged into another) goes through it and
+//! empties the matching map at once; the short lifetime is a second guard. PostgreSQL sites run
+//! several servers on one database, where one server cannot see another's changes, so there
+//! every request reads the database.
 //!
-//! Tokens are not kept: `uctriage serve --reset-admin-token` changes them from another process
-//! while the server runs, and the old token must stop working at once.
+//! Admin and viewer tokens are not kept: `uctriage serve --reset-admin-token` replaces admin
+//! tokens from another process while the server runs, and the old one must stop working at once.
 //!
-//! An answer read from the database is kept only if no change happened while it was read: the
+//! An answer read from the database is kept only if no change happened while it was read: each
 //! map has a generation, taken before the read and checked when the answer is stored.
 
 use std::collections::HashMap;
@@ -16,6 +17,10 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::Token;
+
+/// How long a device token is trusted without reading it again.
+const TOKEN_TTL: Duration = Duration::from_secs(5);
 /// How long a room name is trusted without reading it again.
 const NAME_TTL: Duration = Duration::from_secs(10);
 /// Entries per map; past this a map is emptied and fills again from the database.
@@ -23,20 +28,24 @@ const MAX_ENTRIES: usize = 50_000;
 
 #[derive(Debug)]
 pub(crate) struct Hot {
+    pub devices: Recent<String, Token>,
     pub names: Recent<(String, String), String>,
 }
 
 impl Hot {
     pub fn new() -> Hot {
-        Hot { names: Recent::new(NAME_TTL) }
+        Hot { devices: Recent::new(TOKEN_TTL), names: Recent::new(NAME_TTL) }
     }
 }
+
+/// A generation number and the answers read in it, each with when it was read.
+type Generation<K, V> = (u64, HashMap<K, (V, Instant)>);
 
 /// A map of answers, each good for `ttl` and while the generation it was read in lasts.
 #[derive(Debug)]
 pub(crate) struct Recent<K, V> {
     ttl: Duration,
-    inner: Mutex<(u64, HashMap<K, (V, Instant)>)>,
+    inner: Mutex<Generation<K, V>>,
 }
 
 impl<K: Eq + Hash, V: Clone> Recent<K, V> {
@@ -44,7 +53,7 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
         Recent { ttl, inner: Mutex::new((0, HashMap::new())) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<K, (V, Instant)>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generation<K, V>> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

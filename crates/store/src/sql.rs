@@ -59,7 +59,7 @@ pub struct SqlStore {
     /// than its busy-wait; each transaction commits as one group.
     write: AnyPool,
     read: AnyPool,
-    /// Room names kept in memory (SQLite only; see [`crate::hot`]).
+    /// Device tokens and room names kept in memory (SQLite only; see [`crate::hot`]).
     hot: Option<std::sync::Arc<crate::hot::Hot>>,
 }
 
@@ -301,6 +301,13 @@ impl SqlStore {
             }
         };
         Ok(store)
+    }
+
+    /// After a token was added, revoked or replaced here.
+    fn tokens_changed(&self) {
+        if let Some(h) = &self.hot {
+            h.devices.changed();
+        }
     }
 
     /// The room a name (already trimmed and lowercase) belongs to, if any.
@@ -649,12 +656,23 @@ impl Store for SqlStore {
         .bind(t.revoked_ms)
         .execute(&self.write)
         .await?;
+        self.tokens_changed();
         Ok(())
     }
 
     async fn token(&self, id: &str) -> Result<Option<Token>> {
+        let hot = self.hot.as_deref().map(|h| (h, h.devices.generation()));
+        if let Some(t) = hot.and_then(|(h, _)| h.devices.get(&id.to_owned())) {
+            return Ok(Some(t));
+        }
         let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
-        row.as_ref().map(token_of).transpose()
+        let token = row.as_ref().map(token_of).transpose()?;
+        if let (Some((h, gen)), Some(t)) = (hot, &token) {
+            if t.role == "device" {
+                h.devices.put(gen, id.to_owned(), t.clone());
+            }
+        }
+        Ok(token)
     }
 
     async fn tokens(&self) -> Result<Vec<Token>> {
@@ -668,6 +686,7 @@ impl Store for SqlStore {
             .bind(id)
             .execute(&self.write)
             .await?;
+        self.tokens_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -722,6 +741,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.tokens_changed();
         Ok(())
     }
 

@@ -453,7 +453,7 @@ mod tests {
             format!(r#"{{"value": [{one}, {one}], "Count": 2}}"#),
             format!(r#"[{{"value": [{one}]}}, [{one}], 1, "x", null, {{"other": 1}}]"#),
             one.replace("\"Id\"", "\"id\"").replace("ProviderName", "PROVIDERNAME"),
-            format!(r#"[{}, {}]"#, one, one.replace("\"RecordId\": 7", "\"RecordId\": 7, \"recordid\": 8")),
+            format!("[{}, {}]", one, one.replace("\"RecordId\": 7", "\"RecordId\": 7, \"recordid\": 8")),
             whole[..whole.len() / 2].to_owned(),
             format!("[{one}, }}"),
             format!("{one}\n{one}\n\n"),

@@ -59,18 +59,25 @@ async fn tokens_and_audit() {
         assert_eq!(s.token("tk_1").await.unwrap().unwrap(), t);
         assert!(s.token("nope").await.unwrap().is_none());
         // An id asked for before it existed is found as soon as it is made, and a revoke shows
-        // at once (tokens are never answered from memory).
+        // at once (SQLite keeps device tokens it read in memory for a moment).
         let later = Token { id: "nope".into(), name: "later".into(), ..t.clone() };
         s.token_insert(&later).await.unwrap();
         assert_eq!(s.token("nope").await.unwrap().unwrap(), later);
         assert!(s.token_revoke("nope", 15).await.unwrap());
         assert_eq!(s.token("nope").await.unwrap().unwrap().revoked_ms, Some(15));
+        let device = Token { id: "tk_dev".into(), role: "device".into(), room_id: Some("rm_1".into()), ..t.clone() };
+        s.token_insert(&device).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(s.token("tk_dev").await.unwrap().unwrap(), device);
+        }
+        assert!(s.token_revoke("tk_dev", 16).await.unwrap());
+        assert_eq!(s.token("tk_dev").await.unwrap().unwrap().revoked_ms, Some(16));
         assert!(s.token_revoke("tk_1", 20).await.unwrap());
         assert!(!s.token_revoke("tk_1", 30).await.unwrap(), "a second revoke changes nothing");
         assert_eq!(s.token("tk_1").await.unwrap().unwrap().revoked_ms, Some(20));
         let again = Token { id: "tk_2".into(), hash: vec![2; 32], created_ms: 40, ..t.clone() };
         s.token_replace(&again).await.unwrap();
-        assert_eq!(s.tokens().await.unwrap().len(), 3);
+        assert_eq!(s.tokens().await.unwrap().len(), 4);
         for i in 0..5 {
             s.audit(i, "tk_2", "token.create", &format!("tk_{i}"), "").await.unwrap();
         }

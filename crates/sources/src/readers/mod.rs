@@ -173,3 +173,22 @@ pub fn kb() -> &'static KnowledgeBase {
 pub fn codes_in(text: &str) -> Vec<Code> {
     kb().extract(text)
 }
+
+/// Every line of every file under the crate's test fixtures, for tests that check a fast path
+/// against the slow one on real lines.
+#[cfg(test)]
+pub(crate) fn fixture_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+    while let Some(dir) = dirs.pop() {
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
+            }
+        }
+    }
+    lines
+}

@@ -390,17 +390,7 @@ mod tests {
         for i in 0..n {
             lines.push(format!("x {} and {} <7>", lines[i], lines[(i * 7 + 3) % n].to_uppercase()));
         }
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
-        while let Some(dir) = dirs.pop() {
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let path = f.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
-                }
-            }
-        }
+        lines.extend(crate::readers::fixture_lines());
         let mut found = 0;
         for line in &lines {
             for kind in [Kind::Lync, Kind::Pexip] {

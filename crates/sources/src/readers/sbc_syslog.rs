@@ -643,17 +643,7 @@ mod tests {
             .enumerate()
             .map(|(i, w)| format!("x {} y {} ---- msg = INVITE", w.to_uppercase(), BANNER_WORDS[(i + 3) % 14]))
             .collect();
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
-        while let Some(dir) = dirs.pop() {
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let path = f.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
-                }
-            }
-        }
+        lines.extend(crate::readers::fixture_lines());
         let mut found = 0;
         for line in &lines {
             let lower = line.to_ascii_lowercase();

@@ -659,17 +659,7 @@ mod tests {
         ]
         .map(str::to_owned)
         .to_vec();
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
-        while let Some(dir) = dirs.pop() {
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let path = f.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
-                }
-            }
-        }
+        lines.extend(crate::readers::fixture_lines());
         let mut matched = 0;
         for line in &lines {
             if DECIMAL_HR.is_match(line) {

@@ -57,15 +57,11 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The kept answer for `key`, if it is still fresh.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The kept answer for `key` if it is still fresh; else the generation to pass to
+    /// [`put`](Self::put) after reading the database.
+    pub fn lookup(&self, key: &K) -> Result<V, u64> {
         let map = self.lock();
-        map.1.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
-    }
-
-    /// The generation to pass to [`put`](Self::put), taken before reading the database.
-    pub fn generation(&self) -> u64 {
-        self.lock().0
+        map.1.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone()).ok_or(map.0)
     }
 
     /// Keep an answer read in generation `gen`; dropped if something changed since.
@@ -95,28 +91,28 @@ mod tests {
     #[test]
     fn answers_last_their_lifetime_and_no_change() {
         let r: Recent<&str, u32> = Recent::new(Duration::from_millis(200));
-        let g = r.generation();
+        let g = r.lookup(&"a").unwrap_err();
         r.put(g, "a", 1);
-        assert_eq!(r.get(&"a"), Some(1));
+        assert_eq!(r.lookup(&"a"), Ok(1));
         // A change empties the map, and an answer read before the change is not kept.
         r.changed();
-        assert_eq!(r.get(&"a"), None);
+        assert_eq!(r.lookup(&"a"), Err(g + 1));
         r.put(g, "a", 1);
-        assert_eq!(r.get(&"a"), None);
-        r.put(r.generation(), "a", 2);
-        assert_eq!(r.get(&"a"), Some(2));
+        assert_eq!(r.lookup(&"a"), Err(g + 1));
+        r.put(g + 1, "a", 2);
+        assert_eq!(r.lookup(&"a"), Ok(2));
         std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(r.get(&"a"), None, "past its lifetime");
+        assert_eq!(r.lookup(&"a"), Err(g + 1), "past its lifetime");
     }
 
     #[test]
     fn a_full_map_starts_over() {
         let r: Recent<usize, usize> = Recent::new(Duration::from_secs(60));
-        let g = r.generation();
+        let g = r.lookup(&0).unwrap_err();
         for i in 0..=MAX_ENTRIES {
             r.put(g, i, i);
         }
-        assert_eq!(r.get(&MAX_ENTRIES), Some(MAX_ENTRIES));
-        assert_eq!(r.get(&0), None);
+        assert_eq!(r.lookup(&MAX_ENTRIES), Ok(MAX_ENTRIES));
+        assert_eq!(r.lookup(&0), Err(g));
     }
 }

@@ -313,10 +313,11 @@ impl SqlStore {
     /// The room a name (already trimmed and lowercase) belongs to, if any.
     async fn name_room(&self, kind: &str, value: &str) -> Result<Option<String>> {
         let key = (kind.to_owned(), value.to_owned());
-        let hot = self.hot.as_deref().map(|h| (h, h.names.generation()));
-        if let Some(room) = hot.and_then(|(h, _)| h.names.get(&key)) {
-            return Ok(Some(room));
-        }
+        let hot = match self.hot.as_deref().map(|h| (h, h.names.lookup(&key))) {
+            Some((_, Ok(room))) => return Ok(Some(room)),
+            Some((h, Err(gen))) => Some((h, gen)),
+            None => None,
+        };
         let row = sqlx::query("SELECT room_id FROM room_names WHERE kind = $1 AND value = $2")
             .bind(kind)
             .bind(value)
@@ -661,10 +662,11 @@ impl Store for SqlStore {
     }
 
     async fn token(&self, id: &str) -> Result<Option<Token>> {
-        let hot = self.hot.as_deref().map(|h| (h, h.devices.generation()));
-        if let Some(t) = hot.and_then(|(h, _)| h.devices.get(&id.to_owned())) {
-            return Ok(Some(t));
-        }
+        let hot = match self.hot.as_deref().map(|h| (h, h.devices.lookup(&id.to_owned()))) {
+            Some((_, Ok(t))) => return Ok(Some(t)),
+            Some((h, Err(gen))) => Some((h, gen)),
+            None => None,
+        };
         let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.read).await?;
         let token = row.as_ref().map(token_of).transpose()?;
         if let (Some((h, gen)), Some(t)) = (hot, &token) {

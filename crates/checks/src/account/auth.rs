@@ -177,35 +177,26 @@ impl Login<'_> {
 
     /// Client credentials with a secret.
     pub fn client_secret(&self, secret: &str) -> Result<String, AuthError> {
-        let url = self.endpoint("token");
-        let scope = format!("{}/.default", self.resource);
-        let (status, v) = self.post(
-            &url,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id),
-                ("client_secret", secret),
-                ("scope", &scope),
-            ],
-        )?;
-        Self::token_of(&url, status, &v)
+        self.client_credentials(&[("client_secret", secret)])
     }
 
     /// Client credentials with a certificate: a client assertion signed with its key.
     pub fn client_certificate(&self, cert: &super::jwt::SigningCert) -> Result<String, AuthError> {
+        let assertion = cert.assertion(self.client_id, &self.endpoint("token")).map_err(AuthError::Usage)?;
+        self.client_credentials(&[
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &assertion),
+        ])
+    }
+
+    /// The client credentials grant, the app proving itself with `proof`.
+    fn client_credentials(&self, proof: &[(&str, &str)]) -> Result<String, AuthError> {
         let url = self.endpoint("token");
-        let assertion = cert.assertion(self.client_id, &url).map_err(AuthError::Usage)?;
         let scope = format!("{}/.default", self.resource);
-        let (status, v) = self.post(
-            &url,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                ("client_assertion", &assertion),
-                ("scope", &scope),
-            ],
-        )?;
+        let mut form = vec![("grant_type", "client_credentials"), ("client_id", self.client_id)];
+        form.extend_from_slice(proof);
+        form.push(("scope", &scope));
+        let (status, v) = self.post(&url, &form)?;
         Self::token_of(&url, status, &v)
     }
 

@@ -370,23 +370,18 @@ fn conditions(policy: &Value) -> String {
     if !apps.is_empty() {
         parts.push(format!("apps {}", apps.join(", ")));
     }
-    let platforms = strings(&c["platforms"], "includePlatforms");
-    if !platforms.is_empty() {
-        let mut s = format!("platforms {}", platforms.join(", "));
-        let ex = strings(&c["platforms"], "excludePlatforms");
-        if !ex.is_empty() {
-            let _ = write!(s, " except {}", ex.join(", "));
+    for (what, include, exclude) in
+        [("platforms", "includePlatforms", "excludePlatforms"), ("locations", "includeLocations", "excludeLocations")]
+    {
+        let included = strings(&c[what], include);
+        if !included.is_empty() {
+            let mut s = format!("{what} {}", included.join(", "));
+            let ex = strings(&c[what], exclude);
+            if !ex.is_empty() {
+                let _ = write!(s, " except {}", ex.join(", "));
+            }
+            parts.push(s);
         }
-        parts.push(s);
-    }
-    let locations = strings(&c["locations"], "includeLocations");
-    if !locations.is_empty() {
-        let mut s = format!("locations {}", locations.join(", "));
-        let ex = strings(&c["locations"], "excludeLocations");
-        if !ex.is_empty() {
-            let _ = write!(s, " except {}", ex.join(", "));
-        }
-        parts.push(s);
     }
     let clients = strings(c, "clientAppTypes");
     if !clients.is_empty() {

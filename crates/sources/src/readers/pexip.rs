@@ -117,19 +117,23 @@ pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
         if !present[*first] || out.contains(code) {
             continue;
         }
-        let mut rest = line.as_str();
-        let all = pieces.iter().all(|p| match rest.find(p.as_str()) {
-            Some(at) => {
-                rest = &rest[at + p.len()..];
-                true
-            }
-            None => false,
-        });
-        if all {
+        if in_order(&line, pieces) {
             out.push(code.clone());
         }
     }
     out
+}
+
+/// Whether every piece of a message text appears in `line`, each after the one before.
+fn in_order(line: &str, pieces: &[String]) -> bool {
+    let mut rest = line;
+    pieces.iter().all(|p| match rest.find(p.as_str()) {
+        Some(at) => {
+            rest = &rest[at + p.len()..];
+            true
+        }
+        None => false,
+    })
 }
 
 /// `Key="value"` pairs (escaped quotes and backslashes undone; unquoted values up to a space).
@@ -363,15 +367,7 @@ mod tests {
         let line = fold(text);
         let mut out: Vec<Code> = Vec::new();
         for (pieces, code) in &patterns(kind).list {
-            let mut rest = line.as_str();
-            let all = pieces.iter().all(|p| match rest.find(p.as_str()) {
-                Some(at) => {
-                    rest = &rest[at + p.len()..];
-                    true
-                }
-                None => false,
-            });
-            if all && !out.contains(code) {
+            if in_order(&line, pieces) && !out.contains(code) {
                 out.push(code.clone());
             }
         }

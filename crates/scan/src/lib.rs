@@ -73,19 +73,27 @@ fn millis_since(started: Instant) -> u64 {
 /// Values of a record's fields that name someone or something ([`uctriage_report::redact::named_field`]),
 /// gathered while reading when the report is to be redacted: the redactor learns them before it
 /// redacts, so a display name or a room alias is replaced wherever the report quotes it.
-struct Learning<S> {
+struct Learning<'k, S> {
     inner: S,
     redact: bool,
     names: Vec<(&'static str, String)>,
     seen: std::collections::HashSet<String>,
+    /// Records to hand back beside the report, and how many at most.
+    keep: Option<&'k Keep<'k>>,
+    kept: Vec<Evidence>,
 }
 
 /// Named values kept per input; more are not learned (their fields are still redacted whole in
 /// `evidence --redact`, and patterns still apply).
 const NAMES_PER_INPUT: usize = 4096;
 
-impl<S: Sink> Sink for Learning<S> {
+impl<S: Sink> Sink for Learning<'_, S> {
     fn record(&mut self, e: Evidence) {
+        if let Some(keep) = self.keep {
+            if self.kept.len() < keep.most && (keep.wanted)(&e) {
+                self.kept.push(e.clone());
+            }
+        }
         if self.redact && self.names.len() < NAMES_PER_INPUT {
             for (k, v) in &e.fields {
                 let Some(kind) = uctriage_report::redact::named_field(k) else { continue };
@@ -117,25 +125,51 @@ pub fn scan(
     opts: &ScanOptions,
     progress: &mut dyn FnMut(&InputReport, u64),
 ) -> Result<ScanReport, ScanError> {
-    let (mut report, names) = scan_learning(sources, rules, opts, opts.redact, progress)?;
+    let (mut report, names, _) = scan_learning(sources, rules, opts, opts.redact, None, progress)?;
     if opts.redact {
         report.redact(&mut redactor(&names));
     }
     Ok(report)
 }
 
+/// Which records a reading hands back beside its report: those `wanted` says yes to, in input
+/// order, `most` at most.
+pub struct Keep<'a> {
+    pub wanted: &'a (dyn Fn(&Evidence) -> bool + Sync),
+    pub most: usize,
+}
+
+impl fmt::Debug for Keep<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keep").field("most", &self.most).finish_non_exhaustive()
+    }
+}
+
+/// What [`scan_whole_and_redacted`] gives.
+#[derive(Debug)]
+pub struct Scanned {
+    /// The report, not redacted.
+    pub whole: ScanReport,
+    /// The same report redacted as `--redact` gives it.
+    pub redacted: ScanReport,
+    /// The records [`Keep`] asked for.
+    pub kept: Vec<Evidence>,
+}
+
 /// [`scan`] once for two readers: the whole report, and the same report redacted as `--redact`
-/// gives it (the names learned while reading included), for a server that shows either.
+/// gives it (the names learned while reading included), for a server that shows either; and,
+/// from the same reading, the records `keep` asks for (the server files an upload's room records).
 pub fn scan_whole_and_redacted(
     sources: &[Source],
     rules: &RuleSet,
     opts: &ScanOptions,
+    keep: &Keep<'_>,
     progress: &mut dyn FnMut(&InputReport, u64),
-) -> Result<(ScanReport, ScanReport), ScanError> {
-    let (report, names) = scan_learning(sources, rules, opts, true, progress)?;
-    let mut redacted = report.clone();
+) -> Result<Scanned, ScanError> {
+    let (whole, names, kept) = scan_learning(sources, rules, opts, true, Some(keep), progress)?;
+    let mut redacted = whole.clone();
     redacted.redact(&mut redactor(&names));
-    Ok((report, redacted))
+    Ok(Scanned { whole, redacted, kept })
 }
 
 /// Values read from named fields, with the kind of name each is.
@@ -149,19 +183,22 @@ fn redactor(names: &[(&'static str, String)]) -> Redactor {
     r
 }
 
-/// The report, not redacted, and the named values read when `learn` is set.
+/// The report, not redacted, the named values read when `learn` is set, and the records `keep`
+/// asks for.
 fn scan_learning(
     sources: &[Source],
     rules: &RuleSet,
     opts: &ScanOptions,
     learn: bool,
+    keep: Option<&Keep<'_>>,
     progress: &mut dyn FnMut(&InputReport, u64),
-) -> Result<(ScanReport, LearnedNames), ScanError> {
+) -> Result<(ScanReport, LearnedNames, Vec<Evidence>), ScanError> {
     let started = Instant::now();
     let mut total = rules.collector();
     let mut inputs: Vec<InputReport> = Vec::new();
     let mut records = 0u64;
     let mut names = Vec::new();
+    let mut kept = Vec::new();
     let summary = uctriage_sources::read(
         sources,
         &opts.read,
@@ -170,10 +207,14 @@ fn scan_learning(
             redact: learn,
             names: Vec::new(),
             seen: std::collections::HashSet::new(),
+            keep,
+            kept: Vec::new(),
         },
         |report, learning| {
             total.merge(learning.inner);
             names.extend(learning.names);
+            let room = keep.map_or(0, |k| k.most.saturating_sub(kept.len()));
+            kept.extend(learning.kept.into_iter().take(room));
             records += report.records;
             progress(&report, records);
             inputs.push(report);
@@ -189,7 +230,7 @@ fn scan_learning(
         bytes: summary.bytes,
         elapsed_ms: millis_since(started),
     };
-    Ok((ScanReport::new(&inputs, &summary.warnings, diagnosis, stats), names))
+    Ok((ScanReport::new(&inputs, &summary.warnings, diagnosis, stats), names, kept))
 }
 
 /// The diagnosis of records already read (the server keeps records and judges a room's recent

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use uctriage_scan::{
-    diagnose_records, read_records, scan_whole_and_redacted, Evidence, InputReport, InputStatus, ScanOptions, Source,
+    diagnose_records, scan_whole_and_redacted, Evidence, InputReport, InputStatus, Keep, ScanOptions, Scanned, Source,
 };
 
 use crate::auth::{Caller, Role};
@@ -333,33 +333,30 @@ pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
         let rules = app.rules.clone();
         let name = row.name.clone();
         let scanned = tokio::task::spawn_blocking(move || {
-            let bytes_source = Source::Path(file.into());
-            // Redacted now, with the names read from the bundle: the dashboard's shareable view.
-            let report = scan_whole_and_redacted(
-                std::slice::from_ref(&bytes_source),
+            // One reading gives the report, its redacted form (the dashboard's shareable view,
+            // with the names read from the bundle) and the records to file under the room.
+            let wanted = |e: &Evidence| is_rooms_record(e) || !e.codes.is_empty();
+            let keep = Keep { wanted: &wanted, most: UPLOAD_RECORDS };
+            scan_whole_and_redacted(
+                &[Source::Path(file.into())],
                 &rules,
                 &ScanOptions::default(),
+                &keep,
                 &mut |_, _| {},
-            );
-            let mut kept = Vec::new();
-            if report.is_ok() {
-                read_records(&[bytes_source], &uctriage_scan::ReadOptions::default(), &mut |_, records| {
-                    for mut e in records {
-                        if kept.len() < UPLOAD_RECORDS && (is_rooms_record(&e) || !e.codes.is_empty()) {
-                            e.path = format!("{name}!{}", e.path.rsplit_once('!').map_or(e.path.as_str(), |(_, p)| p));
-                            kept.push(e);
-                        }
-                    }
-                });
-            }
-            (report, kept)
+            )
+            .map(|mut s| {
+                for e in &mut s.kept {
+                    e.path = format!("{name}!{}", e.path.rsplit_once('!').map_or(e.path.as_str(), |(_, p)| p));
+                }
+                s
+            })
         })
         .await
         .map_err(|e| e.to_string())?;
         let finished = app.clock.now_ms();
         match scanned {
-            (Ok((report, redacted)), records) => {
-                let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+            Ok(Scanned { whole, redacted, kept: records }) => {
+                let json = serde_json::to_string(&whole).map_err(|e| e.to_string())?;
                 let redacted = serde_json::to_string(&redacted).map_err(|e| e.to_string())?;
                 // An upload files its records as the uploader would: under the given room, or by
                 // the computer each record names.
@@ -383,7 +380,7 @@ pub async fn scan_queued(app: &Arc<App>) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            (Err(e), _) => {
+            Err(e) => {
                 app.store
                     .report_finish(&row.id, "failed", None, Some(&e.to_string()), finished)
                     .await

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use uctriage_scan::{
-    diagnose_records, read_records, scan, scan_whole_and_redacted, InputReport, InputStatus, ReadOptions, RuleSet,
-    ScanError, ScanOptions, ScanReport, Source,
+    diagnose_records, read_records, scan, scan_whole_and_redacted, InputReport, InputStatus, Keep, ReadOptions,
+    RuleSet, ScanError, ScanOptions, ScanReport, Scanned, Source,
 };
 
 fn sample() -> Source {
@@ -42,8 +42,17 @@ fn redact_option_redacts() {
     assert!(!json.contains("192.0.2.53"), "an address survived");
     assert!(json.contains("10.x.x."), "no address placeholder");
     // One reading for both: the whole report, and the one --redact gives (elapsed time aside).
-    let (whole, mut redacted) =
-        scan_whole_and_redacted(&[sample()], &rules, &ScanOptions::default(), &mut |_, _| {}).unwrap();
+    let rooms = |e: &uctriage_scan::Evidence| e.kind == "heartbeat";
+    let keep = Keep { wanted: &rooms, most: 3 };
+    let Scanned { whole, mut redacted, kept } =
+        scan_whole_and_redacted(&[sample()], &rules, &ScanOptions::default(), &keep, &mut |_, _| {}).unwrap();
+    // The records asked for come back from the same reading, in order, as many as asked.
+    let mut heartbeats = Vec::new();
+    read_records(&[sample()], &ReadOptions::default(), &mut |_, records| {
+        heartbeats.extend(records.into_iter().filter(|e| e.kind == "heartbeat"));
+    });
+    assert!(heartbeats.len() > 3, "the sample has more heartbeats than asked for");
+    assert_eq!(kept, heartbeats[..3]);
     assert!(whole.json().contains("192.0.2.53"));
     let mut alone: ScanReport = serde_json::from_str(&json).unwrap();
     alone.stats.elapsed_ms = 0;

@@ -1,11 +1,21 @@
 //! Containers: files, folders, standard input and zip archives (nested), flattened into units.
 //!
-//! Nothing is ever extracted to disk. Zip entry names are only names: `../x` and `C:\x` are shown,
-//! never followed. Guards stop zip bombs: a cap on entries, on total uncompressed bytes (counted as
-//! they are really read, not as the archive claims) for the run and for each input (its size times
-//! the highest ratio), on the compression ratio and on nesting; an archive whose entries overlap
-//! (many entries pointing at the same data) is refused before anything in it is read. Only regular
-//! files are opened in folders: FIFOs, sockets and devices are skipped with a warning.
+//! Nothing is ever extracted next to the input, and zip entry names are only names: `../x` and
+//! `C:\x` are shown, never followed. A zip inside a zip is copied, metered, to an anonymous
+//! temporary file (removed by the system when closed) and opened from there, never held in
+//! memory; so is a zip read from a stream (standard input, a FIFO), which must be seekable to be
+//! opened. Guards stop zip bombs, with one budget per input shared by every archive nested in it:
+//! a cap on entries, on total uncompressed bytes (declared, and counted as they are really read)
+//! and on the compression ratio, counted across levels (an entry's ratio times that of every
+//! archive it is nested in); plus a cap on nesting and on the run's total bytes. An archive whose
+//! entries overlap (many entries pointing at the same data) is refused before anything in it is
+//! read. Only regular files are opened in folders: FIFOs, sockets and devices are skipped with a
+//! warning.
+//!
+//! Standard input and a FIFO named on the command line are streams, read once: their format is
+//! detected from the first bytes, and the reader consumes the rest as it comes, as it would a
+//! file. Only a zip or an `.evtx` (whose readers need to seek) is first copied to a temporary
+//! file, up to [`Options::max_spool_bytes`](crate::Options::max_spool_bytes).
 //!
 //! An archive cut short (a download or copy that stopped) has no central directory: its entries
 //! are then found by their local headers, in order, and read up to the cut; the entry the cut
@@ -17,12 +27,12 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use uctriage_evidence::Warning;
 
-use crate::input::{read_full, Input};
+use crate::input::{read_full, Input, HEAD_LEN};
 use crate::{Options, Source};
 
 /// A seekable reader over a shared file, so that many threads can read one archive at once.
@@ -35,7 +45,10 @@ pub(crate) struct SharedFile {
 
 impl SharedFile {
     fn open(path: &Path) -> io::Result<Self> {
-        let file = File::open(path)?;
+        Self::from_file(File::open(path)?)
+    }
+
+    fn from_file(file: File) -> io::Result<Self> {
         let len = file.metadata()?.len();
         Ok(SharedFile { file: Arc::new(file), len, pos: 0 })
     }
@@ -71,7 +84,8 @@ impl Seek for SharedFile {
     }
 }
 
-/// The bytes of an archive: on disk, or in memory (a nested zip).
+/// The bytes of an archive: on disk (a file, or a temporary copy of a nested zip or of a stream),
+/// or in memory (bytes handed over as a [`Source::Bytes`]).
 #[derive(Debug, Clone)]
 pub(crate) enum ArchiveData {
     File(SharedFile),
@@ -103,6 +117,11 @@ type Archive = zip::ZipArchive<ArchiveData>;
 pub(crate) enum Origin {
     File(PathBuf),
     Memory(Arc<[u8]>),
+    /// A temporary copy: a nested `.zip` entry that is not a zip after all, or an `.evtx` read
+    /// from a stream.
+    Temp(SharedFile),
+    /// A stream read once, as it comes (standard input, a FIFO).
+    Stream(Stream),
     ZipEntry {
         archive: Archive,
         index: usize,
@@ -132,19 +151,70 @@ pub struct Unit {
     pub(crate) origin: Origin,
 }
 
-/// Shared budget of uncompressed bytes, spent as entries are really read.
+/// A stream handed to the one reader that reads it (its first bytes, already read for detection,
+/// and the rest), and how many bytes were read from it.
+#[derive(Clone)]
+pub(crate) struct Stream {
+    body: Arc<Mutex<Option<Box<dyn Read + Send>>>>,
+    read: Arc<AtomicU64>,
+}
+
+/// Counts the bytes read through it.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Unit {
+    /// The bytes read from a stream so far (its size is known only once it is read); `None`
+    /// for anything else.
+    pub(crate) fn stream_bytes(&self) -> Option<u64> {
+        match &self.origin {
+            Origin::Stream(s) => Some(s.read.load(Ordering::Relaxed)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stream")
+    }
+}
+
+/// A shared budget (of bytes, or of entries), spent as it is used.
 #[derive(Debug)]
 pub(crate) struct Budget {
     left: AtomicU64,
 }
 
 impl Budget {
-    pub(crate) fn new(bytes: u64) -> Arc<Self> {
-        Arc::new(Budget { left: AtomicU64::new(bytes) })
+    pub(crate) fn new(amount: u64) -> Arc<Self> {
+        Arc::new(Budget { left: AtomicU64::new(amount) })
     }
 
+    /// Spend `n`; false (and nothing spent) when less is left.
     fn spend(&self, n: u64) -> bool {
         self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n)).is_ok()
+    }
+
+    /// Give `n` back (spent and not used).
+    fn give_back(&self, n: u64) {
+        self.left.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Spend up to `n`; what was spent.
+    fn spend_up_to(&self, n: u64) -> u64 {
+        let before = self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l - l.min(n)));
+        before.unwrap_or(0).min(n)
     }
 }
 
@@ -185,12 +255,12 @@ pub(crate) fn collect(
     let mut units = Vec::new();
     for source in sources {
         match source {
-            Source::Stdin => add_stream(io::stdin().lock(), "-", "stdin", opts, budget, &mut units, warnings),
+            Source::Stdin => add_stream(Box::new(io::stdin()), "-", "stdin", opts, budget, &mut units, warnings),
             Source::Bytes { name, bytes } => {
                 // Named like a file: the name as given is the display path; detection sees it
                 // with forward slashes, as it sees the names of zip entries.
                 let detect_name = name.replace('\\', "/");
-                add_bytes(name, &detect_name, bytes.clone(), opts, budget, None, 0, &mut units, warnings);
+                add_bytes(name, &detect_name, bytes.clone(), opts, budget, &mut units, warnings);
             }
             Source::Path(p) => walk(p, &p.display().to_string(), true, opts, budget, &mut units, warnings),
         }
@@ -202,10 +272,12 @@ fn warn(path: &str, place: &str, message: impl Into<String>) -> Warning {
     Warning { path: path.to_owned(), place: place.to_owned(), message: message.into() }
 }
 
-/// A stream read once (standard input, a FIFO named on the command line): read up to the run's
-/// byte budget, then handled like a file called `name`.
+/// A stream read once (standard input, a FIFO named on the command line), handled like a file
+/// called `name`. Its format is told from its first bytes; the rest is read as it comes by that
+/// format's reader. A zip or an `.evtx` is first copied to a temporary file (their readers seek),
+/// up to [`Options::max_spool_bytes`](crate::Options::max_spool_bytes).
 fn add_stream(
-    stream: impl Read,
+    mut stream: Box<dyn Read + Send>,
     display: &str,
     name: &str,
     opts: &Options,
@@ -213,11 +285,77 @@ fn add_stream(
     units: &mut Vec<Unit>,
     w: &mut Vec<Warning>,
 ) {
-    let mut buf = Vec::new();
-    match stream.take(opts.max_total_bytes).read_to_end(&mut buf) {
-        Ok(_) => add_bytes(display, name, buf.into(), opts, budget, None, 0, units, w),
-        Err(e) => w.push(warn(display, "", format!("cannot read: {e}"))),
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    if let Err(e) = (&mut stream).take(HEAD_LEN as u64).read_to_end(&mut head) {
+        w.push(warn(display, "byte 0", format!("cannot read: {e}")));
+        return;
     }
+    let zip = is_zip(name, &head);
+    if zip || head.starts_with(EVTX_MAGIC) {
+        let what = if zip { "a zip archive" } else { "an .evtx file" };
+        let whole = io::Cursor::new(head).chain(stream);
+        let file = match spool(whole, opts.max_spool_bytes) {
+            Ok(f) => f,
+            Err(Spool::TooBig) => {
+                w.push(warn(
+                    display,
+                    &format!("byte {}", opts.max_spool_bytes),
+                    format!(
+                        "{what} read from a stream is first copied to a temporary file, up to {} bytes; this one is \
+                         larger, so it was not read (save it to a file and scan the file)",
+                        opts.max_spool_bytes
+                    ),
+                ));
+                return;
+            }
+            Err(Spool::Io(e)) => {
+                w.push(warn(display, "", format!("cannot copy {what} read from a stream to a temporary file: {e}")));
+                return;
+            }
+        };
+        if zip {
+            let budgets = Budgets::for_input(budget, file.len, opts);
+            add_archive(ArchiveData::File(file), display, opts, &budgets, 0, units, w);
+        } else {
+            units.push(Unit {
+                path: display.to_owned(),
+                name: name.to_owned(),
+                size: Some(file.len),
+                modified: None,
+                origin: Origin::Temp(file),
+            });
+        }
+        return;
+    }
+    let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(stream));
+    units.push(Unit {
+        path: display.to_owned(),
+        name: name.to_owned(),
+        size: None,
+        modified: None,
+        origin: Origin::Stream(Stream { body: Arc::new(Mutex::new(Some(whole))), read: Arc::default() }),
+    });
+}
+
+/// The first bytes of an `.evtx` file.
+const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+
+/// Why a copy to a temporary file failed.
+enum Spool {
+    /// Over the cap: nothing is kept.
+    TooBig,
+    Io(io::Error),
+}
+
+/// Copy `src` to an anonymous temporary file (the system removes it once it is closed), at most
+/// `cap` bytes.
+fn spool(src: impl Read, cap: u64) -> Result<SharedFile, Spool> {
+    let mut file = tempfile::tempfile().map_err(Spool::Io)?;
+    let copied = io::copy(&mut src.take(cap.saturating_add(1)), &mut file).map_err(Spool::Io)?;
+    if copied > cap {
+        return Err(Spool::TooBig);
+    }
+    SharedFile::from_file(file).map_err(Spool::Io)
 }
 
 /// What a file that is neither a regular file nor a folder is, for the warning that skips it.
@@ -291,7 +429,7 @@ fn walk(
     if !meta.is_file() {
         if named && is_fifo(meta.file_type()) {
             match File::open(path) {
-                Ok(f) => add_stream(f, display, &name, opts, budget, units, w),
+                Ok(f) => add_stream(Box::new(f), display, &name, opts, budget, units, w),
                 Err(e) => w.push(warn(display, "", format!("cannot open: {e}"))),
             }
         } else {
@@ -323,20 +461,64 @@ fn walk(
 /// The least an archive may spend, however small it is (see [`Budgets`]).
 const MIN_ARCHIVE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The budgets an archive's entries are read under: the run's, and the input's own (its size
-/// times the highest compression ratio, at least [`MIN_ARCHIVE_BYTES`]), shared by the archives
-/// nested in it, so that no input can make the run do more work than its size justifies.
+/// The budgets an archive's entries are read under: the run's, and the input's own, shared by
+/// every archive nested in it, so that no input can make the run do more work than its size
+/// justifies: uncompressed bytes (its size times the highest compression ratio, at least
+/// [`MIN_ARCHIVE_BYTES`]), both declared and really read; entries; and the compression ratio,
+/// counted across levels through `expansion`.
 #[derive(Debug, Clone)]
 pub(crate) struct Budgets {
     run: Arc<Budget>,
+    /// Uncompressed bytes really read from this input's archives, every level.
     input: Arc<Budget>,
     input_limit: u64,
+    /// Uncompressed bytes this input's archives declare, every level.
+    declared: Arc<Budget>,
+    /// Entries of this input's archives, every level.
+    entries: Arc<Budget>,
+    entry_limit: usize,
+    /// How many times the bytes of the archive at hand were already expanded: 1 for the input
+    /// itself; for a nested archive, its parent's times the ratio of its own entry (at least 1).
+    expansion: u64,
 }
 
 impl Budgets {
     fn for_input(run: &Arc<Budget>, archive_len: u64, opts: &Options) -> Self {
         let input_limit = archive_len.saturating_mul(opts.max_ratio).max(MIN_ARCHIVE_BYTES);
-        Budgets { run: run.clone(), input: Budget::new(input_limit), input_limit }
+        Budgets {
+            run: run.clone(),
+            input: Budget::new(input_limit),
+            input_limit,
+            declared: Budget::new(input_limit),
+            entries: Budget::new(opts.max_zip_entries as u64),
+            entry_limit: opts.max_zip_entries,
+            expansion: 1,
+        }
+    }
+
+    /// The budgets of an archive nested in this one, found in an entry of `size` bytes stored in
+    /// `compressed` bytes: the same budgets, its expansion multiplied by the entry's ratio.
+    fn nested(&self, size: u64, compressed: u64) -> Self {
+        let ratio = (size / compressed.max(1)).max(1);
+        Budgets { expansion: self.expansion.saturating_mul(ratio), ..self.clone() }
+    }
+
+    /// Why an entry of `size` bytes stored in `compressed` bytes is refused for its compression
+    /// ratio, counted across the levels of nesting; `None` when it is within the limit, or too
+    /// small to matter (1 MiB or less).
+    fn over_ratio(&self, size: u64, compressed: u64, max: u64) -> Option<String> {
+        let own = size / compressed.max(1);
+        let total = own.saturating_mul(self.expansion);
+        (size > 1024 * 1024 && total > max).then(|| {
+            if self.expansion > 1 {
+                format!(
+                    "compression ratio {total}:1 counting the archives it is nested in ({own}:1 in its own archive) \
+                     is over the limit of {max}:1 (possible zip bomb): skipped"
+                )
+            } else {
+                format!("compression ratio {own}:1 is over the limit of {max}:1 (possible zip bomb): skipped")
+            }
+        })
     }
 
     fn meter<R: Read>(&self, inner: R) -> Metered<R> {
@@ -344,21 +526,18 @@ impl Budgets {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn add_bytes(
     display: &str,
     name: &str,
     bytes: Arc<[u8]>,
     opts: &Options,
     budget: &Arc<Budget>,
-    parent: Option<&Budgets>,
-    depth: usize,
     units: &mut Vec<Unit>,
     w: &mut Vec<Warning>,
 ) {
     if is_zip(name, &bytes[..bytes.len().min(4)]) {
-        let budgets = parent.cloned().unwrap_or_else(|| Budgets::for_input(budget, bytes.len() as u64, opts));
-        add_archive(ArchiveData::Memory(io::Cursor::new(bytes)), display, opts, &budgets, depth, units, w);
+        let budgets = Budgets::for_input(budget, bytes.len() as u64, opts);
+        add_archive(ArchiveData::Memory(io::Cursor::new(bytes)), display, opts, &budgets, 0, units, w);
     } else {
         units.push(Unit {
             path: display.to_owned(),
@@ -367,6 +546,76 @@ fn add_bytes(
             modified: None,
             origin: Origin::Memory(bytes),
         });
+    }
+}
+
+/// A `.zip` entry of an archive at `depth`: copied, metered, to a temporary file (at most
+/// [`Options::max_spool_bytes`](crate::Options::max_spool_bytes)) and opened from there, under
+/// `budgets` (already [`Budgets::nested`]). Not opened past the depth limit; read as a plain
+/// entry when it is not a zip after all. `cut`: the entry's data is cut short (a salvaged
+/// archive, already warned of), so a read error ends the copy instead of failing it.
+#[allow(clippy::too_many_arguments)]
+fn add_nested(
+    entry: &mut dyn Read,
+    shown: &str,
+    name: &str,
+    modified: Option<Timestamp>,
+    cut: bool,
+    opts: &Options,
+    budgets: &Budgets,
+    depth: usize,
+    units: &mut Vec<Unit>,
+    w: &mut Vec<Warning>,
+) {
+    if depth + 1 > opts.max_zip_depth {
+        w.push(warn(shown, "", format!("zip nested deeper than {} levels: not opened", opts.max_zip_depth)));
+        return;
+    }
+    let cap = opts.max_spool_bytes.min(opts.max_entry_bytes);
+    let mut metered = budgets.meter(entry);
+    let copied = if cut { spool(UntilError(&mut metered), cap) } else { spool(&mut metered, cap) };
+    let file = match copied {
+        Ok(f) => f,
+        Err(Spool::TooBig) => {
+            w.push(warn(
+                shown,
+                "",
+                format!("nested archive larger than {cap} bytes uncompressed: not opened (extract it and scan it)"),
+            ));
+            return;
+        }
+        Err(Spool::Io(e)) => {
+            w.push(warn(shown, "", format!("cannot read nested archive: {e}")));
+            return;
+        }
+    };
+    let mut head = [0u8; 4];
+    let n = read_at(&file.file, &mut head, 0).unwrap_or(0);
+    if is_zip(name, &head[..n]) {
+        add_archive(ArchiveData::File(file), shown, opts, budgets, depth + 1, units, w);
+    } else {
+        units.push(Unit {
+            path: shown.to_owned(),
+            name: name.to_owned(),
+            size: Some(file.len),
+            modified,
+            origin: Origin::Temp(file),
+        });
+    }
+}
+
+/// A reader whose first error is its end: for data known to be cut short.
+struct UntilError<R>(R);
+
+impl<R: Read> Read for UntilError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(0),
+                ok => return ok,
+            }
+        }
     }
 }
 
@@ -422,17 +671,23 @@ fn add_archive(
         }
     };
     let count = archive.len();
-    if count > opts.max_zip_entries {
+    // The input's entry budget is shared with the archives nested in it.
+    let allowed = usize::try_from(budgets.entries.spend_up_to(count as u64)).unwrap_or(count);
+    if allowed < count {
         w.push(warn(
             display,
             "",
-            format!("{count} entries: only the first {} are read (zip entry limit)", opts.max_zip_entries),
+            format!(
+                "{count} entries: only the first {allowed} are read (zip entry limit: {} for this input, the \
+                 archives nested in it included)",
+                budgets.entry_limit
+            ),
         ));
     }
     // Every entry's place is checked against the others before any is read.
-    let mut entries = Vec::with_capacity(count.min(opts.max_zip_entries));
-    let mut ranges = Vec::with_capacity(entries.capacity());
-    for index in 0..count.min(opts.max_zip_entries) {
+    let mut entries = Vec::with_capacity(allowed);
+    let mut ranges = Vec::with_capacity(allowed);
+    for index in 0..allowed {
         match archive.by_index_raw(index) {
             Ok(f) => {
                 let start = f.header_start();
@@ -460,7 +715,6 @@ fn add_archive(
     }
     // An entry written without a date (the DOS epoch) takes the archive's latest.
     let latest = entries.iter().flatten().filter_map(|e| e.modified).max();
-    let mut declared = 0u64;
     for (index, entry) in entries.into_iter().enumerate() {
         let Some(EntryInfo { name, size, compressed, is_dir, encrypted, modified }) = entry else { continue };
         let modified = modified.or(latest);
@@ -476,25 +730,17 @@ fn add_archive(
             w.push(warn(&shown, "", format!("{size} bytes uncompressed: over the per-entry limit, skipped")));
             continue;
         }
-        if size > 1024 * 1024 && size / compressed.max(1) > opts.max_ratio {
-            w.push(warn(
-                &shown,
-                "",
-                format!(
-                    "compression ratio {}:1 is over the limit (possible zip bomb): skipped",
-                    size / compressed.max(1)
-                ),
-            ));
+        if let Some(why) = budgets.over_ratio(size, compressed, opts.max_ratio) {
+            w.push(warn(&shown, "", why));
             continue;
         }
-        declared = declared.saturating_add(size);
-        if declared > budgets.input_limit {
+        if !budgets.declared.spend(size) {
             w.push(warn(
                 display,
                 "",
                 format!(
-                    "entries from {} on are not read: together they would pass this input's limit of {} \
-                     uncompressed bytes ({} times its size, possible zip bomb)",
+                    "entries from {} on are not read: with what this input's archives declared before them, they \
+                     would pass this input's limit of {} uncompressed bytes ({} times its size, possible zip bomb)",
                     index + 1,
                     budgets.input_limit,
                     opts.max_ratio
@@ -502,14 +748,12 @@ fn add_archive(
             ));
             return;
         }
-        let nested = name.to_ascii_lowercase().ends_with(".zip");
-        if nested {
-            let mut buf = Vec::new();
-            let read = archive.by_index(index).and_then(|f| {
-                budgets.meter(f).take(opts.max_entry_bytes).read_to_end(&mut buf).map_err(zip::result::ZipError::Io)
-            });
-            match read {
-                Ok(_) => add_bytes(&shown, &name, buf.into(), opts, &budgets.run, Some(budgets), depth + 1, units, w),
+        if name.to_ascii_lowercase().ends_with(".zip") {
+            match archive.by_index(index) {
+                Ok(mut f) => {
+                    let nested = budgets.nested(size, compressed);
+                    add_nested(&mut f, &shown, &name, modified, false, opts, &nested, depth, units, w);
+                }
                 Err(e) => w.push(warn(&shown, "", format!("cannot read nested archive: {e}"))),
             }
             continue;
@@ -730,7 +974,11 @@ fn salvage(
              were found by their local headers and read up to the cut"
         ),
     ));
-    let entries = local_entries(&mut data, display, opts.max_zip_entries, w);
+    // The input's entry budget is shared with the archives nested in it: take what is left, give
+    // back what was not found.
+    let allowed = budgets.entries.spend_up_to(opts.max_zip_entries as u64);
+    let entries = local_entries(&mut data, display, usize::try_from(allowed).unwrap_or(usize::MAX), w);
+    budgets.entries.give_back(allowed.saturating_sub(entries.len() as u64));
     let latest = entries.iter().filter_map(|e| e.modified).max();
     for mut e in entries {
         e.modified = e.modified.or(latest);
@@ -758,36 +1006,21 @@ fn salvage(
                 w.push(warn(&shown, "", format!("{size} bytes uncompressed: over the per-entry limit, skipped")));
                 continue;
             }
-            if !e.cut && size > 1024 * 1024 && size / e.compressed.max(1) > opts.max_ratio {
-                w.push(warn(
-                    &shown,
-                    "",
-                    format!(
-                        "compression ratio {}:1 is over the limit (possible zip bomb): skipped",
-                        size / e.compressed.max(1)
-                    ),
-                ));
-                continue;
+            if !e.cut {
+                if let Some(why) = budgets.over_ratio(size, e.compressed, opts.max_ratio) {
+                    w.push(warn(&shown, "", why));
+                    continue;
+                }
             }
         }
         if e.name.to_ascii_lowercase().ends_with(".zip") {
-            let mut buf = Vec::new();
+            let nested = budgets.nested(e.size.unwrap_or(0), e.compressed);
             let read = with_local(&data, e.header_at, e.compressed, |f| {
-                budgets.meter(f).take(opts.max_entry_bytes).read_to_end(&mut buf)
+                add_nested(f, &shown, &e.name, e.modified, e.cut, opts, &nested, depth, units, w);
             });
-            match read {
-                Ok(Ok(_)) => {}
-                Ok(Err(_)) if e.cut => {}
-                Ok(Err(err)) => {
-                    w.push(warn(&shown, "", format!("cannot read nested archive: {err}")));
-                    continue;
-                }
-                Err(err) => {
-                    w.push(warn(&shown, "", format!("cannot read nested archive: {err}")));
-                    continue;
-                }
+            if let Err(err) = read {
+                w.push(warn(&shown, "", format!("cannot read nested archive: {err}")));
             }
-            add_bytes(&shown, &e.name, buf.into(), opts, &budgets.run, Some(budgets), depth + 1, units, w);
             continue;
         }
         units.push(Unit {
@@ -836,6 +1069,18 @@ pub(crate) fn open(unit: &Unit, opts: &Options) -> io::Result<Input> {
         }
         Origin::Memory(bytes) => {
             Input::new(unit.path.clone(), unit.name.clone(), Box::new(io::Cursor::new(bytes.clone())), unit.size)
+        }
+        Origin::Temp(file) => {
+            let mut file = file.clone();
+            file.seek(SeekFrom::Start(0))?;
+            let mut input = Input::new(unit.path.clone(), unit.name.clone(), Box::new(file), unit.size)?;
+            input.modified = unit.modified;
+            Ok(input)
+        }
+        Origin::Stream(Stream { body, read }) => {
+            let taken = body.lock().ok().and_then(|mut s| s.take());
+            let inner = taken.ok_or_else(|| io::Error::other("this stream was already read"))?;
+            Input::new(unit.path.clone(), unit.name.clone(), Box::new(Counted { inner, read: read.clone() }), None)
         }
         Origin::Salvaged { data, header_at, compressed, cut, budgets } => {
             let (data, at, compressed, cut, budgets) = (data.clone(), *header_at, *compressed, *cut, budgets.clone());

@@ -37,16 +37,23 @@ pub use source::Source;
 /// Limits and switches for reading.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Total uncompressed bytes read from archives across the whole run.
+    /// Total uncompressed bytes read from archives across the whole run. Each input also has its
+    /// own budget, shared by the archives nested in it: its size times `max_ratio` (at least
+    /// 16 MiB) of uncompressed bytes, and `max_zip_entries` entries.
     pub max_total_bytes: u64,
     /// Largest single zip entry read.
     pub max_entry_bytes: u64,
-    /// Most entries read from one archive.
+    /// Most zip entries read from one input, counting the archives nested in it.
     pub max_zip_entries: usize,
-    /// Highest compression ratio accepted for entries over 1 MiB.
+    /// Highest compression ratio accepted for entries over 1 MiB: an entry's own ratio times
+    /// that of every archive it is nested in.
     pub max_ratio: u64,
     /// Deepest nesting of zips inside zips.
     pub max_zip_depth: usize,
+    /// Largest temporary copy: of a zip nested in a zip (opened from the copy, never from
+    /// memory), or of a zip or `.evtx` read from a stream (standard input, a FIFO), whose readers
+    /// need to seek.
+    pub max_spool_bytes: u64,
     /// Force a reader by format name instead of detecting.
     pub format: Option<String>,
 }
@@ -59,6 +66,7 @@ impl Default for Options {
             max_zip_entries: 100_000,
             max_ratio: 200,
             max_zip_depth: 4,
+            max_spool_bytes: 4 * 1024 * 1024 * 1024,
             format: None,
         }
     }
@@ -151,6 +159,9 @@ fn read_unit<S: Sink>(unit: &Unit, opts: &Options, registry: &[Box<dyn Reader>],
     let outcome = catch_unwind(AssertUnwindSafe(|| reader.read(input, &mut emitter)));
     let (records, mut warnings) = emitter.finish();
     report.records = records;
+    if let Some(read) = unit.stream_bytes() {
+        report.bytes = read;
+    }
     if records == 0
         && warnings.is_empty()
         && outcome.as_ref().is_ok_and(Result::is_ok)

@@ -10,7 +10,9 @@ pub enum Source {
     /// given here is a stream (`scan <(zcat logs.gz)`), read once like standard input; FIFOs,
     /// sockets and devices found in a folder are skipped with a warning.
     Path(PathBuf),
-    /// Standard input, read once, whole (up to the run's byte budget), then handled like a file.
+    /// Standard input, read once and handled like a file: its format is told from its first
+    /// bytes and the rest is read as it comes (a zip or an `.evtx` is first copied to a temporary
+    /// file, up to [`Options::max_spool_bytes`](crate::Options::max_spool_bytes)).
     Stdin,
     /// Bytes in memory (an upload, the built-in sample), handled like a file called `name`: the
     /// name is the input's display path and helps detection; a zip is opened in memory, nested

@@ -1,5 +1,6 @@
 //! Containers: folders, zips (nested, hostile), stdin-like bytes, junk.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use uctriage_sources::{read_bytes, InputStatus, Options, Source};
@@ -164,4 +165,180 @@ fn an_archive_cannot_make_more_work_than_its_size_justifies() {
         "{:?}",
         summary.warnings
     );
+}
+
+/// Read `sources` with `opts`: the paths of the inputs read, and every warning (the run's and
+/// the inputs').
+fn read_with(sources: &[Source], opts: &Options) -> (Vec<String>, Vec<uctriage_sources::Warning>) {
+    let mut paths = Vec::new();
+    let mut warnings = Vec::new();
+    let summary = uctriage_sources::read(sources, opts, Vec::new, |r, _| {
+        paths.push(r.path.clone());
+        warnings.extend(r.warnings);
+    });
+    warnings.extend(summary.warnings);
+    (paths, warnings)
+}
+
+#[test]
+fn nested_archives_share_one_entry_budget() {
+    let logs: Vec<(String, Vec<u8>)> =
+        (0..6).map(|i| (format!("logs/{i}.log"), format!("line {i}: AADSTS50076\n").into_bytes())).collect();
+    let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        logs.iter().map(|(n, d)| (n.as_str(), d.as_slice(), zip::CompressionMethod::Deflated)).collect();
+    let inner = zip_of(&entries);
+    let mut outer_entries = entries.clone();
+    outer_entries.push(("inner.zip", &inner, zip::CompressionMethod::Stored));
+    let outer = zip_of(&outer_entries);
+    // Each archive alone is within a limit of 10 entries; together (13) they are not.
+    let opts = Options { max_zip_entries: 10, ..Options::default() };
+    let (alone, warnings) = read_with(&[Source::Bytes { name: "inner.zip".into(), bytes: inner.into() }], &opts);
+    assert_eq!((alone.len(), warnings.len()), (6, 0), "{warnings:?}");
+    let (paths, warnings) = read_with(&[Source::Bytes { name: "outer.zip".into(), bytes: outer.into() }], &opts);
+    // The outer archive spends 7 (its 6 logs and inner.zip), the nested one gets the 3 left.
+    assert_eq!(paths.len(), 9, "{paths:?}");
+    assert!(
+        warnings.iter().any(|w| w.path == "outer.zip!inner.zip"
+            && w.message.contains("only the first 3 are read")
+            && w.message.contains("nested in it included")),
+        "{warnings:?}"
+    );
+}
+
+/// About 2 MiB of log lines that deflate about 90:1 (within the ratio limit on their own) into
+/// less than the 32 KiB that deflate looks back over, so that copies of them deflate again.
+fn lines_100_to_1() -> Vec<u8> {
+    let mut x = 12_345u64;
+    let mut out = String::new();
+    for i in 0..45_000u32 {
+        if i.is_multiple_of(32) {
+            x = (x * 1_103_515_245 + 12_345) % (1 << 31);
+            let _ = writeln!(out, "2025-07-15 08:30:11 room01 beat {x:010} ok");
+        } else {
+            out.push_str("2025-07-15 08:30:11 room01 heartbeat ok ....\n");
+        }
+    }
+    out.into_bytes()
+}
+
+/// A nested bomb whose levels each pass the ratio limit: 8 logs at about 90:1 in a zip that
+/// the outer archive deflates about 8:1 (the copies repeat). Together each log is about 700:1.
+pub(crate) fn nested_ratio_bomb() -> (Vec<u8>, Vec<u8>) {
+    let leaf = lines_100_to_1();
+    let names: Vec<String> = (0..8).map(|i| format!("logs/{i}.log")).collect();
+    let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        names.iter().map(|n| (n.as_str(), &leaf[..], zip::CompressionMethod::Deflated)).collect();
+    let mid = zip_of(&entries);
+    let outer = zip_of(&[("mid.zip", &mid, zip::CompressionMethod::Deflated)]);
+    (mid, outer)
+}
+
+#[test]
+fn compression_ratio_is_counted_across_levels() {
+    let (mid, outer) = nested_ratio_bomb();
+    let opts = Options::default();
+    // Alone, the middle archive is read whole and quietly.
+    let (alone, warnings) = read_with(&[Source::Bytes { name: "mid.zip".into(), bytes: mid.into() }], &opts);
+    assert_eq!((alone.len(), warnings.len()), (8, 0), "{warnings:?}");
+    // Nested, none of its logs is read: each is refused for the ratio counted across levels.
+    let p = tmp("ratio-bomb.zip", &outer);
+    let (paths, warnings) = read_with(&[Source::Path(p)], &opts);
+    assert!(paths.is_empty(), "{paths:?}");
+    let refused = warnings
+        .iter()
+        .filter(|w| w.path.contains("ratio-bomb.zip!mid.zip!logs/"))
+        .filter(|w| w.message.contains("compression ratio") && w.message.contains("counting the archives"))
+        .count();
+    assert_eq!(refused, 8, "{warnings:?}");
+}
+
+#[test]
+fn nested_zip_over_the_temporary_copy_limit_is_not_opened() {
+    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let inner = zip_of(&[
+        ("noise.bin", &noise, zip::CompressionMethod::Stored),
+        ("a.log", b"AADSTS50076", zip::CompressionMethod::Stored),
+    ]);
+    let outer = zip_of(&[
+        ("inner.zip", &inner, zip::CompressionMethod::Stored),
+        ("b.log", b"AADSTS50126", zip::CompressionMethod::Stored),
+    ]);
+    let opts = Options { max_spool_bytes: 100_000, ..Options::default() };
+    let (paths, warnings) = read_with(&[Source::Bytes { name: "outer.zip".into(), bytes: outer.into() }], &opts);
+    assert_eq!(paths, ["outer.zip!b.log"]);
+    assert!(
+        warnings.iter().any(|w| w.path == "outer.zip!inner.zip" && w.message.contains("larger than 100000 bytes")),
+        "{warnings:?}"
+    );
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs").success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Write `bytes` into the FIFO at `path` from a thread (the write end opens once a reader does).
+fn feed(path: &std::path::Path, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        // A reader that stops early closes the pipe: the write then fails, which is fine here.
+        let _ = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| f.write_all(&bytes));
+    })
+}
+
+#[test]
+fn a_zip_read_from_a_stream_is_copied_to_a_temporary_file_within_a_limit() {
+    let dir = std::env::temp_dir().join(format!("uctriage-test-{}-stream-zip", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("bundle");
+    let inner = zip_of(&[("Logs.txt", b"x AADSTS50126 y", zip::CompressionMethod::Deflated)]);
+    let bundle = zip_of(&[
+        ("a.log", b"0xCAA70004", zip::CompressionMethod::Deflated),
+        ("inner.zip", &inner, zip::CompressionMethod::Stored),
+    ]);
+    mkfifo(&fifo);
+    let writer = feed(&fifo, bundle.clone());
+    let (paths, warnings) = read_with(&[Source::Path(fifo.clone())], &Options::default());
+    writer.join().unwrap();
+    let shown = fifo.display().to_string();
+    assert_eq!(paths, [format!("{shown}!a.log"), format!("{shown}!inner.zip!Logs.txt")], "{warnings:?}");
+    // Over the limit: a warning naming the stream and the place, nothing read.
+    mkfifo(&fifo);
+    let writer = feed(&fifo, bundle);
+    let opts = Options { max_spool_bytes: 100, ..Options::default() };
+    let (paths, warnings) = read_with(&[Source::Path(fifo.clone())], &opts);
+    writer.join().unwrap();
+    assert!(paths.is_empty(), "{paths:?}");
+    assert!(
+        warnings.iter().any(|w| w.path == shown
+            && w.place == "byte 100"
+            && w.message.contains("zip archive read from a stream")
+            && w.message.contains("save it to a file")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_log_read_from_a_stream_gives_what_the_file_gives() {
+    let dir = std::env::temp_dir().join(format!("uctriage-test-{}-stream-log", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = crate::fixture("teams-log/rooms/App/Microsoft/Teams/Logs.txt");
+    let bytes = std::fs::read(&log).unwrap().repeat(3000);
+    let from_file_len = bytes.len() as u64;
+    let file = dir.join("Logs.txt");
+    std::fs::write(&file, &bytes).unwrap();
+    let fifo = dir.join("Logs-pipe.txt");
+    mkfifo(&fifo);
+    let writer = feed(&fifo, bytes);
+    let (_, from_file) = read_paths(&[file]);
+    let (reports, from_stream) = read_paths(&[fifo]);
+    writer.join().unwrap();
+    assert_eq!(reports[0].format, "teams-log");
+    assert_eq!(reports[0].bytes, from_file_len, "the bytes read from the stream");
+    assert_eq!(from_stream.len(), from_file.len());
+    let strip = |records: &[uctriage_sources::Evidence]| -> Vec<String> {
+        records.iter().map(|e| format!("{:?} {:?} {}", e.time, e.codes, e.location)).collect()
+    };
+    assert_eq!(strip(&from_stream), strip(&from_file));
 }

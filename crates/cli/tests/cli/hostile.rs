@@ -1,6 +1,7 @@
 //! Hostile inputs (issue 13, part 4): special files, overlapping zip entries, terminal escapes,
 //! warnings in every format. Every test here is bounded in time: a hang fails, it never blocks.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -241,4 +242,258 @@ fn every_format_carries_the_run_warnings() {
             assert!(out.contains(path) && out.contains(message), "{format} lacks {w:?}:\n{out}");
         }
     }
+}
+
+/// What a run measured by [`run_measured`] gave.
+#[derive(Debug)]
+struct Measured {
+    code: i32,
+    out: String,
+    err: String,
+    /// Peak resident set size, in MB, as `wait4` reports it.
+    peak_mb: u64,
+    took: Duration,
+}
+
+/// Run the binary under GNU time (`/usr/bin/time -f %M`, the peak RSS that `wait4` reports),
+/// in a process group of its own that is killed after `limit`. `stdin`: a file whose bytes are
+/// written into a pipe, as `cat file | uctriage scan -` does.
+fn run_measured(args: &[&str], stdin: Option<&Path>, limit: Duration) -> Measured {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let time = Path::new("/usr/bin/time");
+    assert!(time.exists(), "the memory bounds are measured with GNU time: install it (package `time`)");
+    let rss = std::env::temp_dir().join(format!("uctriage-rss-{}-{}", std::process::id(), args.join("_").len()));
+    let rss =
+        rss.with_extension(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), ""));
+    let started = std::time::Instant::now();
+    let mut child = Command::new(time)
+        .args(["-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(assert_cmd::cargo::cargo_bin("uctriage"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("GNU time runs");
+    let feeder = stdin.map(|p| {
+        let (mut pipe, mut file) = (child.stdin.take().unwrap(), std::fs::File::open(p).unwrap());
+        // The scan may stop reading early (a broken pipe is then fine).
+        std::thread::spawn(move || drop(std::io::copy(&mut file, &mut pipe)))
+    });
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let (out, err) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > limit {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.wait();
+            panic!("killed after {limit:?}: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    if let Some(f) = feeder {
+        f.join().unwrap();
+    }
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    // GNU time writes "Command exited with non-zero status N" before the figure.
+    let report = std::fs::read_to_string(&rss).unwrap_or_default();
+    let _ = std::fs::remove_file(&rss);
+    let kb: u64 = report.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{report}"));
+    Measured { code: status.code().expect("exited"), out, err, peak_mb: kb / 1024, took }
+}
+
+/// The peak RSS of a scan that reads next to nothing, in MB: the baseline the bounds below add to.
+fn baseline_mb() -> u64 {
+    static BASELINE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASELINE.get_or_init(|| {
+        let d = dir("baseline");
+        std::fs::write(d.join("a.log"), LOG).unwrap();
+        run_measured(&["scan", "--format", "json", d.to_str().unwrap()], None, LIMIT).peak_mb
+    })
+}
+
+/// A zip of `entries`, written with the zip crate.
+fn zip_of(entries: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data, method) in entries {
+        z.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(*method).large_file(true))
+            .unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// `len` bytes that do not compress and are no log: each input of them is skipped after its
+/// first bytes, so that the tests below measure the containers, not a reader.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+const STORED: zip::CompressionMethod = zip::CompressionMethod::Stored;
+const DEFLATED: zip::CompressionMethod = zip::CompressionMethod::Deflated;
+
+/// Peak RSS over the baseline that a scan of nested archives may take: their bytes go to
+/// temporary files, so what is left is the readers' buffers and the channels between threads.
+/// Measured on a debug build: baseline 60-70 MB, these scans about 10 MB over it.
+const NESTED_RSS_MB: u64 = 60;
+
+#[test]
+fn nested_bomb_whose_levels_pass_alone_is_stopped_by_the_shared_budget() {
+    // 8 logs that deflate about 90:1 into less than deflate's 32 KiB window, in a zip that the
+    // outer archive then deflates about 8:1 (the copies repeat): each level is within the 200:1
+    // limit, together each log is about 700:1, and the 16 MiB of logs come from about 40 KB.
+    let mut lines = String::new();
+    let mut x = 12_345u64;
+    for i in 0..45_000u32 {
+        if i.is_multiple_of(32) {
+            x = (x * 1_103_515_245 + 12_345) % (1 << 31);
+            let _ = writeln!(lines, "2025-07-15 08:30:11 room01 sign-in failed: AADSTS50126 {x:010}");
+        } else {
+            lines.push_str("2025-07-15 08:30:11 room01 heartbeat ok ....\n");
+        }
+    }
+    let names: Vec<String> = (0..8).map(|i| format!("logs/{i}.log")).collect();
+    let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        names.iter().map(|n| (n.as_str(), lines.as_bytes(), DEFLATED)).collect();
+    let mid = zip_of(&entries);
+    let d = dir("nested-bomb");
+    // (The sources tests show that the middle level alone is read whole and quietly.)
+    std::fs::write(d.join("bomb.zip"), zip_of(&[("mid.zip", &mid, DEFLATED)])).unwrap();
+    std::fs::write(d.join("a.log"), LOG).unwrap();
+    // Nested, none of its logs is read, each refused naming the ratio across levels.
+    let m = run_measured(&["scan", "--format", "json", d.to_str().unwrap()], None, LIMIT);
+    let v: serde_json::Value = serde_json::from_str(&m.out).unwrap_or_else(|e| panic!("{e}: {m:?}"));
+    assert_eq!(v["stats"]["files"], 1, "only a.log is read: {v}");
+    let warnings: Vec<&str> = v["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str()).collect();
+    let refused =
+        warnings.iter().filter(|w| w.contains("bomb.zip!mid.zip!logs/") && w.contains("counting the archives"));
+    assert_eq!(refused.count(), 8, "{warnings:#?}");
+    assert!(m.took < Duration::from_secs(10), "took {:?}", m.took);
+    assert!(m.peak_mb < baseline_mb() + NESTED_RSS_MB, "peak RSS {} MB (baseline {})", m.peak_mb, baseline_mb());
+}
+
+#[test]
+fn nested_zip_bigger_than_memory_would_like_is_read_from_a_temporary_file() {
+    // 200 MB of nested archive (four entries of noise and a log), stored in a stored zip.
+    let chunks: Vec<Vec<u8>> = (0..4).map(|i| noise(50 * 1024 * 1024, 77 + i)).collect();
+    let names: Vec<String> = (0..4).map(|i| format!("dump{i}.bin")).collect();
+    let mut entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
+        names.iter().zip(&chunks).map(|(n, c)| (n.as_str(), c.as_slice(), STORED)).collect();
+    entries.push(("Logs.txt", LOG.as_bytes(), DEFLATED));
+    let big = zip_of(&entries);
+    drop(chunks);
+    let d = dir("nested-big");
+    std::fs::write(d.join("bundle.zip"), zip_of(&[("big.zip", &big, STORED)])).unwrap();
+    drop(big);
+    let m = run_measured(&["scan", "--format", "json", d.join("bundle.zip").to_str().unwrap()], None, LIMIT * 2);
+    assert_eq!(m.code, 1, "{m:?}");
+    let v: serde_json::Value = serde_json::from_str(&m.out).unwrap();
+    assert_eq!(v["findings"][0]["codes"][0], "AADSTS50126", "{}", m.out);
+    assert_eq!(v["stats"]["files"], 5, "{}", m.out);
+    assert!(m.peak_mb < baseline_mb() + NESTED_RSS_MB, "peak RSS {} MB (baseline {})", m.peak_mb, baseline_mb());
+}
+
+#[test]
+fn deep_nesting_stops_at_the_depth_limit_and_holds_no_level_in_memory() {
+    // Seven levels below the outer archive, each with 12 MB of noise, a log naming its level, and
+    // the next level: holding the levels that are opened would take about 240 MB.
+    let mut level = zip_of(&[("level7.log", b"2025-07-15 08:30:11 level 7 AADSTS50126\n", DEFLATED)]);
+    for depth in (0..7).rev() {
+        let log = format!("2025-07-15 08:30:11 level {depth} AADSTS50126\n");
+        let (log_name, next_name) = (format!("level{depth}.log"), format!("level{}.zip", depth + 1));
+        let pad = noise(12 * 1024 * 1024, depth + 1);
+        level =
+            zip_of(&[("pad.bin", &pad, STORED), (&log_name, log.as_bytes(), DEFLATED), (&next_name, &level, STORED)]);
+    }
+    let d = dir("deep");
+    std::fs::write(d.join("deep.zip"), &level).unwrap();
+    drop(level);
+    let m = run_measured(&["evidence", d.join("deep.zip").to_str().unwrap()], None, LIMIT * 2);
+    assert_eq!(m.code, 0, "{m:?}");
+    // The outer archive is depth 0; levels 1 to 4 are opened, the fifth is not.
+    let levels: Vec<String> = m
+        .out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["excerpt"].as_str().unwrap().to_owned())
+        .map(|e| e.split("level ").nth(1).unwrap()[..1].to_owned())
+        .collect();
+    assert_eq!(levels, ["0", "1", "2", "3", "4"], "{}", m.out);
+    assert!(m.err.contains("level5.zip") && m.err.contains("nested deeper than 4 levels"), "{}", m.err);
+    assert!(m.peak_mb < baseline_mb() + NESTED_RSS_MB, "peak RSS {} MB (baseline {})", m.peak_mb, baseline_mb());
+}
+
+/// Peak RSS allowed to a scan of a large log piped to standard input. Measured on a debug build
+/// with 210 MB of Teams Rooms log: 69 MB read by path; 595 MB through a pipe when standard input
+/// was read whole, 70 MB now that it is streamed.
+const STDIN_RSS_MB: u64 = 150;
+
+#[test]
+fn a_large_log_piped_to_stdin_is_streamed_and_gives_what_the_file_gives() {
+    use std::io::BufWriter;
+    let d = dir("stdin-big");
+    let path = d.join("Logs.txt");
+    let mut f = BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut written = 0usize;
+    let mut i = 0u64;
+    while written < 210 * 1024 * 1024 {
+        let s = i % 86_400;
+        let when = format!(
+            "Tue Jul 15 2025 {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time) <5312> --",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        let line = if i.is_multiple_of(5000) {
+            format!("{when} error -- SkypeRegistration: registration failed: errorCode: FailedAuthentication, errorStep: get_skype_license, errorState: licenseError\n")
+        } else if i.is_multiple_of(7777) {
+            format!("{when} warning -- AuthenticationService: sign-in failed: AADSTS50126 for room01\n")
+        } else {
+            format!("{when} info -- Rigel: page rendered, frame {i} in 16 ms\n")
+        };
+        f.write_all(line.as_bytes()).unwrap();
+        written += line.len();
+        i += 1;
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+    let file = path.to_str().unwrap().to_owned();
+    // Both at once: each is a minute or more on a debug build.
+    let by_path = std::thread::spawn(move || run_measured(&["scan", "--format", "json", &file], None, LIMIT * 30));
+    let piped = run_measured(&["scan", "--format", "json", "-"], Some(&path), LIMIT * 30);
+    let by_path = by_path.join().unwrap();
+    assert_eq!((piped.code, by_path.code), (1, 1), "{}\n{}", piped.err, by_path.err);
+    assert!(
+        piped.peak_mb < STDIN_RSS_MB,
+        "peak RSS {} MB reading stdin (by path: {} MB)",
+        piped.peak_mb,
+        by_path.peak_mb
+    );
+    let (p, f): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&piped.out).unwrap(), serde_json::from_str(&by_path.out).unwrap());
+    assert_eq!(p["inputs"][0]["path"], "-");
+    assert_eq!((&p["stats"]["records"], &p["stats"]["bytes"]), (&f["stats"]["records"], &f["stats"]["bytes"]));
+    assert!(p["findings"].as_array().is_some_and(|a| !a.is_empty()), "{}", piped.out);
+    let findings = |v: &serde_json::Value| v["findings"].to_string().replace(path.to_str().unwrap(), "-");
+    assert_eq!(findings(&p), findings(&f));
 }

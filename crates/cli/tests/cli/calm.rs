@@ -113,3 +113,33 @@ fn two_bundles_whose_rooms_share_a_device_name_stay_two_rooms() {
         }
     }
 }
+
+#[test]
+fn an_sbc_log_of_options_told_one_line_each_is_a_healthy_trunk_that_says_what_was_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    for i in 0..12 {
+        let proxy = ["sip.pstnhub.microsoft.com", "sip2.pstnhub.microsoft.com"][i % 2];
+        let _ = writeln!(log, "2025-07-15 09:{:02}:00.120 [SIP] Sending OPTIONS to {proxy}:5061", 20 + i);
+        let _ = writeln!(log, "2025-07-15 09:{:02}:00.201 [SIP] Received SIP/2.0 200 OK from {proxy}:5061", 20 + i);
+    }
+    let path = dir.path().join("sbc.log");
+    std::fs::write(&path, &log).unwrap();
+    let (code, v) = run_json(&["scan", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["verdict"], "healthy");
+    assert!(
+        v["warnings"].as_array().is_none_or(Vec::is_empty) && v["inputs"][0]["warnings"] == serde_json::json!([]),
+        "{v}"
+    );
+    let line = "12 SIP OPTIONS from the SBC to the Teams SIP proxies, all answered 200 OK by \
+                sip.pstnhub.microsoft.com, sip2.pstnhub.microsoft.com";
+    let checked: Vec<&str> = v["checked"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    assert!(checked.contains(&line), "{checked:?}");
+    // A proxy that answers 503 is a problem, not a healthy trunk.
+    let failing = log.replacen("SIP/2.0 200 OK", "SIP/2.0 503 Service Unavailable", 3);
+    std::fs::write(&path, failing).unwrap();
+    let (code, v) = run_json(&["scan", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["findings"][0]["rule"], "dr.options.rejected", "{v}");
+}

@@ -354,7 +354,7 @@ impl Reader for SbcSyslog {
             if banner(line).is_some() {
                 banners += 1;
             }
-            if sip::find_start(line).is_some() {
+            if sip::find_start(line).is_some() || sip::line_event(line).is_some() {
                 sip_lines += 1;
             }
         }
@@ -379,12 +379,20 @@ impl Reader for SbcSyslog {
         let mut last_key: Option<String> = None;
         let mut last_time: Option<Timestamp> = None;
         let mut order = 0u64;
+        let mut asked = Asked::default();
         while let Some(info) = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))? {
             let n = info.number;
             if info.truncated {
                 out.warn(format!("line {n}"), "line longer than 1 MiB: the rest of it was skipped");
             }
             let Some(mut p) = prefix(&line, years.year) else {
+                if let Some(ev) = sip::line_event(&line) {
+                    if let Some(k) = last_key.take() {
+                        flush(out, &mut open, &k);
+                    }
+                    emit_line_event(out, &ev, n, last_time, None, line.trim(), &mut asked);
+                    continue;
+                }
                 // A physical line of its own: the next line of a multi-line message.
                 if let Some(k) = &last_key {
                     if let Some(pending) = open.get_mut(k) {
@@ -471,6 +479,14 @@ impl Reader for SbcSyslog {
                 last_key = Some(key);
                 continue;
             }
+            // A message told in one line of prose ("Sending OPTIONS to …"): an event of its own,
+            // not the start of a message to frame (unless it continues a session's message).
+            if session.is_none() || !open.contains_key(&key) {
+                if let Some(ev) = sip::line_event(&body) {
+                    emit_line_event(out, &ev, n, stamp, p.host, body.trim(), &mut asked);
+                    continue;
+                }
+            }
             if let Some(pending) = open.get_mut(&key) {
                 // The next fragment of a message split over several syslog lines: its text
                 // follows the tags.
@@ -512,6 +528,84 @@ impl Reader for SbcSyslog {
         }
         Ok(())
     }
+}
+
+/// The method of the last request told in one line to or from each peer host (`Sending OPTIONS
+/// to …`), so that the answer told in the next line (`Received 200 OK from …`) says what it
+/// answers. Bounded: it is cleared when it grows past [`MAX_OPEN`] hosts.
+#[derive(Debug, Default)]
+struct Asked {
+    /// (peer host, sent by the SBC) → method.
+    last: HashMap<(String, bool), String>,
+}
+
+impl Asked {
+    fn host(peer: &str) -> String {
+        peer.split(':').next().unwrap_or(peer).to_owned()
+    }
+
+    fn ask(&mut self, peer: &str, sent: bool, method: &str) {
+        if self.last.len() >= MAX_OPEN {
+            self.last.clear();
+        }
+        self.last.insert((Self::host(peer), sent), method.to_owned());
+    }
+
+    /// The method of the request a response answers: one the other side sent to this peer.
+    fn answered(&self, peer: &str, response_sent: bool) -> Option<&str> {
+        self.last.get(&(Self::host(peer), !response_sent)).map(String::as_str)
+    }
+}
+
+/// Emit a message told in one line of prose as a SIP record: a request with its method and its
+/// target (`request_uri` and `to`, or `from` when it came from the peer), a response with its
+/// status and the method it answers (named on the line, or that of the last request told to or
+/// from the same host). The fields are those of a framed message, so the rules read both alike.
+fn emit_line_event(
+    out: &mut Emitter<'_>,
+    ev: &sip::LineEvent,
+    n: u64,
+    time: Option<Timestamp>,
+    host: Option<&str>,
+    text: &str,
+    asked: &mut Asked,
+) {
+    let mut e = out.evidence(format!("line {n}"));
+    e.source = "sbc-syslog".into();
+    e.kind = "sip".into();
+    e.time = time;
+    e.field("direction", if ev.sent { "outgoing" } else { "incoming" });
+    if let Some(h) = host {
+        e.field("sbc_host", h);
+    }
+    let peer = format!("<sip:{}>", ev.peer);
+    match &ev.start {
+        sip::Start::Request { method, uri } => {
+            e.field("method", method.as_str());
+            e.field("cseq_method", method.as_str());
+            if ev.sent {
+                e.field("request_uri", uri.as_str());
+                e.field("to", peer);
+            } else {
+                e.field("from", peer);
+            }
+            asked.ask(&ev.peer, ev.sent, method);
+        }
+        sip::Start::Response { status, reason } => {
+            e.field("status", *status);
+            e.field("reason_phrase", reason.as_str());
+            // The peer answered a request sent to it (it is the To), or was answered (the From).
+            e.field(if ev.sent { "from" } else { "to" }, peer);
+            if let Some(m) = ev.answers.as_deref().or_else(|| asked.answered(&ev.peer, ev.sent)) {
+                e.field("cseq_method", m);
+            }
+            if *status >= 400 {
+                e.add_code(uctriage_evidence::Code::Sip(*status));
+            }
+        }
+    }
+    e.set_excerpt(text);
+    out.emit(e);
 }
 
 /// A request start line right after an escaped line end (`…#012INVITE sip:… SIP/2.0#012…`).

@@ -98,6 +98,103 @@ pub fn start_line(line: &str) -> Option<Start> {
     Some(Start::Request { method: method.to_owned(), uri: uri.to_owned() })
 }
 
+/// The SIP methods a one-line event may name (RFC 3261 and its extensions).
+const METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "INFO",
+    "PRACK",
+    "UPDATE",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+];
+
+/// A SIP message told in one line of prose, with no message to frame: what SBCs and monitoring
+/// tools write as `Sending OPTIONS to sip.pstnhub.microsoft.com:5061`, `Received 200 OK from
+/// sip.pstnhub.microsoft.com` or `Received SIP/2.0 503 Service Unavailable from …`. A start line
+/// in such a line is not the start of a message: no headers follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEvent {
+    /// Sent by the writer of the log (`Sending`, `Sent`), else received.
+    pub sent: bool,
+    /// The request's method and the peer as a URI (`sip:host:port`), or the response's status
+    /// and reason phrase.
+    pub start: Start,
+    /// The peer's host (and port) as written, lower-cased: where it went, or where it came from.
+    pub peer: String,
+    /// The method a response answers, when the line names it (`200 OK for OPTIONS`).
+    pub answers: Option<String>,
+}
+
+/// Read a line as a [`LineEvent`]: a verb (`Sending`, `Sent`, `Received`, `Receiving`, `Got`),
+/// then a method (`OPTIONS`) or a status (`200 OK`, `SIP/2.0 503 Service Unavailable`), then the
+/// peer after `to` or `from`. `None` for anything else, a line holding a message's line ends
+/// (`#012` or a newline) included.
+pub fn line_event(line: &str) -> Option<LineEvent> {
+    if line.len() > 1024 || line.contains('\n') || line.contains("#012") {
+        return None;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let verb_at = words.iter().position(|w| {
+        let w = w.trim_end_matches(':');
+        ["sending", "sent", "send", "received", "receiving", "recv", "got"].iter().any(|v| w.eq_ignore_ascii_case(v))
+    })?;
+    let sent = words[verb_at].get(..2).is_some_and(|v| v.eq_ignore_ascii_case("se"));
+    let mut rest = &words[verb_at + 1..];
+    if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("SIP/2.0")) {
+        rest = &rest[1..];
+    }
+    let first = *rest.first()?;
+    let status = first.parse::<u16>().ok().filter(|s| (100..700).contains(s) && first.len() == 3);
+    // The peer: the first host named after `to` or `from` (a reason phrase may hold a `to`).
+    let (peer_at, peer) = rest.windows(2).enumerate().skip(1).find_map(|(i, pair)| {
+        let by = pair[0].eq_ignore_ascii_case("to") || pair[0].eq_ignore_ascii_case("from");
+        by.then(|| peer_host(pair[1])).flatten().map(|p| (i, p))
+    })?;
+    let start = if let Some(status) = status {
+        let reason = rest[1..peer_at].join(" ");
+        let reason = reason.trim_end_matches([',', ';', ':']).to_owned();
+        Start::Response { status, reason }
+    } else {
+        let method = first.trim_end_matches([',', ':']);
+        if !METHODS.contains(&method) {
+            return None;
+        }
+        Start::Request { method: method.to_owned(), uri: format!("sip:{peer}") }
+    };
+    let answers = match start {
+        Start::Response { .. } => rest
+            .iter()
+            .skip(1)
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphabetic()))
+            .find_map(|w| METHODS.iter().find(|m| **m == w).map(|m| (*m).to_owned())),
+        Start::Request { .. } => None,
+    };
+    Some(LineEvent { sent, start, peer, answers })
+}
+
+/// The host (and port) in a word naming a peer: `sip.pstnhub.microsoft.com:5061`,
+/// `<sip:sip.pstnhub.microsoft.com:5061;transport=tls>`, `52.114.14.70:5061,`.
+fn peer_host(word: &str) -> Option<String> {
+    let w = word.trim_matches(|c: char| matches!(c, '<' | '>' | '(' | ')' | '"' | '\'' | ',' | '.' | ';'));
+    let w = w.strip_prefix("sips:").or_else(|| w.strip_prefix("sip:")).unwrap_or(w);
+    let w = w.rsplit_once('@').map_or(w, |(_, h)| h);
+    let w = w.split([';', '>', '?']).next().unwrap_or("");
+    let host = w.split(':').next().unwrap_or("");
+    let looks = host.len() >= 3
+        && host.contains('.')
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && w.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    looks.then(|| w.to_ascii_lowercase())
+}
+
 /// Where a start line begins inside `line`: at its start, or after a prefix such as a time stamp
 /// or `msg = ` (the start line then runs to the end of the line).
 pub fn find_start(line: &str) -> Option<usize> {
@@ -695,6 +792,34 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_told_in_one_line() {
+        let ev = line_event("2025-07-15 08:30:11 Sending OPTIONS to sip.pstnhub.microsoft.com:5061").unwrap();
+        assert!(ev.sent);
+        assert_eq!(ev.peer, "sip.pstnhub.microsoft.com:5061");
+        assert_eq!(
+            ev.start,
+            Start::Request { method: "OPTIONS".into(), uri: "sip:sip.pstnhub.microsoft.com:5061".into() }
+        );
+        let ev = line_event("Received: SIP/2.0 500 Unable to route to sip2.pstnhub.microsoft.com for INVITE").unwrap();
+        assert!(!ev.sent);
+        assert_eq!(ev.start, Start::Response { status: 500, reason: "Unable to route".into() });
+        assert_eq!((ev.peer.as_str(), ev.answers.as_deref()), ("sip2.pstnhub.microsoft.com", Some("INVITE")));
+        let ev = line_event("got 200 OK from <sip:proxy@52.114.14.70:5061;transport=tls>").unwrap();
+        assert_eq!(ev.peer, "52.114.14.70:5061");
+        for not in [
+            // No peer, no method, a message's line ends, or a word that is not a method.
+            "Received SIP/2.0 200 OK",
+            "Sending keep-alive to sip.pstnhub.microsoft.com",
+            "Received SIP/2.0 200 OK from sip.pstnhub.microsoft.com#012Via: SIP/2.0/TLS x",
+            "Sent EMAIL to admin.contoso.com",
+            "Received 200 OK from localhost",
+            "INVITE sip:+15550100@sbc1.contoso.com SIP/2.0",
+        ] {
+            assert_eq!(line_event(not), None, "{not}");
+        }
+    }
 
     const INVITE_403: &str = "SIP/2.0 403 Forbidden\r\n\
 v: SIP/2.0/TLS sip-du-a-eu.pstnhub.microsoft.com:5061;branch=z9hG4bKabc\r\n\

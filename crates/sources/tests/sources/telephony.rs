@@ -115,6 +115,62 @@ fn sbc_syslog_ribbon_multiline_and_generic() {
     insta::assert_snapshot!(jsonl(&records));
 }
 
+/// An SBC log that tells SIP in prose, one event per line, in the forms SBCs and monitoring tools
+/// write: ISO and syslog stamps, a method or a status with or without `SIP/2.0`, the peer with or
+/// without a port or a `sip:` URI.
+const ONE_LINE_EVENTS: &str = "\
+2025-07-15 08:30:11.120 [SIP] Sending OPTIONS to sip.pstnhub.microsoft.com:5061
+2025-07-15 08:30:11.201 [SIP] Received 200 OK from sip.pstnhub.microsoft.com:5061
+Jul 15 08:31:11 sbc1.contoso.com SIP: Sending OPTIONS to <sip:sip2.pstnhub.microsoft.com:5061;transport=tls> (keep-alive)
+Jul 15 08:31:11 sbc1.contoso.com SIP: Received SIP/2.0 200 OK from sip2.pstnhub.microsoft.com
+Jul 15 08:32:11 sbc1.contoso.com SIP: Sent OPTIONS to sip3.pstnhub.microsoft.com:5061
+Jul 15 08:32:11 sbc1.contoso.com SIP: Received SIP/2.0 503 Service Unavailable from sip3.pstnhub.microsoft.com:5061
+Jul 15 08:33:02 sbc1.contoso.com SIP: Received OPTIONS from sip-du-a-eu.pstnhub.microsoft.com:5061
+Jul 15 08:33:02 sbc1.contoso.com SIP: Sending 200 OK to sip-du-a-eu.pstnhub.microsoft.com:5061
+";
+
+#[test]
+fn sbc_syslog_sip_told_one_event_per_line() {
+    let (report, records) = read_bytes("sbc.log", ONE_LINE_EVENTS.as_bytes(), None);
+    assert_eq!(report.format, "sbc-syslog");
+    // One record per line, and no message left incomplete.
+    assert!(report.warnings.iter().all(|w| !w.message.contains("incomplete")), "{:?}", report.warnings);
+    assert_eq!(records.len(), 8, "{}", jsonl(&records));
+    let f = |e: &Evidence, k: &str| e.fields.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    let got: Vec<[Option<String>; 6]> = records
+        .iter()
+        .map(|e| ["direction", "method", "status", "cseq_method", "to", "from"].map(|k| f(e, k)))
+        .collect();
+    let s = |v: &str| Some(v.to_owned());
+    let proxy = |h: &str| s(&format!("<sip:{h}>"));
+    assert_eq!(
+        got,
+        [
+            [s("outgoing"), s("OPTIONS"), None, s("OPTIONS"), proxy("sip.pstnhub.microsoft.com:5061"), None],
+            [s("incoming"), None, s("200"), s("OPTIONS"), proxy("sip.pstnhub.microsoft.com:5061"), None],
+            [s("outgoing"), s("OPTIONS"), None, s("OPTIONS"), proxy("sip2.pstnhub.microsoft.com:5061"), None],
+            [s("incoming"), None, s("200"), s("OPTIONS"), proxy("sip2.pstnhub.microsoft.com"), None],
+            [s("outgoing"), s("OPTIONS"), None, s("OPTIONS"), proxy("sip3.pstnhub.microsoft.com:5061"), None],
+            [s("incoming"), None, s("503"), s("OPTIONS"), proxy("sip3.pstnhub.microsoft.com:5061"), None],
+            [s("incoming"), s("OPTIONS"), None, s("OPTIONS"), None, proxy("sip-du-a-eu.pstnhub.microsoft.com:5061")],
+            [s("outgoing"), None, s("200"), s("OPTIONS"), None, proxy("sip-du-a-eu.pstnhub.microsoft.com:5061")],
+        ]
+    );
+    assert_eq!(codes(&records), ["SIP 503"]);
+    assert_eq!(f(&records[5], "reason_phrase").as_deref(), Some("Service Unavailable"));
+    assert_eq!(records[0].time.unwrap().to_string(), "2025-07-15T08:30:11.12Z");
+    assert_eq!(records[0].excerpt, "[SIP] Sending OPTIONS to sip.pstnhub.microsoft.com:5061");
+    // A framed message after them is still read whole.
+    let framed = format!(
+        "{ONE_LINE_EVENTS}Jul 15 08:34:00 sbc1.contoso.com SIP: Received SIP/2.0 404 Not Found#012Via: SIP/2.0/TLS \
+         sbc1.contoso.com:5061#012CSeq: 7 INVITE#012Content-Length: 0#012#012\n"
+    );
+    let (report, records) = read_bytes("sbc.log", framed.as_bytes(), None);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(records.len(), 9);
+    assert_eq!(f(&records[8], "cseq_method").as_deref(), Some("INVITE"));
+}
+
 #[test]
 fn sbc_syslog_missing_fragment_and_crlf() {
     let text = std::fs::read_to_string(fixture("sbc-syslog/audiocodes-teams.log")).unwrap();

@@ -259,13 +259,13 @@ struct Measured {
 /// in a process group of its own that is killed after `limit`. `stdin`: a file whose bytes are
 /// written into a pipe, as `cat file | uctriage scan -` does.
 fn run_measured(args: &[&str], stdin: Option<&Path>, limit: Duration) -> Measured {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let time = Path::new("/usr/bin/time");
     assert!(time.exists(), "the memory bounds are measured with GNU time: install it (package `time`)");
-    let rss = std::env::temp_dir().join(format!("uctriage-rss-{}-{}", std::process::id(), args.join("_").len()));
-    let rss =
-        rss.with_extension(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), ""));
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let rss = std::env::temp_dir().join(format!("uctriage-rss-{}-{run}", std::process::id()));
     let started = std::time::Instant::now();
     let mut child = Command::new(time)
         .args(["-f", "%M", "-o"])
@@ -413,6 +413,7 @@ fn nested_zip_bigger_than_memory_would_like_is_read_from_a_temporary_file() {
     assert_eq!(v["findings"][0]["codes"][0], "AADSTS50126", "{}", m.out);
     assert_eq!(v["stats"]["files"], 5, "{}", m.out);
     assert!(m.peak_mb < baseline_mb() + NESTED_RSS_MB, "peak RSS {} MB (baseline {})", m.peak_mb, baseline_mb());
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -442,6 +443,7 @@ fn deep_nesting_stops_at_the_depth_limit_and_holds_no_level_in_memory() {
     assert_eq!(levels, ["0", "1", "2", "3", "4"], "{}", m.out);
     assert!(m.err.contains("level5.zip") && m.err.contains("nested deeper than 4 levels"), "{}", m.err);
     assert!(m.peak_mb < baseline_mb() + NESTED_RSS_MB, "peak RSS {} MB (baseline {})", m.peak_mb, baseline_mb());
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// Peak RSS allowed to a scan of a large log piped to standard input. Measured on a debug build
@@ -496,4 +498,5 @@ fn a_large_log_piped_to_stdin_is_streamed_and_gives_what_the_file_gives() {
     assert!(p["findings"].as_array().is_some_and(|a| !a.is_empty()), "{}", piped.out);
     let findings = |v: &serde_json::Value| v["findings"].to_string().replace(path.to_str().unwrap(), "-");
     assert_eq!(findings(&p), findings(&f));
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -95,7 +95,10 @@ pub fn html(r: &ScanReport) -> String {
             let _ = write!(s, "<p class=\"meta\">Also explains: {}</p>", esc(&f.consequences.join(", ")));
         }
         let refs: Vec<String> = f.references.iter().map(|u| format!("<a href=\"{0}\">{0}</a>", esc(u))).collect();
-        let _ = write!(s, "<p class=\"meta\">References: {}</p></section>", refs.join(" "));
+        if !refs.is_empty() {
+            let _ = write!(s, "<p class=\"meta\">References: {}</p>", refs.join(" "));
+        }
+        s.push_str("</section>");
     }
     for t in &r.timeline {
         s.push_str(&timeline_svg(t));

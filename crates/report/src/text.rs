@@ -104,7 +104,9 @@ fn text_of(r: &ScanReport, colour: bool) -> String {
         if !f.consequences.is_empty() {
             let _ = writeln!(s, "   Also explains: {}", f.consequences.join(", "));
         }
-        let _ = writeln!(s, "   References: {}", f.references.join(" "));
+        if !f.references.is_empty() {
+            let _ = writeln!(s, "   References: {}", f.references.join(" "));
+        }
     }
     for t in &r.timeline {
         if t.turned_unhealthy.is_empty() {
@@ -201,11 +203,14 @@ fn markdown_of(r: &ScanReport) -> String {
         if !f.consequences.is_empty() {
             let _ = writeln!(s, "\nAlso explains: {}", f.consequences.join(", "));
         }
-        let _ = writeln!(
-            s,
-            "\nReferences: {}\n",
-            f.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" ")
-        );
+        if !f.references.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nReferences: {}",
+                f.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" ")
+            );
+        }
+        let _ = writeln!(s);
     }
     for note in &r.notes {
         let _ = writeln!(s, "> {}\n", md_escape(note));

@@ -130,8 +130,8 @@ pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> 
         if raw.fix.is_empty() || raw.fix.iter().any(|f| f.trim().is_empty()) {
             msgs.push(format!("{}: fix needs at least one non-empty step", raw.id));
         }
-        if raw.references.is_empty() || raw.references.iter().any(|r| !r.starts_with("https://")) {
-            msgs.push(format!("{}: references must be https URLs (at least one)", raw.id));
+        if raw.references.iter().any(|r| !r.starts_with("https://")) {
+            msgs.push(format!("{}: references must be https URLs", raw.id));
         }
         for a in &raw.absorbs {
             if !ids.contains(a) {

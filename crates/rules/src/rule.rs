@@ -118,6 +118,9 @@ pub struct RawRule {
     pub title: String,
     pub cause: String,
     pub fix: Vec<String>,
+    /// Pages that explain the cause or the fix (https URLs). Optional: a rule of one's own may
+    /// have none; every built-in rule has at least one (its tests check).
+    #[serde(default)]
     pub references: Vec<String>,
     /// Codes the finding reports (canonical). Codes of matched evidence listed here or in the
     /// knowledge base under the same family are added.

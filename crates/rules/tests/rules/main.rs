@@ -47,6 +47,38 @@ fn every_rule_sample_passes() {
 }
 
 #[test]
+fn every_builtin_rule_names_a_reference() {
+    let rules = RuleSet::builtin();
+    let bare: Vec<&str> =
+        rules.rules.iter().filter(|r| r.raw.references.is_empty()).map(|r| r.raw.id.as_str()).collect();
+    assert!(bare.is_empty(), "built-in rules without references: {bare:?}");
+}
+
+#[test]
+fn a_rule_of_ones_own_may_leave_references_out() {
+    let mine = r#"
+[[rule]]
+id = "local.printer.jam"
+severity = "warning"
+family = "local"
+layer = "device"
+title = "The printer jams"
+cause = "It jammed {count} times."
+fix = ["Open tray 2"]
+[[rule.when]]
+kind = ["hardware"]
+[[rule.sample]]
+[[rule.sample.evidence]]
+kind = "hardware"
+"#;
+    let set = RuleSet::load(&[("mine.toml".into(), mine.into())]).unwrap();
+    assert!(set.get("local.printer.jam").unwrap().raw.references.is_empty());
+    let d = run(&set, vec![ev("hardware", &[], &[], "2025-07-15T08:00:00Z")]);
+    let f = d.findings.iter().find(|f| f.rule == "local.printer.jam").expect("the rule fires");
+    assert!(f.references.is_empty());
+}
+
+#[test]
 fn mfa_finding_holds_the_heartbeat_as_a_consequence() {
     let rules = RuleSet::builtin();
     let hb = |t: &str| {

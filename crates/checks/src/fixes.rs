@@ -22,3 +22,11 @@ pub fn for_code(code: &str, fallback: &str) -> String {
 pub fn network(text: &str) -> String {
     format!("{text}\nTeams shows a blocked sign-in path as 0xCAA82EE2 or 0xCAA70004 (uctriage explain 0xCAA82EE2).")
 }
+
+/// The fix for a name that does not resolve: DNS first, since no firewall rule can help before
+/// the name has an address.
+pub fn dns(host: &str) -> String {
+    format!(
+        "Make {host} resolve from this machine before looking at firewalls: check the name is spelled right and published (`nslookup {host}`), that this machine's DNS servers answer (a VPN, split-horizon DNS or a missing conditional forwarder can hide a name), and that no stale hosts-file entry overrides it."
+    )
+}

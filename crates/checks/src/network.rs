@@ -107,7 +107,7 @@ async fn tcp_probe(name: &str, target: &Target, proxy: Option<&Proxy>, timeout: 
     let Some(p) = proxy else {
         return match connect_tcp(target, timeout).await {
             Ok((_, t)) => Check::pass(id, format!("{name}: connected in {}", millis(t))),
-            Err(e) => Check::fail(id, format!("{name}: {e}"), blocked_fix()),
+            Err(e) => Check::fail(id, format!("{name}: {e}"), e.fix(blocked_fix)),
         };
     };
     let start = Instant::now();
@@ -365,7 +365,7 @@ async fn interception(signin: &Signin, proxy: Option<&Proxy>, trust: &TrustStore
     let target = Target { host: signin.host.clone(), port: signin.port };
     let id = "tls.interception";
     let tcp: Result<TcpStream, String> = match proxy {
-        None => connect_tcp(&target, timeout).await.map(|(s, _)| s),
+        None => connect_tcp(&target, timeout).await.map(|(s, _)| s).map_err(String::from),
         Some(p) => match proxy::connect_tunnel(p, &target, timeout).await {
             Ok((s, ProxyAnswer::Through(_))) => Ok(s),
             Ok((_, ProxyAnswer::AuthRequired(_))) => Err("the proxy demands authentication (407)".into()),

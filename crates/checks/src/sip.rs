@@ -122,8 +122,8 @@ pub async fn check(args: &SipArgs, timeout: Duration) -> Result<Report, Error> {
             Err(e) => {
                 report.push(Check::fail(
                     "sip.connect",
-                    format!("TCP to {}: {e}", target.authority()),
-                    fixes::network("Check that the SIP server listens on this port and that firewalls allow it (Direct Routing SBCs must accept TLS from Microsoft's SIP proxy addresses)."),
+                    format!("TCP to {}", e.detail(&target.authority())),
+                    e.fix(|| fixes::network("Check that the SIP server listens on this port and that firewalls allow it (Direct Routing SBCs must accept TLS from Microsoft's SIP proxy addresses).")),
                 ));
                 return Ok(report);
             }

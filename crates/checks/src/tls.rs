@@ -138,12 +138,66 @@ pub async fn handshake(
     }
 }
 
-/// Open a TCP connection within `timeout`.
-pub async fn connect_tcp(target: &Target, timeout: Duration) -> Result<(TcpStream, Duration), String> {
+/// Why a TCP connection could not be opened: the name did not resolve (DNS), or it resolved and
+/// the connection failed (refused, unreachable, no answer: the host or a firewall).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    Unresolved { host: String, reason: String },
+    Failed(String),
+}
+
+impl ConnectError {
+    /// What to write in a check's detail: the DNS failure by itself, a connection failure after
+    /// the address it was for.
+    pub fn detail(&self, authority: &str) -> String {
+        match self {
+            ConnectError::Unresolved { .. } => self.to_string(),
+            ConnectError::Failed(why) => format!("{authority}: {why}"),
+        }
+    }
+
+    /// The fix: DNS's when the name did not resolve, `connection` (a firewall or listener fix)
+    /// when it resolved but the connection failed.
+    pub fn fix(&self, connection: impl FnOnce() -> String) -> String {
+        match self {
+            ConnectError::Unresolved { host, .. } => crate::fixes::dns(host),
+            ConnectError::Failed(_) => connection(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Unresolved { host, reason } => write!(f, "DNS: {host} does not resolve ({reason})"),
+            ConnectError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<ConnectError> for String {
+    fn from(e: ConnectError) -> String {
+        e.to_string()
+    }
+}
+
+/// Resolve the target's name, then open a TCP connection, each within `timeout`. An IP address
+/// needs no DNS; a name that does not resolve is reported as such, not as a connection failure.
+pub async fn connect_tcp(target: &Target, timeout: Duration) -> Result<(TcpStream, Duration), ConnectError> {
     let start = Instant::now();
-    match tokio::time::timeout(timeout, TcpStream::connect((target.host.as_str(), target.port))).await {
-        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
-        Ok(Err(e)) => Err(e.to_string()),
+    let unresolved = |reason: String| ConnectError::Unresolved { host: target.host.clone(), reason };
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((target.host.as_str(), target.port))).await {
+            Err(_) => return Err(unresolved(format!("no answer from DNS within {} s", timeout.as_secs()))),
+            Ok(Err(e)) => return Err(unresolved(e.to_string())),
+            Ok(Ok(addrs)) => addrs.collect(),
+        };
+    if addrs.is_empty() {
+        return Err(unresolved("no address records".to_owned()));
+    }
+    match tokio::time::timeout(timeout, TcpStream::connect(&addrs[..])).await {
+        Err(_) => Err(ConnectError::Failed(format!("no answer within {} s", timeout.as_secs()))),
+        Ok(Err(e)) => Err(ConnectError::Failed(e.to_string())),
         Ok(Ok(s)) => Ok((s, start.elapsed())),
     }
 }
@@ -172,8 +226,8 @@ pub async fn check(args: &TlsArgs, timeout: Duration) -> Result<Report, Error> {
         Err(e) => {
             report.push(Check::fail(
                 "tcp.connect",
-                format!("{}: {e}", target.authority()),
-                fixes::network("Check that the host is up and listening on this port, and that firewalls between here and there allow it."),
+                e.detail(&target.authority()),
+                e.fix(|| fixes::network("Check that the host is up and listening on this port, and that firewalls between here and there allow it.")),
             ));
             return Ok(report);
         }

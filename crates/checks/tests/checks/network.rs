@@ -152,3 +152,23 @@ fn the_builtin_endpoint_list_is_valid() {
     assert!(uctriage_checks::Endpoints::parse("[[tcp]]\nname = \"x\"\nhost = \"bad host\"\nports = [443]").is_err());
     assert!(uctriage_checks::Endpoints::parse("media_ranges = [\"52.112.0.1/14\"]").is_err());
 }
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_dns_failure_not_a_firewall_one() {
+    // `.invalid` never resolves, with or without a network: no test here reaches the outside.
+    let lab = lab();
+    let text = format!(
+        "[[tcp]]\nname = \"nowhere\"\nhost = \"nothere.invalid\"\nports = [443]\n\n[[tcp]]\nname = \"closed\"\nhost = \"127.0.0.1\"\nports = [{}]\n",
+        lab.closed.port()
+    );
+    let t = lab.dir.write("dns-targets.toml", text);
+    let r = network(&lab, &t, "none");
+    assert_status(&r, "tcp.nothere.invalid:443", Status::Fail);
+    let c = r.get("tcp.nothere.invalid:443").unwrap();
+    assert!(c.detail.contains("DNS: nothere.invalid does not resolve"), "{c:?}");
+    let fix = c.fix.as_deref().unwrap();
+    assert!(fix.contains("nslookup nothere.invalid") && !fix.contains("in the firewall"), "{c:?}");
+    // A port that resolves but refuses keeps the firewall fix.
+    let closed = r.get(&format!("tcp.127.0.0.1:{}", lab.closed.port())).unwrap();
+    assert!(closed.fix.as_deref().unwrap().contains("in the firewall") && !closed.detail.contains("DNS"), "{closed:?}");
+}

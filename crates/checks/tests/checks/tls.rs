@@ -159,3 +159,20 @@ fn text_output_prints_the_chain_and_fixes() {
     assert!(out.contains("fix: Renew the certificate"), "{out}");
     assert!(out.contains("issuer CN=uctriage test Intermediate"), "{out}");
 }
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_dns_failure_not_a_firewall_one() {
+    // `.invalid` never resolves, with or without a network.
+    let r = check(&["--timeout", "2", "tls", "nothere.invalid:5061"]);
+    assert_status(&r, "tcp.connect", Status::Fail);
+    let c = r.get("tcp.connect").unwrap();
+    assert!(c.detail.starts_with("DNS: nothere.invalid does not resolve"), "{c:?}");
+    let fix = c.fix.as_deref().unwrap();
+    assert!(fix.contains("nslookup nothere.invalid") && !fix.contains("firewalls between"), "{c:?}");
+    // Nothing listening on a loopback port: the connection, not DNS.
+    let dir = TempDir::new();
+    let pki = Pki::new("uctriage test");
+    let r = tls(servers::closed_tcp_port(), &pki.root_file(&dir), &["--timeout", "2"]);
+    let c = r.get("tcp.connect").unwrap();
+    assert!(!c.detail.contains("DNS") && c.fix.as_deref().unwrap().contains("firewalls"), "{c:?}");
+}

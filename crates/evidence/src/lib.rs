@@ -18,6 +18,26 @@ pub use uctriage_kb::Code;
 
 pub use jiff::Timestamp;
 
+/// `n` and a noun, in the singular for exactly one: `counted(1, "record")` is "1 record",
+/// `counted(3, "record")` "3 records". Every count a person reads goes through this or
+/// [`counted_as`], so that no output says "1 findings".
+pub fn counted<N: Copy + std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// [`counted`] for a noun whose plural is not made with `s`: `counted_as(2, "entry", "entries")`.
+pub fn counted_as<N: Copy + std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Longest excerpt kept, in characters.
 pub const EXCERPT_MAX: usize = 400;
 
@@ -254,6 +274,15 @@ impl Sink for Vec<Evidence> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_take_the_singular_for_one_only() {
+        assert_eq!(super::counted(1_u64, "record"), "1 record");
+        assert_eq!(super::counted(0_usize, "finding"), "0 findings");
+        assert_eq!(super::counted(2_u32, "file"), "2 files");
+        assert_eq!(super::counted_as(1_usize, "entry", "entries"), "1 entry");
+        assert_eq!(super::counted_as(5_usize, "entry", "entries"), "5 entries");
+    }
+
     use super::*;
 
     #[test]

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 
+use uctriage_evidence::counted;
 use uctriage_report::{Redact, Redactor};
 use uctriage_scan::ScanError;
 use uctriage_sources::{read, readers, Evidence, Options, Sink, Source};
@@ -137,11 +138,11 @@ pub fn run(args: &EvidenceArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         if args.stats {
             let _ = writeln!(
                 err,
-                "{}: {} ({} records, {} bytes)",
+                "{}: {} ({}, {})",
                 shown(&mut redactor, &report.path),
                 report.format,
-                report.records,
-                report.bytes
+                counted(report.records, "record"),
+                counted(report.bytes, "byte")
             );
         }
         if write_error.is_none() {

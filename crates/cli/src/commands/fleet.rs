@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use uctriage_evidence::{counted, counted_as};
 
 use crate::args::{FleetArgs, FleetCommand, TextOrJson, TokenCommand, WebhookCommand, WindowCommand};
 use crate::client::{answer_error, Client};
@@ -158,7 +159,7 @@ pub fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             )?;
             for i in v["items"].as_array().into_iter().flatten() {
                 let what = if i["scope"] == "fleet" {
-                    format!("fleet: {} rooms", s(&i["rooms"]))
+                    format!("fleet: {}", counted(i["rooms"].as_u64().unwrap_or(0), "room"))
                 } else {
                     format!("{} {}", s(&i["room_name"]), s(&i["signal"]))
                 };
@@ -484,7 +485,12 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
         health.header("x-uctriage-now").and_then(|v| v.parse().ok()).unwrap_or_else(jiff::Timestamp::now);
     let fleet = uctriage_fixtures::fleet(now, a.rooms.max(1), a.days.max(1), a.batch_minutes.max(5));
     let total: usize = fleet.rooms.iter().map(|r| r.batches.len()).sum();
-    let _ = writeln!(err, "pushing {} rooms, {total} batches, up to {now}", fleet.rooms.len());
+    let _ = writeln!(
+        err,
+        "pushing {}, {}, up to {now}",
+        counted(fleet.rooms.len(), "room"),
+        counted_as(total, "batch", "batches")
+    );
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let sent = AtomicUsize::new(0);
@@ -521,8 +527,8 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
     }
     let _ = writeln!(
         err,
-        "pushed {} batches in {:.1} s; waiting for the diagnoses",
-        sent.into_inner(),
+        "pushed {} in {:.1} s; waiting for the diagnoses",
+        counted_as(sent.into_inner(), "batch", "batches"),
         started.elapsed().as_secs_f64()
     );
     // The server diagnoses rooms in the background; wait until none is pending.
@@ -543,7 +549,7 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
                 *counts.entry(s(&r["state"])).or_default() += 1;
             }
             let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-            writeln!(out, "{} rooms: {}", rooms.len(), summary.join(", "))?;
+            writeln!(out, "{}: {}", counted(rooms.len(), "room"), summary.join(", "))?;
             // One line per root cause (rule), however its codes happened to be ordered.
             let mut causes = std::collections::BTreeMap::<String, (usize, String)>::new();
             for r in &rooms {
@@ -556,7 +562,7 @@ fn seed(a: &crate::args::SeedArgs, out: &mut dyn Write) -> Result<Exit, CliError
                 writeln!(out, "  {n:>3} × {cause}")?;
             }
             if pending > 0 {
-                let _ = writeln!(err, "warning: {pending} rooms were still being diagnosed");
+                let _ = writeln!(err, "warning: {} still being diagnosed", counted(pending, "room"));
             }
             let open = c.expect("GET", "/api/v1/incidents?state=open&limit=1000", None)?.json();
             let items = open["items"].as_array().cloned().unwrap_or_default();

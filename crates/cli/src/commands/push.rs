@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use uctriage_evidence::counted;
 use uctriage_scan::{read_records, Evidence, ReadOptions, Source};
 
 use crate::args::PushArgs;
@@ -162,7 +163,7 @@ pub fn run(args: &PushArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         state.servers.insert(client.base.clone(), marks.clone());
         save(&state_path, &state)?;
     }
-    writeln!(out, "sent {sent} of {total} records ({duplicates} the server had already)")?;
+    writeln!(out, "sent {sent} of {} ({duplicates} the server had already)", counted(total, "record"))?;
     Ok(Exit::Ok)
 }
 

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use uctriage_evidence::counted;
+
 use crate::args::{RulesAction, RulesArgs, TextOrJson};
 use crate::{CliError, Exit};
 
@@ -26,7 +28,7 @@ pub fn run(args: &RulesArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         }
         RulesAction::Lint { dir } => {
             let set = super::scan::load_rules(dir.as_deref())?;
-            writeln!(out, "{} rules: no problems found", set.rules.len())?;
+            writeln!(out, "{}: no problems found", counted(set.rules.len(), "rule"))?;
             Ok(Exit::Ok)
         }
         RulesAction::List => {

@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use uctriage_evidence::counted;
 use uctriage_rules::{RuleSet, Verdict};
 use uctriage_scan::{scan, ReadOptions, ScanOptions, Source};
 
@@ -47,10 +48,12 @@ pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<
         if let Some(pb) = &progress {
             // A redacted run does not show the paths it reads.
             if args.redact {
-                pb.set_message(format!("{inputs} inputs, {records} records"));
+                pb.set_message(format!("{}, {}", counted(inputs, "input"), counted(records, "record")));
             } else {
                 pb.set_message(format!(
-                    "{inputs} inputs, {records} records: {}",
+                    "{}, {}: {}",
+                    counted(inputs, "input"),
+                    counted(records, "record"),
                     uctriage_report::terminal_safe(&input.path)
                 ));
             }

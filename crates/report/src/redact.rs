@@ -870,7 +870,9 @@ impl Redact for ScanReport {
             notes,
             warnings,
             checked,
+            redacted,
         } = self;
+        *redacted = true;
         // Rooms first, so that a room's name is replaced wherever the report mentions it.
         for t in timeline.iter() {
             r.name("room", &t.room);
@@ -911,6 +913,7 @@ impl Redact for Finding {
             last_seen: _,
             count: _,
             evidence,
+            evidence_omitted: _,
             group,
             consequences: _,
             score: _,
@@ -925,7 +928,8 @@ impl Redact for Finding {
 
 impl Redact for EvidenceRef {
     fn redact(&mut self, r: &mut Redactor) {
-        let EvidenceRef { path, location, time: _, excerpt, kind, source } = self;
+        let EvidenceRef { path, location, time: _, excerpt, kind, source, count: _, last_time: _, note } = self;
+        note.redact(r);
         path.redact(r);
         location.redact(r);
         excerpt.redact(r);
@@ -1195,6 +1199,9 @@ mod tests {
             excerpt: p.pii("excerpt"),
             kind: p.pii("kind"),
             source: p.pii("source"),
+            count: 2,
+            last_time: Some(time()),
+            note: p.pii("note"),
         };
         let finding = Finding {
             rule: "rooms.resource-account.mfa-required".into(),
@@ -1210,6 +1217,7 @@ mod tests {
             last_seen: None,
             count: 3,
             evidence: vec![evidence],
+            evidence_omitted: 1,
             group: p.pii("group"),
             consequences: vec!["rooms.heartbeat.teams-signin-unhealthy".into()],
             score: 10,
@@ -1236,6 +1244,7 @@ mod tests {
             notes: vec![p.pii("note")],
             warnings: vec![p.pii("warning")],
             checked: vec![p.pii("checked")],
+            redacted: false,
         };
         (report, p)
     }

@@ -11,7 +11,7 @@ use foldhash::HashMap;
 use jiff::Timestamp;
 use uctriage_evidence::{time, Code, Evidence, Sink};
 
-use crate::finding::{fill, EvidenceRef, Finding};
+use crate::finding::{fill, fold_key, EvidenceRef, Finding};
 use crate::rule::{parse_duration, Clause, RawRule, RawThreshold};
 use crate::timeline::HeartbeatPoint;
 
@@ -210,10 +210,54 @@ struct Acc {
     matched_by: Vec<usize>,
     /// Different values of the fields a threshold counts (at most [`DISTINCT_KEPT`] each).
     distinct: BTreeMap<String, BTreeSet<String>>,
+    /// The fold key of each evidence row (see [`fold_key`]), in the same order.
+    keys: Vec<u64>,
+    /// For a rule that looks at gaps: the widest gap between two consecutive records seen so far.
+    gap: Option<Box<GapEdges>>,
+}
+
+/// The records on either side of the widest gap in one input (records are read in order within
+/// an input; across inputs the wider of their gaps is kept).
+#[derive(Debug, Clone)]
+struct GapEdges {
+    /// The latest record so far, by time.
+    prev: Option<(i64, EvidenceRef)>,
+    widest: Option<(i64, EvidenceRef, EvidenceRef)>,
+}
+
+impl GapEdges {
+    fn add(&mut self, e: &Evidence, t: i64) {
+        if let Some((pt, prev)) = &mut self.prev {
+            if t < *pt {
+                return;
+            }
+            if self.widest.as_ref().is_none_or(|(w, _, _)| t - *pt > *w) {
+                self.widest = Some((t - *pt, prev.clone(), EvidenceRef::of(e)));
+            }
+            // Reuse the buffers: every matching record passes through here.
+            *pt = t;
+            prev.refill(e);
+        } else {
+            self.prev = Some((t, EvidenceRef::of(e)));
+        }
+    }
+
+    fn merge(&mut self, other: GapEdges) {
+        if let Some(w) = other.widest {
+            if self.widest.as_ref().is_none_or(|(mine, _, _)| w.0 > *mine) {
+                self.widest = Some(w);
+            }
+        }
+        if self.prev.is_none() {
+            self.prev = other.prev;
+        }
+    }
 }
 
 impl Acc {
-    fn add(&mut self, e: &Evidence, keep_times: bool, order: u64) {
+    /// Take in a record. `key` is its fold key, computed on first use and shared by every
+    /// accumulator the record goes to; `gaps` when the rule looks at the gaps between records.
+    fn add(&mut self, e: &Evidence, key: &mut Option<u64>, keep_times: bool, gaps: bool, order: u64) {
         if self.count == 0 {
             self.order = order;
             self.fields = flat_fields(e);
@@ -231,8 +275,15 @@ impl Acc {
                 self.codes.push(c.clone());
             }
         }
-        if self.evidence.len() < EVIDENCE_KEPT {
+        let key = *key.get_or_insert_with(|| fold_key(e));
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            self.evidence[i].fold(1, e.time, e.time);
+        } else if self.evidence.len() < EVIDENCE_KEPT {
             self.evidence.push(EvidenceRef::of(e));
+            self.keys.push(key);
+        }
+        if let (true, Some(t)) = (gaps, e.time) {
+            self.gap.get_or_insert_with(|| Box::new(GapEdges { prev: None, widest: None })).add(e, t.as_second());
         }
     }
 
@@ -259,8 +310,19 @@ impl Acc {
                 self.codes.push(c);
             }
         }
-        let room = EVIDENCE_KEPT.saturating_sub(self.evidence.len());
-        self.evidence.extend(other.evidence.into_iter().take(room));
+        for (row, key) in other.evidence.into_iter().zip(other.keys) {
+            if let Some(i) = self.keys.iter().position(|k| *k == key) {
+                self.evidence[i].fold(row.count, row.time, row.last_time);
+            } else if self.evidence.len() < EVIDENCE_KEPT {
+                self.evidence.push(row);
+                self.keys.push(key);
+            }
+        }
+        match (&mut self.gap, other.gap) {
+            (Some(mine), Some(theirs)) => mine.merge(*theirs),
+            (None, theirs) => self.gap = theirs,
+            (Some(_), None) => {}
+        }
         for r in other.matched_by {
             if !self.matched_by.contains(&r) {
                 self.matched_by.push(r);
@@ -511,20 +573,29 @@ impl<'r> Collector<'r> {
                 }
                 _ => std::borrow::Cow::Borrowed(group),
             };
-            out.push((
-                *ri,
-                finding_of(
-                    rule,
-                    &shown,
-                    acc.count,
-                    acc.first,
-                    acc.last,
-                    &acc.codes,
-                    &fields,
-                    acc.evidence.clone(),
-                    boosts,
-                ),
-            ));
+            let omitted = acc.count.saturating_sub(acc.evidence.iter().map(|e| e.count).sum());
+            let mut evidence = acc.evidence.clone();
+            // A gap is shown by its two edges: the last record before it and the first after.
+            let widest = acc.gap.as_ref().and_then(|g| g.widest.as_ref());
+            if let (Some((gap, before, after)), Some(max)) = (widest, rule.threshold.as_ref().and_then(|t| t.max_gap)) {
+                if *gap > max {
+                    let minutes = gap / 60;
+                    let what = if before.kind == "sip" { "OPTIONS" } else { "match" };
+                    let f = fields.to_mut();
+                    f.insert("gap_start".into(), before.time.map(time::rfc3339).unwrap_or_default());
+                    f.insert("gap_end".into(), after.time.map(time::rfc3339).unwrap_or_default());
+                    f.insert("gap_minutes".into(), minutes.to_string());
+                    let mut before = before.clone();
+                    let mut after = after.clone();
+                    before.note = format!("the last {what} before the widest gap ({minutes} min)");
+                    after.note = format!("the first {what} after the widest gap ({minutes} min)");
+                    evidence.insert(0, after);
+                    evidence.insert(0, before);
+                }
+            }
+            let mut f = finding_of(rule, &shown, acc.count, acc.first, acc.last, &acc.codes, &fields, evidence, boosts);
+            f.evidence_omitted = omitted;
+            out.push((*ri, f));
         }
         out
     }
@@ -658,11 +729,12 @@ impl Sink for Collector<'_> {
             }
         }
         let order = self.order;
+        let mut fold = None;
         // One knowledge-base finding per record's leading code (the other codes ride along),
         // used only when none of the rules that matched the record ends up reporting.
         if let Some(c) = e.codes.iter().find(|c| informative(c)) {
             let acc = self.unmatched.entry(c.clone()).or_default();
-            acc.add(&e, false, order);
+            acc.add(&e, &mut fold, false, false, order);
             for r in &matched_when {
                 if !acc.matched_by.contains(r) {
                     acc.matched_by.push(*r);
@@ -681,13 +753,14 @@ impl Sink for Collector<'_> {
             }
             // Times are only needed to look at their spacing.
             let keep_times = r.threshold.as_ref().is_some_and(|t| t.window.is_some() || t.max_gap.is_some());
+            let gaps = r.threshold.as_ref().is_some_and(|t| t.max_gap.is_some());
             let key = (ri, group);
             if !self.accs.contains_key(&key) && !self.admit_group(ri) {
                 *self.overflow.entry(ri).or_default() += 1;
                 continue;
             }
             let acc = self.accs.entry(key).or_default();
-            acc.add(&e, keep_times, order);
+            acc.add(&e, &mut fold, keep_times, gaps, order);
             if let Some(t) = r.threshold.as_ref().filter(|t| !t.distinct.is_empty()) {
                 acc.note_distinct(t, &e);
             }
@@ -732,6 +805,7 @@ fn finding_of(
         last_seen: last,
         count,
         evidence,
+        evidence_omitted: 0,
         group: group.to_owned(),
         consequences: Vec::new(),
         score: r.priority + 10 * boosts,

@@ -22,7 +22,7 @@ use uctriage_evidence::{time, Code, Evidence, Sink};
 
 pub use checked::SipProxies;
 pub use engine::{Collector, Rule, RuleSet};
-pub use finding::{EvidenceRef, Finding};
+pub use finding::{EvidenceRef, Finding, EVIDENCE_FROM_CONSEQUENCE, EVIDENCE_KEPT};
 pub use rule::{RawRule, Severity};
 pub use timeline::RoomTimeline;
 
@@ -267,8 +267,9 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
         notes.push("The inputs were read but held no record uctriage can judge: no event, log line with a known code, sign-in, SIP message or call record.".into());
     } else if findings.is_empty() {
         notes.push(format!(
-            "{} records were read ({}); none matched a rule, so nothing points at a fault in what was given.",
-            collector.records,
+            "{} {} read ({}); none matched a rule, so nothing points at a fault in what was given.",
+            uctriage_evidence::counted(collector.records, "record"),
+            if collector.records == 1 { "was" } else { "were" },
             kinds.join(", ")
         ));
         let missing: Vec<&str> = [
@@ -303,17 +304,17 @@ fn checked_lines(collector: &Collector<'_>, findings: &[Finding]) -> Vec<String>
     let kinds: Vec<String> = collector.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     let rules = collector.rule_set().rules.len();
     let mut out = vec![format!(
-        "{} record{} ({}) matched against {rules} rules: none of warning severity or above fired",
-        collector.records,
-        if collector.records == 1 { "" } else { "s" },
-        kinds.join(", ")
+        "{} ({}) matched against {}: none of warning severity or above fired",
+        uctriage_evidence::counted(collector.records, "record"),
+        kinds.join(", "),
+        uctriage_evidence::counted(rules, "rule")
     )];
     out.extend(collector.seen.options_lines());
     let info = findings.len();
     if info > 0 {
         out.push(format!(
-            "{info} information finding{} listed below, none a fault on its own",
-            if info == 1 { "" } else { "s" }
+            "{} listed below, none a fault on its own",
+            uctriage_evidence::counted_as(info, "information finding", "information findings")
         ));
     }
     out

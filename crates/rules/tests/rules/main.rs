@@ -402,3 +402,117 @@ kind = "hardware"
     let set = RuleSet::load(&[("mine.toml".into(), override_rule.into())]).unwrap();
     assert_eq!(set.get("rooms.hardware.error").unwrap().raw.title, "quiet hardware");
 }
+
+/// `minute` minutes after 08:00 on the test day, in RFC 3339.
+fn at_minute(minute: i64) -> String {
+    time::rfc3339(time::parse("2025-07-15T08:00:00Z").unwrap() + jiff::SignedDuration::from_mins(minute))
+}
+
+#[test]
+fn repeated_heartbeats_fold_into_one_row_with_decoded_signals() {
+    let rules = RuleSet::builtin();
+    let records: Vec<Evidence> = (0..30)
+        .map(|m| {
+            let mut e = ev(
+                "heartbeat",
+                &["0x80131500", "AADSTS50076"],
+                &[
+                    ("computer", "MTR-01".into()),
+                    ("network_status", "Healthy".into()),
+                    ("exchange_status", "80131500 : AADSTS50076".into()),
+                    ("teams_signin_status", "Unhealthy".into()),
+                    ("signin_status", "NotApplicable".into()),
+                ],
+                &at_minute(m * 5),
+            );
+            e.location = format!("record {}", m + 1);
+            e.excerpt =
+                format!(r#"{{"Description":"Network status : Healthy. …","IPv4Address":"192.0.2.53","n":{m}}}"#);
+            e
+        })
+        .collect();
+    let d = run(&rules, records);
+    let f = &d.findings[0];
+    assert_eq!(f.rule, "rooms.resource-account.mfa-required", "{:#?}", d.findings);
+    let rows: Vec<_> = f.evidence.iter().filter(|e| e.kind == "heartbeat").collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let row = rows[0];
+    assert_eq!(row.count, 30);
+    assert_eq!(row.location, "record 1");
+    assert_eq!(row.time.map(time::rfc3339).as_deref(), Some("2025-07-15T08:00:00Z"));
+    assert_eq!(row.last_time.map(time::rfc3339).as_deref(), Some("2025-07-15T10:25:00Z"));
+    assert_eq!(
+        row.excerpt,
+        "Network: Healthy · Exchange: 80131500 : AADSTS50076 · Teams: Unhealthy · SfB: NotApplicable"
+    );
+    // The contract's JSON carries the count and reads back equal.
+    let json = serde_json::to_value(f).unwrap();
+    assert_eq!(json["evidence"][0]["count"], 30);
+    let back: uctriage_rules::Finding = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, f);
+}
+
+#[test]
+fn a_finding_keeps_25_distinct_rows_and_counts_the_rest() {
+    let mine = r#"
+[[rule]]
+id = "local.fault.any"
+severity = "warning"
+family = "local"
+layer = "device"
+title = "Faults"
+cause = "{count} faults."
+fix = ["Look"]
+[[rule.when]]
+kind = ["fault"]
+[[rule.sample]]
+[[rule.sample.evidence]]
+kind = "fault"
+"#;
+    let set = RuleSet::load(&[("mine.toml".into(), mine.into())]).unwrap();
+    let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+    let mut records = Vec::new();
+    for (i, a) in words.iter().enumerate() {
+        for b in &words[..5] {
+            let mut e = ev("fault", &[], &[], &at_minute(i as i64));
+            e.excerpt = format!("fault {a} {b}");
+            records.push(e);
+        }
+    }
+    // A repeat of the first row, read after the rows are full, still folds into it.
+    let mut again = ev("fault", &[], &[], &at_minute(99));
+    again.excerpt = "fault alpha alpha".into();
+    records.push(again);
+    let d = run(&set, records);
+    let f = d.findings.iter().find(|f| f.rule == "local.fault.any").unwrap();
+    assert_eq!(f.count, 41);
+    assert_eq!(f.evidence.len(), uctriage_rules::EVIDENCE_KEPT);
+    assert_eq!(f.evidence[0].count, 2);
+    let held: u64 = f.evidence.iter().map(|e| e.count).sum();
+    assert_eq!(held + f.evidence_omitted, f.count);
+    assert_eq!(f.evidence_omitted, 15);
+}
+
+#[test]
+fn an_options_gap_is_shown_by_its_two_edges() {
+    let rules = RuleSet::builtin();
+    let options = |m: i64| {
+        let mut e =
+            ev("sip", &[], &[("method", "OPTIONS".into()), ("sbc_fqdn", "sbc1.contoso.com".into())], &at_minute(m));
+        e.location = format!("line {}", m + 1);
+        e.excerpt =
+            format!("OPTIONS sip:sip.pstnhub.microsoft.com:5061 SIP/2.0 | Call-ID: opt{:010}@192.0.2.11", 1000 + m);
+        e
+    };
+    let records: Vec<Evidence> = (0..=20).chain(61..=70).map(options).collect();
+    let d = run(&rules, records);
+    let f = d.findings.iter().find(|f| f.rule == "dr.options.gap").expect("the gap is found");
+    let (before, after) = (&f.evidence[0], &f.evidence[1]);
+    assert_eq!(before.location, "line 21", "{f:#?}");
+    assert_eq!(after.location, "line 62");
+    assert!(before.note.contains("last OPTIONS before") && before.note.contains("41 min"), "{before:?}");
+    assert!(after.note.contains("first OPTIONS after"), "{after:?}");
+    // The rest fold into one row: the keep-alives differ only in their Call-ID.
+    assert_eq!(f.evidence.len(), 3, "{f:#?}");
+    assert_eq!(f.evidence[2].count, 31);
+}

@@ -78,6 +78,19 @@ pub enum Command {
     /// zsh: into a folder of your `fpath` as `_uctriage`; fish: `~/.config/fish/completions/uctriage.fish`;
     /// PowerShell: `uctriage completions powershell | Out-String | Invoke-Expression` in your profile.
     Completions(CompletionsArgs),
+    /// Print the manual page (roff), generated from these same flags.
+    ///
+    /// `uctriage man > uctriage.1 && man ./uctriage.1`, or install it:
+    /// `uctriage man | gzip > /usr/local/share/man/man1/uctriage.1.gz`. `uctriage man scan` prints
+    /// the page of one command (uctriage-scan(1)).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose own page to print (scan, check, …); without it, the page of uctriage.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod completions;
 mod evidence;
 mod explain;
 mod fleet;
+mod man;
 mod push;
 mod rules;
 mod sample;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Fleet(a) => fleet::run(a, out),
         Command::Push(a) => push::run(a, out),
         Command::Completions(a) => completions::run(a, out),
+        Command::Man(a) => man::run(a, out),
         Command::Check(a) => Ok(match uctriage_checks::run(a, out) {
             0 => Exit::Ok,
             1 => Exit::Problems,

@@ -68,3 +68,22 @@ fn completions_for_every_shell() {
     }
     assert_eq!(run(&["completions", "tcsh"]).0, 2);
 }
+
+#[test]
+fn a_man_page_generated_from_the_flags() {
+    let (code, out, err) = run(&["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(".ie") || out.contains(".TH uctriage 1"), "{out}");
+    assert!(out.contains(".TH uctriage 1"), "{out}");
+    // The commands and the words of their help, as roff.
+    for word in ["explain", "scan", "completions", "Diagnose", "SUBCOMMANDS"] {
+        assert!(out.contains(word), "the page lacks {word}:\n{out}");
+    }
+    assert!(!out.contains("soon"));
+    let (code, out, err) = run(&["man", "scan"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(".TH uctriage-scan 1") && out.contains("redact"), "{out}");
+    let (code, _, err) = run(&["man", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("scan"), "{err}");
+}

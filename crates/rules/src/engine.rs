@@ -220,7 +220,7 @@ struct Acc {
 /// an input; across inputs the wider of their gaps is kept).
 #[derive(Debug, Clone)]
 struct GapEdges {
-    /// The latest record so far, by time.
+    /// The record read last, with its time.
     prev: Option<(i64, EvidenceRef)>,
     widest: Option<(i64, EvidenceRef, EvidenceRef)>,
 }
@@ -228,10 +228,9 @@ struct GapEdges {
 impl GapEdges {
     fn add(&mut self, e: &Evidence, t: i64) {
         if let Some((pt, prev)) = &mut self.prev {
-            if t < *pt {
-                return;
-            }
-            if self.widest.as_ref().is_none_or(|(w, _, _)| t - *pt > *w) {
+            // A record earlier than the last (a rotated or concatenated log starting over) starts
+            // a new run; no gap is measured across the jump back.
+            if t >= *pt && self.widest.as_ref().is_none_or(|(w, _, _)| t - *pt > *w) {
                 self.widest = Some((t - *pt, prev.clone(), EvidenceRef::of(e)));
             }
             // Reuse the buffers: every matching record passes through here.

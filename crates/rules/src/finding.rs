@@ -110,14 +110,17 @@ impl EvidenceRef {
 }
 
 /// The signals a Teams Rooms heartbeat reports, decoded from its payload: "Network: Healthy ·
-/// Exchange: 80131500 : AADSTS50076 · Teams: Unhealthy · SfB: NotApplicable". `None` for any
-/// other record, or a heartbeat that carries none of them.
+/// Exchange: 80131500 : AADSTS50076 · Teams: Unhealthy · SfB: NotApplicable · IPv4: 192.0.2.53".
+/// `None` for any other record, or a heartbeat that carries none of them.
 fn heartbeat_signals(e: &Evidence) -> Option<String> {
-    const SIGNALS: [(&str, &str); 4] = [
+    // The four signals, then the device's addresses (which device, when a bundle holds several).
+    const SIGNALS: [(&str, &str); 6] = [
         ("network_status", "Network"),
         ("exchange_status", "Exchange"),
         ("teams_signin_status", "Teams"),
         ("signin_status", "SfB"),
+        ("ipv4", "IPv4"),
+        ("ipv6", "IPv6"),
     ];
     if e.kind != "heartbeat" {
         return None;

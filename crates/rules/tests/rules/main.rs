@@ -54,24 +54,31 @@ fn every_builtin_rule_names_a_reference() {
     assert!(bare.is_empty(), "built-in rules without references: {bare:?}");
 }
 
-#[test]
-fn a_rule_of_ones_own_may_leave_references_out() {
-    let mine = r#"
+/// A site's own rule, with no references, that fires on every record of `kind`.
+fn local_rule(id: &str, kind: &str) -> RuleSet {
+    let text = format!(
+        r#"
 [[rule]]
-id = "local.printer.jam"
+id = "{id}"
 severity = "warning"
 family = "local"
 layer = "device"
-title = "The printer jams"
-cause = "It jammed {count} times."
-fix = ["Open tray 2"]
+title = "Records of kind {kind}"
+cause = "{{count}} of them."
+fix = ["Look at them"]
 [[rule.when]]
-kind = ["hardware"]
+kind = ["{kind}"]
 [[rule.sample]]
 [[rule.sample.evidence]]
-kind = "hardware"
-"#;
-    let set = RuleSet::load(&[("mine.toml".into(), mine.into())]).unwrap();
+kind = "{kind}"
+"#
+    );
+    RuleSet::load(&[("mine.toml".into(), text)]).unwrap()
+}
+
+#[test]
+fn a_rule_of_ones_own_may_leave_references_out() {
+    let set = local_rule("local.printer.jam", "hardware");
     assert!(set.get("local.printer.jam").unwrap().raw.references.is_empty());
     let d = run(&set, vec![ev("hardware", &[], &[], "2025-07-15T08:00:00Z")]);
     let f = d.findings.iter().find(|f| f.rule == "local.printer.jam").expect("the rule fires");
@@ -454,22 +461,7 @@ fn repeated_heartbeats_fold_into_one_row_with_decoded_signals() {
 
 #[test]
 fn a_finding_keeps_25_distinct_rows_and_counts_the_rest() {
-    let mine = r#"
-[[rule]]
-id = "local.fault.any"
-severity = "warning"
-family = "local"
-layer = "device"
-title = "Faults"
-cause = "{count} faults."
-fix = ["Look"]
-[[rule.when]]
-kind = ["fault"]
-[[rule.sample]]
-[[rule.sample.evidence]]
-kind = "fault"
-"#;
-    let set = RuleSet::load(&[("mine.toml".into(), mine.into())]).unwrap();
+    let set = local_rule("local.fault.any", "fault");
     let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
     let mut records = Vec::new();
     for (i, a) in words.iter().enumerate() {

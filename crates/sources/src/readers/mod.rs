@@ -174,11 +174,11 @@ pub fn codes_in(text: &str) -> Vec<Code> {
     kb().extract(text)
 }
 
-/// Every line of every file under the crate's test fixtures, for tests that check a fast path
-/// against the slow one on real lines.
+/// Every file under the crate's test fixtures, for tests that check a fast path against the slow
+/// one on real inputs.
 #[cfg(test)]
-pub(crate) fn fixture_lines() -> Vec<String> {
-    let mut lines = Vec::new();
+pub(crate) fn fixture_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
     let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
     while let Some(dir) = dirs.pop() {
         for f in std::fs::read_dir(&dir).unwrap() {
@@ -186,9 +186,20 @@ pub(crate) fn fixture_lines() -> Vec<String> {
             if path.is_dir() {
                 dirs.push(path);
             } else {
-                lines.extend(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).lines().map(str::to_owned));
+                files.push(path);
             }
         }
     }
-    lines
+    files
+}
+
+/// Every line of every file of [`fixture_files`].
+#[cfg(test)]
+pub(crate) fn fixture_lines() -> Vec<String> {
+    fixture_files()
+        .iter()
+        .flat_map(|path| {
+            String::from_utf8_lossy(&std::fs::read(path).unwrap()).lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect()
 }

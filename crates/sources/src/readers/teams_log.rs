@@ -628,20 +628,11 @@ mod tests {
     /// gives the same records whether or not entries that cannot matter are passed over.
     #[test]
     fn the_gate_loses_nothing_on_the_fixtures() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut records = 0;
         let mut files = 0;
-        let mut dirs = vec![root];
-        while let Some(dir) = dirs.pop() {
-            for file in std::fs::read_dir(&dir).unwrap() {
-                let path = file.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    records += assert_gate_loses_nothing(&path.to_string_lossy(), &std::fs::read(&path).unwrap());
-                    files += 1;
-                }
-            }
+        for path in crate::readers::fixture_files() {
+            records += assert_gate_loses_nothing(&path.to_string_lossy(), &std::fs::read(&path).unwrap());
+            files += 1;
         }
         assert!(files > 20 && records > 20, "{files} files, {records} records");
     }

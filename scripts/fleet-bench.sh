@@ -21,7 +21,7 @@
 # Environment: DB=postgres (default sqlite) runs on a database made for the run and dropped
 # after; MONTH=1, TWO=1 and HISTORY=1 add those parts; NO_BUILD=1, KEEP=1, PG_URL as in
 # fleet-lib.sh. INGEST_REQUESTS (500), LATENCY_SECS (30), HISTORY_ROOMS (500), HISTORY_DAYS (90)
-# and HISTORY_REQUESTS (30) change the sizes.
+# and HISTORY_REQUESTS (30) change the sizes; LATENCY_RATE (1000) the latency part's requests/s.
 source "$(dirname "$0")/fleet-lib.sh"
 
 parts=("$@")
@@ -43,6 +43,17 @@ summary() {
     "$name" "$(json_num requests <<<"$j")" "$(json_num records <<<"$j")" "$(json_num wall_s <<<"$j")" \
     "$(json_num records_per_s <<<"$j")" "$(json_num requests_per_s <<<"$j")" "$(json_num p50 <<<"$j")" \
     "$(json_num p90 <<<"$j")" "$(json_num p99 <<<"$j")" "$(json_num max <<<"$j")" "$(json_num errors <<<"$j")")"
+}
+
+# io_line NAME IO0 JSON: what the server wrote per stored record during the part: bytes through
+# write calls (the WAL, checkpoint copies, answers) and bytes sent to the disk. Fewer bytes per
+# record is what the latency part's tail follows on SQLite.
+io_line() {
+  local io records
+  io=$(io_process "$MAIN_PID")
+  records=$(json_num records <<<"$3")
+  result "$(awk -v n="$1" -v a="$2" -v b="$io" -v r="$records" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    if (r > 0) printf "%-10s server wrote %.1f KB per record through write calls, %.1f KB per record to the disk", n, (y[1]-x[1])/r/1024, (y[2]-x[2])/r/1024 }')"
 }
 
 # cpu_line NAME MACHINE0 SERVER0 JSON: cores busy during the part, the server's and the rest
@@ -81,32 +92,34 @@ part_ingest() {
   main_server
   log "ingest: ${INGEST_REQUESTS:-500} batches of 500 heartbeats, 500 rooms, 4 clients, no rate limit"
   wait_quiet
-  local j m0 s0
-  m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID")
+  local j m0 s0 io0
+  m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID") io0=$(io_process "$MAIN_PID")
   j=$("$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 4 --batch 500 --rooms 500 \
     --max-requests "${INGEST_REQUESTS:-500}" --duration 110 --start "$(iso "$MAIN_NEXT_S")") || die "ingest: $j"
   advance "$j" 500
   echo "$j" >"$WORK/ingest.json"
   summary ingest "$j"
   cpu_line ingest "$m0" "$s0" "$j"
+  io_line ingest "$io0" "$j"
   result "ingest     server peak RSS $(rss_mb "$MAIN_PID" | cut -d' ' -f1) MB"
 }
 
 part_latency() {
   main_server
-  local secs=${LATENCY_SECS:-30}
-  log "latency: 1000 requests/s of 10 heartbeats, 20 clients, 500 rooms, $secs s"
+  local secs=${LATENCY_SECS:-30} rate=${LATENCY_RATE:-1000}
+  log "latency: $rate requests/s of 10 heartbeats, 20 clients, 500 rooms, $secs s"
   wait_quiet
-  local j m0 s0
-  m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID")
-  j=$(nice -n 10 "$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 20 --rate 1000 --batch 10 --rooms 500 \
+  local j m0 s0 io0
+  m0=$(cpu_machine) s0=$(cpu_process "$MAIN_PID") io0=$(io_process "$MAIN_PID")
+  j=$(nice -n 10 "$LOADGEN" --url "$MAIN_URL" --token "$MAIN_DEVICE" --clients 20 --rate "$rate" --batch 10 --rooms 500 \
     --timeline "$WORK/latency.timeline" \
-    --max-requests $((secs * 1000)) --duration "$secs" --start "$(iso $((MAIN_NEXT_S + ${SILENT_FLEET:-0} * 86400)))") \
+    --max-requests $((secs * rate)) --duration "$secs" --start "$(iso $((MAIN_NEXT_S + ${SILENT_FLEET:-0} * 86400)))") \
     || die "latency: $j"
   advance "$j" 10
   echo "$j" >"$WORK/latency.json"
   summary latency "$j"
   cpu_line latency "$m0" "$s0" "$j"
+  io_line latency "$io0" "$j"
   result "latency    seconds whose slowest answer took over 50 ms: $(awk '!/^#/ && $5 > 50' "$WORK/latency.timeline" | wc -l) of $(grep -vc '^#' "$WORK/latency.timeline")"
   result "latency    server peak RSS $(rss_mb "$MAIN_PID" | cut -d' ' -f1) MB"
 }

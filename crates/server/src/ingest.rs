@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use uctriage_scan::{read_records, Evidence, InputReport, ReadOptions, Source};
-use uctriage_store::{Backend, Batch, Ingested, NewEvent, Observation, ReportRow, Store, StoreError};
+use uctriage_store::{Backend, Batch, Ingested, NewEvent, Observation, ReportRow, Store, StoreError, StoredBody};
 
 use crate::auth::{random_hex, sha256, Caller, Role};
 use crate::fleet;
@@ -324,7 +324,7 @@ fn build_batch(
             source: e.source.clone(),
             event_id: as_i64(e, "event_id"),
             record_id: as_i64(e, "record_id"),
-            body,
+            body: StoredBody::pack(&body),
         });
     }
     batch.observations = observations;

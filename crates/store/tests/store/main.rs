@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use uctriage_store::{
-    Batch, NewEvent, Observation, Page, ReportJson, ReportRow, RoomAttrs, RoomPatch, Silence, Store, Token,
+    Batch, NewEvent, Observation, Page, ReportJson, ReportRow, RoomAttrs, RoomPatch, Silence, Store, StoredBody, Token,
 };
 
 use uctriage_store::testing as pg;
@@ -35,7 +35,7 @@ fn event(key: u8, time_ms: i64, kind: &str) -> NewEvent {
         source: "Skype Room System".into(),
         event_id: Some(2000),
         record_id: Some(i64::from(key)),
-        body: format!("{{\"n\":{key}}}"),
+        body: StoredBody::pack(&format!("{{\"n\":{key}}}")),
     }
 }
 
@@ -646,4 +646,52 @@ async fn batches_stored_together_end_as_if_stored_one_after_the_other() {
         assert_eq!(s.room_event_count("rm_x2").await.unwrap(), 4);
     })
     .await;
+}
+
+/// Bodies are stored packed; rows written before that hold their JSON in `body`, and both kinds
+/// read back as the JSON that was ingested, in time order, on either database.
+#[tokio::test]
+async fn events_stored_before_bodies_were_packed_still_read_back() {
+    async fn unpack_second(url: &str) {
+        let sql = "UPDATE events SET body = '{\"n\":2}', body_packed = NULL WHERE record_id = 2";
+        if url.starts_with("postgres") {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        } else {
+            let mut c =
+                <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{url}")).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+    async fn check(s: Arc<dyn Store>, url: &str) {
+        let room = s.room_resolve(&[("computer", "MTR-P")], "rm_p", 0).await.unwrap();
+        let batch = Batch {
+            room_id: room.clone(),
+            received_ms: 1_000,
+            events: vec![event(1, 100, "heartbeat"), event(2, 200, "heartbeat"), event(3, 300, "heartbeat")],
+            ..Batch::default()
+        };
+        assert_eq!(s.ingest(&batch).await.unwrap().accepted, 3);
+        unpack_second(url).await;
+        assert_eq!(s.events(&room, 0, 1_000, 10).await.unwrap(), [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]);
+        // A packed body that cannot be read is an error naming the room, not a panic.
+        let damage = "UPDATE events SET body_packed = X'01FFFF' WHERE record_id = 3";
+        if url.starts_with("postgres") {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+            sqlx::query(&damage.replace("X'01FFFF'", "'\\x01ffff'::bytea")).execute(&mut c).await.unwrap();
+        } else {
+            let mut c =
+                <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{url}")).await.unwrap();
+            sqlx::query(damage).execute(&mut c).await.unwrap();
+        }
+        let e = s.events(&room, 0, 1_000, 10).await.unwrap_err().to_string();
+        assert!(e.contains("room rm_p") && e.contains("cannot be read"), "{e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.db").display().to_string();
+    check(uctriage_store::open(&path).await.unwrap(), &path).await;
+    if let Some(db) = pg::Database::create().await {
+        check(uctriage_store::open(&db.url).await.unwrap(), &db.url).await;
+        db.drop().await;
+    }
 }

@@ -18,6 +18,10 @@ use crate::{
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Where the SQLite events index puts a record without a time (see [`SqlStore::event_time`]);
+/// a window never reaches it.
+const NO_TIME: i64 = -9_223_372_036_854_775_807;
+
 /// Rows per multi-row insert (10 parameters each, well under both databases' limits).
 const INSERT_CHUNK: usize = 200;
 
@@ -305,6 +309,17 @@ impl SqlStore {
             }
         };
         Ok(store)
+    }
+
+    /// An event's time as the events index orders it. On SQLite one index serves both the time
+    /// windows and the uniqueness of a room's keys (migration 0014): it orders by the time with
+    /// [`NO_TIME`] for records that have none, so a window must be asked in that expression for
+    /// the index to serve it. PostgreSQL keeps its index on the time column.
+    fn event_time(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "ifnull(time_ms, -9223372036854775807)",
+            Backend::Postgres => "time_ms",
+        }
     }
 
     /// After a token was added, revoked or replaced here.
@@ -1027,16 +1042,18 @@ impl Store for SqlStore {
     async fn events(&self, room_id: &str, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<String>> {
         // The newest `limit` of the window, returned oldest first. Rows stored before bodies were
         // packed hold their JSON in `body` and no packed copy.
-        let rows = sqlx::query(
-            "SELECT body, body_packed, time_ms FROM events WHERE room_id = $1 AND time_ms >= $2 AND time_ms <= $3 \
-             ORDER BY time_ms DESC LIMIT $4",
-        )
-        .bind(room_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
+        let t = self.event_time();
+        let sql = format!(
+            "SELECT body, body_packed FROM events WHERE room_id = $1 AND {t} >= $2 AND {t} <= $3 \
+             ORDER BY {t} DESC LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(room_id)
+            .bind(from_ms.max(NO_TIME + 1))
+            .bind(to_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows.iter().rev() {
             match r.try_get::<Option<Vec<u8>>, _>("body_packed")? {
@@ -1066,15 +1083,16 @@ impl Store for SqlStore {
     }
 
     async fn event_count_kind(&self, room_id: &str, kind: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM events WHERE room_id = $1 AND kind = $2 AND time_ms >= $3 AND time_ms <= $4",
-        )
-        .bind(room_id)
-        .bind(kind)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_one(&self.read)
-        .await?;
+        let t = self.event_time();
+        let sql =
+            format!("SELECT COUNT(*) AS n FROM events WHERE room_id = $1 AND kind = $2 AND {t} >= $3 AND {t} <= $4");
+        let row = sqlx::query(&sql)
+            .bind(room_id)
+            .bind(kind)
+            .bind(from_ms.max(NO_TIME + 1))
+            .bind(to_ms)
+            .fetch_one(&self.read)
+            .await?;
         Ok(row.try_get("n")?)
     }
 

@@ -695,3 +695,26 @@ async fn events_stored_before_bodies_were_packed_still_read_back() {
         db.drop().await;
     }
 }
+
+/// A record without a time is kept once however often it is sent, and no time window returns it.
+#[tokio::test]
+async fn records_without_a_time_count_once_and_stay_out_of_windows() {
+    each_backend(|s| async move {
+        let room = s.room_resolve(&[("computer", "MTR-T")], "rm_t", 0).await.unwrap();
+        let timeless = NewEvent { time_ms: None, ..event(7, 0, "event") };
+        let batch = Batch {
+            room_id: room.clone(),
+            received_ms: 1_000,
+            events: vec![timeless.clone(), event(8, 500, "heartbeat"), timeless],
+            ..Batch::default()
+        };
+        let first = s.ingest(&batch).await.unwrap();
+        assert_eq!((first.accepted, first.duplicates), (2, 1));
+        let again = s.ingest(&batch).await.unwrap();
+        assert_eq!((again.accepted, again.duplicates), (0, 3), "a batch sent twice counts once");
+        assert_eq!(s.room_event_count(&room).await.unwrap(), 2);
+        assert_eq!(s.events(&room, i64::MIN, i64::MAX, 10).await.unwrap(), [r#"{"n":8}"#]);
+        assert_eq!(s.event_count_kind(&room, "event", i64::MIN, i64::MAX).await.unwrap(), 0);
+    })
+    .await;
+}

@@ -10,6 +10,7 @@
 //! SIP response only on a line that names SIP signalling.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
@@ -47,7 +48,7 @@ pub(crate) struct Extractor {
     /// For each prefilter pattern: which of `patterns` can match where it is found (bit i for
     /// pattern i), so a line with only `error` in it is not searched for SIP or Q.850 codes.
     wants: Vec<u32>,
-    patterns: Vec<(Regex, Kind)>,
+    patterns: Vec<Pattern>,
     aadsts_words: Words,
     http_words: Words,
     sip_words: Words,
@@ -139,8 +140,23 @@ const TRIGGERS: &[(&str, &[usize])] = &[
     ("winsock", &[P_WINSOCK]),
 ];
 
-fn re(p: &str) -> Regex {
-    Regex::new(p).expect("extractor patterns are fixed and tested")
+/// One regular expression of the extractor, compiled the first time a text needs it: compiling
+/// all of them costs more than reading a small log, and most inputs wake only a few.
+#[derive(Debug)]
+struct Pattern {
+    source: String,
+    regex: OnceLock<Regex>,
+    kind: Kind,
+}
+
+impl Pattern {
+    fn new(source: &str, kind: Kind) -> Self {
+        Pattern { source: source.to_owned(), regex: OnceLock::new(), kind }
+    }
+
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| Regex::new(&self.source).expect("extractor patterns are fixed and tested"))
+    }
 }
 
 fn mask(patterns: &[usize]) -> u32 {
@@ -261,12 +277,20 @@ impl Extractor {
             .enumerate()
             .flat_map(|(i, e)| e.aliases.iter().map(move |a| (i, a.to_ascii_lowercase())))
             .collect();
-        let ambiguous =
-            |i: usize, a: &str| all_aliases.iter().any(|(j, b)| *j != i && b.len() > a.len() && b.contains(a));
+        // One searcher per candidate, run over the longer aliases (a searcher set up per pair of
+        // aliases cost more than the rest of the extractor's set-up together).
+        let ambiguous = |i: usize, a: &str| {
+            let finder = memchr::memmem::Finder::new(a);
+            all_aliases.iter().any(|(j, b)| *j != i && b.len() > a.len() && finder.find(b.as_bytes()).is_some())
+        };
         for (i, e) in kb.entries.iter().enumerate() {
             for a in &e.aliases {
-                if a.len() >= MIN_ALIAS && !a.contains('<') && !ambiguous(i, &a.to_ascii_lowercase()) {
-                    words.push(a.to_ascii_lowercase());
+                if a.len() < MIN_ALIAS || a.contains('<') {
+                    continue;
+                }
+                let lower = a.to_ascii_lowercase();
+                if !ambiguous(i, &lower) {
+                    words.push(lower);
                     alias_entry.push(Some(i));
                     wants.push(ALL_PATTERNS);
                 }
@@ -289,64 +313,54 @@ impl Extractor {
         };
         let phrase_alts: Vec<String> = phrases.iter().map(|p| regex::escape(p)).collect();
         let patterns = vec![
-            (re(r"(?i)\bAADSTS(?:%3a|:)?(\d{4,8})"), Kind::Aadsts),
+            Pattern::new(r"(?i)\bAADSTS(?:%3a|:)?(\d{4,8})", Kind::Aadsts),
             // 64-bit spellings (sign-extended or zero-extended) and C suffixes: the low 32 bits.
-            (re(r"(?i)\b0x(?:ffffffff|00000000)?([0-9a-f]{8})(?:u?l)?\b"), Kind::Hex),
-            (re(r"(?i)(?:exchange status|hresult)\s*[:=]?\s*(?:0x)?([0-9a-f]{8})\b"), Kind::Hex),
-            (re(r"\bSIP/2\.0 ([1-6]\d\d) [A-Za-z]"), Kind::Sip),
-            (re(r"(?i)\b(?:x-)?ms-(?:client-)?diagnostics(?:-public)?\s*:\s*(\d{1,7})"), Kind::MsDiag),
-            (re(r"(?i)\bQ\.?850\s*(?:;\s*)?cause\s*[=:]?\s*(\d{1,3})\b"), Kind::Q850),
-            (
-                re(r#"(?i)\b(?:error|error_?code|suberror|code)["']?\s*[=:]\s*["']?([a-z][a-z_]{4,40})\b"#),
+            Pattern::new(r"(?i)\b0x(?:ffffffff|00000000)?([0-9a-f]{8})(?:u?l)?\b", Kind::Hex),
+            Pattern::new(r"(?i)(?:exchange status|hresult)\s*[:=]?\s*(?:0x)?([0-9a-f]{8})\b", Kind::Hex),
+            Pattern::new(r"\bSIP/2\.0 ([1-6]\d\d) [A-Za-z]", Kind::Sip),
+            Pattern::new(r"(?i)\b(?:x-)?ms-(?:client-)?diagnostics(?:-public)?\s*:\s*(\d{1,7})", Kind::MsDiag),
+            Pattern::new(r"(?i)\bQ\.?850\s*(?:;\s*)?cause\s*[=:]?\s*(\d{1,3})\b", Kind::Q850),
+            Pattern::new(
+                r#"(?i)\b(?:error|error_?code|suberror|code)["']?\s*[=:]\s*["']?([a-z][a-z_]{4,40})\b"#,
                 Kind::OauthWord,
             ),
-            (re(r#"(?i)\bError="(\d{3})""#), Kind::Http),
-            (re(r"(?i)\bHTTP(?:[ _-]?status(?:[ _-]?code)?)?\s*[:=]?\s*(\d{3})\b"), Kind::Http),
-            (re(r"(?i)\bHTTP/[12](?:\.[01])? (\d{3})\b"), Kind::Http),
-            (
-                re(
-                    r#"(?i)(?:microsoft response code|callEndSubReason|final microsoft subcode)["']?\s*[:=]?\s*["']?(\d{1,6})\b"#,
-                ),
+            Pattern::new(r#"(?i)\bError="(\d{3})""#, Kind::Http),
+            Pattern::new(r"(?i)\bHTTP(?:[ _-]?status(?:[ _-]?code)?)?\s*[:=]?\s*(\d{3})\b", Kind::Http),
+            Pattern::new(r"(?i)\bHTTP/[12](?:\.[01])? (\d{3})\b", Kind::Http),
+            Pattern::new(
+                r#"(?i)(?:microsoft response code|callEndSubReason|final microsoft subcode)["']?\s*[:=]?\s*["']?(\d{1,6})\b"#,
                 Kind::Msrc,
             ),
-            (re(r"(?i)\b(caa[0-9a-f]{5})\b"), Kind::CaaBare),
-            (re(&format!(r"\b({})\b", alternatives(&teams_tokens))), Kind::TeamsToken),
-            (re(r#"(?i)\bSIP\s*;\s*cause\s*=\s*"?(\d{3})\b"#), Kind::SipCause),
-            (
-                re(
-                    r#"(?i)\b(?:error|code|reason|failure|status)(?:\s+(?:code|number|reason|is|was|of|no\.?))*\s*[:=#-]?\s*["']?(\d{5,7})\b"#,
-                ),
+            Pattern::new(r"(?i)\b(caa[0-9a-f]{5})\b", Kind::CaaBare),
+            Pattern::new(&format!(r"\b({})\b", alternatives(&teams_tokens)), Kind::TeamsToken),
+            Pattern::new(r#"(?i)\bSIP\s*;\s*cause\s*=\s*"?(\d{3})\b"#, Kind::SipCause),
+            Pattern::new(
+                r#"(?i)\b(?:error|code|reason|failure|status)(?:\s+(?:code|number|reason|is|was|of|no\.?))*\s*[:=#-]?\s*["']?(\d{5,7})\b"#,
                 Kind::FamilyNumber,
             ),
-            (
-                re(
-                    r#"(?i)\b(?:hr|hresult|error_?code|errorcode|error|code|result|status)["']?\s*[:=]?\s*["']?(-?\d{9,10})\b"#,
-                ),
+            Pattern::new(
+                r#"(?i)\b(?:hr|hresult|error_?code|errorcode|error|code|result|status)["']?\s*[:=]?\s*["']?(-?\d{9,10})\b"#,
                 Kind::Decimal,
             ),
-            (re(r#"(?i)\berror_codes["']?\s*[:=]\s*\[\s*(\d{4,7})\b"#), Kind::Aadsts),
-            (re(&format!(r"(?i)\b({})\b", alternatives(&oauth_tokens))), Kind::OauthToken),
-            (
-                re(
-                    r#"(?i)\b(?:(?:http[ _]?)?status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)(?:["']?\s*[:=]\s*["']?|\s+(?:is\s+|was\s+|of\s+)?)(\d{3})\b"#,
-                ),
+            Pattern::new(r#"(?i)\berror_codes["']?\s*[:=]\s*\[\s*(\d{4,7})\b"#, Kind::Aadsts),
+            Pattern::new(&format!(r"(?i)\b({})\b", alternatives(&oauth_tokens)), Kind::OauthToken),
+            Pattern::new(
+                r#"(?i)\b(?:(?:http[ _]?)?status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)(?:["']?\s*[:=]\s*["']?|\s+(?:is\s+|was\s+|of\s+)?)(\d{3})\b"#,
                 Kind::HttpKeyed,
             ),
-            (
-                re(
-                    r"(?i)\b(?:returned(?:\s+an\s+error)?|failed\s+with(?:\s+(?:code|status|error))?|with\s+code|got|answered|responded(?:\s+with)?|success|error\s+code|code)\s*[:=]?\s*\(?(\d{3})\)?(?:[\s.,;)]|$)",
-                ),
+            Pattern::new(
+                r"(?i)\b(?:returned(?:\s+an\s+error)?|failed\s+with(?:\s+(?:code|status|error))?|with\s+code|got|answered|responded(?:\s+with)?|success|error\s+code|code)\s*[:=]?\s*\(?(\d{3})\)?(?:[\s.,;)]|$)",
                 Kind::HttpInContext,
             ),
-            (re(&format!(r"(?i)\b([1-6]\d\d)\s+({})\b", alternatives(&phrase_alts))), Kind::Phrase),
-            (
-                re(r#"(?i)\bms-(?:client-)?diagnostics(?:-public)?\s*:\s*reason\s*=\s*"([^"]{3,300})""#),
+            Pattern::new(&format!(r"(?i)\b([1-6]\d\d)\s+({})\b", alternatives(&phrase_alts)), Kind::Phrase),
+            Pattern::new(
+                r#"(?i)\bms-(?:client-)?diagnostics(?:-public)?\s*:\s*reason\s*=\s*"([^"]{3,300})""#,
                 Kind::MsDiagReason,
             ),
-            (re(r#"(?i)\bWinsockFailureCode\s*[=:]\s*"?(\d{4,5})\b"#), Kind::Winsock),
+            Pattern::new(r#"(?i)\bWinsockFailureCode\s*[=:]\s*"?(\d{4,5})\b"#, Kind::Winsock),
         ];
         debug_assert_eq!(patterns.len(), PATTERNS, "the P_ constants name the patterns by index");
-        debug_assert!(patterns[P_OAUTH_TOKEN].1 == Kind::OauthToken && patterns[P_WINSOCK].1 == Kind::Winsock);
+        debug_assert!(patterns[P_OAUTH_TOKEN].kind == Kind::OauthToken && patterns[P_WINSOCK].kind == Kind::Winsock);
         Extractor {
             prefilter,
             alias_entry,
@@ -362,7 +376,7 @@ impl Extractor {
 
     /// Each pattern's source, in order.
     pub(crate) fn pattern_sources(&self) -> Vec<String> {
-        self.patterns.iter().map(|(r, _)| r.as_str().to_owned()).collect()
+        self.patterns.iter().map(|p| p.source.clone()).collect()
     }
 
     /// Whether [`extract`](Self::extract) can find anything in `text` (see
@@ -404,13 +418,13 @@ impl Extractor {
             if !error_status {
                 wanted &= !ERROR_STATUS_ONLY;
             }
-            for (n, (re, kind)) in self.patterns.iter().enumerate() {
+            for (n, p) in self.patterns.iter().enumerate() {
                 if wanted & (1 << n) == 0 || digits < MIN_DIGITS[n] {
                     continue;
                 }
-                for caps in re.captures_iter(text) {
+                for caps in p.regex().captures_iter(text) {
                     let Some(m) = caps.get(1) else { continue };
-                    for c in self.reading(kb, text, *kind, &caps, m, &mut context) {
+                    for c in self.reading(kb, text, p.kind, &caps, m, &mut context) {
                         push(c);
                     }
                 }
@@ -602,6 +616,16 @@ fn signed_hresults(kb: &KnowledgeBase, text: &str) -> Vec<Code> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The patterns are compiled on first use: a broken one must still fail a test, not a scan.
+    #[test]
+    fn every_pattern_compiles() {
+        let ex = Extractor::new(KnowledgeBase::builtin());
+        for p in &ex.patterns {
+            assert!(Regex::new(&p.source).is_ok(), "{}", p.source);
+            assert_eq!(p.regex().as_str(), p.source);
+        }
+    }
 
     #[test]
     fn trigger_words_run_every_pattern_that_can_match() {

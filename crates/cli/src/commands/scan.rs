@@ -25,6 +25,12 @@ pub(crate) fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleSet, CliEr
 }
 
 pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<Exit, CliError> {
+    // The knowledge base and its code extractor cost more to build than the rules and almost
+    // every reader needs them: build them on the other core while the rules load and the first
+    // input is opened (a reader that needs them first waits for the build, never repeats it).
+    let warm = std::thread::spawn(|| {
+        uctriage_kb::KnowledgeBase::builtin().may_hold_code("");
+    });
     let rules = load_rules(args.rules.as_deref())?;
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -62,6 +68,8 @@ pub fn run(args: &ScanArgs, choice: ColorChoice, out: &mut dyn Write) -> Result<
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
+    // Done by now (the readers waited for it); a panic in it was the readers' panic too.
+    let _ = warm.join();
     let report = result.map_err(|e| {
         if args.redact {
             CliError::usage(uctriage_report::Redactor::new().text(&e.to_string()))

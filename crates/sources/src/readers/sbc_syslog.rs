@@ -164,10 +164,35 @@ fn tag<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 /// Undo syslog's octal escapes of control characters (`#012` line feed, `#015` carriage return,
 /// `#011` tab).
 fn unescape(s: &str) -> String {
-    if !s.contains('#') {
+    let Some(first) = s.find('#') else {
         return s.to_owned();
+    };
+    // One pass: a `#015` is dropped (so `#015#012` is one line feed), `#012` and `#011` are
+    // replaced. A `#011` that only appears once a `#015` inside it is dropped is replaced too, as
+    // the four replacements in turn did.
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..first]);
+    let mut rest = &s[first..];
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..i]);
+        let at = &rest[i..];
+        match at.get(..4) {
+            Some("#012") => out.push('\n'),
+            Some("#015") => {}
+            Some("#011") => out.push('\t'),
+            _ => {
+                out.push('#');
+                rest = &at[1..];
+                continue;
+            }
+        }
+        rest = &at[4..];
     }
-    s.replace("#015#012", "\n").replace("#012", "\n").replace("#015", "").replace("#011", "\t")
+    out.push_str(rest);
+    if out.contains("#011") {
+        out = out.replace("#011", "\t");
+    }
+    out
 }
 
 /// The words of a banner (lower case).
@@ -422,8 +447,12 @@ impl Reader for SbcSyslog {
             };
             if p.yearless {
                 if let Some(t) = p.time {
+                    let read_in = years.year;
                     let year = years.year_for(t);
-                    p.time = prefix(&line, year).and_then(|q| q.time);
+                    // Read again only when the year moved (the stamp was read in `read_in`).
+                    if year != read_in {
+                        p.time = prefix(&line, year).and_then(|q| q.time);
+                    }
                 }
             }
             let mut stamp = p.time;
@@ -727,6 +756,29 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass unescape gives what the four replacements in turn gave, over random strings
+    /// of the escapes' characters.
+    #[test]
+    fn unescape_in_one_pass_is_the_replacements_in_turn() {
+        let turn =
+            |s: &str| s.replace("#015#012", "\n").replace("#012", "\n").replace("#015", "").replace("#011", "\t");
+        let alphabet = ['#', '0', '1', '2', '5', 'x', '\u{e9}'];
+        let mut seed = 0x5851_f42d_4c95_7f2d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for s in ["", "plain", "a#015#012b", "#0#01511", "#01#0152", "x#011y#012z#015", "##012012"] {
+            assert_eq!(unescape(s), turn(s), "{s:?}");
+        }
+        for _ in 0..20_000 {
+            let s: String = (0..next(24)).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(unescape(&s), turn(&s), "{s:?}");
+        }
+    }
 
     /// Every line of every fixture, and the banner words in other cases and places: the banner is
     /// found where the leftmost word of the lower-cased line starts.

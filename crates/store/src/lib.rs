@@ -257,15 +257,6 @@ impl StoredBody {
         pack::unpack(&self.0, what)
     }
 
-    /// Bytes as stored.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }

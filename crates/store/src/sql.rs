@@ -1054,10 +1054,11 @@ impl Store for SqlStore {
             .bind(i64::from(limit))
             .fetch_all(&self.read)
             .await?;
+        let what = format!("an event of room {room_id}");
         let mut out = Vec::with_capacity(rows.len());
         for r in rows.iter().rev() {
             match r.try_get::<Option<Vec<u8>>, _>("body_packed")? {
-                Some(packed) => out.push(crate::pack::unpack(&packed, &format!("an event of room {room_id}"))?),
+                Some(packed) => out.push(crate::pack::unpack(&packed, &what)?),
                 None => out.push(r.try_get("body")?),
             }
         }

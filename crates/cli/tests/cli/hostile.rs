@@ -1,7 +1,6 @@
 //! Hostile inputs (issue 13, part 4): special files, overlapping zip entries, terminal escapes,
 //! warnings in every format. Every test here is bounded in time: a hang fails, it never blocks.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -364,16 +363,7 @@ fn nested_bomb_whose_levels_pass_alone_is_stopped_by_the_shared_budget() {
     // 8 logs that deflate about 90:1 into less than deflate's 32 KiB window, in a zip that the
     // outer archive then deflates about 8:1 (the copies repeat): each level is within the 200:1
     // limit, together each log is about 700:1, and the 16 MiB of logs come from about 40 KB.
-    let mut lines = String::new();
-    let mut x = 12_345u64;
-    for i in 0..45_000u32 {
-        if i.is_multiple_of(32) {
-            x = (x * 1_103_515_245 + 12_345) % (1 << 31);
-            let _ = writeln!(lines, "2025-07-15 08:30:11 room01 sign-in failed: AADSTS50126 {x:010}");
-        } else {
-            lines.push_str("2025-07-15 08:30:11 room01 heartbeat ok ....\n");
-        }
-    }
+    let lines = uctriage_fixtures::large::compressible_lines("sign-in failed: AADSTS50126");
     let names: Vec<String> = (0..8).map(|i| format!("logs/{i}.log")).collect();
     let entries: Vec<(&str, &[u8], zip::CompressionMethod)> =
         names.iter().map(|n| (n.as_str(), lines.as_bytes(), DEFLATED)).collect();

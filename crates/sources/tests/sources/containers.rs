@@ -1,6 +1,5 @@
 //! Containers: folders, zips (nested, hostile), stdin-like bytes, junk.
 
-use std::fmt::Write as _;
 use std::io::Write;
 
 use uctriage_sources::{read_bytes, InputStatus, Options, Source};
@@ -205,20 +204,8 @@ fn nested_archives_share_one_entry_budget() {
     );
 }
 
-/// About 2 MiB of log lines that deflate about 90:1 (within the ratio limit on their own) into
-/// less than the 32 KiB that deflate looks back over, so that copies of them deflate again.
 fn lines_100_to_1() -> Vec<u8> {
-    let mut x = 12_345u64;
-    let mut out = String::new();
-    for i in 0..45_000u32 {
-        if i.is_multiple_of(32) {
-            x = (x * 1_103_515_245 + 12_345) % (1 << 31);
-            let _ = writeln!(out, "2025-07-15 08:30:11 room01 beat {x:010} ok");
-        } else {
-            out.push_str("2025-07-15 08:30:11 room01 heartbeat ok ....\n");
-        }
-    }
-    out.into_bytes()
+    uctriage_fixtures::large::compressible_lines("beat").into_bytes()
 }
 
 /// A nested bomb whose levels each pass the ratio limit: 8 logs at about 90:1 in a zip that

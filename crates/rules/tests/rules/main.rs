@@ -85,29 +85,31 @@ fn a_rule_of_ones_own_may_leave_references_out() {
     assert!(f.references.is_empty());
 }
 
+/// A Teams-only room's heartbeat whose Exchange sign-in is asked for MFA, at `t`.
+fn mfa_heartbeat(t: &str) -> Evidence {
+    ev(
+        "heartbeat",
+        &["0x80131500", "AADSTS50076"],
+        &[
+            ("computer", "MTR-01".into()),
+            ("exchange_status", "80131500 : AADSTS50076".into()),
+            ("teams_signin_status", "Unhealthy".into()),
+            ("signin_status", "NotApplicable".into()),
+            ("network_status", "Healthy".into()),
+        ],
+        t,
+    )
+}
+
 #[test]
 fn mfa_finding_holds_the_heartbeat_as_a_consequence() {
     let rules = RuleSet::builtin();
-    let hb = |t: &str| {
-        ev(
-            "heartbeat",
-            &["0x80131500", "AADSTS50076"],
-            &[
-                ("computer", "MTR-01".into()),
-                ("exchange_status", "80131500 : AADSTS50076".into()),
-                ("teams_signin_status", "Unhealthy".into()),
-                ("signin_status", "NotApplicable".into()),
-                ("network_status", "Healthy".into()),
-            ],
-            t,
-        )
-    };
     let d = run(
         &rules,
         vec![
-            hb("2025-07-15T08:30:11Z"),
+            mfa_heartbeat("2025-07-15T08:30:11Z"),
             ev("aad-error", &["0xCAA2000C", "AADSTS50076"], &[("event_id", 1098.into())], "2025-07-15T08:31:00Z"),
-            hb("2025-07-15T08:35:11Z"),
+            mfa_heartbeat("2025-07-15T08:35:11Z"),
         ],
     );
     assert_eq!(d.verdict, Verdict::Problems);
@@ -420,18 +422,7 @@ fn repeated_heartbeats_fold_into_one_row_with_decoded_signals() {
     let rules = RuleSet::builtin();
     let records: Vec<Evidence> = (0..30)
         .map(|m| {
-            let mut e = ev(
-                "heartbeat",
-                &["0x80131500", "AADSTS50076"],
-                &[
-                    ("computer", "MTR-01".into()),
-                    ("network_status", "Healthy".into()),
-                    ("exchange_status", "80131500 : AADSTS50076".into()),
-                    ("teams_signin_status", "Unhealthy".into()),
-                    ("signin_status", "NotApplicable".into()),
-                ],
-                &at_minute(m * 5),
-            );
+            let mut e = mfa_heartbeat(&at_minute(m * 5));
             e.location = format!("record {}", m + 1);
             e.excerpt =
                 format!(r#"{{"Description":"Network status : Healthy. …","IPv4Address":"192.0.2.53","n":{m}}}"#);

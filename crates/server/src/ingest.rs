@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use uctriage_scan::{read_records, Evidence, InputReport, ReadOptions, Source};
-use uctriage_store::{Backend, Batch, Ingested, NewEvent, Observation, ReportRow, Store, StoreError, StoredBody};
+use uctriage_store::{Batch, Ingested, NewEvent, Observation, ReportRow, Store, StoreError, StoredBody};
 
 use crate::auth::{random_hex, sha256, Caller, Role};
 use crate::fleet;
@@ -339,12 +339,12 @@ fn build_batch(
     Ok(batch)
 }
 
-/// Group commit for SQLite. SQLite has one writer, and a commit costs more than a small batch
-/// (its pages are written to the WAL and checksummed): batches that arrive while the writer is
-/// busy wait for it together and are stored in one transaction, in the order they came, each
-/// with its own result. When a group fails, its batches are stored again one by one, so a bad
-/// batch refuses only itself. A batch is answered only after the commit that holds it. On
-/// PostgreSQL every batch is its own transaction (writers there run side by side).
+/// Group commit. A commit costs more than a small batch (on SQLite its pages are written to the
+/// WAL and checksummed; on PostgreSQL it is a round of statements and a WAL flush): batches that
+/// arrive while the writers are busy wait together and are stored in one transaction, in the
+/// order they came, each with its own result. SQLite has one writer task, PostgreSQL a few
+/// ([`uctriage_store::Backend::write_groups`]). When a group fails, its batches are stored again one by one, so
+/// a bad batch refuses only itself. A batch is answered only after the commit that holds it.
 #[derive(Debug, Default)]
 pub struct WriteGroups {
     queue: Arc<std::sync::Mutex<WriteQueue>>,
@@ -355,8 +355,8 @@ type Reply = tokio::sync::oneshot::Sender<Result<Ingested, StoreError>>;
 #[derive(Debug, Default)]
 struct WriteQueue {
     waiting: std::collections::VecDeque<(Batch, Reply)>,
-    /// A writer task is draining the queue.
-    writing: bool,
+    /// Writer tasks draining the queue.
+    writing: usize,
 }
 
 /// Records in one group at most (a batch larger than this is a group of its own).
@@ -364,14 +364,13 @@ const GROUP_RECORDS: usize = 5_000;
 
 impl WriteGroups {
     pub async fn ingest(&self, store: &Arc<dyn Store>, batch: Batch) -> Result<Ingested, StoreError> {
-        if store.backend() != Backend::Sqlite {
-            return store.ingest(&batch).await;
-        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let start = {
             let mut q = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             q.waiting.push_back((batch, reply));
-            !std::mem::replace(&mut q.writing, true)
+            let start = q.writing < store.backend().write_groups();
+            q.writing += usize::from(start);
+            start
         };
         if start {
             // A task of its own: a request that goes away must not take the group with it.
@@ -387,7 +386,7 @@ async fn write_groups(store: Arc<dyn Store>, queue: Arc<std::sync::Mutex<WriteQu
     impl Drop for Unwinding {
         fn drop(&mut self) {
             if let Some(q) = self.0.take() {
-                q.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing = false;
+                q.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing -= 1;
             }
         }
     }
@@ -405,7 +404,7 @@ async fn write_groups(store: Arc<dyn Store>, queue: Arc<std::sync::Mutex<WriteQu
                 group.extend(q.waiting.pop_front());
             }
             if group.is_empty() {
-                q.writing = false;
+                q.writing -= 1;
                 unwinding.0 = None;
                 return;
             }

@@ -56,6 +56,66 @@ async fn checkpoints(pool: AnyPool) {
     }
 }
 
+/// The channel on which PostgreSQL servers of one fleet announce changes to what they keep in
+/// memory (see [`crate::hot`]); the payload names the map.
+const CHANGES_CHANNEL: &str = "uctriage_kept";
+
+/// Listen for the changes other servers on the database announce, and empty the matching map.
+/// The maps are live only while listening: after the connection breaks they keep nothing until
+/// it is back (notices sent meanwhile are lost), trying again every second. Ends when the store
+/// is dropped (`stopped`).
+async fn follow_changes(
+    url: String,
+    hot: std::sync::Weak<crate::hot::Hot>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let set_live = |live: bool| hot.upgrade().map(|h| h.set_live(live)).is_some();
+    loop {
+        let listening = async {
+            let mut l = sqlx::postgres::PgListener::connect(&url).await?;
+            l.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let listener = tokio::select! {
+            _ = &mut stopped => return,
+            l = listening => l,
+        };
+        match listener {
+            Ok(mut l) => {
+                if !set_live(true) {
+                    return;
+                }
+                loop {
+                    let notice = tokio::select! {
+                        _ = &mut stopped => return,
+                        n = l.try_recv() => n,
+                    };
+                    match (notice, hot.upgrade()) {
+                        (_, None) => return,
+                        (Ok(Some(n)), Some(h)) => h.announced(n.payload()),
+                        (Ok(None), _) => {
+                            tracing::warn!("lost the connection that hears other servers' changes; listening again");
+                            break;
+                        }
+                        (Err(e), _) => {
+                            tracing::warn!("hearing other servers' changes: {e}; listening again");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot listen for other servers' changes: {e}; trying again in 1 s"),
+        }
+        if !set_live(false) {
+            return;
+        }
+        tokio::select! {
+            _ = &mut stopped => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// The store on either database.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -64,7 +124,7 @@ pub struct SqlStore {
     /// than its busy-wait; each transaction commits as one group.
     write: AnyPool,
     read: AnyPool,
-    /// Device tokens and room names kept in memory (SQLite only; see [`crate::hot`]).
+    /// Device tokens and room names kept in memory (see [`crate::hot`]).
     hot: Option<std::sync::Arc<crate::hot::Hot>>,
 }
 
@@ -300,12 +360,15 @@ impl SqlStore {
                 SQLITE_MIGRATIONS.run(&write).await?;
                 let read = pool(4, &[]).connect_with(opts.clone()).await?;
                 tokio::spawn(checkpoints(pool(1, &[]).connect_with(opts).await?));
-                SqlStore { backend, write, read, hot: Some(std::sync::Arc::new(crate::hot::Hot::new())) }
+                SqlStore { backend, write, read, hot: Some(std::sync::Arc::new(crate::hot::Hot::alone())) }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new().max_connections(8).connect_with(opts).await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                SqlStore { backend, write: pool.clone(), read: pool, hot: None }
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                let hot = std::sync::Arc::new(crate::hot::Hot::shared(stop));
+                tokio::spawn(follow_changes(url.clone(), std::sync::Arc::downgrade(&hot), stopped));
+                SqlStore { backend, write: pool.clone(), read: pool, hot: Some(hot) }
             }
         };
         Ok(store)
@@ -322,17 +385,35 @@ impl SqlStore {
         }
     }
 
-    /// After a token was added, revoked or replaced here.
-    fn tokens_changed(&self) {
+    /// After a change to what [`crate::hot`] keeps has committed: empty this server's map at
+    /// once, and on PostgreSQL tell the other servers on the database. A notice that cannot be
+    /// sent is logged; the others then trust their copy until it expires (5 s for tokens, 10 s
+    /// for names).
+    async fn changed(&self, what: crate::hot::Kept) {
         if let Some(h) = &self.hot {
-            h.devices.changed();
+            h.changed(what);
         }
+        if self.backend == Backend::Postgres {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(what.as_str())
+                .execute(&self.write)
+                .await
+            {
+                tracing::warn!("could not tell other servers that {} changed: {e}", what.as_str());
+            }
+        }
+    }
+
+    /// The kept maps, when they may be used.
+    fn kept(&self) -> Option<&crate::hot::Hot> {
+        self.hot.as_deref().filter(|h| h.is_live())
     }
 
     /// The room a name (already trimmed and lowercase) belongs to, if any.
     async fn name_room(&self, kind: &str, value: &str) -> Result<Option<String>> {
         let key = (kind.to_owned(), value.to_owned());
-        let hot = match self.hot.as_deref().map(|h| (h, h.names.lookup(&key))) {
+        let hot = match self.kept().map(|h| (h, h.names.lookup(&key))) {
             Some((_, Ok(room))) => return Ok(Some(room)),
             Some((h, Err(gen))) => Some((h, gen)),
             None => None,
@@ -379,27 +460,17 @@ impl SqlStore {
         rooms.sort_unstable();
         rooms.dedup();
         let mut heartbeat: HashMap<String, Option<i64>> = HashMap::with_capacity(rooms.len());
-        let found = match self.backend {
-            Backend::Postgres => {
-                let mut found = Vec::with_capacity(rooms.len());
-                for r in &rooms {
-                    found.extend(
-                        sqlx::query("SELECT id, last_heartbeat_ms FROM rooms WHERE id = $1 FOR UPDATE")
-                            .bind(*r)
-                            .fetch_optional(&mut **tx)
-                            .await?,
-                    );
-                }
-                found
+        let found = {
+            let lock = match self.backend {
+                Backend::Postgres => " ORDER BY id FOR UPDATE",
+                Backend::Sqlite => "",
+            };
+            let sql = format!("SELECT id, last_heartbeat_ms FROM rooms WHERE id IN ({}){lock}", params(rooms.len()));
+            let mut q = sqlx::query(&sql);
+            for r in &rooms {
+                q = q.bind(*r);
             }
-            Backend::Sqlite => {
-                let sql = format!("SELECT id, last_heartbeat_ms FROM rooms WHERE id IN ({})", params(rooms.len()));
-                let mut q = sqlx::query(&sql);
-                for r in &rooms {
-                    q = q.bind(*r);
-                }
-                q.fetch_all(&mut **tx).await?
-            }
+            q.fetch_all(&mut **tx).await?
         };
         for row in &found {
             heartbeat.insert(row.try_get("id")?, row.try_get("last_heartbeat_ms")?);
@@ -677,12 +748,12 @@ impl Store for SqlStore {
         .bind(t.revoked_ms)
         .execute(&self.write)
         .await?;
-        self.tokens_changed();
+        self.changed(crate::hot::Kept::Tokens).await;
         Ok(())
     }
 
     async fn token(&self, id: &str) -> Result<Option<Token>> {
-        let hot = match self.hot.as_deref().map(|h| (h, h.devices.lookup(&id.to_owned()))) {
+        let hot = match self.kept().map(|h| (h, h.devices.lookup(&id.to_owned()))) {
             Some((_, Ok(t))) => return Ok(Some(t)),
             Some((h, Err(gen))) => Some((h, gen)),
             None => None,
@@ -708,7 +779,7 @@ impl Store for SqlStore {
             .bind(id)
             .execute(&self.write)
             .await?;
-        self.tokens_changed();
+        self.changed(crate::hot::Kept::Tokens).await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -763,7 +834,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.tokens_changed();
+        self.changed(crate::hot::Kept::Tokens).await;
         Ok(())
     }
 
@@ -961,9 +1032,7 @@ impl Store for SqlStore {
         sqlx::query("DELETE FROM signals WHERE room_id = $1").bind(from).execute(&mut *tx).await?;
         sqlx::query("UPDATE rooms SET dirty = 1 WHERE id = $1").bind(into).execute(&mut *tx).await?;
         tx.commit().await?;
-        if let Some(h) = &self.hot {
-            h.names.changed();
-        }
+        self.changed(crate::hot::Kept::Names).await;
         Ok(())
     }
 
@@ -1677,5 +1746,85 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Wait up to `within` for `done`, checking every 10 ms.
+    async fn until<F: std::future::Future<Output = bool>>(within: Duration, mut done: impl FnMut() -> F) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if done().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// Two servers on one PostgreSQL database: what one changes, the other stops trusting in
+    /// its memory well before the kept answer would expire (5 s for tokens, 10 s for names).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_servers_hear_each_others_changes() {
+        let Some(db) = crate::testing::Database::create().await else { return };
+        let a = SqlStore::connect(&db.url).await.unwrap();
+        let b = SqlStore::connect(&db.url).await.unwrap();
+        let second = Duration::from_secs(1);
+        assert!(until(10 * second, || async { a.kept().is_some() && b.kept().is_some() }).await, "never listening");
+
+        let device = Token {
+            id: "tk_dev".into(),
+            name: "room".into(),
+            role: "device".into(),
+            room_id: None,
+            hash: vec![1; 32],
+            created_ms: 1,
+            revoked_ms: None,
+        };
+        a.token_insert(&device).await.unwrap();
+        assert_eq!(b.token("tk_dev").await.unwrap(), Some(device.clone()));
+        // (The notice of the insert may empty b's map after that read: read until b keeps it.)
+        let keeps = until(2 * second, || async {
+            b.token("tk_dev").await.unwrap();
+            b.kept().is_some_and(|h| h.devices.lookup(&"tk_dev".to_owned()).is_ok())
+        });
+        assert!(keeps.await, "b never kept the device token");
+        // A change nobody announces is not seen while the answer is kept: b does keep it.
+        sqlx::query("UPDATE tokens SET name = 'renamed' WHERE id = 'tk_dev'").execute(&a.write).await.unwrap();
+        assert_eq!(b.token("tk_dev").await.unwrap().unwrap().name, "room");
+        // A revoke through a reaches b in well under the 5 s b would keep its copy.
+        a.token_revoke("tk_dev", 2).await.unwrap();
+        let heard = until(2 * second, || async { b.token("tk_dev").await.unwrap().unwrap().revoked_ms == Some(2) });
+        assert!(heard.await, "b still trusts the revoked token");
+
+        // Room names: b keeps the room a name belongs to until a merges that room away.
+        let from = a.room_resolve(&[("computer", "MTR-1")], "rm_from", 1).await.unwrap();
+        let into = a.room_resolve(&[("computer", "MTR-2")], "rm_into", 1).await.unwrap();
+        assert_eq!(b.room_lookup(&[("computer", "mtr-1")]).await.unwrap(), Some(from.clone()));
+        let key = ("computer".to_owned(), "mtr-1".to_owned());
+        assert!(b.kept().is_some_and(|h| h.names.lookup(&key).is_ok()), "b did not keep the name");
+        a.room_merge(&from, &into).await.unwrap();
+        let heard = until(2 * second, || async {
+            b.room_lookup(&[("computer", "mtr-1")]).await.unwrap().as_deref() == Some(into.as_str())
+        });
+        assert!(heard.await, "b still sends mtr-1 to the merged room");
+
+        // b's listening connection dies: b keeps nothing until it listens again, then keeps again.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'listen%'",
+        )
+        .execute(&a.write)
+        .await
+        .unwrap();
+        assert!(until(5 * second, || async { b.kept().is_none() || a.kept().is_none() }).await, "loss unnoticed");
+        assert!(until(10 * second, || async { a.kept().is_some() && b.kept().is_some() }).await, "never back");
+        drop((a, b));
+        db.drop().await;
     }
 }

@@ -379,7 +379,11 @@ impl SqlStore {
     /// [`NO_TIME`] for records that have none, so a window must be asked in that expression for
     /// the index to serve it. PostgreSQL keeps its index on the time column.
     fn event_time(&self) -> &'static str {
-        match self.backend {
+        Self::event_time_for(self.backend)
+    }
+
+    fn event_time_for(backend: Backend) -> &'static str {
+        match backend {
             Backend::Sqlite => "ifnull(time_ms, -9223372036854775807)",
             Backend::Postgres => "time_ms",
         }
@@ -1765,6 +1769,19 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         false
+    }
+
+    /// The time a record without one sorts at is written three times: the constant the queries
+    /// bind, the expression they filter on, and the index migration 0014 built. They must agree,
+    /// or the windows stop using the index (and a changed constant would split old rows from new).
+    #[test]
+    fn no_time_is_the_same_in_the_constant_the_queries_and_the_index() {
+        let expr = format!("ifnull(time_ms, {NO_TIME})");
+        let sqlite = SqlStore::event_time_for(Backend::Sqlite);
+        assert_eq!(sqlite, expr);
+        let index = include_str!("../migrations/sqlite/0014_events_one_index.sql");
+        assert!(index.contains(&format!("ON events (room_id, {expr}, key)")), "{index}");
+        assert_eq!(SqlStore::event_time_for(Backend::Postgres), "time_ms");
     }
 
     /// Two servers on one PostgreSQL database: what one changes, the other stops trusting in

@@ -162,7 +162,9 @@ fn a_fleet_is_judged_like_scan() {
     let fleet = uctriage_fixtures::fleet(now(), 6, 1, 120);
     let rules = uctriage_scan::RuleSet::builtin();
     for db in backends() {
-        let s = Server::start(&db);
+        // A settle time well past any pause between one room's batches on a loaded machine: with
+        // the harness's 3 s, a room pushed slowly got an offline incident between its batches.
+        let s = Server::start_with(&db, |c| c.settle_ms = 10_000);
         let device = s.token("device", None);
         let mut ids = Vec::new();
         for room in &fleet.rooms {

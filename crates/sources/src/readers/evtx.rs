@@ -257,14 +257,18 @@ impl Reader for Evtx {
     }
 
     fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if head.starts_with(MAGIC) {
-            100
+        if self.signature(head) {
+            super::SIGNATURE
         } else if has_ext(name, "evtx") && !head.is_empty() && !looks_textual(head) {
             // A damaged header: still ours, so the warning says what is wrong with it.
             5
         } else {
             0
         }
+    }
+
+    fn signature(&self, head: &[u8]) -> bool {
+        head.starts_with(MAGIC)
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {

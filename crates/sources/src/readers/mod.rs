@@ -58,6 +58,14 @@ pub trait Reader: Send + Sync {
     /// bytes. Decide on content first and use the name to break ties.
     fn detect(&self, name: &str, head: &[u8]) -> u8;
 
+    /// Whether `head` starts with this format's own signature (a file magic), which
+    /// [`detect`](Self::detect) scores [`SIGNATURE`]. No reader of text scores that high, so
+    /// [`choose`] takes such an input without asking the others: on an `.evtx` their detectors
+    /// cost more than reading a small log.
+    fn signature(&self, _head: &[u8]) -> bool {
+        false
+    }
+
     /// Read the input, emitting records and warnings. An `Err` ends this input only.
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError>;
 }
@@ -89,11 +97,24 @@ pub fn registry() -> Vec<Box<dyn Reader>> {
     ]
 }
 
-/// The reader for `input`: the one named by `forced`, or the most confident one.
+/// The score of an input that starts with a format's signature ([`Reader::signature`]); readers
+/// of text stay below it.
+pub const SIGNATURE: u8 = 100;
+
+/// The reader for `input`: the one named by `forced`, the one whose signature it starts with, or
+/// the most confident one.
 pub fn choose<'r>(registry: &'r [Box<dyn Reader>], input: &Input, forced: Option<&str>) -> Option<&'r dyn Reader> {
     if let Some(f) = forced {
         return registry.iter().find(|r| r.format() == f).map(AsRef::as_ref);
     }
+    if let Some(r) = registry.iter().find(|r| r.signature(&input.head)) {
+        return Some(r.as_ref());
+    }
+    most_confident(registry, input)
+}
+
+/// The reader that scores `input` highest (the first of equals).
+fn most_confident<'r>(registry: &'r [Box<dyn Reader>], input: &Input) -> Option<&'r dyn Reader> {
     let name = input.name.to_ascii_lowercase().replace('\\', "/");
     let mut best: Option<(u8, &dyn Reader)> = None;
     for r in registry {
@@ -202,4 +223,52 @@ pub(crate) fn fixture_lines() -> Vec<String> {
             String::from_utf8_lossy(&std::fs::read(path).unwrap()).lines().map(str::to_owned).collect::<Vec<_>>()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod choose_tests {
+    use super::*;
+
+    /// Heads with a file signature, made here, and every fixture file as it is.
+    fn heads() -> Vec<(String, Vec<u8>)> {
+        let mut pcapng = vec![0x0A, 0x0D, 0x0D, 0x0A, 28, 0, 0, 0, 0x4D, 0x3C, 0x2B, 0x1A];
+        pcapng.resize(64, 0);
+        let mut out = vec![
+            ("room/Skype Room System.evtx".to_owned(), [&b"ElfFile\0"[..], &[0; 120]].concat()),
+            ("trace.pcap".to_owned(), [&[0xD4, 0xC3, 0xB2, 0xA1][..], &[0; 40]].concat()),
+            ("trace.cap".to_owned(), [&[0xA1, 0xB2, 0xC3, 0xD4][..], &[0; 40]].concat()),
+            ("trace.pcapng".to_owned(), pcapng.clone()),
+            // Near misses that must still be scored by every reader.
+            ("broken.pcapng".to_owned(), pcapng[..8].to_vec()),
+            ("broken.evtx".to_owned(), b"ElfFil".to_vec()),
+            ("notes.txt".to_owned(), b"ElfFile is how an event log starts\n".to_vec()),
+        ];
+        for path in fixture_files() {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn a_signature_chooses_what_scoring_every_reader_would() {
+        let registry = registry();
+        let mut signed = 0;
+        for (name, bytes) in heads() {
+            let input = Input::from_bytes(&name, &name, bytes);
+            let quick = choose(&registry, &input, None).map(Reader::format);
+            let full = most_confident(&registry, &input).map(Reader::format);
+            assert_eq!(quick, full, "{name}");
+            let lower = name.to_ascii_lowercase();
+            for r in &registry {
+                let score = r.detect(&lower, &input.head);
+                if r.signature(&input.head) {
+                    signed += 1;
+                    assert_eq!(score, SIGNATURE, "{}: {name}", r.format());
+                } else {
+                    assert!(score < SIGNATURE, "{} scores {score} without a signature: {name}", r.format());
+                }
+            }
+        }
+        assert_eq!(signed, 4, "the evtx and the three capture heads");
+    }
 }

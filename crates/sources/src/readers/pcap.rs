@@ -42,18 +42,25 @@ impl Reader for Pcap {
     }
 
     fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let Some(m) = head.get(..4) else { return 0 };
+        if self.signature(head) {
+            return super::SIGNATURE;
+        }
+        if head.starts_with(&PCAPNG_SHB) {
+            // The block type of pcapng without its byte-order magic.
+            return 60;
+        }
+        u8::from(["pcap", "pcapng", "cap"].iter().any(|e| has_ext(name, e))) * 5
+    }
+
+    fn signature(&self, head: &[u8]) -> bool {
+        let Some(m) = head.get(..4) else { return false };
         let le = u32::from_le_bytes([m[0], m[1], m[2], m[3]]);
         let be = u32::from_be_bytes([m[0], m[1], m[2], m[3]]);
         if [le, be].iter().any(|v| *v == MAGIC_US || *v == MAGIC_NS) {
-            return 100;
+            return true;
         }
-        if m == PCAPNG_SHB {
-            let bom = head.get(8..12);
-            let ok = bom.is_some_and(|b| b == [0x4D, 0x3C, 0x2B, 0x1A] || b == [0x1A, 0x2B, 0x3C, 0x4D]);
-            return if ok { 100 } else { 60 };
-        }
-        u8::from(["pcap", "pcapng", "cap"].iter().any(|e| has_ext(name, e))) * 5
+        m == PCAPNG_SHB
+            && head.get(8..12).is_some_and(|b| b == [0x4D, 0x3C, 0x2B, 0x1A] || b == [0x1A, 0x2B, 0x3C, 0x4D])
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {

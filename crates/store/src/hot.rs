@@ -61,18 +61,17 @@ pub(crate) struct Hot {
 impl Hot {
     /// Maps for a database only this process changes: live from the start.
     pub fn alone() -> Hot {
-        Hot { devices: Recent::new(TOKEN_TTL), names: Recent::new(NAME_TTL), live: AtomicBool::new(true), _stop: None }
+        Hot::with(true, None)
     }
 
     /// Maps for a shared database: nothing is kept until [`set_live`](Self::set_live) says that
     /// changes from other servers arrive. `stop` is dropped with the maps.
     pub fn shared(stop: tokio::sync::oneshot::Sender<()>) -> Hot {
-        Hot {
-            devices: Recent::new(TOKEN_TTL),
-            names: Recent::new(NAME_TTL),
-            live: AtomicBool::new(false),
-            _stop: Some(stop),
-        }
+        Hot::with(false, Some(stop))
+    }
+
+    fn with(live: bool, stop: Option<tokio::sync::oneshot::Sender<()>>) -> Hot {
+        Hot { devices: Recent::new(TOKEN_TTL), names: Recent::new(NAME_TTL), live: AtomicBool::new(live), _stop: stop }
     }
 
     pub fn is_live(&self) -> bool {
@@ -85,11 +84,15 @@ impl Hot {
         if !live {
             self.live.store(false, Ordering::Release);
         }
-        self.changed(Kept::Tokens);
-        self.changed(Kept::Names);
+        self.forget_all();
         if live {
             self.live.store(true, Ordering::Release);
         }
+    }
+
+    fn forget_all(&self) {
+        self.changed(Kept::Tokens);
+        self.changed(Kept::Names);
     }
 
     pub fn changed(&self, what: Kept) {
@@ -104,7 +107,7 @@ impl Hot {
         match payload {
             "tokens" => self.changed(Kept::Tokens),
             "names" => self.changed(Kept::Names),
-            _ => self.set_live(self.is_live()),
+            _ => self.forget_all(),
         }
     }
 }

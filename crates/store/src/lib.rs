@@ -259,7 +259,7 @@ pub struct NewEvent {
 }
 
 /// An event's evidence JSON packed for storage: deflated against a dictionary of typical records
-/// (see `pack.rs`), a few hundred bytes for a heartbeat of about two kilobytes.
+/// (see `pack.rs`), about 50 bytes for a heartbeat of about two kilobytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredBody(Vec<u8>);
 

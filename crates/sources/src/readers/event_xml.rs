@@ -113,8 +113,25 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     })
 }
 
+/// The attributes of an element start, asked for by local name: the first one so called.
+pub(super) trait Attrs {
+    fn get(&self, local_name: &[u8]) -> Option<String>;
+}
+
+impl Attrs for BytesStart<'_> {
+    fn get(&self, local_name: &[u8]) -> Option<String> {
+        attr(self, local_name)
+    }
+}
+
 impl EventBuilder {
     fn start(&mut self, e: &BytesStart<'_>) {
+        self.open(e.local_name().as_ref(), e);
+    }
+
+    /// An element starts: its local name (without prefix) and its attributes. The `evtx`
+    /// reader's Binary XML walker calls this directly, the XML readers through [`Self::start`].
+    pub(super) fn open(&mut self, local_name: &[u8], attrs: &dyn Attrs) {
         if self.overflow > 0 || self.path.len() >= MAX_DEPTH {
             self.overflow += 1;
             return;
@@ -123,17 +140,17 @@ impl EventBuilder {
             *h = true;
         }
         let in_user_data = self.path.first() == Some(&Tag::UserData);
-        let tag = Tag::of(e.local_name().as_ref(), in_user_data);
+        let tag = Tag::of(local_name, in_user_data);
         match (self.path.as_slice(), &tag) {
             ([Tag::System], Tag::Provider) => {
-                if let Some(n) = attr(e, b"Name").or_else(|| attr(e, b"EventSourceName")) {
+                if let Some(n) = attrs.get(b"Name").or_else(|| attrs.get(b"EventSourceName")) {
                     self.ev.provider = n;
                 }
             }
             ([Tag::System], Tag::TimeCreated) => {
-                self.ev.time = attr(e, b"SystemTime").and_then(|t| time::parse(&t));
+                self.ev.time = attrs.get(b"SystemTime").and_then(|t| time::parse(&t));
             }
-            ([Tag::EventData], Tag::Data) => self.data_name = attr(e, b"Name"),
+            ([Tag::EventData], Tag::Data) => self.data_name = attrs.get(b"Name"),
             _ => {}
         }
         self.path.push(tag);
@@ -141,13 +158,13 @@ impl EventBuilder {
         self.text.clear();
     }
 
-    fn text(&mut self, s: &str) {
+    pub(super) fn text(&mut self, s: &str) {
         if !self.path.is_empty() && self.text.len() + s.len() <= MAX_VALUE {
             self.text.push_str(s);
         }
     }
 
-    fn end(&mut self) {
+    pub(super) fn end(&mut self) {
         if self.overflow > 0 {
             self.overflow -= 1;
             return;

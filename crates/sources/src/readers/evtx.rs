@@ -24,7 +24,8 @@ use rayon::prelude::*;
 use uctriage_evidence::Evidence;
 
 use super::event_xml::parse_one;
-use super::windows_event::{has_ext, to_evidence};
+use super::evtx_binxml;
+use super::windows_event::{has_ext, to_evidence, WinEvent};
 use super::{Emitter, ReadError, Reader};
 use crate::input::{looks_textual, read_full, Input};
 
@@ -155,11 +156,13 @@ struct Ctx<'a> {
     path: &'a str,
     /// Chunks the file header names; a log copied while open often has more.
     header_chunks: u64,
+    /// Read records from the chunk bytes ([`evtx_binxml`]) when the walker can; off, every record
+    /// goes through the evtx crate's XML (the tests compare the two).
+    fast: bool,
 }
 
 fn read_chunk(raw: RawChunk, ctx: &Ctx<'_>) -> ChunkOut {
     let mut out = ChunkOut::default();
-    let beyond = raw.number >= ctx.header_chunks;
     let place = format!("chunk {} (byte {})", raw.number, offset(raw.number));
     if let Some(got) = raw.short {
         if got < 512 {
@@ -175,31 +178,74 @@ fn read_chunk(raw: RawChunk, ctx: &Ctx<'_>) -> ChunkOut {
     if raw.bytes.iter().all(|b| *b == 0) {
         return out;
     }
-    let mut data = match EvtxChunkData::new(raw.bytes, false) {
+    if ctx.fast {
+        if let Ok(fast) = evtx_binxml::read_chunk(&raw.bytes) {
+            let mut done = ChunkOut { records: Vec::with_capacity(fast.records.len()), warnings: out.warnings.clone() };
+            let ids: Vec<u64> = fast.records.iter().map(|(id, _)| *id).collect();
+            for (id, ev) in fast.records {
+                keep(&mut done, ctx, raw.number, &place, id, false, Ok(ev));
+            }
+            // Records carved from the unused space come from the evtx crate, which the walker
+            // leaves them to; it reads the live records again but does not render them.
+            if !fast.slack || with_crate(raw.bytes.clone(), raw.number, ctx, &place, &mut done, Some(&ids)).is_ok() {
+                return done;
+            }
+        }
+    }
+    let _ = with_crate(raw.bytes, raw.number, ctx, &place, &mut out, None);
+    out
+}
+
+/// Read a chunk's records with the evtx crate: each is rendered to XML and read by `parse_one`.
+/// With `live`, the IDs of the live records the walker read, only the carved ones are kept, and
+/// any disagreement with the walker (another live record, an error) is an `Err`, to read the
+/// whole chunk with the crate instead.
+fn with_crate(
+    bytes: Vec<u8>,
+    number: u64,
+    ctx: &Ctx<'_>,
+    place: &str,
+    out: &mut ChunkOut,
+    live: Option<&[u64]>,
+) -> Result<(), ()> {
+    let mut data = match EvtxChunkData::new(bytes, false) {
         Ok(d) => d,
+        Err(_) if live.is_some() => return Err(()),
         Err(e) => {
-            out.warnings.push((place, format!("not a readable chunk, skipped: {}", chain(&e))));
-            return out;
+            out.warnings.push((place.to_owned(), format!("not a readable chunk, skipped: {}", chain(&e))));
+            return Ok(());
         }
     };
-    data.number = Some(raw.number);
+    data.number = Some(number);
     let mut chunk = match data.parse(Arc::clone(&ctx.settings)) {
         Ok(c) => c,
+        Err(_) if live.is_some() => return Err(()),
         Err(e) => {
-            out.warnings.push((place, format!("chunk could not be parsed, skipped: {}", chain(&e))));
-            return out;
+            out.warnings.push((place.to_owned(), format!("chunk could not be parsed, skipped: {}", chain(&e))));
+            return Ok(());
         }
     };
+    let mut live_seen = 0;
     for record in chunk.iter() {
         let record = match record {
             Ok(r) => r,
+            Err(_) if live.is_some() => return Err(()),
             Err(e) => {
-                out.warnings.push((place.clone(), format!("damaged record skipped: {}", chain(&e))));
+                out.warnings.push((place.to_owned(), format!("damaged record skipped: {}", chain(&e))));
                 continue;
             }
         };
         let id = record.event_record_id;
         let recovered = record.recovered;
+        if let Some(ids) = live {
+            if !recovered {
+                if ids.get(live_seen) != Some(&id) {
+                    return Err(());
+                }
+                live_seen += 1;
+                continue;
+            }
+        }
         let xml = match record.into_xml_bytes() {
             Ok(x) => x.data,
             // Carved candidates that do not render are noise, not damage.
@@ -210,33 +256,49 @@ fn read_chunk(raw: RawChunk, ctx: &Ctx<'_>) -> ChunkOut {
                 continue;
             }
         };
-        match parse_one(&xml) {
-            Ok(ev) if ev.provider.is_empty() && ev.channel.is_empty() && ev.event_id.unwrap_or(0) == 0 => {
-                if !recovered {
-                    out.warnings.push((
-                        format!("record {id} ({place})"),
-                        "damaged record skipped: it names no provider, channel or event ID".into(),
-                    ));
-                }
-            }
-            Ok(mut ev) => {
-                ev.recovered = recovered;
-                if ev.record_id.is_none() {
-                    ev.record_id = Some(id);
-                }
-                let mut e = to_evidence(&ev, Evidence::new(ctx.path, "evtx", format!("record {id}")));
-                if beyond {
-                    e.field("beyond_header", true);
-                }
-                out.records.push(e);
-            }
-            Err(_) if recovered => {}
-            Err(e) => {
-                out.warnings.push((format!("record {id} ({place})"), format!("record XML could not be read: {e}")));
+        keep(out, ctx, number, place, id, recovered, parse_one(&xml));
+    }
+    match live {
+        Some(ids) if live_seen != ids.len() => Err(()),
+        _ => Ok(()),
+    }
+}
+
+/// One record's event, or why it could not be read, to a record or a warning.
+fn keep(
+    out: &mut ChunkOut,
+    ctx: &Ctx<'_>,
+    number: u64,
+    place: &str,
+    id: u64,
+    recovered: bool,
+    parsed: Result<WinEvent, String>,
+) {
+    match parsed {
+        Ok(ev) if ev.provider.is_empty() && ev.channel.is_empty() && ev.event_id.unwrap_or(0) == 0 => {
+            if !recovered {
+                out.warnings.push((
+                    format!("record {id} ({place})"),
+                    "damaged record skipped: it names no provider, channel or event ID".into(),
+                ));
             }
         }
+        Ok(mut ev) => {
+            ev.recovered = recovered;
+            if ev.record_id.is_none() {
+                ev.record_id = Some(id);
+            }
+            let mut e = to_evidence(&ev, Evidence::new(ctx.path, "evtx", format!("record {id}")));
+            if number >= ctx.header_chunks {
+                e.field("beyond_header", true);
+            }
+            out.records.push(e);
+        }
+        Err(_) if recovered => {}
+        Err(e) => {
+            out.warnings.push((format!("record {id} ({place})"), format!("record XML could not be read: {e}")));
+        }
     }
-    out
 }
 
 /// Read a chunk without letting a panic in the parser end the whole file.
@@ -322,6 +384,7 @@ impl Reader for Evtx {
             settings: Arc::new(ParserSettings::new().validate_checksums(false).recover_records(true).indent(false)),
             path: &path,
             header_chunks: u64::from(header_chunks),
+            fast: true,
         };
         let batch = rayon::current_num_threads().max(1) * 2;
         loop {
@@ -359,7 +422,6 @@ impl Reader for Evtx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readers::windows_event::WinEvent;
 
     fn event_of(xml: &str) -> WinEvent {
         parse_one(xml.as_bytes()).unwrap()

@@ -12,6 +12,7 @@ mod event_json;
 mod event_xml;
 mod evidence_jsonl;
 mod evtx;
+mod evtx_binxml;
 mod generic;
 mod mosdal;
 mod pcap;

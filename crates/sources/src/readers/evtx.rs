@@ -440,3 +440,7 @@ mod tests {
         assert_eq!(e.kind, "power");
     }
 }
+
+#[cfg(test)]
+#[path = "evtx_binxml_tests.rs"]
+mod binxml_tests;

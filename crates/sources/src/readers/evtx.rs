@@ -1,11 +1,17 @@
-//! Windows event log files (`.evtx`), through the evtx crate.
+//! Windows event log files (`.evtx`): records read from the chunks' Binary XML, the evtx crate
+//! behind it.
 //!
 //! A file is a 4 KiB header and 64 KiB chunks that stand on their own, so the chunks are parsed
-//! in parallel on the rayon pool, a few at a time, and their records handed over in order. Each
-//! record is rendered to XML by the evtx crate and read by the `event-xml` parser into the shared
-//! [`WinEvent`]. Checksums are not enforced (chunks written without CRC32 are read), records
-//! carved from a chunk's unused space are kept (`recovered: true`), and a damaged chunk or record
-//! is a warning naming the chunk and its byte offset while the rest is read.
+//! in parallel on the rayon pool, a few at a time, and their records handed over in order. A
+//! chunk's live records are read by our own Binary XML walker ([`evtx_binxml`]) straight into the
+//! shared [`WinEvent`], through the same builder the `event-xml` parser fills. When the walker
+//! meets anything it does not handle (a damaged record, a value type it does not render, …) the
+//! whole chunk is read the older way instead: each record rendered to XML by the evtx crate and
+//! read back by the `event-xml` parser, which is what the walker is tested against record by
+//! record. Records carved from a chunk's unused space always come from the crate (`recovered:
+//! true`); when a chunk has some, the crate reads it again for them alone. Checksums are not
+//! enforced (chunks written without CRC32 are read), and a damaged chunk or record is a warning
+//! naming the chunk and its byte offset while the rest is read.
 //!
 //! The evtx crate's own chunk pipeline is not used: it blocks a thread on a channel while its
 //! workers run on the same rayon pool, which deadlocks when every pool thread is reading an

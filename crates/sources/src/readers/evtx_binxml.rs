@@ -61,6 +61,8 @@ const NAME_LINK_SIZE: usize = 6;
 const MAX_NESTING: usize = 12;
 /// Elements inside one another, across nested streams.
 const MAX_DEPTH: usize = 64;
+/// Bytes of template definitions one chunk may parse (a chunk holds 64 KiB in all).
+const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 /// Substitution values in one template instance.
 const MAX_VALUES: usize = 4096;
 /// Work one record may cause: nodes built or visited, and an upper bound of its XML's size.
@@ -113,21 +115,21 @@ impl<'a> Cur<'a> {
 }
 
 fn le_u16(b: &[u8], at: usize) -> Res<u16> {
-    match b.get(at..at + 2) {
+    match at.checked_add(2).and_then(|end| b.get(at..end)) {
         Some(s) => Ok(u16::from_le_bytes([s[0], s[1]])),
         None => no("truncated"),
     }
 }
 
 fn le_u32(b: &[u8], at: usize) -> Res<u32> {
-    match b.get(at..at + 4) {
+    match at.checked_add(4).and_then(|end| b.get(at..end)) {
         Some(s) => Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]])),
         None => no("truncated"),
     }
 }
 
 fn le_u64(b: &[u8], at: usize) -> Res<u64> {
-    match b.get(at..at + 8) {
+    match at.checked_add(8).and_then(|end| b.get(at..end)) {
         Some(s) => Ok(u64::from_le_bytes(s.try_into().unwrap_or_default())),
         None => no("truncated"),
     }
@@ -270,6 +272,8 @@ struct Ctx<'a> {
     names: Vec<Box<str>>,
     name_ids: HashMap<u32, u32>,
     templates: HashMap<u32, Rc<Tree<'a>>>,
+    /// Bytes of template definitions parsed so far.
+    template_bytes: usize,
     nodes: usize,
     bytes: usize,
     record_nodes: usize,
@@ -328,9 +332,15 @@ impl<'a> Ctx<'a> {
             return Ok(Rc::clone(t));
         }
         let start = offset as usize;
-        let size = le_u32(self.data, start + TEMPLATE_HEADER_SIZE - 4)? as usize;
+        let size = le_u32(self.data, start.saturating_add(TEMPLATE_HEADER_SIZE - 4))? as usize;
         let body = start + TEMPLATE_HEADER_SIZE;
-        let end = body.checked_add(size).filter(|e| *e <= self.data.len()).ok_or(Unsupported("template out of bounds"))?;
+        let end =
+            body.checked_add(size).filter(|e| *e <= self.data.len()).ok_or(Unsupported("template out of bounds"))?;
+        // Templates at many offsets over the same bytes would each be parsed.
+        self.template_bytes += size;
+        if self.template_bytes > MAX_TEMPLATE_BYTES {
+            return no("too many template bytes in one chunk");
+        }
         let tree = self.stream(body, end, Mode::Template, nesting + 1)?;
         if !matches!(tree.roots.as_slice(), [Node::Elem(_)]) {
             return no("a template without one root element");
@@ -362,13 +372,15 @@ impl<'a> Ctx<'a> {
                     if b.open.is_some() {
                         return no("an element inside an element start");
                     }
-                    let dependency = if mode == Mode::Template { Some(c.u16()?).filter(|d| *d != 0xffff) } else { None };
+                    let dependency =
+                        if mode == Mode::Template { Some(c.u16()?).filter(|d| *d != 0xffff) } else { None };
                     c.u32()?;
                     let name = self.name_ref(&mut c)?;
                     if token & 0x40 != 0 {
                         c.u32()?;
                     }
-                    b.open = Some(Elem { name, dependency, attrs: Vec::new(), children: Vec::new(), self_closing: false });
+                    b.open =
+                        Some(Elem { name, dependency, attrs: Vec::new(), children: Vec::new(), self_closing: false });
                 }
                 0x02 => {
                     if b.stack.len() >= MAX_DEPTH {
@@ -711,8 +723,7 @@ fn civil(days: u64) -> (u64, u64, u64) {
     let z = days + 584_694;
     let cycle = z / 146_097;
     let day_of_cycle = z % 146_097;
-    let year_of_cycle =
-        (day_of_cycle - day_of_cycle / 1_460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let year_of_cycle = (day_of_cycle - day_of_cycle / 1_460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
     let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
     let m = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * m + 2) / 5 + 1;
@@ -970,7 +981,10 @@ impl<'a> Emit<'_, 'a> {
     fn check_attrs(&mut self, scope: Scope<'_, 'a>, e: &Elem<'a>) -> Res<()> {
         let mut bytes = 0;
         for (i, a) in e.attrs.iter().enumerate() {
-            if e.attrs[..i].iter().any(|o| o.name == a.name || self.ctx.names[o.name as usize] == self.ctx.names[a.name as usize]) {
+            if e.attrs[..i]
+                .iter()
+                .any(|o| o.name == a.name || self.ctx.names[o.name as usize] == self.ctx.names[a.name as usize])
+            {
                 return no("an attribute given twice");
             }
             bytes += self.ctx.names[a.name as usize].len() + 4;
@@ -1100,7 +1114,9 @@ impl<'a> Emit<'_, 'a> {
                     self.text(&t)?;
                 }
                 Node::Instance(inst) => {
-                    let Some(Node::Elem(root)) = inst.template.roots.first() else { return no("a template without root") };
+                    let Some(Node::Elem(root)) = inst.template.roots.first() else {
+                        return no("a template without root");
+                    };
                     self.element(Scope { tree: &inst.template, values: &inst.values }, *root, true)?;
                 }
             }
@@ -1201,6 +1217,7 @@ pub(super) fn read_chunk(data: &[u8]) -> Result<FastChunk, Unsupported> {
         names: Vec::new(),
         name_ids: HashMap::new(),
         templates: HashMap::new(),
+        template_bytes: 0,
         nodes: 0,
         bytes: 0,
         record_nodes: 0,

@@ -54,7 +54,13 @@ struct Tally {
 }
 
 /// Read one chunk both ways and require the same records and warnings.
-fn compare_chunk(name: &str, ctx_fast: &Ctx<'_>, ctx_crate: &Ctx<'_>, chunk: &(u64, Vec<u8>, Option<usize>), tally: &mut Tally) {
+fn compare_chunk(
+    name: &str,
+    ctx_fast: &Ctx<'_>,
+    ctx_crate: &Ctx<'_>,
+    chunk: &(u64, Vec<u8>, Option<usize>),
+    tally: &mut Tally,
+) {
     let (number, bytes, short) = chunk;
     let raw = |bytes: &Vec<u8>| RawChunk { number: *number, bytes: bytes.clone(), short: *short };
     let walker = catch_unwind(AssertUnwindSafe(|| evtx_binxml::read_chunk(bytes)))
@@ -71,7 +77,8 @@ fn compare_chunk(name: &str, ctx_fast: &Ctx<'_>, ctx_crate: &Ctx<'_>, chunk: &(u
     }
     for (i, (a, b)) in fast.records.iter().zip(&slow.records).enumerate() {
         assert_eq!(
-            a, b,
+            a,
+            b,
             "{name} chunk {number}, record #{i} ({}): the walker's record differs from the crate's (walker: {:?})",
             b.location,
             walker.as_ref().err()
@@ -128,7 +135,8 @@ fn corpus_reads_the_same_both_ways() {
         eprintln!("skipped: no corpus at {}", dir.display());
         return;
     };
-    let mut files: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| has_ext(&p.to_string_lossy(), "evtx")).collect();
+    let mut files: Vec<_> =
+        entries.flatten().map(|e| e.path()).filter(|p| has_ext(&p.to_string_lossy(), "evtx")).collect();
     files.sort();
     let mut tally = Tally::default();
     for path in &files {
@@ -214,11 +222,16 @@ fn events(seed: &str, count: usize) -> Vec<Event> {
     let names = ["Error", "ErrorMessage", "Description", "Data_1", "UPN", "x"];
     let mut out = Vec::new();
     for i in 0..count {
-        let mut e = Event::new(*rng.pick(&channels[..]), *rng.pick(&providers[..]), rng.below(5000) as u16, time(&mut rng))
-            .level(*rng.pick(&levels[..]))
-            .computer(if rng.below(3) == 0 { "MTR-Ünï-01" } else { "MTR-BOARDRM-01" });
+        let mut e =
+            Event::new(*rng.pick(&channels[..]), *rng.pick(&providers[..]), rng.below(5000) as u16, time(&mut rng))
+                .level(*rng.pick(&levels[..]))
+                .computer(if rng.below(3) == 0 { "MTR-Ünï-01" } else { "MTR-BOARDRM-01" });
         if rng.below(2) == 0 {
-            e = e.provider_guid(rng.guid()).keywords(rng.next_u64()).task(rng.below(100) as u16).opcode(rng.below(9) as u8);
+            e = e
+                .provider_guid(rng.guid())
+                .keywords(rng.next_u64())
+                .task(rng.below(100) as u16)
+                .opcode(rng.below(9) as u8);
         }
         if rng.below(3) == 0 {
             e = e.event_source_name(*rng.pick(&providers[..])).qualifiers(rng.below(3) as u16).version(1);
@@ -235,7 +248,8 @@ fn events(seed: &str, count: usize) -> Vec<Event> {
         match rng.below(6) {
             0 => {}
             1 => {
-                let items = (0..rng.below(5)).map(|k| (format!("{}{k}", *rng.pick(&names[..])), value(&mut rng))).collect();
+                let items =
+                    (0..rng.below(5)).map(|k| (format!("{}{k}", *rng.pick(&names[..])), value(&mut rng))).collect();
                 let ns = (rng.below(2) == 0).then_some("http://manifests.example/evt");
                 e = e.user_data(if rng.below(2) == 0 { "EventXML" } else { "RoomEvent" }, ns, items);
             }
@@ -321,7 +335,8 @@ fn damaged_chunks_read_the_same_both_ways() {
                 // A byte set to a value that means something in Binary XML.
                 2 => {
                     let at = 512 + rng.below((free - 512) as u64) as usize;
-                    bytes[at] = *rng.pick(&[0x00, 0x01, 0x02, 0x04, 0x05, 0x0c, 0x0e, 0x0f, 0x21, 0x41, 0x81, 0xff][..]);
+                    bytes[at] =
+                        *rng.pick(&[0x00, 0x01, 0x02, 0x04, 0x05, 0x0c, 0x0e, 0x0f, 0x21, 0x41, 0x81, 0xff][..]);
                     "a token byte"
                 }
                 // Cut: the rest of the chunk zeroed.

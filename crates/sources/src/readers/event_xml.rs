@@ -164,6 +164,19 @@ impl EventBuilder {
         }
     }
 
+    /// Whether the text of the element open now ends up in the event ([`Self::end`] keeps it):
+    /// text given to others is dropped, so a caller may skip making it.
+    pub(super) fn keeps_text(&self) -> bool {
+        self.overflow == 0
+            && matches!(
+                self.path.as_slice(),
+                [Tag::System, Tag::EventId | Tag::Level | Tag::RecordId | Tag::Channel | Tag::Computer]
+                    | [Tag::EventData, Tag::Data]
+                    | [Tag::UserData, _, ..]
+                    | [Tag::RenderingInfo, Tag::Message | Tag::Level | Tag::Task]
+            )
+    }
+
     pub(super) fn end(&mut self) {
         if self.overflow > 0 {
             self.overflow -= 1;

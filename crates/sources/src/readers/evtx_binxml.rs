@@ -694,6 +694,15 @@ impl<'a> TreeBuilder<'a> {
 // Rendering values as the XML text would read
 
 fn push_utf16(out: &mut String, b: &[u8]) {
+    // Most text is printable ASCII: copy its low bytes at once.
+    let plain =
+        b.chunks_exact(2).all(|u| u[1] == 0 && ((0x20..0x7f).contains(&u[0]) || matches!(u[0], b'\t' | b'\n' | b'\r')));
+    if plain {
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.extend(b.chunks_exact(2).map(|u| u[0]));
+        *out = String::from_utf8(bytes).unwrap_or_default();
+        return;
+    }
     let units = b.chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]]));
     for ch in char::decode_utf16(units) {
         out.push(match ch {
@@ -713,8 +722,17 @@ fn push_ansi(out: &mut String, s: &str) {
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
+/// `YYYY-MM-DDTHH:MM:SS.fffffffZ` from year, month, day, hour, minute, second and 100 ns ticks.
 fn push_date(out: &mut String, f: [u64; 7]) {
-    let _ = write!(out, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z", f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+    let mut buf = *b"0000-00-00T00:00:00.0000000Z";
+    for (value, range) in f.into_iter().zip([0..4, 5..7, 8..10, 11..13, 14..16, 17..19, 20..27]) {
+        let mut v = value;
+        for d in buf[range].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Year, month and day of the date `days` after 1601-01-01 (proleptic Gregorian).
@@ -914,14 +932,13 @@ impl Attrs for AttrView<'_, '_, '_> {
             if local(&self.names[a.name as usize]).as_bytes() != wanted {
                 continue;
             }
-            let values: Vec<&Val<'_>> =
-                a.value.iter().enumerate().filter_map(|(i, n)| self.resolved(at, i, n)).collect();
+            let values = || a.value.iter().enumerate().filter_map(|(i, n)| self.resolved(at, i, n));
             // An attribute with nothing but empty values is not written.
-            if values.iter().all(|v| v.is_empty()) {
+            if values().all(|v| v.is_empty()) {
                 continue;
             }
             let mut text = String::new();
-            for v in values {
+            for v in values() {
                 render(v, &mut text);
             }
             return Some(text);
@@ -951,6 +968,10 @@ impl<'a> Emit<'_, 'a> {
     }
 
     fn text_val(&mut self, v: &Val<'_>) -> Res<()> {
+        // Text the event does not keep (`Keywords`, `Opcode`, …) is not rendered.
+        if !self.b.keeps_text() {
+            return self.ctx.spend(0, v.size_bound());
+        }
         let mut s = std::mem::take(&mut self.scratch);
         s.clear();
         render(v, &mut s);

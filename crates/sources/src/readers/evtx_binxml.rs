@@ -503,7 +503,7 @@ impl<'a> Ctx<'a> {
         Ok(match ty {
             0x00 => Val::Null,
             0x01 => {
-                if w.len() % 2 != 0 {
+                if !w.len().is_multiple_of(2) {
                     return no("an odd-sized string");
                 }
                 Val::Utf16(until_nul(w))
@@ -557,7 +557,7 @@ impl<'a> Ctx<'a> {
             0x83..=0x8a | 0x8d | 0x8f | 0x91 | 0x92 | 0x94 | 0x95 => {
                 let item_ty = ty & 0x7f;
                 let width = fixed_width(item_ty).ok_or(Unsupported("an array type"))?;
-                if w.len() % width != 0 {
+                if !w.len().is_multiple_of(width) {
                     return no("a misaligned array");
                 }
                 // Booleans other than 0 and 1 make the whole array one of integers.
@@ -934,7 +934,7 @@ impl Attrs for AttrView<'_, '_, '_> {
             }
             let values = || a.value.iter().enumerate().filter_map(|(i, n)| self.resolved(at, i, n));
             // An attribute with nothing but empty values is not written.
-            if values().all(|v| v.is_empty()) {
+            if values().all(Val::is_empty) {
                 continue;
             }
             let mut text = String::new();

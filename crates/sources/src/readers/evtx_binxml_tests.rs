@@ -181,7 +181,7 @@ fn text(rng: &mut Rng) -> String {
     ];
     let mut s = String::new();
     for _ in 0..=rng.below(4) {
-        s.push_str(*rng.pick(&pieces[..]));
+        s.push_str(rng.pick::<&str>(&pieces));
     }
     if rng.below(20) == 0 {
         let unit = (*rng.pick(&pieces[..])).to_owned() + "-";
@@ -195,7 +195,7 @@ fn text(rng: &mut Rng) -> String {
 fn value(rng: &mut Rng) -> Value {
     match rng.below(17) {
         0 => Value::Null,
-        1 | 2 | 3 => Value::Str(text(rng)),
+        1..=3 => Value::Str(text(rng)),
         4 => Value::U8(rng.next_u64() as u8),
         5 => Value::U16(rng.next_u64() as u16),
         6 => Value::U32(rng.next_u64() as u32),
@@ -222,10 +222,14 @@ fn events(seed: &str, count: usize) -> Vec<Event> {
     let names = ["Error", "ErrorMessage", "Description", "Data_1", "UPN", "x"];
     let mut out = Vec::new();
     for i in 0..count {
-        let mut e =
-            Event::new(*rng.pick(&channels[..]), *rng.pick(&providers[..]), rng.below(5000) as u16, time(&mut rng))
-                .level(*rng.pick(&levels[..]))
-                .computer(if rng.below(3) == 0 { "MTR-Ünï-01" } else { "MTR-BOARDRM-01" });
+        let mut e = Event::new(
+            rng.pick::<&str>(&channels),
+            rng.pick::<&str>(&providers),
+            rng.below(5000) as u16,
+            time(&mut rng),
+        )
+        .level(*rng.pick(&levels[..]))
+        .computer(if rng.below(3) == 0 { "MTR-Ünï-01" } else { "MTR-BOARDRM-01" });
         if rng.below(2) == 0 {
             e = e
                 .provider_guid(rng.guid())
@@ -234,7 +238,7 @@ fn events(seed: &str, count: usize) -> Vec<Event> {
                 .opcode(rng.below(9) as u8);
         }
         if rng.below(3) == 0 {
-            e = e.event_source_name(*rng.pick(&providers[..])).qualifiers(rng.below(3) as u16).version(1);
+            e = e.event_source_name(rng.pick::<&str>(&providers)).qualifiers(rng.below(3) as u16).version(1);
         }
         if rng.below(3) == 0 {
             e = e.process(rng.below(70_000) as u32, rng.below(70_000) as u32).activity_id(rng.guid());
@@ -260,7 +264,7 @@ fn events(seed: &str, count: usize) -> Vec<Event> {
             }
             _ => {
                 for _ in 0..=rng.below(8) {
-                    e = e.data(*rng.pick(&names[..]), value(&mut rng));
+                    e = e.data(rng.pick::<&str>(&names), value(&mut rng));
                 }
             }
         }

@@ -124,6 +124,14 @@ pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
     out
 }
 
+/// False when no line of `text` can hold a message of `kind`: the first piece of every pattern
+/// is missing from the whole text, folded once. Folding joins the words of all lines with
+/// single spaces, so each line's folded form is a stretch of the whole's, and a first piece in
+/// any line is in the whole too. (True says only that some line may.)
+pub(super) fn any_message_possible(text: &str, kind: Kind) -> bool {
+    patterns(kind).firsts.is_match(&fold(text))
+}
+
 /// Whether every piece of a message text appears in `line`, each after the one before.
 fn in_order(line: &str, pieces: &[String]) -> bool {
     let mut rest = line;
@@ -396,6 +404,34 @@ mod tests {
             }
         }
         assert!(found > n, "{found}");
+    }
+
+    /// The whole-text check never says "none" of a text that has a line with a message: texts
+    /// of several lines (aliases and fixture lines, glued with line ends of each kind and
+    /// runs of blanks) are checked against every line's codes.
+    #[test]
+    fn a_text_with_a_message_is_never_ruled_out() {
+        let mut lines: Vec<String> = kb()
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.code.kind(), Kind::Lync | Kind::Pexip))
+            .flat_map(|e| e.aliases.iter().cloned())
+            .collect();
+        lines.extend(crate::readers::fixture_lines());
+        let ends = ["\n", "\r\n", " \t\n  ", "\n\n"];
+        let mut ruled_out = 0;
+        for (i, chunk) in lines.chunks(3).enumerate() {
+            let text = chunk.join(ends[i % ends.len()]);
+            for kind in [Kind::Lync, Kind::Pexip] {
+                let any_line = text.lines().any(|l| !message_codes(l, kind).is_empty());
+                let possible = any_message_possible(&text, kind);
+                assert!(possible || !any_line, "{kind:?}: {text}");
+                ruled_out += usize::from(!possible);
+            }
+        }
+        // And it does rule out texts that hold none.
+        assert!(!any_message_possible("2025-07-15 INFO all fine\nnothing to see\n", Kind::Pexip));
+        assert!(ruled_out > 0);
     }
 
     #[test]

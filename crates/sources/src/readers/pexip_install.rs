@@ -10,7 +10,7 @@
 use uctriage_evidence::{time, Timestamp};
 use uctriage_kb::{Code, Kind};
 
-use super::pexip::message_codes;
+use super::pexip::{any_message_possible, message_codes};
 use super::{codes_in, Emitter, ReadError, Reader};
 use crate::input::{head_text, Input};
 
@@ -91,11 +91,13 @@ impl Reader for PexipInstall {
         let lower = text.to_ascii_lowercase();
         let transcript = lower.contains("powershell transcript start");
         let marked = MARKERS.iter().any(|m| lower.contains(m)) || name.contains("pexip");
-        let known = text.lines().take(5000).any(|l| {
-            message_codes(l, Kind::Pexip)
-                .iter()
-                .any(|c| crate::readers::kb().get(c).is_some_and(|e| e.family == "pexip-install"))
-        });
+        // One pass over the whole head first: most inputs hold no Pexip message at all.
+        let known = any_message_possible(&text, Kind::Pexip)
+            && text.lines().take(5000).any(|l| {
+                message_codes(l, Kind::Pexip)
+                    .iter()
+                    .any(|c| crate::readers::kb().get(c).is_some_and(|e| e.family == "pexip-install"))
+            });
         match (transcript, marked || known) {
             (true, true) => 90,
             (false, _) if known => 70,

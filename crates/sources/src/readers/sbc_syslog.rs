@@ -148,12 +148,16 @@ fn skip_words(s: &str, n: usize) -> &str {
     rest
 }
 
-/// `[S=123]` and `[SID=d5e2c1:76:3408]` (also `[SID:…]`).
+/// `[S=123]` and `[SID=d5e2c1:76:3408]` (also `[SID:…]`): the first `[name=`, else the first
+/// `[name:`, to the next `]`.
 fn tag<'a>(s: &'a str, name: &str) -> Option<&'a str> {
-    for sep in ['=', ':'] {
-        let open = format!("[{name}{sep}");
-        if let Some(i) = s.find(&open) {
-            let rest = &s[i + open.len()..];
+    let b = s.as_bytes();
+    for sep in [b'=', b':'] {
+        let found = memchr::memmem::find_iter(b, name.as_bytes())
+            .find(|i| *i > 0 && b[i - 1] == b'[' && b.get(i + name.len()) == Some(&sep));
+        if let Some(i) = found {
+            // The separator is ASCII: a character boundary follows it.
+            let rest = &s[i + name.len() + 1..];
             let end = rest.find(']')?;
             return Some(rest[..end].trim());
         }
@@ -163,14 +167,24 @@ fn tag<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 
 /// Undo syslog's octal escapes of control characters (`#012` line feed, `#015` carriage return,
 /// `#011` tab).
+#[cfg(test)]
 fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    unescape_into(s, &mut out);
+    out
+}
+
+/// [`unescape`] into `out` (cleared first), so that one buffer serves every line.
+fn unescape_into(s: &str, out: &mut String) {
+    out.clear();
     let Some(first) = s.find('#') else {
-        return s.to_owned();
+        out.push_str(s);
+        return;
     };
     // One pass: a `#015` is dropped (so `#015#012` is one line feed), `#012` and `#011` are
     // replaced. A `#011` that only appears once a `#015` inside it is dropped is replaced too, as
     // the four replacements in turn did.
-    let mut out = String::with_capacity(s.len());
+    out.reserve(s.len());
     out.push_str(&s[..first]);
     let mut rest = &s[first..];
     while let Some(i) = rest.find('#') {
@@ -190,9 +204,8 @@ fn unescape(s: &str) -> String {
     }
     out.push_str(rest);
     if out.contains("#011") {
-        out = out.replace("#011", "\t");
+        *out = out.replace("#011", "\t");
     }
-    out
 }
 
 /// The words of a banner (lower case).
@@ -272,6 +285,9 @@ struct Pending {
     multiline: bool,
     /// Stamped when opened, to close the oldest first.
     order: u64,
+    /// [`sip::frame_logged`] of `text` when it was this long. The text only grows, so its
+    /// length tells whether it changed since.
+    framed: Option<(usize, Frame)>,
 }
 
 impl Pending {
@@ -281,10 +297,41 @@ impl Pending {
         }
     }
 
-    /// The message is whole: headers ended and the body is as long as Content-Length says.
-    fn complete(&self) -> bool {
-        matches!(sip::frame_logged(self.text.as_bytes()), Frame::Complete { .. })
+    /// The text framed, once for each length it reaches.
+    fn framed(&mut self) -> Frame {
+        match self.framed {
+            Some((len, f)) if len == self.text.len() => f,
+            _ => {
+                let f = sip::frame_logged(self.text.as_bytes());
+                self.framed = Some((self.text.len(), f));
+                f
+            }
+        }
     }
+
+    /// The message is whole: headers ended and the body is as long as Content-Length says.
+    fn complete(&mut self) -> bool {
+        matches!(self.framed(), Frame::Complete { .. })
+    }
+}
+
+/// The framing of `text` without its leading line ends and spaces, from the framing of the whole
+/// when `cached` holds it (`frame_logged` passes over leading line ends itself, so the two differ
+/// only by their offsets when no space is among them).
+fn frame_trimmed(text: &str, cached: Option<(usize, Frame)>) -> Frame {
+    let trimmed = text.trim_start_matches(['\r', '\n', ' ']);
+    let cut = text.len() - trimmed.len();
+    let shift = |skip: usize| skip.checked_sub(cut);
+    let from_cache = match cached {
+        Some((len, f)) if len == text.len() && !text.as_bytes()[..cut].contains(&b' ') => match f {
+            Frame::Complete { skip, len } => shift(skip).map(|skip| Frame::Complete { skip, len }),
+            Frame::Incomplete { skip } => shift(skip).map(|skip| Frame::Incomplete { skip }),
+            Frame::Junk { skip } => shift(skip).map(|skip| Frame::Junk { skip }),
+            Frame::Empty => None,
+        },
+        _ => None,
+    };
+    from_cache.unwrap_or_else(|| sip::frame_logged(trimmed.as_bytes()))
 }
 
 /// A dated moment in the log itself that year-less stamps can be placed against: the first SIP
@@ -405,6 +452,8 @@ impl Reader for SbcSyslog {
         let mut last_time: Option<Timestamp> = None;
         let mut order = 0u64;
         let mut asked = Asked::default();
+        // The text of the line with its escapes undone, reused from line to line.
+        let mut unescaped = String::new();
         while let Some(info) = lines.next_line(&mut line).map_err(|e| ReadError::new("", format!("read error: {e}")))? {
             let n = info.number;
             if info.truncated {
@@ -422,8 +471,8 @@ impl Reader for SbcSyslog {
                 if let Some(k) = &last_key {
                     if let Some(pending) = open.get_mut(k) {
                         if !pending.complete() || pending.multiline {
-                            let body = unescape(strip_trailers(&line));
-                            pending.push(&body);
+                            unescape_into(strip_trailers(&line), &mut unescaped);
+                            pending.push(&unescaped);
                             pending.push("\n");
                             pending.multiline = true;
                             continue;
@@ -481,8 +530,9 @@ impl Reader for SbcSyslog {
             }
             let session = tag(p.rest, "SID").map(str::to_owned);
             let key = session.clone().unwrap_or_default();
-            let body = unescape(strip_trailers(p.rest));
-            if let Some(at) = banner(&body) {
+            unescape_into(strip_trailers(p.rest), &mut unescaped);
+            let body = unescaped.as_str();
+            if let Some(at) = banner(body) {
                 flush(out, &mut open, &key);
                 let mut ctx = Context { time: stamp, ..Context::default() };
                 let head = &body[..at.min(body.len())];
@@ -511,7 +561,7 @@ impl Reader for SbcSyslog {
             // A message told in one line of prose ("Sending OPTIONS to …"): an event of its own,
             // not the start of a message to frame (unless it continues a session's message).
             if session.is_none() || !open.contains_key(&key) {
-                if let Some(ev) = sip::line_event(&body) {
+                if let Some(ev) = sip::line_event(body) {
                     emit_line_event(out, &ev, n, stamp, p.host, body.trim(), &mut asked);
                     continue;
                 }
@@ -519,7 +569,7 @@ impl Reader for SbcSyslog {
             if let Some(pending) = open.get_mut(&key) {
                 // The next fragment of a message split over several syslog lines: its text
                 // follows the tags.
-                let text = after_tags(&body);
+                let text = after_tags(body);
                 pending.push(text);
                 finish_if_complete(out, &mut open, &key);
                 last_key = Some(key);
@@ -538,7 +588,7 @@ impl Reader for SbcSyslog {
                 limit(out, &mut open);
                 finish_if_complete(out, &mut open, &key);
                 last_key = Some(key);
-            } else if let Some(at) = request_after_escape(&body) {
+            } else if let Some(at) = request_after_escape(body) {
                 let mut ctx = Context { time: stamp, ..Context::default() };
                 read_marker(&body[..at], &mut ctx);
                 order += 1;
@@ -641,7 +691,7 @@ fn emit_line_event(
 fn request_after_escape(body: &str) -> Option<usize> {
     let mut at = 0;
     for part in body.split('\n') {
-        if at > 0 && sip::start_line(part).is_some() {
+        if at > 0 && sip::is_start_line(part) {
             return Some(at);
         }
         at += part.len() + 1;
@@ -691,11 +741,12 @@ fn new_pending(
         interface,
         multiline: false,
         order,
+        framed: None,
     }
 }
 
 fn finish_if_complete(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) {
-    if open.get(key).is_some_and(Pending::complete) {
+    if open.get_mut(key).is_some_and(Pending::complete) {
         flush(out, open, key);
     }
 }
@@ -716,7 +767,7 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
     if text.trim().is_empty() {
         return;
     }
-    let mut framed = sip::frame_logged(text.as_bytes());
+    let mut framed = frame_trimmed(&p.text, p.framed);
     let mut owned = String::new();
     if p.multiline && matches!(framed, Frame::Incomplete { .. }) {
         // Written over physical lines, a message may end at the next record without its empty
@@ -768,12 +819,97 @@ mod tests {
         }
     }
 
+    /// The tag search as it was: the first `[name=`, else the first `[name:`.
+    fn tag_before<'a>(s: &'a str, name: &str) -> Option<&'a str> {
+        for sep in ['=', ':'] {
+            let open = format!("[{name}{sep}");
+            if let Some(i) = s.find(&open) {
+                let rest = &s[i + open.len()..];
+                let end = rest.find(']')?;
+                return Some(rest[..end].trim());
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn tags_are_found_as_before() {
+        for s in [
+            "[S=1] [SID=a:1:2] x",
+            "[SID:a] [SID=b]",
+            "SID=x [SID",
+            "[SID=unclosed [SID:b]",
+            "[[SID==]]",
+            "\u{e9}[SID=\u{e9}]",
+            "[Time:15-07@08:30:11.123]",
+            "",
+        ] {
+            for name in ["SID", "Time", "S"] {
+                assert_eq!(tag(s, name), tag_before(s, name), "{s:?} {name}");
+            }
+        }
+    }
+
+    /// A pending message's framing, reused from the last `complete` test, is the framing of
+    /// its trimmed text.
+    fn check_frame_trimmed(text: &str) {
+        let direct = sip::frame_logged(text.trim_start_matches(['\r', '\n', ' ']).as_bytes());
+        let cached = Some((text.len(), sip::frame_logged(text.as_bytes())));
+        assert_eq!(frame_trimmed(text, cached), direct, "{text:?}");
+        assert_eq!(frame_trimmed(text, None), direct, "{text:?}");
+        // A framing of a shorter text is not used.
+        let stale = Some((text.len() + 1, Frame::Complete { skip: 0, len: 0 }));
+        assert_eq!(frame_trimmed(text, stale), direct, "{text:?}");
+    }
+
+    #[test]
+    fn reused_framing_is_the_framing_of_the_trimmed_text() {
+        for t in [
+            "INVITE sip:a@b SIP/2.0\nContent-Length: 4\n\nv=0\n",
+            "\r\n\nSIP/2.0 200 OK\nl: 0\n\n",
+            " \nSIP/2.0 200 OK\n\n",
+            "\n \nSIP/2.0 200 OK\n\n",
+            "junk\nSIP/2.0 200 OK\n\n",
+            "\n\njunk",
+            "\n\nSIP/2.",
+            "  INVITE sip:a@b SIP/2.0\n\n",
+        ] {
+            check_frame_trimmed(t);
+        }
+    }
+
     proptest::proptest! {
         /// The one-pass unescape gives what the four replacements in turn gave, over random
         /// strings of the escapes' characters.
         #[test]
         fn unescape_in_one_pass_is_the_replacements_in_turn(s in "[#01258x\u{e9}]{0,24}") {
             proptest::prop_assert_eq!(unescape(&s), in_turn(&s));
+        }
+
+        /// Reusing one buffer gives what a fresh string gives, whatever the buffer held.
+        #[test]
+        fn unescape_into_a_used_buffer(a in "[#01258x\u{e9}]{0,24}", b in "[#01258x\u{e9}]{0,24}") {
+            let mut buf = String::new();
+            unescape_into(&a, &mut buf);
+            unescape_into(&b, &mut buf);
+            proptest::prop_assert_eq!(buf, in_turn(&b));
+        }
+
+        /// Tags among brackets, separators and names.
+        #[test]
+        fn tags_are_found_as_before_on_random_lines(s in "[\\[\\]=: SIDTme\u{e9}]{0,24}") {
+            for name in ["SID", "Time"] {
+                proptest::prop_assert_eq!(tag(&s, name), tag_before(&s, name));
+            }
+        }
+
+        /// Leading line ends and spaces before messages, junk and pieces of messages.
+        #[test]
+        fn reused_framing_on_random_texts(
+            lead in "[\r\n ]{0,4}",
+            body in "(INVITE sip:a@b SIP/2.0\n|SIP/2.0 180 Ringing\r\n|l: 3\n|Content-Length: 1\r\n|\n|\r\n|x|SIP/2| ){0,8}",
+        ) {
+            check_frame_trimmed(&format!("{lead}{body}"));
         }
     }
 

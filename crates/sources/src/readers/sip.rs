@@ -67,6 +67,24 @@ fn is_method(word: &str) -> bool {
 
 /// Read a start line (`INVITE sip:x SIP/2.0` or `SIP/2.0 403 Forbidden`); `None` for anything else.
 pub fn start_line(line: &str) -> Option<Start> {
+    start_parts(line).map(|p| match p {
+        StartParts::Request { method, uri } => Start::Request { method: method.to_owned(), uri: uri.to_owned() },
+        StartParts::Response { status, reason } => Start::Response { status, reason: reason.to_owned() },
+    })
+}
+
+/// Whether a line is a start line ([`start_line`] without building one).
+pub fn is_start_line(line: &str) -> bool {
+    start_parts(line).is_some()
+}
+
+/// A start line's parts, borrowed from the line.
+enum StartParts<'a> {
+    Request { method: &'a str, uri: &'a str },
+    Response { status: u16, reason: &'a str },
+}
+
+fn start_parts(line: &str) -> Option<StartParts<'_>> {
     let line = line.trim();
     if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
         let rest = rest.trim_start();
@@ -82,7 +100,7 @@ pub fn start_line(line: &str) -> Option<Start> {
         if !(100..700).contains(&status) {
             return None;
         }
-        return Some(Start::Response { status, reason: after.trim().to_owned() });
+        return Some(StartParts::Response { status, reason: after.trim() });
     }
     let rest = line.strip_suffix("SIP/2.0")?;
     let mut words = rest.split_whitespace();
@@ -95,7 +113,7 @@ pub fn start_line(line: &str) -> Option<Start> {
     if !uri.contains(':') || scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
-    Some(Start::Request { method: method.to_owned(), uri: uri.to_owned() })
+    Some(StartParts::Request { method, uri })
 }
 
 /// The SIP methods a one-line event may name (RFC 3261 and its extensions).
@@ -199,7 +217,7 @@ fn peer_host(word: &str) -> Option<String> {
 /// or `msg = ` (the start line then runs to the end of the line).
 pub fn find_start(line: &str) -> Option<usize> {
     let trimmed = line.trim_start();
-    if start_line(trimmed).is_some() {
+    if is_start_line(trimmed) {
         return Some(line.len() - trimmed.len());
     }
     let t = line.trim_end();
@@ -208,7 +226,7 @@ pub fn find_start(line: &str) -> Option<usize> {
     }
     // A response: `SIP/2.0 NNN` after a separator.
     if let Some(i) = memchr::memmem::find(t.as_bytes(), b"SIP/2.0 ") {
-        if i > 0 && is_separator(t.as_bytes()[i - 1]) && start_line(&t[i..]).is_some() {
+        if i > 0 && is_separator(t.as_bytes()[i - 1]) && is_start_line(&t[i..]) {
             return Some(i);
         }
     }
@@ -220,7 +238,7 @@ pub fn find_start(line: &str) -> Option<usize> {
         if method_at > 0 && !is_separator(before.as_bytes()[method_at - 1]) {
             return None;
         }
-        if start_line(&t[method_at..]).is_some() {
+        if is_start_line(&t[method_at..]) {
             return Some(method_at);
         }
     }
@@ -356,7 +374,7 @@ pub fn is_fqdn(host: &str) -> bool {
 
 /// Microsoft's side of a Direct Routing or Skype for Business conversation.
 pub fn is_microsoft_host(host: &str) -> bool {
-    let h = host.to_ascii_lowercase();
+    let h = host.as_bytes();
     [
         "pstnhub.microsoft.com",
         "teams.microsoft.com",
@@ -368,7 +386,13 @@ pub fn is_microsoft_host(host: &str) -> bool {
         "office365.us",
     ]
     .iter()
-    .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+    .any(|d| {
+        // The name itself or a subdomain of it, case aside.
+        let d = d.as_bytes();
+        h.len() >= d.len()
+            && h[h.len() - d.len()..].eq_ignore_ascii_case(d)
+            && (h.len() == d.len() || h[h.len() - d.len() - 1] == b'.')
+    })
 }
 
 impl Message {
@@ -581,8 +605,8 @@ impl Message {
         ];
         let mut s = self.start_line.clone();
         for raw in &self.raw_headers {
-            let name = raw.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-            if !BULKY.contains(&name.as_str()) {
+            let name = raw.split(':').next().unwrap_or("").trim();
+            if !BULKY.iter().any(|b| b.eq_ignore_ascii_case(name)) {
                 s.push_str(" | ");
                 s.push_str(raw);
             }
@@ -617,17 +641,32 @@ pub enum Frame {
 
 /// Frame the next message of a byte stream (TCP payload, reassembled).
 pub fn frame(buf: &[u8]) -> Frame {
+    frame_head(buf).0
+}
+
+/// The header block of a framed message: where it ends, the length of its separator, and its
+/// Content-Length.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    end: usize,
+    sep: usize,
+    content_length: usize,
+}
+
+/// [`frame`], with the header block it found (when the data starts with a message whose header
+/// block has ended).
+fn frame_head(buf: &[u8]) -> (Frame, Option<Head>) {
     let skip = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
     let data = &buf[skip..];
     if data.is_empty() {
-        return Frame::Empty;
+        return (Frame::Empty, None);
     }
     let line_end = memchr::memchr(b'\n', data);
     let first = &data[..line_end.unwrap_or(data.len()).min(4096)];
-    let first_ok = std::str::from_utf8(first).ok().is_some_and(|l| start_line(l.trim_end()).is_some());
+    let first_ok = std::str::from_utf8(first).ok().is_some_and(|l| is_start_line(l.trim_end()));
     if !first_ok {
         if line_end.is_none() && data.len() < 4096 && could_start(data) {
-            return Frame::Incomplete { skip };
+            return (Frame::Incomplete { skip }, None);
         }
         // Find the next line that starts a message.
         let mut at = 0;
@@ -635,32 +674,59 @@ pub fn frame(buf: &[u8]) -> Frame {
             at += nl + 1;
             let rest = &data[at..];
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(4096);
-            if std::str::from_utf8(&rest[..end]).ok().is_some_and(|l| start_line(l.trim_end()).is_some()) {
-                return Frame::Junk { skip: skip + at };
+            if std::str::from_utf8(&rest[..end]).ok().is_some_and(|l| is_start_line(l.trim_end())) {
+                return (Frame::Junk { skip: skip + at }, None);
             }
         }
-        return Frame::Junk { skip: buf.len() };
+        return (Frame::Junk { skip: buf.len() }, None);
     }
-    let Some((head_end, sep)) = header_end(data) else { return Frame::Incomplete { skip } };
-    let total = head_end + sep + content_length(&data[..head_end]);
-    if data.len() >= total {
-        Frame::Complete { skip, len: total }
-    } else {
-        Frame::Incomplete { skip }
-    }
+    let Some((end, sep)) = header_end(data) else { return (Frame::Incomplete { skip }, None) };
+    let head = Head { end, sep, content_length: content_length(&data[..end]) };
+    let total = end + sep + head.content_length;
+    let framed = if data.len() >= total { Frame::Complete { skip, len: total } } else { Frame::Incomplete { skip } };
+    (framed, Some(head))
 }
 
-/// The Content-Length (or compact `l`) of a header block; 0 when it has none.
+/// Whitespace as `str::trim` sees it, among ASCII bytes.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ')
+}
+
+/// A piece of a header line trimmed as `str::trim` trims it, or `None` when it holds bytes
+/// beyond ASCII (then the caller trims the decoded text).
+fn ascii_trimmed(b: &[u8]) -> Option<&[u8]> {
+    if !b.is_ascii() {
+        return None;
+    }
+    let start = b.iter().position(|c| !is_ascii_space(*c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ascii_space(*c)).map_or(start, |i| i + 1);
+    Some(&b[start..end.max(start)])
+}
+
+/// The Content-Length (or compact `l`) of a header block; 0 when it has none. The first line
+/// whose name (before its first colon, trimmed) is one of the two gives the value, read as a
+/// number after trimming; a value that is not one gives 0. Bytes that are not UTF-8 count as
+/// replacement characters.
 fn content_length(head: &[u8]) -> usize {
-    String::from_utf8_lossy(head)
-        .split('\n')
-        .filter_map(|l| l.split_once(':'))
-        .find(|(n, _)| {
-            let n = n.trim();
-            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l")
-        })
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0)
+    for line in head.split(|b| *b == b'\n') {
+        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let is_length = |n: &[u8]| n.eq_ignore_ascii_case(b"content-length") || n.eq_ignore_ascii_case(b"l");
+        let named = match ascii_trimmed(name) {
+            Some(n) => is_length(n),
+            None => is_length(String::from_utf8_lossy(name).trim().as_bytes()),
+        };
+        if !named {
+            continue;
+        }
+        let parsed = match ascii_trimmed(value) {
+            // ASCII is UTF-8.
+            Some(v) => std::str::from_utf8(v).ok().and_then(|v| v.parse::<usize>().ok()),
+            None => String::from_utf8_lossy(value).trim().parse::<usize>().ok(),
+        };
+        return parsed.unwrap_or(0);
+    }
+    0
 }
 
 /// [`frame`] for a message copied into a log. Logs often rewrite the wire's CRLF line ends as
@@ -668,14 +734,13 @@ fn content_length(head: &[u8]) -> usize {
 /// the header block ends in bare LFs, a body that reaches Content-Length with each bare LF
 /// counted twice is whole. Text after it (a syslog's `[Time:…]` trailer) is not part of it.
 pub fn frame_logged(buf: &[u8]) -> Frame {
-    let framed = frame(buf);
+    let (framed, head) = frame_head(buf);
     let (Frame::Incomplete { skip } | Frame::Complete { skip, .. }) = framed else { return framed };
-    let data = &buf[skip..];
-    let Some((head_end, 2)) = header_end(data) else { return framed };
-    let want = content_length(&data[..head_end]);
+    let Some(Head { end: head_end, sep: 2, content_length: want }) = head else { return framed };
     if want == 0 {
         return framed;
     }
+    let data = &buf[skip..];
     let body = &data[head_end + 2..];
     let mut counted = 0;
     for (i, b) in body.iter().enumerate() {
@@ -899,5 +964,217 @@ l: 0\r\n\r\n";
         assert_eq!(b.push("o=abcd"), Push::Done);
         let mut b = Builder::new("SIP/2.0 200 OK");
         assert_eq!(b.push("SIP/2.0 180 Ringing"), Push::Ended);
+    }
+
+    /// The framing as it was before it read Content-Length byte by byte: the header block
+    /// decoded lossily and split into lines, and [`frame_logged`] framing twice.
+    mod before {
+        use super::super::{could_start, header_end, start_line, Frame};
+
+        pub fn content_length(head: &[u8]) -> usize {
+            String::from_utf8_lossy(head)
+                .split('\n')
+                .filter_map(|l| l.split_once(':'))
+                .find(|(n, _)| {
+                    let n = n.trim();
+                    n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l")
+                })
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                .unwrap_or(0)
+        }
+
+        pub fn frame(buf: &[u8]) -> Frame {
+            let skip = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+            let data = &buf[skip..];
+            if data.is_empty() {
+                return Frame::Empty;
+            }
+            let line_end = memchr::memchr(b'\n', data);
+            let first = &data[..line_end.unwrap_or(data.len()).min(4096)];
+            let first_ok = std::str::from_utf8(first).ok().is_some_and(|l| start_line(l.trim_end()).is_some());
+            if !first_ok {
+                if line_end.is_none() && data.len() < 4096 && could_start(data) {
+                    return Frame::Incomplete { skip };
+                }
+                let mut at = 0;
+                while let Some(nl) = memchr::memchr(b'\n', &data[at..]) {
+                    at += nl + 1;
+                    let rest = &data[at..];
+                    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(4096);
+                    if std::str::from_utf8(&rest[..end]).ok().is_some_and(|l| start_line(l.trim_end()).is_some()) {
+                        return Frame::Junk { skip: skip + at };
+                    }
+                }
+                return Frame::Junk { skip: buf.len() };
+            }
+            let Some((head_end, sep)) = header_end(data) else { return Frame::Incomplete { skip } };
+            let total = head_end + sep + content_length(&data[..head_end]);
+            if data.len() >= total {
+                Frame::Complete { skip, len: total }
+            } else {
+                Frame::Incomplete { skip }
+            }
+        }
+
+        pub fn frame_logged(buf: &[u8]) -> Frame {
+            let framed = frame(buf);
+            let (Frame::Incomplete { skip } | Frame::Complete { skip, .. }) = framed else { return framed };
+            let data = &buf[skip..];
+            let Some((head_end, 2)) = header_end(data) else { return framed };
+            let want = content_length(&data[..head_end]);
+            if want == 0 {
+                return framed;
+            }
+            let body = &data[head_end + 2..];
+            let mut counted = 0;
+            for (i, b) in body.iter().enumerate() {
+                counted += if *b == b'\n' && (i == 0 || body[i - 1] != b'\r') { 2 } else { 1 };
+                if counted >= want {
+                    return Frame::Complete { skip, len: head_end + 2 + i + 1 };
+                }
+            }
+            Frame::Incomplete { skip }
+        }
+
+        pub fn is_microsoft_host(host: &str) -> bool {
+            let h = host.to_ascii_lowercase();
+            [
+                "pstnhub.microsoft.com",
+                "teams.microsoft.com",
+                "teams.microsoft.us",
+                "microsoft.com",
+                "lync.com",
+                "skype.com",
+                "microsoftonline.com",
+                "office365.us",
+            ]
+            .iter()
+                .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+        }
+    }
+
+    /// Pieces that header blocks and framing react to: names of the length in several cases
+    /// and spacings, colons, line ends of both kinds, whitespace beyond ASCII, bytes that are
+    /// not UTF-8, digits and signs, and start lines.
+    const PIECES: &[&[u8]] = &[
+        b"Content-Length",
+        b"content-LENGTH",
+        b"l",
+        b"L",
+        b"Content-Lengt",
+        b":",
+        b": ",
+        b"\n",
+        b"\r\n",
+        b"\n\n",
+        b"\r\n\r\n",
+        b" ",
+        b"\t",
+        b"\x0b",
+        b"\x0c",
+        "\u{a0}".as_bytes(),
+        "\u{3000}".as_bytes(),
+        "\u{e9}".as_bytes(),
+        b"\xff",
+        b"\xc2",
+        b"0",
+        b"4",
+        b"12",
+        b"+",
+        b"-",
+        b"99999999999999999999999",
+        b"x",
+        b"INVITE sip:a@b.c SIP/2.0\n",
+        b"SIP/2.0 200 OK\r\n",
+        b"SIP/2.0 ",
+        b"INV",
+        b"Call-ID: a@b\n",
+    ];
+
+    fn assemble(parts: &[usize]) -> Vec<u8> {
+        parts.iter().flat_map(|i| PIECES[*i % PIECES.len()].iter().copied()).collect()
+    }
+
+    #[test]
+    fn content_length_and_framing_edge_cases() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"Content-Length: 5",
+            b"l:7",
+            b" \x0bl\x0c : \t 3 \r",
+            "\u{a0}Content-Length:\u{a0}4\u{3000}".as_bytes(),
+            b"Content-Length: +6",
+            b"Content-Length: x\nl: 4",
+            b"Via: a\nContent-Length : 8\nl: 2",
+            b"\xffl: 3",
+            b"C\xffontent-Length: 3",
+            b"Content-Length: 3\xff",
+        ];
+        for c in cases {
+            assert_eq!(content_length(c), before::content_length(c), "{:?}", String::from_utf8_lossy(c));
+            assert_eq!(frame_logged(c), before::frame_logged(c));
+            assert_eq!(frame(c), before::frame(c));
+        }
+        assert_eq!(content_length("\u{a0}Content-Length:\u{a0}4\u{3000}".as_bytes()), 4);
+        assert_eq!(content_length(b"Content-Length: x\nl: 4"), 0);
+    }
+
+    #[test]
+    fn microsoft_hosts_without_copies() {
+        for h in [
+            "microsoft.com",
+            "MICROSOFT.COM",
+            "sip.pstnhub.microsoft.com",
+            "xmicrosoft.com",
+            "a.lync.com",
+            "lync.co",
+            "sbc1.contoso.com",
+            "a.teams.microsoft.com",
+            "\u{e9}.lync.com",
+            "\u{e9}lync.com",
+            "",
+            ".",
+        ] {
+            assert_eq!(is_microsoft_host(h), before::is_microsoft_host(h), "{h}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Content-Length read byte by byte is the lossy reading, on header blocks made of the
+        /// pieces it reacts to.
+        #[test]
+        fn content_length_is_the_lossy_reading(parts in proptest::collection::vec(0usize..64, 0..24)) {
+            let b = assemble(&parts);
+            proptest::prop_assert_eq!(content_length(&b), before::content_length(&b));
+        }
+
+        /// Framing with the header block read once frames as before, on messages made of the
+        /// pieces, logged with bare LFs or not.
+        #[test]
+        fn framing_is_unchanged(parts in proptest::collection::vec(0usize..64, 0..32), start in 0usize..3) {
+            let mut b = match start {
+                0 => b"INVITE sip:a@b.c SIP/2.0\n".to_vec(),
+                1 => b"\r\nSIP/2.0 180 Ringing\r\n".to_vec(),
+                _ => Vec::new(),
+            };
+            b.extend(assemble(&parts));
+            proptest::prop_assert_eq!(frame(&b), before::frame(&b));
+            proptest::prop_assert_eq!(frame_logged(&b), before::frame_logged(&b));
+        }
+
+        /// Subdomains and look-alikes of Microsoft's names, in any case.
+        #[test]
+        fn microsoft_hosts_are_found_as_before(
+            pre in "[a-zA-Z.\u{e9}]{0,6}",
+            d in 0usize..6,
+            upper in proptest::bool::ANY,
+        ) {
+            let names = ["pstnhub.microsoft.com", "teams.microsoft.us", "microsoft.com", "lync.com", "skype.com", "office365.us"];
+            let h = format!("{pre}{}", names[d]);
+            let h = if upper { h.to_ascii_uppercase() } else { h };
+            proptest::prop_assert_eq!(is_microsoft_host(&h), before::is_microsoft_host(&h));
+        }
     }
 }

@@ -65,18 +65,28 @@ pub(super) fn trace_time(line: &str) -> Option<Timestamp> {
 
 /// Direction, addresses and transport named on a marker line.
 pub(super) fn read_marker(line: &str, ctx: &mut Context) {
-    let lower = line.to_ascii_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    if words.iter().any(|w| matches!(*w, "incoming" | "received" | "recv" | "receive" | "rcvd" | "inbound")) {
+    // The words (runs of ASCII letters and digits), case aside: which directions and transports
+    // are named anywhere on the line.
+    let (mut incoming, mut outgoing) = (false, false);
+    let mut transports = [false; 3];
+    for w in line.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !(3..=8).contains(&w.len()) {
+            continue;
+        }
+        let is = |names: &[&str]| names.iter().any(|n| w.eq_ignore_ascii_case(n));
+        incoming |= is(&["incoming", "received", "recv", "receive", "rcvd", "inbound"]);
+        outgoing |= is(&["outgoing", "sent", "send", "sending", "outbound"]);
+        for (seen, name) in transports.iter_mut().zip(["tls", "tcp", "udp"]) {
+            *seen |= w.eq_ignore_ascii_case(name);
+        }
+    }
+    if incoming {
         ctx.direction = Some("incoming");
-    } else if words.iter().any(|w| matches!(*w, "outgoing" | "sent" | "send" | "sending" | "outbound")) {
+    } else if outgoing {
         ctx.direction = Some("outgoing");
     }
-    for (w, t) in [("tls", "TLS"), ("tcp", "TCP"), ("udp", "UDP")] {
-        if words.contains(&w) {
-            ctx.transport = Some(t);
-            break;
-        }
+    if let Some(i) = transports.iter().position(|t| *t) {
+        ctx.transport = Some(["TLS", "TCP", "UDP"][i]);
     }
     if line.trim_start().starts_with("U ") {
         ctx.transport = Some("UDP");
@@ -91,10 +101,10 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
         }
     }
     for (i, t) in toks.iter().enumerate() {
-        let t = t.to_ascii_lowercase();
-        if i + 1 < toks.len() && (t == "from" || t == "to") {
+        let (from, to) = (t.eq_ignore_ascii_case("from"), t.eq_ignore_ascii_case("to"));
+        if i + 1 < toks.len() && (from || to) {
             if let Some(ep) = endpoint(toks[i + 1]) {
-                if t == "from" {
+                if from {
                     ctx.src = Some(ep);
                 } else {
                     ctx.dst = Some(ep);
@@ -226,4 +236,104 @@ fn emit(out: &mut Emitter<'_>, b: &Builder, line: u64, ctx: &Context) {
     ctx.apply(&mut e);
     msg.fill(&mut e);
     out.emit(e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The marker reading as it was, with a lower-cased copy of the line and of each word.
+    fn read_marker_before(line: &str, ctx: &mut Context) {
+        let lower = line.to_ascii_lowercase();
+        let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+        if words.iter().any(|w| matches!(*w, "incoming" | "received" | "recv" | "receive" | "rcvd" | "inbound")) {
+            ctx.direction = Some("incoming");
+        } else if words.iter().any(|w| matches!(*w, "outgoing" | "sent" | "send" | "sending" | "outbound")) {
+            ctx.direction = Some("outgoing");
+        }
+        for (w, t) in [("tls", "TLS"), ("tcp", "TCP"), ("udp", "UDP")] {
+            if words.contains(&w) {
+                ctx.transport = Some(t);
+                break;
+            }
+        }
+        if line.trim_start().starts_with("U ") {
+            ctx.transport = Some("UDP");
+        } else if line.trim_start().starts_with("T ") {
+            ctx.transport.get_or_insert("TCP");
+        }
+        let toks: Vec<&str> = line.split_whitespace().collect();
+        for (i, t) in toks.iter().enumerate() {
+            if matches!(*t, "->" | "-->" | "=>") && i > 0 && i + 1 < toks.len() {
+                ctx.src = endpoint(toks[i - 1]);
+                ctx.dst = endpoint(toks[i + 1]);
+            }
+        }
+        for (i, t) in toks.iter().enumerate() {
+            let t = t.to_ascii_lowercase();
+            if i + 1 < toks.len() && (t == "from" || t == "to") {
+                if let Some(ep) = endpoint(toks[i + 1]) {
+                    if t == "from" {
+                        ctx.src = Some(ep);
+                    } else {
+                        ctx.dst = Some(ep);
+                    }
+                }
+            }
+        }
+    }
+
+    type Read = (Option<&'static str>, Option<String>, Option<String>, Option<&'static str>);
+
+    fn both(line: &str, start: &Context) -> (Read, Read) {
+        let (mut a, mut b) = (start.clone(), start.clone());
+        read_marker(line, &mut a);
+        read_marker_before(line, &mut b);
+        ((a.direction, a.src, a.dst, a.transport), (b.direction, b.src, b.dst, b.transport))
+    }
+
+    #[test]
+    fn markers_read_as_before() {
+        let start = Context { transport: Some("TCP"), ..Context::default() };
+        for line in [
+            "---- Incoming SIP Message from 198.51.100.21:5061 to SIPInterface #1 (Teams) TLS TO(#14) ----",
+            "Outgoing SIP message TO 10.0.0.1:5060 FROM sbc.contoso.com:5061 udp",
+            "U 192.0.2.1:5060 -> 192.0.2.2:5060",
+            "T 192.0.2.1:5060 --> [2001:db8::1]:5061",
+            "SENT\u{e9}Recv tcp-tls",
+            "",
+            "to",
+            "from x.contoso.com:1 To y.contoso.com:2",
+        ] {
+            let (a, b) = both(line, &start);
+            assert_eq!(a, b, "{line}");
+            let (a, b) = both(line, &Context::default());
+            assert_eq!(a, b, "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines made of the words, arrows and endpoints a marker reacts to, in any case.
+        #[test]
+        fn markers_read_as_before_on_random_lines(
+            parts in proptest::collection::vec(0usize..20, 0..14),
+            seps in proptest::collection::vec(0usize..5, 14),
+            upper in proptest::collection::vec(proptest::bool::ANY, 14),
+        ) {
+            const WORDS: [&str; 20] = [
+                "incoming", "Received", "RECV", "sending", "outbound", "sent", "tls", "TCP", "udp", "U", "T",
+                "from", "TO", "->", "=>", "192.0.2.1:5060", "[2001:db8::1]:5061", "sbc.contoso.com:5061", "x:y",
+                "r\u{e9}cv",
+            ];
+            const SEPS: [&str; 5] = [" ", "  ", "(", ":", "\t"];
+            let mut line = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                let w = WORDS[*p];
+                line.push_str(&if upper[i] { w.to_ascii_uppercase() } else { w.to_owned() });
+                line.push_str(SEPS[seps[i]]);
+            }
+            let (a, b) = both(&line, &Context::default());
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
 }

@@ -103,11 +103,34 @@ fn norm(s: &str) -> String {
     lower.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
-/// One sign-in's values by normalized name, with the name as the source wrote it. CSV rows
-/// borrow both names from their header, so a row costs no name copies.
+/// One sign-in's values by normalized name, with the name as the source wrote it. A CSV row is
+/// its values by column, looked up through the header's [`Columns`] (resolved once a file), so
+/// a row costs no name copies and no map of its own.
 #[derive(Debug, Default)]
 struct Fields<'h> {
     map: HashMap<Cow<'h, str>, (Cow<'h, str>, Value)>,
+    /// A CSV row: the header's columns and the row's values, by position.
+    row: Option<(&'h Columns, Vec<Value>)>,
+}
+
+/// A CSV header: the names as written, and the first column of each normalized name (the
+/// first column of a name wins).
+#[derive(Debug)]
+struct Columns {
+    names: Vec<String>,
+    first: HashMap<String, usize>,
+}
+
+impl Columns {
+    fn new(names: Vec<String>, normalized: Vec<String>) -> Self {
+        let mut first = HashMap::default();
+        for (i, key) in normalized.into_iter().enumerate() {
+            if !key.is_empty() {
+                first.entry(key).or_insert(i);
+            }
+        }
+        Columns { names, first }
+    }
 }
 
 impl<'h> Fields<'h> {
@@ -119,11 +142,11 @@ impl<'h> Fields<'h> {
         }
     }
 
-    /// Insert under a name already normalized (a CSV header's).
-    fn insert_named(&mut self, key: &'h str, original: &'h str, value: Value) {
-        if !key.is_empty() {
-            self.map.entry(Cow::Borrowed(key)).or_insert((Cow::Borrowed(original), value));
-        }
+    /// A CSV row: its values by position under the header's columns. Values beyond the header
+    /// are not kept; a row shorter than the header has no value for the columns it lacks.
+    fn csv_row(columns: &'h Columns, values: Vec<String>) -> Self {
+        let values = values.into_iter().take(columns.names.len()).map(Value::String).collect();
+        Fields { map: HashMap::default(), row: Some((columns, values)) }
     }
 
     fn from_object(obj: Map<String, Value>) -> Fields<'static> {
@@ -142,6 +165,10 @@ impl<'h> Fields<'h> {
     }
 
     fn get(&self, key: &str) -> Option<(&str, &Value)> {
+        if let Some((columns, values)) = &self.row {
+            let i = *columns.first.get(key)?;
+            return values.get(i).map(|v| (columns.names[i].as_str(), v));
+        }
         self.map.get(key).map(|(o, v)| (o.as_ref(), v))
     }
 
@@ -153,19 +180,19 @@ impl<'h> Fields<'h> {
         })
     }
 
+    /// [`text`](Self::text) without the name.
     fn s(&self, keys: &[&str]) -> Option<String> {
-        self.text(keys).map(|(_, v)| v)
+        keys.iter().find_map(|k| scalar(self.get(k)?.1))
     }
 
     /// An object value, or a JSON object written into a string (Log Analytics CSV exports).
     fn object(&self, key: &str) -> Option<(String, Map<String, Value>)> {
         let (orig, v) = self.get(key)?;
-        let orig = orig.to_owned();
         match v {
-            Value::Object(m) => Some((orig, m.clone())),
+            Value::Object(m) => Some((orig.to_owned(), m.clone())),
             Value::String(s) if s.trim_start().starts_with('{') && s.len() <= MAX_RECORD => {
                 match serde_json::from_str::<Value>(s) {
-                    Ok(Value::Object(m)) => Some((orig, m)),
+                    Ok(Value::Object(m)) => Some((orig.to_owned(), m)),
                     _ => None,
                 }
             }
@@ -211,11 +238,16 @@ fn parse_time(s: &str) -> Option<Timestamp> {
 }
 
 fn status_word(s: &str) -> String {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "success" | "succeeded" => "Success".into(),
-        "failure" | "failed" => "Failure".into(),
-        "interrupted" => "Interrupted".into(),
-        _ => s.trim().to_owned(),
+    let t = s.trim();
+    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+    if is(&["success", "succeeded"]) {
+        "Success".into()
+    } else if is(&["failure", "failed"]) {
+        "Failure".into()
+    } else if is(&["interrupted"]) {
+        "Interrupted".into()
+    } else {
+        t.to_owned()
     }
 }
 
@@ -251,10 +283,18 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     }
     e.source = "entra-signins".into();
     e.kind = "sign-in".into();
-    let mut excerpt: Vec<String> = Vec::new();
+    // `name: value` pairs joined by `; `, twelve at most.
+    let mut excerpt = String::new();
+    let mut shown = 0;
     let mut show = |k: &str, v: &str| {
-        if excerpt.len() < 12 {
-            excerpt.push(format!("{k}: {v}"));
+        if shown < 12 {
+            if shown > 0 {
+                excerpt.push_str("; ");
+            }
+            excerpt.push_str(k);
+            excerpt.push_str(": ");
+            excerpt.push_str(v);
+            shown += 1;
         }
     };
     if let Some((k, v)) = &when {
@@ -404,7 +444,7 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     if let Some(t) = own.or(hint.sign_in_type) {
         e.field("sign_in_type", t.as_str());
     }
-    e.set_excerpt(&excerpt.join("; "));
+    e.set_excerpt(&excerpt);
     Some(e)
 }
 
@@ -503,7 +543,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
     let mut lines = input.into_lines();
     let mut buf = String::new();
     // The header's names as written, normalized, and its delimiter.
-    let mut header: Option<(Vec<String>, Vec<String>, char)> = None;
+    let mut header: Option<(Columns, char)> = None;
     let mut record = String::new();
     // Inside a quoted field at the end of `record` (kept as lines come, so that a long record
     // is not rescanned for every line).
@@ -549,7 +589,7 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             {
                 hint.sign_in_type = Some(SignInType::ServicePrincipal);
             }
-            header = Some((names, normalized, delim));
+            header = Some((Columns::new(names, normalized), delim));
             continue;
         }
         if record.is_empty() {
@@ -573,18 +613,15 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
             continue;
         }
         row += 1;
-        let Some((names, normalized, delim)) = &header else { continue };
+        let Some((columns, delim)) = &header else { continue };
         let values = split_csv(&text, *delim);
-        if values.len() != names.len() {
+        if values.len() != columns.names.len() {
             out.warn(
                 format!("row {row} (line {record_line})"),
-                format!("{} fields where the header has {}: read by position", values.len(), names.len()),
+                format!("{} fields where the header has {}: read by position", values.len(), columns.names.len()),
             );
         }
-        let mut f = Fields::default();
-        for ((name, key), value) in names.iter().zip(normalized).zip(values) {
-            f.insert_named(key, name, Value::String(value));
-        }
+        let f = Fields::csv_row(columns, values);
         match sign_in(&f, hint, out.evidence(format!("row {row}"))) {
             Some(e) => out.emit(e),
             None => out.warn(format!("row {row} (line {record_line})"), NOT_A_SIGN_IN),
@@ -920,6 +957,46 @@ mod tests {
         assert_eq!(norm("Sign-in error code"), "signinerrorcode");
         assert_eq!(split_csv(r#"a,"b,""c""",,d"#, ','), ["a", r#"b,"c""#, "", "d"]);
         assert_eq!(delimiter("a;b;c"), ';');
+    }
+
+    /// A CSV row's values as they were looked up before the header's columns were resolved
+    /// once a file: a map built for each row, the first column of a name winning.
+    fn row_map<'h>(names: &'h [String], normalized: &'h [String], values: &[String]) -> Fields<'h> {
+        let mut f = Fields::default();
+        for ((name, key), value) in names.iter().zip(normalized).zip(values) {
+            if !key.is_empty() {
+                f.map.entry(Cow::Borrowed(key.as_str())).or_insert((Cow::Borrowed(name.as_str()), Value::String(value.clone())));
+            }
+        }
+        f
+    }
+
+    proptest::proptest! {
+        /// Headers with names written twice (in other spellings too) and empty, rows shorter
+        /// and longer than the header: every name finds the value it found before.
+        #[test]
+        fn csv_rows_by_position_find_what_the_row_map_found(
+            header in proptest::collection::vec(0usize..7, 0..10),
+            row_len in 0usize..12,
+        ) {
+            const NAMES: [&str; 7] = ["Date (UTC)", "date", "Request ID", "", "Status", "status ", "User"];
+            let names: Vec<String> = header.iter().map(|i| NAMES[*i].trim().to_owned()).collect();
+            let normalized: Vec<String> = names.iter().map(|n| csv_norm(n)).collect();
+            let values: Vec<String> = (0..row_len).map(|i| format!("v{i}")).collect();
+            let before = row_map(&names, &normalized, &values);
+            let columns = Columns::new(names.clone(), normalized.clone());
+            let now = Fields::csv_row(&columns, values.clone());
+            for key in normalized.iter().map(String::as_str).chain(["", "user", "missing"]) {
+                proptest::prop_assert_eq!(now.get(key), before.get(key), "{}", key);
+            }
+        }
+    }
+
+    #[test]
+    fn status_words() {
+        for (raw, word) in [(" SUCCEEDED ", "Success"), ("failed", "Failure"), ("Interrupted", "Interrupted"), (" other ", "other")] {
+            assert_eq!(status_word(raw), word);
+        }
     }
 
     #[test]

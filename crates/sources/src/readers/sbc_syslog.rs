@@ -177,7 +177,7 @@ fn unescape(s: &str) -> String {
 /// [`unescape`] into `out` (cleared first), so that one buffer serves every line.
 fn unescape_into(s: &str, out: &mut String) {
     out.clear();
-    let Some(first) = s.find('#') else {
+    let Some(first) = memchr::memchr(b'#', s.as_bytes()) else {
         out.push_str(s);
         return;
     };
@@ -187,7 +187,7 @@ fn unescape_into(s: &str, out: &mut String) {
     out.reserve(s.len());
     out.push_str(&s[..first]);
     let mut rest = &s[first..];
-    while let Some(i) = rest.find('#') {
+    while let Some(i) = memchr::memchr(b'#', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         let at = &rest[i..];
         match at.get(..4) {
@@ -260,14 +260,14 @@ fn text_start(s: &str, at: usize) -> usize {
 /// Drop trailers that follow the message on the same line.
 fn strip_trailers(s: &str) -> &str {
     let mut s = s;
-    if let Some(i) = s.rfind("[Time:") {
+    if let Some(i) = memchr::memmem::rfind(s.as_bytes(), b"[Time:") {
         if s[i..].trim_end().ends_with(']') {
             // AudioCodes writes one space before the tag.
             s = &s[..i];
             s = s.strip_suffix(' ').unwrap_or(s);
         }
     }
-    if let Some(i) = s.rfind(", msgLen = ") {
+    if let Some(i) = memchr::memmem::rfind(s.as_bytes(), b", msgLen = ") {
         s = &s[..i];
     }
     s
@@ -893,6 +893,25 @@ mod tests {
             unescape_into(&a, &mut buf);
             unescape_into(&b, &mut buf);
             proptest::prop_assert_eq!(buf, in_turn(&b));
+        }
+
+        /// Trailers found from the end byte by byte are those `str::rfind` found.
+        #[test]
+        fn trailers_are_stripped_as_before(s in "(\\[Time:|, msgLen = |\\]| |x|\u{e9}|#012){0,8}") {
+            fn before(s: &str) -> &str {
+                let mut s = s;
+                if let Some(i) = s.rfind("[Time:") {
+                    if s[i..].trim_end().ends_with(']') {
+                        s = &s[..i];
+                        s = s.strip_suffix(' ').unwrap_or(s);
+                    }
+                }
+                if let Some(i) = s.rfind(", msgLen = ") {
+                    s = &s[..i];
+                }
+                s
+            }
+            proptest::prop_assert_eq!(strip_trailers(&s), before(&s));
         }
 
         /// Tags among brackets, separators and names.

@@ -515,10 +515,20 @@ impl Message {
             ("ms-diagnostics-public", "ms_diagnostics_public"),
         ];
         for (h, f) in simple {
-            let values: Vec<&str> = self.headers_named(h).collect();
-            if !values.is_empty() {
-                e.field(f, values.join(", "));
-            }
+            // The values joined by `, ` (most headers are written once).
+            let mut values = self.headers_named(h);
+            let Some(first) = values.next() else { continue };
+            match values.next() {
+                None => e.field(f, first),
+                Some(second) => {
+                    let mut joined = [first, second].join(", ");
+                    for v in values {
+                        joined.push_str(", ");
+                        joined.push_str(v);
+                    }
+                    e.field(f, joined)
+                }
+            };
         }
         if let Some(v) = self.header("via") {
             let top = split_list(v).first().copied().unwrap_or(v);

@@ -69,15 +69,16 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
     // are named anywhere on the line.
     let (mut incoming, mut outgoing) = (false, false);
     let mut transports = [false; 3];
-    for w in line.split(|c: char| !c.is_ascii_alphanumeric()) {
+    // Bytes beyond ASCII are never letters or digits here, so the words can be cut byte by byte.
+    for w in line.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
         if !(3..=8).contains(&w.len()) {
             continue;
         }
-        let is = |names: &[&str]| names.iter().any(|n| w.eq_ignore_ascii_case(n));
+        let is = |names: &[&str]| names.iter().any(|n| w.eq_ignore_ascii_case(n.as_bytes()));
         incoming |= is(&["incoming", "received", "recv", "receive", "rcvd", "inbound"]);
         outgoing |= is(&["outgoing", "sent", "send", "sending", "outbound"]);
         for (seen, name) in transports.iter_mut().zip(["tls", "tcp", "udp"]) {
-            *seen |= w.eq_ignore_ascii_case(name);
+            *seen |= w.eq_ignore_ascii_case(name.as_bytes());
         }
     }
     if incoming {

@@ -965,7 +965,9 @@ mod tests {
         let mut f = Fields::default();
         for ((name, key), value) in names.iter().zip(normalized).zip(values) {
             if !key.is_empty() {
-                f.map.entry(Cow::Borrowed(key.as_str())).or_insert((Cow::Borrowed(name.as_str()), Value::String(value.clone())));
+                f.map
+                    .entry(Cow::Borrowed(key.as_str()))
+                    .or_insert((Cow::Borrowed(name.as_str()), Value::String(value.clone())));
             }
         }
         f
@@ -994,7 +996,9 @@ mod tests {
 
     #[test]
     fn status_words() {
-        for (raw, word) in [(" SUCCEEDED ", "Success"), ("failed", "Failure"), ("Interrupted", "Interrupted"), (" other ", "other")] {
+        for (raw, word) in
+            [(" SUCCEEDED ", "Success"), ("failed", "Failure"), ("Interrupted", "Interrupted"), (" other ", "other")]
+        {
             assert_eq!(status_word(raw), word);
         }
     }

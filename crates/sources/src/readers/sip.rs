@@ -1059,7 +1059,7 @@ l: 0\r\n\r\n";
                 "office365.us",
             ]
             .iter()
-                .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+            .any(|d| h == *d || h.ends_with(&format!(".{d}")))
         }
     }
 

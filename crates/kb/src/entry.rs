@@ -231,3 +231,37 @@ pub(crate) fn parse_file(file: &str, text: &str) -> Result<Vec<Entry>, Vec<KbErr
         Err(errors)
     }
 }
+
+/// Parse knowledge files in order into the entries of one knowledge base, refusing a code
+/// defined twice. Every problem in every file is reported.
+pub(crate) fn load_entries<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Entry>, Vec<KbError>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut defined: std::collections::HashMap<Code, usize> = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    for (name, text) in files {
+        match parse_file(name, text) {
+            Ok(parsed) => {
+                for e in parsed {
+                    if let Some(&prev) = defined.get(&e.code) {
+                        errors.push(KbError {
+                            file: name.to_owned(),
+                            place: e.code.to_string(),
+                            message: format!("duplicate: already defined in {}", entries[prev].file),
+                        });
+                        continue;
+                    }
+                    defined.insert(e.code.clone(), entries.len());
+                    entries.push(e);
+                }
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(errors)
+    }
+}

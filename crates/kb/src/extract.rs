@@ -14,40 +14,16 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
-use serde::Deserialize;
 
 use crate::code::Code;
+use crate::table::TableRef;
+#[allow(clippy::wildcard_imports)]
+use crate::words::*;
 use crate::KnowledgeBase;
-
-/// Shortest alias text matched anywhere in free text (shorter ones are too easy to hit by chance;
-/// the readers of their own formats match those explicitly).
-const MIN_ALIAS: usize = 20;
-
-/// Shortest reason phrase (`Busy Here`, `Not Found`) looked for after a status number.
-const MIN_PHRASE: usize = 6;
-
-/// The context words of `data/extract/context.toml`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ContextWords {
-    pub aadsts: Vec<String>,
-    pub http: Vec<String>,
-    pub sip: Vec<String>,
-}
-
-/// The context words compiled into the binary.
-pub(crate) fn context_words() -> ContextWords {
-    toml::from_str(include_str!("../data/extract/context.toml")).expect("context.toml is valid (tested)")
-}
 
 #[derive(Debug)]
 pub(crate) struct Extractor {
-    prefilter: AhoCorasick,
-    /// For each prefilter pattern: the entry it names when it is an alias text.
-    alias_entry: Vec<Option<usize>>,
-    /// For each prefilter pattern: which of `patterns` can match where it is found (bit i for
-    /// pattern i), so a line with only `error` in it is not searched for SIP or Q.850 codes.
-    wants: Vec<u32>,
+    prefilter: Prefilter,
     patterns: Vec<Pattern>,
     aadsts_words: Words,
     http_words: Words,
@@ -56,9 +32,6 @@ pub(crate) struct Extractor {
     sip_phrase: HashMap<u16, String>,
     http_phrase: HashMap<u16, String>,
 }
-
-/// Every pattern: for alias texts and named tokens, which may hide a trigger word inside them.
-const ALL_PATTERNS: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -83,32 +56,6 @@ enum Kind {
     Winsock,
 }
 
-// The patterns by index (bit i of a `wants` mask is pattern i).
-const P_AADSTS: usize = 0;
-const P_HEX: usize = 1;
-const P_HEX_KEYED: usize = 2;
-const P_SIP_LINE: usize = 3;
-const P_MSDIAG: usize = 4;
-const P_Q850: usize = 5;
-const P_OAUTH_WORD: usize = 6;
-const P_HTTP_PEXIP: usize = 7;
-const P_HTTP_WORD: usize = 8;
-const P_HTTP_LINE: usize = 9;
-const P_MSRC: usize = 10;
-const P_CAA: usize = 11;
-const P_TEAMS: usize = 12;
-const P_SIP_CAUSE: usize = 13;
-const P_FAMILY_NUMBER: usize = 14;
-const P_DECIMAL: usize = 15;
-const P_ERROR_CODES: usize = 16;
-const P_OAUTH_TOKEN: usize = 17;
-const P_HTTP_KEYED: usize = 18;
-const P_HTTP_CONTEXT: usize = 19;
-const P_PHRASE: usize = 20;
-const P_MSDIAG_REASON: usize = 21;
-const P_WINSOCK: usize = 22;
-const PATTERNS: usize = 23;
-
 /// Patterns that only read a failure status (400 to 699) bounded by non-digits: a line without
 /// such a run of three digits is not searched with them. Exact, too.
 const ERROR_STATUS_ONLY: u32 = 1 << P_SIP_CAUSE | 1 << P_HTTP_KEYED | 1 << P_HTTP_CONTEXT | 1 << P_PHRASE;
@@ -116,29 +63,6 @@ const ERROR_STATUS_ONLY: u32 = 1 << P_SIP_CAUSE | 1 << P_HTTP_KEYED | 1 << P_HTT
 /// The longest run of decimal digits each pattern needs to match (`\d{9,10}` needs nine): a line
 /// without such a run is not searched with it. Exact, so it changes no result.
 const MIN_DIGITS: [usize; PATTERNS] = [4, 0, 0, 3, 1, 3, 0, 3, 3, 3, 1, 0, 0, 3, 5, 9, 4, 0, 3, 3, 3, 0, 4];
-
-/// Trigger words, and the patterns that need each one. A pattern can only match where one of
-/// its triggers is (the tests check this on random text).
-const TRIGGERS: &[(&str, &[usize])] = &[
-    ("aadsts", &[P_AADSTS, P_FAMILY_NUMBER]),
-    ("0x", &[P_HEX]),
-    ("exchange status", &[P_HEX_KEYED]),
-    ("hresult", &[P_HEX_KEYED, P_DECIMAL]),
-    ("sip/2.0", &[P_SIP_LINE]),
-    ("diagnostics", &[P_MSDIAG, P_MSDIAG_REASON]),
-    ("850", &[P_Q850]),
-    ("cause", &[P_SIP_CAUSE]),
-    ("error", &[P_OAUTH_WORD, P_HTTP_PEXIP, P_DECIMAL, P_ERROR_CODES]),
-    ("code", &[P_OAUTH_WORD, P_MSRC, P_DECIMAL, P_HTTP_KEYED]),
-    ("http", &[P_HTTP_WORD, P_HTTP_LINE, P_HTTP_CONTEXT]),
-    ("subreason", &[P_MSRC]),
-    ("caa", &[P_CAA]),
-    ("max_reload", &[P_TEAMS]),
-    ("result", &[P_DECIMAL]),
-    ("status", &[P_DECIMAL, P_HTTP_KEYED]),
-    ("hr", &[P_DECIMAL]),
-    ("winsock", &[P_WINSOCK]),
-];
 
 /// One regular expression of the extractor, compiled the first time a text needs it: compiling
 /// all of them costs more than reading a small log, and most inputs wake only a few.
@@ -159,8 +83,74 @@ impl Pattern {
     }
 }
 
-fn mask(patterns: &[usize]) -> u32 {
-    patterns.iter().fold(0, |m, i| m | 1 << i)
+/// The prefilter: one automaton over every word of [`prefilter_words`], searched
+/// leftmost-longest and ASCII case-insensitively.
+#[derive(Debug)]
+enum Prefilter {
+    /// The built-in knowledge base's, which the build script made from the same entries.
+    Prebuilt { table: TableRef<'static>, built: &'static crate::built::Prefilter },
+    /// Any other knowledge base's, built here: a full DFA, the fastest to search.
+    Built { automaton: AhoCorasick, alias_entry: Vec<Option<usize>>, wants: Vec<u32> },
+}
+
+impl Prefilter {
+    /// The build script's automaton, for the knowledge base it was made from.
+    fn prebuilt(kb: &KnowledgeBase) -> Option<Prefilter> {
+        let built = crate::built::PREFILTER.as_ref()?;
+        let table = TableRef {
+            classes: built.classes,
+            transitions: built.transitions,
+            start: built.start,
+            max_match: built.max_match,
+            reports: built.reports,
+        };
+        kb.prebuilt.then_some(Prefilter::Prebuilt { table, built })
+    }
+
+    fn build(words: WordList) -> Prefilter {
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            // Every line of every log goes through it: a full DFA is the fastest to search.
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&words.words)
+            .expect("prefilter builds");
+        Prefilter::Built { automaton, alias_entry: words.alias_entry, wants: words.wants }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Prefilter::Prebuilt { table, .. } => table.is_match(text.as_bytes()),
+            Prefilter::Built { automaton, .. } => automaton.is_match(text),
+        }
+    }
+
+    /// The patterns the words found in `text` wake (bit i for pattern i), so a line with only
+    /// `error` in it is not searched for SIP or Q.850 codes; the entries of the alias texts found
+    /// are appended to `aliases`, in order.
+    fn scan(&self, text: &str, aliases: &mut Vec<usize>) -> u32 {
+        let mut wanted = 0u32;
+        match self {
+            Prefilter::Prebuilt { table, built } => {
+                table.for_each(text.as_bytes(), |word, _| {
+                    let word = word as usize;
+                    wanted |= built.wants[word];
+                    if built.alias_entry[word] != u32::MAX {
+                        aliases.push(built.alias_entry[word] as usize);
+                    }
+                });
+            }
+            Prefilter::Built { automaton, alias_entry, wants } => {
+                for m in automaton.find_iter(text) {
+                    wanted |= wants[m.pattern().as_usize()];
+                    if let Some(i) = alias_entry[m.pattern().as_usize()] {
+                        aliases.push(i);
+                    }
+                }
+            }
+        }
+        wanted
+    }
 }
 
 /// Whole-word matching of a list of words (a word may hold spaces and dashes).
@@ -197,112 +187,28 @@ fn http_error(n: u16) -> bool {
 impl Extractor {
     pub(crate) fn new(kb: &KnowledgeBase) -> Self {
         let context = context_words();
-        // Non-alias triggers, merged by word: (word, wants).
-        let mut triggers: Vec<(String, u32)> = Vec::new();
-        let mut add = |word: &str, m: u32| {
-            let w = word.to_ascii_lowercase();
-            match triggers.iter_mut().find(|(t, _)| *t == w) {
-                Some((_, have)) => *have |= m,
-                None => triggers.push((w, m)),
-            }
+        let tokens = tokens(&kb.entries);
+        let prefilter = match Prefilter::prebuilt(kb) {
+            Some(p) => p,
+            None => Prefilter::build(prefilter_words(&kb.entries, &context, &tokens)),
         };
-        for (w, p) in TRIGGERS {
-            add(w, mask(p));
-        }
-        for w in &context.aadsts {
-            add(w, mask(&[P_FAMILY_NUMBER]));
-        }
-        for w in &context.http {
-            add(w, mask(&[P_HTTP_CONTEXT]));
-        }
-        let mut teams_tokens = Vec::new();
-        let mut oauth_tokens = Vec::new();
-        let mut phrases: Vec<String> = Vec::new();
-        let mut sip_phrase = HashMap::new();
-        let mut http_phrase = HashMap::new();
-        for e in &kb.entries {
-            match &e.code {
-                // Distinctive tokens only: `max_reload_exceeded`, `licenseError`, `GeneralError`.
-                Code::Teams(t)
-                    if t.len() >= 8 && (t.contains('_') || t.chars().skip(1).any(|c| c.is_ascii_uppercase())) =>
-                {
-                    teams_tokens.push(regex::escape(t));
-                    add(t, ALL_PATTERNS);
-                }
-                // OAuth errors with an underscore (`invalid_client`) are never ordinary words.
-                Code::Oauth(t) if t.contains('_') => {
-                    oauth_tokens.push(regex::escape(t));
-                    add(t, ALL_PATTERNS);
-                }
-                Code::Sip(n) | Code::Http(n) if *n >= 400 => {
-                    let Some(name) = e.name.as_deref().filter(|p| p.len() >= MIN_PHRASE) else { continue };
-                    let lower = name.to_ascii_lowercase();
-                    if matches!(e.code, Code::Sip(_)) {
-                        sip_phrase.insert(*n, lower.clone());
-                    } else {
-                        http_phrase.insert(*n, lower.clone());
-                    }
-                    if !phrases.contains(&lower) {
-                        phrases.push(lower.clone());
-                        add(&lower, mask(&[P_PHRASE]));
-                    }
-                }
-                _ => {}
-            }
-        }
-        // A trigger inside a longer one (`http` in `https`, `error` in `internal server error`)
-        // is hidden by it, since the automaton reports the leftmost, longest match: the longer
-        // one wants its patterns too.
-        let snapshot = triggers.clone();
-        for (w, m) in &mut triggers {
-            for (v, vm) in &snapshot {
-                if v.len() < w.len() && w.contains(v.as_str()) {
-                    *m |= vm;
-                }
-            }
-        }
-        let mut words: Vec<String> = Vec::new();
-        let mut alias_entry: Vec<Option<usize>> = Vec::new();
-        let mut wants: Vec<u32> = Vec::new();
-        for (w, m) in triggers {
-            words.push(w);
-            alias_entry.push(None);
-            wants.push(m);
-        }
-        // An alias that is part of another entry's alias is ambiguous in free text (the 401 and
-        // 500 answers of one API share their opening words): leave it to exact lookups.
-        let all_aliases: Vec<(usize, String)> = kb
-            .entries
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| e.aliases.iter().map(move |a| (i, a.to_ascii_lowercase())))
-            .collect();
-        // One searcher per candidate, run over the longer aliases (a searcher set up per pair of
-        // aliases cost more than the rest of the extractor's set-up together).
-        let ambiguous = |i: usize, a: &str| {
-            let finder = memchr::memmem::Finder::new(a);
-            all_aliases.iter().any(|(j, b)| *j != i && b.len() > a.len() && finder.find(b.as_bytes()).is_some())
-        };
-        for (i, e) in kb.entries.iter().enumerate() {
-            for a in &e.aliases {
-                if a.len() < MIN_ALIAS || a.contains('<') {
-                    continue;
-                }
-                let lower = a.to_ascii_lowercase();
-                if !ambiguous(i, &lower) {
-                    words.push(lower);
-                    alias_entry.push(Some(i));
-                    wants.push(ALL_PATTERNS);
-                }
-            }
-        }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            // Every line of every log goes through it: a full DFA is the fastest to search.
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&words)
-            .expect("prefilter builds");
+        Self::with_prefilter(prefilter, &context, tokens)
+    }
+
+    /// The extractor with a prefilter built at run time, whatever the knowledge base: the tests
+    /// compare it with the built-in one's.
+    #[cfg(test)]
+    fn built_at_run_time(kb: &KnowledgeBase) -> Self {
+        let context = context_words();
+        let tokens = tokens(&kb.entries);
+        let prefilter = Prefilter::build(prefilter_words(&kb.entries, &context, &tokens));
+        Self::with_prefilter(prefilter, &context, tokens)
+    }
+
+    fn with_prefilter(prefilter: Prefilter, context: &ContextWords, tokens: Tokens) -> Self {
+        let Tokens { teams, oauth, phrases, sip_phrase, http_phrase, .. } = tokens;
+        let teams_tokens: Vec<String> = teams.iter().map(|t| regex::escape(t)).collect();
+        let oauth_tokens: Vec<String> = oauth.iter().map(|t| regex::escape(t)).collect();
         let alternatives = |tokens: &[String]| {
             if tokens.is_empty() {
                 // Matches nothing: a word boundary that is not one.
@@ -363,8 +269,6 @@ impl Extractor {
         debug_assert!(patterns[P_OAUTH_TOKEN].kind == Kind::OauthToken && patterns[P_WINSOCK].kind == Kind::Winsock);
         Extractor {
             prefilter,
-            alias_entry,
-            wants,
             patterns,
             aadsts_words: Words::new(&context.aadsts),
             http_words: Words::new(&context.http),
@@ -395,14 +299,8 @@ impl Extractor {
     /// `every_pattern` runs all patterns once any trigger is found, whatever digits the text
     /// holds (the tests compare the two).
     fn extract_with(&self, kb: &KnowledgeBase, text: &str, out: &mut Vec<Code>, every_pattern: bool) {
-        let mut wanted = 0u32;
         let mut aliases: Vec<usize> = Vec::new();
-        for m in self.prefilter.find_iter(text) {
-            wanted |= self.wants[m.pattern().as_usize()];
-            if let Some(i) = self.alias_entry[m.pattern().as_usize()] {
-                aliases.push(i);
-            }
-        }
+        let mut wanted = self.prefilter.scan(text, &mut aliases);
         let mut push = |c: Code| {
             if !out.contains(&c) {
                 out.push(c);
@@ -679,6 +577,59 @@ mod tests {
         }
     }
 
+    /// The build script made the built-in prefilter from the same word list this crate computes.
+    #[test]
+    fn the_prebuilt_prefilter_has_the_words_of_the_entries() {
+        let kb = KnowledgeBase::builtin();
+        let list = prefilter_words(&kb.entries, &context_words(), &tokens(&kb.entries));
+        let built = crate::built::PREFILTER.as_ref().expect("the build script built the prefilter");
+        assert_eq!(built.fingerprint, list.fingerprint());
+        assert_eq!(built.wants, list.wants.as_slice());
+        let alias: Vec<u32> = list.alias_entry.iter().map(|a| a.map_or(u32::MAX, |a| a as u32)).collect();
+        assert_eq!(built.alias_entry, alias.as_slice());
+        assert!(matches!(Extractor::new(kb).prefilter, Prefilter::Prebuilt { .. }));
+        assert!(matches!(Extractor::built_at_run_time(kb).prefilter, Prefilter::Built { .. }));
+    }
+
+    /// Both prefilters' answers on one text.
+    fn answers(a: &Extractor, b: &Extractor, text: &str) -> Result<(), String> {
+        let (mut xa, mut xb) = (Vec::new(), Vec::new());
+        let (wa, wb) = (a.prefilter.scan(text, &mut xa), b.prefilter.scan(text, &mut xb));
+        let (ma, mb) = (a.prefilter.is_match(text), b.prefilter.is_match(text));
+        if (wa, &xa, ma) == (wb, &xb, mb) {
+            Ok(())
+        } else {
+            Err(format!("{text:?}: {wa:#x} {xa:?} {ma} against {wb:#x} {xb:?} {mb}"))
+        }
+    }
+
+    /// The built-in prefilter (the build script's table) finds what the crate's automaton
+    /// finds, built at run time from the same words: every word and alias alone, in other
+    /// case, run together and cut short.
+    #[test]
+    fn the_prebuilt_prefilter_finds_what_a_built_one_finds() {
+        let kb = KnowledgeBase::builtin();
+        let (pre, run) = (Extractor::new(kb), Extractor::built_at_run_time(kb));
+        let list = prefilter_words(&kb.entries, &context_words(), &tokens(&kb.entries));
+        let mut texts: Vec<String> = Vec::new();
+        for e in &kb.entries {
+            texts.extend(e.aliases.iter().cloned());
+            texts.extend(e.name.iter().cloned());
+            texts.push(e.title.clone());
+        }
+        for (i, w) in list.words.iter().enumerate() {
+            let next = &list.words[(i * 7 + 3) % list.words.len()];
+            texts.push(w.clone());
+            texts.push(w.to_ascii_uppercase());
+            texts.push(format!("x{w}{next}"));
+            texts.push(format!("{}{}", w, next.get(..next.len() / 2).unwrap_or(next)));
+            texts.push(format!("{} {w}", w.get(..w.len() / 2).unwrap_or(w)));
+        }
+        for t in &texts {
+            answers(&pre, &run, t).unwrap();
+        }
+    }
+
     #[test]
     fn decimal_hresults() {
         assert_eq!(decimal_hresult("-2147024891"), Some(0x8007_0005));
@@ -698,6 +649,32 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Pieces of prefilter words glued together: the two prefilters agree.
+        #[test]
+        fn prefilters_agree_on_pieces_of_words(
+            picks in proptest::collection::vec((proptest::num::usize::ANY, 0usize..4, proptest::bool::ANY), 0..12),
+        ) {
+            static BOTH: std::sync::OnceLock<(Extractor, Extractor, Vec<String>)> = std::sync::OnceLock::new();
+            let (pre, run, words) = BOTH.get_or_init(|| {
+                let kb = KnowledgeBase::builtin();
+                let list = prefilter_words(&kb.entries, &context_words(), &tokens(&kb.entries));
+                (Extractor::new(kb), Extractor::built_at_run_time(kb), list.words)
+            });
+            let mut text = String::new();
+            for (pick, cut, upper) in picks {
+                let w = &words[pick % words.len()];
+                // Whole, or its first or last part, or a space.
+                let piece = match cut {
+                    0 => w.as_str(),
+                    1 => w.get(..w.len() / 2).unwrap_or(w),
+                    2 => w.get(w.len() / 3..).unwrap_or(w),
+                    _ => " ",
+                };
+                text.push_str(&if upper { piece.to_ascii_uppercase() } else { piece.to_owned() });
+            }
+            proptest::prop_assert!(answers(pre, run, &text).is_ok(), "{}", answers(pre, run, &text).unwrap_err());
+        }
+
         /// Pieces of codes and trigger words glued in any order and case: skipping patterns
         /// whose trigger is absent never loses a code.
         #[test]

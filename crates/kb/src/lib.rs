@@ -17,6 +17,9 @@ pub mod decode;
 pub mod entry;
 mod extract;
 pub mod normalize;
+mod packed;
+mod table;
+mod words;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -31,6 +34,30 @@ pub use normalize::{candidates, normalize, Context};
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/kb_files.rs"));
+}
+
+/// What the build script made of the knowledge files: their entries packed (`None` when the
+/// files did not load: `builtin` then parses them and reports why), and the prefilter's automaton.
+#[allow(clippy::unreadable_literal)] // Generated tables of numbers.
+mod built {
+    /// The prefilter's automaton for the packed entries (see `table.rs`), with what each of its
+    /// words stands for, as `words::prefilter_words` gives them.
+    #[derive(Debug)]
+    pub(crate) struct Prefilter {
+        pub classes: &'static [u8; 256],
+        pub transitions: &'static [u8],
+        pub start: u16,
+        pub max_match: u16,
+        pub reports: &'static [u32],
+        pub wants: &'static [u32],
+        /// The entry of each alias word; `u32::MAX` for the other words.
+        pub alias_entry: &'static [u32],
+        /// `WordList::fingerprint` of the words the build script used (the tests compare it).
+        #[allow(dead_code)]
+        pub fingerprint: u64,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/kb_built.rs"));
 }
 
 /// The knowledge files compiled into the binary, as (file name, TOML text).
@@ -51,6 +78,9 @@ pub struct KnowledgeBase {
     /// entries that carry it.
     by_name: HashMap<String, Vec<usize>>,
     extractor: OnceLock<extract::Extractor>,
+    /// True for the built-in knowledge base read from the build script's packed entries: its
+    /// extractor takes the prefilter the build script made from the same entries.
+    prebuilt: bool,
 }
 
 /// The answer for one interpretation of one input.
@@ -70,55 +100,56 @@ pub struct Explanation<'kb> {
 
 impl KnowledgeBase {
     /// The knowledge base compiled into the binary. Its files are validated by the crate's tests.
+    ///
+    /// Read from the entries the build script packed from the same files (parsing the TOML was
+    /// most of the start-up of a small scan); the kb tests check that both give the same base.
     pub fn builtin() -> &'static KnowledgeBase {
         static KB: OnceLock<KnowledgeBase> = OnceLock::new();
-        KB.get_or_init(|| match KnowledgeBase::from_sources(builtin_files().iter().copied()) {
-            Ok(kb) => kb,
-            Err(errors) => panic!(
-                "the built-in knowledge base is invalid (the kb tests catch this):\n{}",
-                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-            ),
+        KB.get_or_init(|| {
+            if let Some(kb) = Self::from_packed() {
+                return kb;
+            }
+            match KnowledgeBase::from_sources(builtin_files().iter().copied()) {
+                Ok(kb) => kb,
+                Err(errors) => panic!(
+                    "the built-in knowledge base is invalid (the kb tests catch this):\n{}",
+                    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+                ),
+            }
         })
+    }
+
+    /// The built-in knowledge base from the build script's packed entries, when it wrote them.
+    fn from_packed() -> Option<KnowledgeBase> {
+        let (text, numbers) = built::PACKED?;
+        let mut kb = Self::from_entries(packed::unpack(text, numbers)?);
+        kb.prebuilt = true;
+        Some(kb)
     }
 
     /// Load and validate knowledge files. Every problem in every file is reported.
     pub fn from_sources<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Vec<KbError>> {
+        entry::load_entries(files).map(Self::from_entries)
+    }
+
+    /// Index entries that hold no code twice.
+    fn from_entries(entries: Vec<Entry>) -> Self {
         let mut kb = KnowledgeBase::default();
-        let mut errors = Vec::new();
-        for (name, text) in files {
-            match entry::parse_file(name, text) {
-                Ok(entries) => {
-                    for e in entries {
-                        if let Some(&prev) = kb.by_code.get(&e.code) {
-                            errors.push(KbError {
-                                file: name.to_owned(),
-                                place: e.code.to_string(),
-                                message: format!("duplicate: already defined in {}", kb.entries[prev].file),
-                            });
-                            continue;
-                        }
-                        let i = kb.entries.len();
-                        kb.by_code.insert(e.code.clone(), i);
-                        if matches!(e.code, Code::Teams(_) | Code::Lync(_) | Code::Pexip(_)) {
-                            kb.by_token.insert(e.code.to_string().to_ascii_lowercase(), i);
-                        }
-                        for a in &e.aliases {
-                            kb.by_alias.entry(alias_key(a)).or_default().push(i);
-                        }
-                        if let Some(n) = &e.name {
-                            kb.by_name.entry(n.to_ascii_uppercase()).or_default().push(i);
-                        }
-                        kb.entries.push(e);
-                    }
-                }
-                Err(mut e) => errors.append(&mut e),
+        for e in entries {
+            let i = kb.entries.len();
+            kb.by_code.insert(e.code.clone(), i);
+            if matches!(e.code, Code::Teams(_) | Code::Lync(_) | Code::Pexip(_)) {
+                kb.by_token.insert(e.code.to_string().to_ascii_lowercase(), i);
             }
+            for a in &e.aliases {
+                kb.by_alias.entry(alias_key(a)).or_default().push(i);
+            }
+            if let Some(n) = &e.name {
+                kb.by_name.entry(n.to_ascii_uppercase()).or_default().push(i);
+            }
+            kb.entries.push(e);
         }
-        if errors.is_empty() {
-            Ok(kb)
-        } else {
-            Err(errors)
-        }
+        kb
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -650,4 +681,48 @@ fn alias_key(s: &str) -> String {
         .to_lowercase()
         .trim_end_matches(['.', ':'])
         .replace(['’', '‘'], "'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in base comes from the build script's packed entries: they must be the entries
+    /// the data files give, indexed the same way.
+    #[test]
+    fn packed_entries_are_the_data_files() {
+        let parsed = KnowledgeBase::from_sources(builtin_files().iter().copied()).expect("the data files are valid");
+        let packed = KnowledgeBase::from_packed().expect("the build script packed the entries");
+        assert!(packed.prebuilt && !parsed.prebuilt);
+        assert_eq!(packed.entries.len(), parsed.entries.len());
+        for (a, b) in packed.entries.iter().zip(&parsed.entries) {
+            assert_eq!(a, b);
+        }
+        assert_eq!(packed.by_code, parsed.by_code);
+        assert_eq!(packed.by_token, parsed.by_token);
+        assert_eq!(packed.by_alias, parsed.by_alias);
+        assert_eq!(packed.by_name, parsed.by_name);
+        assert!(KnowledgeBase::builtin().prebuilt);
+    }
+
+    #[test]
+    fn packing_round_trips_and_refuses_damage() {
+        let entries = entry::load_entries(builtin_files().iter().copied()).expect("valid");
+        let p = packed::pack(&entries);
+        assert_eq!(packed::unpack(&p.text, &p.numbers).as_ref(), Some(&entries));
+        // Cut short or given extra, the parts no longer read as entries.
+        assert!(packed::unpack(&p.text[..p.text.len() - 1], &p.numbers).is_none());
+        assert!(packed::unpack(&p.text, &p.numbers[..p.numbers.len() - 1]).is_none());
+        assert!(packed::unpack(&format!("{}x", p.text), &p.numbers).is_none());
+        assert_eq!(packed::unpack("", &[0]), Some(Vec::new()));
+        assert!(packed::unpack("", &[]).is_none());
+    }
+
+    proptest::proptest! {
+        /// Damaged numbers never panic (and never read past the text).
+        #[test]
+        fn damaged_packs_do_not_panic(numbers in proptest::collection::vec(proptest::num::u8::ANY, 0..64), text in ".{0,40}") {
+            let _ = packed::unpack(&text, &numbers);
+        }
+    }
 }

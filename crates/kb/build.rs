@@ -90,8 +90,8 @@ fn ahead_of_time(texts: &[(String, String)], out_dir: &Path) -> String {
         s,
         "pub(crate) static PACKED: Option<(&str, &[u8])> = Some((include_str!({text_path:?}), include_bytes!({numbers_path:?})));"
     );
-    s.push_str("pub(crate) static PREFILTER: Option<Prefilter> = Some(Prefilter {\n    classes: &");
-    numbers(&mut s, &mut table.classes.iter().map(|&c| u64::from(c)));
+    s.push_str("pub(crate) static PREFILTER: Option<Prefilter> = Some(Prefilter {\n    columns: &");
+    numbers(&mut s, &mut table.columns.iter().map(|&c| u64::from(c)));
     let _ = write!(
         s,
         ",\n    transitions: include_bytes!({transitions_path:?}),\n    start: {},\n    max_match: {},\n    reports: &",

@@ -98,8 +98,8 @@ impl Prefilter {
     fn prebuilt(kb: &KnowledgeBase) -> Option<Prefilter> {
         let built = crate::built::PREFILTER.as_ref()?;
         let table = TableRef {
-            classes: built.classes,
-            transitions: built.transitions,
+            columns: built.columns,
+            rows: built.transitions.as_chunks().0,
             start: built.start,
             max_match: built.max_match,
             reports: built.reports,

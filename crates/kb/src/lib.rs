@@ -44,7 +44,7 @@ mod built {
     /// words stands for, as `words::prefilter_words` gives them.
     #[derive(Debug)]
     pub(crate) struct Prefilter {
-        pub classes: &'static [u8; 256],
+        pub columns: &'static [u8; 256],
         pub transitions: &'static [u8],
         pub start: u16,
         pub max_match: u16,

@@ -12,13 +12,17 @@
 //! (a match was seen and no longer one can follow), 1 to `max_match` are the match states, and
 //! every other state comes after them.
 
-/// Rows are 64 entries long (a shift, not a multiply, finds a row): at most 64 byte classes.
+/// Rows are 64 entries long: at most 64 byte classes.
 pub(crate) const ROW_BITS: u32 = 6;
+
+/// The bytes of one row.
+pub(crate) const ROW_BYTES: usize = 2 << ROW_BITS;
 
 /// A table built in memory (by the build script, or by a test).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Table {
-    pub classes: [u8; 256],
+    /// Each byte's class, times two: where its column starts in a row.
+    pub columns: [u8; 256],
     /// Little-endian `u16` state numbers, `64` per state.
     pub transitions: Vec<u8>,
     pub start: u16,
@@ -69,17 +73,17 @@ impl Table {
             order.iter().enumerate().filter_map(|(i, s)| s.map(|s| (s, i as u16))).collect();
         // Bytes that lead every state to the same place share a class.
         let mut columns: Vec<Vec<u16>> = Vec::new();
-        let mut classes = [0u8; 256];
+        let mut offsets = [0u8; 256];
         for b in 0..=255u8 {
             let column: Vec<u16> = order.iter().map(|s| s.map_or(0, |s| number[&next(s, b)])).collect();
             let class = columns.iter().position(|c| *c == column).unwrap_or_else(|| {
                 columns.push(column);
                 columns.len() - 1
             });
-            classes[usize::from(b)] = u8::try_from(class).ok()?;
-        }
-        if columns.len() > 1 << ROW_BITS {
-            return None;
+            if class >= 1 << ROW_BITS {
+                return None;
+            }
+            offsets[usize::from(b)] = (class * 2) as u8;
         }
         let mut transitions = vec![0u8; order.len() << ROW_BITS << 1];
         for (class, column) in columns.iter().enumerate() {
@@ -92,14 +96,14 @@ impl Table {
         for s in order.iter().skip(1).take(usize::from(max_match)).flatten() {
             reports.push(dfa.match_pattern(*s, 0).as_u32());
         }
-        Some(Table { classes, transitions, start: number[&start], max_match, reports })
+        Some(Table { columns: offsets, transitions, start: number[&start], max_match, reports })
     }
 
     #[allow(dead_code)] // Used by the crate's tests; the build script writes the parts out.
     pub(crate) fn as_ref(&self) -> TableRef<'_> {
         TableRef {
-            classes: &self.classes,
-            transitions: &self.transitions,
+            columns: &self.columns,
+            rows: self.transitions.as_chunks().0,
             start: self.start,
             max_match: self.max_match,
             reports: &self.reports,
@@ -110,8 +114,8 @@ impl Table {
 /// A table to search: the built-in one (static data) or one built in memory.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TableRef<'a> {
-    pub classes: &'a [u8; 256],
-    pub transitions: &'a [u8],
+    pub columns: &'a [u8; 256],
+    pub rows: &'a [[u8; ROW_BYTES]],
     pub start: u16,
     pub max_match: u16,
     pub reports: &'a [u32],
@@ -121,9 +125,10 @@ pub(crate) struct TableRef<'a> {
 impl TableRef<'_> {
     #[inline]
     fn next(&self, state: u16, byte: u8) -> u16 {
-        let at = ((usize::from(state) << ROW_BITS) | usize::from(self.classes[usize::from(byte)])) << 1;
-        let pair = &self.transitions[at..at + 2];
-        u16::from_le_bytes([pair[0], pair[1]])
+        let row = &self.rows[usize::from(state)];
+        // Even and below the row's length, so the two reads need no bounds check.
+        let at = usize::from(self.columns[usize::from(byte)]) & (ROW_BYTES - 2);
+        u16::from_le_bytes([row[at], row[at + 1]])
     }
 
     /// True when any word is in `text`.
@@ -143,19 +148,23 @@ impl TableRef<'_> {
     pub(crate) fn for_each(&self, text: &[u8], mut found: impl FnMut(u32, usize)) {
         let mut from = 0;
         while from < text.len() {
-            let mut state = self.start;
-            let mut last: Option<(u16, usize)> = None;
-            for (i, &b) in text[from..].iter().enumerate() {
-                state = self.next(state, b);
+            // The last match state passed and where it ended (0: none yet).
+            let (mut state, mut last, mut end) = (self.start, 0u16, 0usize);
+            let mut i = from;
+            while i < text.len() {
+                state = self.next(state, text[i]);
+                i += 1;
                 if state <= self.max_match {
                     if state == 0 {
                         break;
                     }
-                    last = Some((state, from + i + 1));
+                    (last, end) = (state, i);
                 }
             }
-            let Some((state, end)) = last else { return };
-            found(self.reports[usize::from(state)], end);
+            if last == 0 {
+                return;
+            }
+            found(self.reports[usize::from(last)], end);
             from = end;
         }
     }

@@ -49,12 +49,13 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub(crate) fn compile(raw: RawRule, errors: &mut Vec<String>) -> Rule {
+    /// `built_in`: a built-in rule, whose patterns are compiled on first use (see `rule::Pattern`).
+    pub(crate) fn compile(raw: RawRule, built_in: bool, errors: &mut Vec<String>) -> Rule {
         let id = raw.id.clone();
         let set = |v: &[crate::rule::RawClause], what: &str, errors: &mut Vec<String>| {
             v.iter()
                 .enumerate()
-                .map(|(i, c)| Clause::compile(c, &format!("{id}: {what} {}", i + 1), errors))
+                .map(|(i, c)| Clause::compile(c, &format!("{id}: {what} {}", i + 1), built_in, errors))
                 .collect::<Vec<_>>()
         };
         let when = set(&raw.when, "when", errors);
@@ -64,7 +65,7 @@ impl Rule {
         let requires = set(&raw.requires, "requires", errors);
         let unless = set(&raw.unless, "unless", errors);
         let boost = set(&raw.boost, "boost", errors);
-        let threshold = raw.threshold.as_ref().map(|t| compile_threshold(&id, t, errors));
+        let threshold = raw.threshold.as_ref().map(|t| compile_threshold(&id, t, built_in, errors));
         let mut codes = Vec::new();
         for c in &raw.codes {
             match c.parse::<Code>() {
@@ -79,7 +80,7 @@ impl Rule {
     }
 }
 
-fn compile_threshold(id: &str, t: &RawThreshold, errors: &mut Vec<String>) -> Threshold {
+fn compile_threshold(id: &str, t: &RawThreshold, built_in: bool, errors: &mut Vec<String>) -> Threshold {
     let dur = |s: &Option<String>, what: &str, errors: &mut Vec<String>| {
         s.as_deref().and_then(|s| {
             let d = parse_duration(s);
@@ -91,7 +92,7 @@ fn compile_threshold(id: &str, t: &RawThreshold, errors: &mut Vec<String>) -> Th
     };
     let window = dur(&t.window, "window", errors);
     let max_gap = dur(&t.max_gap, "max_gap", errors);
-    let rate_of = t.rate_of.as_ref().map(|c| Clause::compile(c, &format!("{id}: threshold.rate_of"), errors));
+    let rate_of = t.rate_of.as_ref().map(|c| Clause::compile(c, &format!("{id}: threshold.rate_of"), built_in, errors));
     if rate_of.is_some() != t.min_rate.is_some() {
         errors.push(format!("{id}: threshold: rate_of and min_rate go together"));
     }
@@ -833,4 +834,90 @@ fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
         out = rule.codes.clone();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Built-in rules compile their regular expressions on first use: every one must compile,
+    /// so a broken pattern fails here, not in a scan.
+    #[test]
+    fn every_built_in_pattern_compiles() {
+        let set = RuleSet::builtin();
+        let mut seen = 0;
+        for r in &set.rules {
+            let rate_of = r.threshold.iter().filter_map(|t| t.rate_of.as_ref());
+            for c in r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost).chain(rate_of) {
+                for p in c.source.iter().chain(c.fields.iter().map(|(_, p)| p)).chain(c.text.iter()) {
+                    if let Err(e) = regex::Regex::new(p.source()) {
+                        panic!("{}: {:?}: {e}", r.raw.id, p.source());
+                    }
+                    assert_eq!(p.regex().as_str(), p.source());
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 90, "{seen} patterns");
+    }
+
+    /// The built-in rules are read from the JSON the build script wrote: it must hold what the
+    /// TOML files hold.
+    #[test]
+    fn the_json_of_the_built_in_files_is_their_toml() {
+        let json = crate::files::JSON.expect("the build script wrote JSON");
+        let toml = crate::builtin_files();
+        assert_eq!(json.len(), toml.len());
+        for ((jn, jt), (tn, tt)) in json.iter().zip(toml) {
+            assert_eq!(jn, tn);
+            let from_json: crate::rule::RawFile = serde_json::from_str(jt).expect("reads");
+            let from_toml: crate::rule::RawFile = toml::from_str(tt).expect("reads");
+            assert!(!from_toml.rules.is_empty());
+            assert_eq!(
+                serde_json::to_value(&from_json.rules).expect("serializes"),
+                serde_json::to_value(&from_toml.rules).expect("serializes"),
+                "{tn}"
+            );
+        }
+        let parsed = crate::parse_builtin().expect("valid");
+        let from_toml = crate::parse_files(toml.iter().map(|(n, t)| ((*n).to_owned(), *t))).expect("valid");
+        assert_eq!(
+            serde_json::to_value(parsed.iter().map(|(f, r)| (f, r)).collect::<Vec<_>>()).expect("serializes"),
+            serde_json::to_value(from_toml.iter().map(|(f, r)| (f, r)).collect::<Vec<_>>()).expect("serializes")
+        );
+    }
+
+    /// Rules given at run time compile theirs when they load, and report a bad one then.
+    #[test]
+    fn rules_of_ones_own_compile_at_load() {
+        let text = r#"
+[[rule]]
+id = "local.one"
+severity = "warning"
+family = "local"
+layer = "device"
+title = "t"
+cause = "c"
+fix = ["f"]
+[[rule.when]]
+kind = ["hardware"]
+text = "ab+c"
+[[rule.sample]]
+[[rule.sample.evidence]]
+kind = "hardware"
+excerpt = "abbc"
+"#;
+        let set = RuleSet::load(&[("mine.toml".into(), text.into())]).expect("valid");
+        let rule = set.get("local.one").expect("loaded");
+        assert!(rule.when[0].text.as_ref().is_some_and(|p| p.regex.get().is_some()));
+        let built_in = set.rules.iter().find(|r| r.raw.id != "local.one").expect("built-in rules");
+        assert!(built_in
+            .when
+            .iter()
+            .flat_map(|c| c.text.iter().chain(c.source.iter()))
+            .all(|p| p.regex.get().is_none()));
+        let bad = text.replace("ab+c", "(ab");
+        let errors = RuleSet::load(&[("mine.toml".into(), bad)]).unwrap_err();
+        assert!(errors.iter().any(|e| e.to_string().contains("text: bad regular expression")), "{errors:?}");
+    }
 }

@@ -62,6 +62,21 @@ pub fn parse_files<'a>(
     }
 }
 
+/// The built-in rule files parsed: from the JSON the build script wrote, or from their TOML when
+/// there is none or it does not read (the TOML's errors are then the ones reported).
+fn parse_builtin() -> Result<Vec<(String, RawRule)>, Vec<RuleError>> {
+    let toml = || parse_files(builtin_files().iter().map(|(n, t)| ((*n).to_owned(), *t)));
+    let Some(json) = files::JSON else { return toml() };
+    let mut out = Vec::new();
+    for (name, text) in json {
+        match serde_json::from_str::<rule::RawFile>(text) {
+            Ok(f) => out.extend(f.rules.into_iter().map(|r| ((*name).to_owned(), r))),
+            Err(_) => return toml(),
+        }
+    }
+    Ok(out)
+}
+
 /// Read every `*.toml` file of a folder (sorted).
 pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
     let err = |m: String| RuleError { file: dir.display().to_string(), message: m };
@@ -84,16 +99,16 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
 impl RuleSet {
     /// The built-in rules plus the files given (a rule with a built-in id replaces it).
     pub fn load(extra: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
-        let builtin = builtin_files().iter().map(|(n, t)| ((*n).to_owned(), *t));
-        let mut raws = parse_files(builtin)?;
+        let mut raws: Vec<(String, RawRule, bool)> =
+            parse_builtin()?.into_iter().map(|(file, r)| (file, r, true)).collect();
         let extra_raws = parse_files(extra.iter().map(|(n, t)| (n.clone(), t.as_str())))?;
         for (file, r) in extra_raws {
-            match raws.iter_mut().find(|(_, x)| x.id == r.id) {
-                Some(slot) => *slot = (file, r),
-                None => raws.push((file, r)),
+            match raws.iter_mut().find(|(_, x, _)| x.id == r.id) {
+                Some(slot) => *slot = (file, r, false),
+                None => raws.push((file, r, false)),
             }
         }
-        compile(raws)
+        compile_rules(raws)
     }
 
     /// The built-in rules (validated by the crate's tests).
@@ -105,12 +120,18 @@ impl RuleSet {
     }
 }
 
-/// Compile raw rules, checking ids, texts, references and absorb targets.
+/// Compile raw rules, checking ids, texts, references, absorb targets and regular expressions.
 pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> {
+    compile_rules(raws.into_iter().map(|(file, r)| (file, r, false)).collect())
+}
+
+/// [`compile`], told which rules are built in: their regular expressions, compiled by a test,
+/// are compiled on first use rather than here.
+fn compile_rules(raws: Vec<(String, RawRule, bool)>) -> Result<RuleSet, Vec<RuleError>> {
     let mut errors = Vec::new();
     let mut rules = Vec::new();
-    let ids: Vec<String> = raws.iter().map(|(_, r)| r.id.clone()).collect();
-    for (file, raw) in raws {
+    let ids: Vec<String> = raws.iter().map(|(_, r, _)| r.id.clone()).collect();
+    for (file, raw, built_in) in raws {
         let mut msgs = Vec::new();
         if ids.iter().filter(|i| **i == raw.id).count() > 1 {
             msgs.push(format!("{}: the id is used by more than one rule", raw.id));
@@ -141,7 +162,7 @@ pub fn compile(raws: Vec<(String, RawRule)>) -> Result<RuleSet, Vec<RuleError>> 
         if raw.samples.is_empty() {
             msgs.push(format!("{}: every rule carries at least one [[rule.sample]] that must fire it", raw.id));
         }
-        let rule = engine::Rule::compile(raw, &mut msgs);
+        let rule = engine::Rule::compile(raw, built_in, &mut msgs);
         errors.extend(msgs.into_iter().map(|m| RuleError { file: file.clone(), message: m }));
         rules.push(rule);
     }

@@ -1,6 +1,7 @@
 //! Rules as stored in `data/*.toml` (and in `--rules DIR`), compiled for matching.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -227,13 +228,38 @@ impl Cmp {
 pub(crate) struct Clause {
     pub kind: Vec<String>,
     pub format: Vec<String>,
-    pub source: Option<Regex>,
+    pub source: Option<Pattern>,
     pub event_id: Vec<i64>,
     pub codes: Vec<Code>,
-    pub fields: Vec<(String, Regex)>,
+    pub fields: Vec<(String, Pattern)>,
     pub numeric: Vec<(String, Cmp)>,
     pub missing: Vec<String>,
-    pub text: Option<Regex>,
+    pub text: Option<Pattern>,
+}
+
+/// A rule's regular expression. Rules read from files at run time compile theirs when they load,
+/// so a bad one is reported then; the built-in rules' are compiled the first time a record meets
+/// them (compiling all of them cost more than reading a small input), and a test compiles every
+/// one, so a broken built-in pattern fails the tests, not a scan.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    source: String,
+    pub(crate) regex: OnceLock<Regex>,
+}
+
+impl Pattern {
+    pub(crate) fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| Regex::new(&self.source).expect("built-in rule patterns compile (tested)"))
+    }
+
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.regex().is_match(text)
+    }
+
+    #[allow(dead_code)] // Read by the tests.
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
 }
 
 /// The text of a field for matching: strings as they are, other values as JSON.
@@ -274,13 +300,22 @@ fn number(v: &serde_json::Value) -> Option<f64> {
 }
 
 impl Clause {
-    pub(crate) fn compile(raw: &RawClause, place: &str, errors: &mut Vec<String>) -> Clause {
-        let mut re = |what: &str, p: &str| match Regex::new(p) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.push(format!("{place}: {what}: bad regular expression: {e}"));
-                None
+    /// `built_in`: the clause is a built-in rule's, whose patterns are compiled on first use.
+    pub(crate) fn compile(raw: &RawClause, place: &str, built_in: bool, errors: &mut Vec<String>) -> Clause {
+        let mut re = |what: &str, p: &str| {
+            let regex = OnceLock::new();
+            if !built_in {
+                match Regex::new(p) {
+                    Ok(r) => {
+                        let _ = regex.set(r);
+                    }
+                    Err(e) => {
+                        errors.push(format!("{place}: {what}: bad regular expression: {e}"));
+                        return None;
+                    }
+                }
             }
+            Some(Pattern { source: p.to_owned(), regex })
         };
         let source = raw.source.as_deref().and_then(|p| re("source", p));
         let text = raw.text.as_deref().and_then(|p| re("text", p));

@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -205,42 +205,54 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("fixed pattern")
 }
 
+/// The fixed patterns of the event readers, each compiled the first time an event needs it: a
+/// log of one channel wakes only a few, and compiling all twelve cost more than reading a small
+/// `.evtx`.
 struct Patterns {
-    status: Regex,
-    error_line: Regex,
-    oauth: Regex,
-    resource: Regex,
-    access: Regex,
-    client: Regex,
-    trace: Regex,
-    correlation: Regex,
-    account: Regex,
-    hex: Regex,
-    guid: Regex,
-    http: Regex,
+    status: LazyLock<Regex>,
+    error_line: LazyLock<Regex>,
+    oauth: LazyLock<Regex>,
+    resource: LazyLock<Regex>,
+    access: LazyLock<Regex>,
+    client: LazyLock<Regex>,
+    trace: LazyLock<Regex>,
+    correlation: LazyLock<Regex>,
+    account: LazyLock<Regex>,
+    hex: LazyLock<Regex>,
+    guid: LazyLock<Regex>,
+    http: LazyLock<Regex>,
 }
 
-fn patterns() -> &'static Patterns {
-    static P: OnceLock<Patterns> = OnceLock::new();
-    P.get_or_init(|| Patterns {
-        // `Network status : Healthy`, `Teams Signin status: Unhealthy`: the name cannot cross a
-        // sentence end, so each match starts a new component.
-        status: re(r"([A-Za-z][A-Za-z0-9 ]{0,60}?)\s+status\s*:\s*"),
-        error_line: re(r"(?mi)\bError:\s*(?:0x)?[0-9a-f]{8}\b[ \t]*([^\r\n]*?)[ \t]*(?:\bCode:|\r?$)"),
-        oauth: re(r"\bCode:\s*([A-Za-z][A-Za-z_]{2,60})\b"),
-        resource: re(r"(?i)\bresource(?:\s+id)?\s*:\s*'?([^\s,']+)"),
-        access: re(r"(?i)\bto access '([^']{1,300})'"),
-        client: re(r"(?i)\bclient(?:\s*id)?\s*:\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
-        trace: re(r"(?i)\btrace\s*id\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
-        correlation: re(
+static PATTERNS: Patterns = Patterns {
+    // `Network status : Healthy`, `Teams Signin status: Unhealthy`: the name cannot cross a
+    // sentence end, so each match starts a new component.
+    status: LazyLock::new(|| re(r"([A-Za-z][A-Za-z0-9 ]{0,60}?)\s+status\s*:\s*")),
+    error_line: LazyLock::new(|| re(r"(?mi)\bError:\s*(?:0x)?[0-9a-f]{8}\b[ \t]*([^\r\n]*?)[ \t]*(?:\bCode:|\r?$)")),
+    oauth: LazyLock::new(|| re(r"\bCode:\s*([A-Za-z][A-Za-z_]{2,60})\b")),
+    resource: LazyLock::new(|| re(r"(?i)\bresource(?:\s+id)?\s*:\s*'?([^\s,']+)")),
+    access: LazyLock::new(|| re(r"(?i)\bto access '([^']{1,300})'")),
+    client: LazyLock::new(|| {
+        re(r"(?i)\bclient(?:\s*id)?\s*:\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+    }),
+    trace: LazyLock::new(|| {
+        re(r"(?i)\btrace\s*id\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+    }),
+    correlation: LazyLock::new(|| {
+        re(
             r"(?i)\bcorrelation\s*id(?:\s*\(request\))?\s*:\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-        ),
-        account: re(r"(?i)\b(?:upn|account|user(?:name)?|login hint)\s*[:=]?\s*'?([^\s',;@:=]+@[^\s',;]+[A-Za-z])"),
-        hex: re(r"(?i)\b0x[0-9a-f]{8}\b"),
-        // AAD 1025: `Http request status: 407. Method: POST Endpoint Uri: …`.
-        http: re(r"(?i)\bhttp (?:request |response )?status\s*:?\s*([1-5]\d\d)\b"),
-        guid: re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
-    })
+        )
+    }),
+    account: LazyLock::new(|| {
+        re(r"(?i)\b(?:upn|account|user(?:name)?|login hint)\s*[:=]?\s*'?([^\s',;@:=]+@[^\s',;]+[A-Za-z])")
+    }),
+    hex: LazyLock::new(|| re(r"(?i)\b0x[0-9a-f]{8}\b")),
+    // AAD 1025: `Http request status: 407. Method: POST Endpoint Uri: …`.
+    http: LazyLock::new(|| re(r"(?i)\bhttp (?:request |response )?status\s*:?\s*([1-5]\d\d)\b")),
+    guid: LazyLock::new(|| re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
+};
+
+fn patterns() -> &'static Patterns {
+    &PATTERNS
 }
 
 /// Codes in event text. GUIDs (device, tenant, activity IDs) are blanked first: their first group
@@ -722,6 +734,28 @@ fn device_registration(ev: &WinEvent, e: &mut Evidence) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The patterns are compiled on first use: every one must compile, so a broken one fails here.
+    #[test]
+    fn every_pattern_compiles() {
+        let p = patterns();
+        for r in [
+            &p.status,
+            &p.error_line,
+            &p.oauth,
+            &p.resource,
+            &p.access,
+            &p.client,
+            &p.trace,
+            &p.correlation,
+            &p.account,
+            &p.hex,
+            &p.guid,
+            &p.http,
+        ] {
+            assert!(!LazyLock::force(r).as_str().is_empty());
+        }
+    }
 
     fn ev(channel: &str, provider: &str, id: u32, data: &[(&str, &str)]) -> WinEvent {
         let mut e = WinEvent {

@@ -54,7 +54,7 @@ fn main() {
 /// The source of `kb_built.rs`: the packed entries and the prefilter, or `None` for both when
 /// the files do not load (or the automaton does not fit its table).
 fn ahead_of_time(texts: &[(String, String)], out_dir: &Path) -> String {
-    let none = "pub(crate) static PACKED: Option<(&str, &[u8])> = None;\n\
+    let none = "pub(crate) const PACKED: Option<(&str, &[u8])> = None;\n\
                 pub(crate) static PREFILTER: Option<Prefilter> = None;\n"
         .to_owned();
     let Ok(entries) = entry::load_entries(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))) else {
@@ -88,7 +88,7 @@ fn ahead_of_time(texts: &[(String, String)], out_dir: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "pub(crate) static PACKED: Option<(&str, &[u8])> = Some((include_str!({text_path:?}), include_bytes!({numbers_path:?})));"
+        "pub(crate) const PACKED: Option<(&str, &[u8])> = Some((include_str!({text_path:?}), include_bytes!({numbers_path:?})));"
     );
     s.push_str("pub(crate) static PREFILTER: Option<Prefilter> = Some(Prefilter {\n    columns: &");
     numbers(&mut s, &mut table.columns.iter().map(|&c| u64::from(c)));

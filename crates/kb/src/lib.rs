@@ -639,7 +639,9 @@ fn numbers_after_keywords(text: &str) -> Vec<String> {
         let n = next.trim_end_matches(['.', '!']);
         let digits = n.strip_prefix('-').unwrap_or(n);
         let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        let hex = n.len() > 2 && n[..2].eq_ignore_ascii_case("0x") && n[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = n.len() > 2
+            && n.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+            && n[2..].bytes().all(|b| b.is_ascii_hexdigit());
         if (numeric || hex) && !out.iter().any(|o| o == n) {
             out.push(n.to_owned());
         }
@@ -719,6 +721,14 @@ mod tests {
         assert!(packed::unpack(&format!("{}x", p.text), &p.numbers).is_none());
         assert_eq!(packed::unpack("", &[0]), Some(Vec::new()));
         assert!(packed::unpack("", &[]).is_none());
+    }
+
+    /// A word after a keyword that starts with a character of several bytes is not cut inside it.
+    #[test]
+    fn numbers_after_keywords_cut_only_at_characters() {
+        assert!(numbers_after_keywords("hr \u{800}x").is_empty());
+        assert_eq!(numbers_after_keywords("hr 0x80070005"), vec!["0x80070005".to_owned()]);
+        let _ = KnowledgeBase::builtin().explain("hR\u{b}\u{800}");
     }
 
     proptest::proptest! {

@@ -372,21 +372,22 @@ pub fn is_fqdn(host: &str) -> bool {
         && host.parse::<std::net::IpAddr>().is_err()
 }
 
+/// The domains whose hosts (the name itself or any name under it) are Microsoft's side.
+const MICROSOFT_DOMAINS: [&str; 8] = [
+    "pstnhub.microsoft.com",
+    "teams.microsoft.com",
+    "teams.microsoft.us",
+    "microsoft.com",
+    "lync.com",
+    "skype.com",
+    "microsoftonline.com",
+    "office365.us",
+];
+
 /// Microsoft's side of a Direct Routing or Skype for Business conversation.
 pub fn is_microsoft_host(host: &str) -> bool {
     let h = host.as_bytes();
-    [
-        "pstnhub.microsoft.com",
-        "teams.microsoft.com",
-        "teams.microsoft.us",
-        "microsoft.com",
-        "lync.com",
-        "skype.com",
-        "microsoftonline.com",
-        "office365.us",
-    ]
-    .iter()
-    .any(|d| {
+    MICROSOFT_DOMAINS.iter().any(|d| {
         // The name itself or a subdomain of it, case aside.
         let d = d.as_bytes();
         h.len() >= d.len()
@@ -1048,18 +1049,7 @@ l: 0\r\n\r\n";
 
         pub fn is_microsoft_host(host: &str) -> bool {
             let h = host.to_ascii_lowercase();
-            [
-                "pstnhub.microsoft.com",
-                "teams.microsoft.com",
-                "teams.microsoft.us",
-                "microsoft.com",
-                "lync.com",
-                "skype.com",
-                "microsoftonline.com",
-                "office365.us",
-            ]
-            .iter()
-            .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+            MICROSOFT_DOMAINS.iter().any(|d| h == *d || h.ends_with(&format!(".{d}")))
         }
     }
 

@@ -1049,7 +1049,7 @@ l: 0\r\n\r\n";
 
         pub fn is_microsoft_host(host: &str) -> bool {
             let h = host.to_ascii_lowercase();
-            MICROSOFT_DOMAINS.iter().any(|d| h == *d || h.ends_with(&format!(".{d}")))
+            crate::readers::sip::MICROSOFT_DOMAINS.iter().any(|d| h == *d || h.ends_with(&format!(".{d}")))
         }
     }
 

@@ -40,28 +40,33 @@ size=$(du -sb "$work/bundle" | cut -f1)
 mb() { echo "scale=1; $1 / 1048576" | bc; }
 echo "bundle: $(mb "$size") MB in $(find "$work/bundle" -type f | wc -l) files; zip $(mb "$(stat -c %s "$work/bundle.zip")") MB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Wall seconds of one command (its output and exit status ignored).
+# Wall and CPU (user + system) seconds of one command, space-separated (its output and exit
+# status ignored).
 secs() {
-  /usr/bin/time -o "$work/time.txt" -f '%e' "$@" >/dev/null 2>&1 || true
-  tail -1 "$work/time.txt"
+  /usr/bin/time -o "$work/time.txt" -f '%e %U %S' "$@" >/dev/null 2>&1 || true
+  tail -1 "$work/time.txt" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # pair LABEL TARGET -- A... -- B...: RUNS paired runs of A (ours) and B (the baseline); prints the
-# medians of A, of B and of A/B beside the target.
+# medians of A's and B's wall times and of the wall ratio A/B beside the target, then the median
+# ratio of CPU time (user + system), which moves less than wall time when the machine is shared.
 pair() {
   local label=$1 goal=$2; shift 3
   local a=() b=()
   while [ "$1" != -- ]; do a+=("$1"); shift; done
   shift
   b=("$@")
-  local ta=() tb=() r=() i x y
+  local ta=() tb=() r=() c=() i x y
   for ((i = 0; i < runs; i++)); do
     if ((i % 2)); then y=$(secs "${b[@]}"); x=$(secs "${a[@]}"); else x=$(secs "${a[@]}"); y=$(secs "${b[@]}"); fi
-    ta+=("$x"); tb+=("$y"); r+=("$(echo "scale=3; $x / ($y + 0.005)" | bc)")
+    ta+=("${x% *}"); tb+=("${y% *}")
+    r+=("$(echo "scale=3; ${x% *} / (${y% *} + 0.005)" | bc)")
+    c+=("$(echo "scale=3; ${x#* } / (${y#* } + 0.005)" | bc)")
   done
-  printf '  %-44s %7.2f s vs %7.2f s   ratio %6.2fx  (target %s)\n' "$label" \
-    "$(printf '%s\n' "${ta[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)" "$goal"
+  printf '  %-44s %7.2f s vs %7.2f s   ratio %6.2fx  (target %s; CPU ratio %.2fx)\n' "$label" \
+    "$(printf '%s\n' "${ta[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)" "$goal" \
+    "$(printf '%s\n' "${c[@]}" | median)"
 }
 
 # Run evtx_dump file after file with its default threads, or (floor) as two -t 1 workers.

@@ -187,6 +187,10 @@ impl Evidence {
 /// Collapse whitespace and shorten to [`EXCERPT_MAX`] characters (on a character boundary).
 pub fn excerpt(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(EXCERPT_MAX + 4));
+    if text.is_ascii() {
+        excerpt_ascii(text, &mut out);
+        return out;
+    }
     let mut n = 0;
     for word in text.split_whitespace() {
         if n > 0 {
@@ -209,6 +213,37 @@ pub fn excerpt(text: &str) -> String {
         }
     }
     out
+}
+
+/// [`excerpt`] of ASCII text into `out`, a byte at a time: every character is one byte, and the
+/// ASCII characters `split_whitespace` splits at are the space, tab, line feed, vertical tab,
+/// form feed and carriage return.
+fn excerpt_ascii(text: &str, out: &mut String) {
+    let bytes = text.as_bytes();
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    let mut i = 0;
+    while i < bytes.len() {
+        if space(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !space(bytes[i]) {
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        // Within the bound the word goes in whole; past it, what fits and the ellipsis.
+        let room = EXCERPT_MAX.saturating_sub(out.len());
+        if i - start <= room {
+            out.push_str(&text[start..i]);
+        } else {
+            out.push_str(&text[start..start + room]);
+            out.push('…');
+            return;
+        }
+    }
 }
 
 /// A problem with one input that did not stop the rest: the file and the place, and what went wrong.
@@ -284,6 +319,53 @@ mod tests {
     }
 
     use super::*;
+
+    /// The excerpt as the general path makes it, for any text.
+    fn excerpt_by_chars(text: &str) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        for word in text.split_whitespace() {
+            if n > 0 {
+                out.push(' ');
+                n += 1;
+            }
+            for ch in word.chars() {
+                if n >= EXCERPT_MAX {
+                    out.push('…');
+                    return out;
+                }
+                out.push(ch);
+                n += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn ascii_excerpt_is_the_char_excerpt_at_the_bound() {
+        let word = "w".repeat(EXCERPT_MAX);
+        for text in [
+            String::new(),
+            " \x0b\x0c ".into(),
+            word.clone(),
+            format!("{word} x"),
+            format!("{word}x"),
+            format!("ab {word}"),
+            format!("{} y", "v".repeat(EXCERPT_MAX - 1)),
+            format!("{} yz", "v".repeat(EXCERPT_MAX - 2)),
+            "a\r\nb\tc".into(),
+        ] {
+            assert_eq!(excerpt(&text), excerpt_by_chars(&text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_excerpt_is_the_char_excerpt(words in proptest::collection::vec("[ -~]{0,90}[\t\n\r\x0b\x0c ]{0,3}", 0..12)) {
+            let text = words.concat();
+            proptest::prop_assert_eq!(excerpt(&text), excerpt_by_chars(&text));
+        }
+    }
 
     #[test]
     fn excerpt_collapses_and_cuts_on_char_boundaries() {

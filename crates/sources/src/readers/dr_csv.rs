@@ -311,11 +311,11 @@ fn open_quote(s: &str) -> bool {
 
 /// Which export a header row belongs to, and its column fields; `None` when it is neither.
 fn classify(header: &str) -> Option<(bool, Vec<Option<&'static str>>)> {
-    let cols = split_row(header, delimiter(header));
-    let fields: Vec<Option<&'static str>> = cols.iter().map(|c| field_for(&header_key(c).0)).collect();
+    let keys: Vec<String> = split_row(header, delimiter(header)).iter().map(|c| header_key(c).0).collect();
+    let fields: Vec<Option<&'static str>> = keys.iter().map(|k| field_for(k)).collect();
     let known = fields.iter().flatten().count();
     let dr = fields.iter().flatten().filter(|f| DR_ONLY.contains(f)).count();
-    let pstn_markers = cols.iter().map(|c| header_key(c).0).filter(|c| {
+    let pstn_markers = keys.iter().filter(|c| {
         matches!(
             c.as_str(),
             "destinationdialed" | "numbertype" | "domesticinternational" | "charge" | "currency" | "conferenceid"

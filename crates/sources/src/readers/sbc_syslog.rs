@@ -413,15 +413,15 @@ impl Reader for SbcSyslog {
     fn detect(&self, name: &str, head: &[u8]) -> u8 {
         let text = head_text(head);
         let mut prefixed = 0;
-        let mut escaped_sip = 0;
         let mut banners = 0;
         let mut sip_lines = 0;
         for line in text.lines().take(20_000) {
+            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
+                // One escaped SIP message settles it, whatever the other lines hold.
+                return 92;
+            }
             if prefix(line, 2000).is_some() {
                 prefixed += 1;
-            }
-            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
-                escaped_sip += 1;
             }
             if banner(line).is_some() {
                 banners += 1;
@@ -431,7 +431,7 @@ impl Reader for SbcSyslog {
             }
         }
         let syslogish = name.contains("syslog") || name.contains("sbc");
-        if escaped_sip > 0 || (banners > 0 && (prefixed > 0 || text.contains("[SID"))) {
+        if banners > 0 && (prefixed > 0 || text.contains("[SID")) {
             return 92;
         }
         if prefixed >= 2 && sip_lines > 0 {

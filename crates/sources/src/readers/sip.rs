@@ -306,12 +306,13 @@ fn truncate_at_char(s: &mut String, max: usize) {
 pub fn split_list(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut quoted, mut angle, mut from) = (false, false, 0);
-    for (i, c) in value.char_indices() {
+    // The marks are ASCII, so byte positions are character boundaries.
+    for (i, c) in value.bytes().enumerate() {
         match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => {
                 out.push(value[from..i].trim());
                 from = i + 1;
             }
@@ -341,7 +342,7 @@ pub fn uri_host(value: &str) -> Option<&str> {
             }
         },
     );
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    let rest = rest.as_bytes().iter().position(|b| matches!(b, b';' | b'?' | b'>')).map_or(rest, |end| &rest[..end]);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
     host_of(rest)
 }

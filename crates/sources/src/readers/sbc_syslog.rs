@@ -244,11 +244,13 @@ fn banner(s: &str) -> Option<usize> {
 /// `----`, after `msg = `, or at a start line.
 fn text_start(s: &str, at: usize) -> usize {
     let after = &s[at..];
-    if let Some(i) = after.find("msg = ") {
+    // Searched as bytes with memchr's vector search (both marks are ASCII, so the positions
+    // are character boundaries).
+    if let Some(i) = memchr::memmem::find(after.as_bytes(), b"msg = ") {
         return at + i + 6;
     }
     // AudioCodes closes its banner with `----`.
-    if let Some(i) = after.find("----") {
+    if let Some(i) = memchr::memmem::find(after.as_bytes(), b"----") {
         return at + i + 4;
     }
     if let Some(i) = sip::find_start(after).filter(|i| *i > 0) {

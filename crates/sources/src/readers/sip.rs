@@ -156,16 +156,32 @@ pub struct LineEvent {
 /// peer after `to` or `from`. `None` for anything else, a line holding a message's line ends
 /// (`#012` or a newline) included.
 pub fn line_event(line: &str) -> Option<LineEvent> {
+    // Every verb holds `sen`, `rec` or `got`, case aside: most lines hold none of them.
+    static VERB_PIECES: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["sen", "rec", "got"])
+            .expect("fixed words")
+    });
     if line.len() > 1024 || line.contains('\n') || line.contains("#012") {
         return None;
     }
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let verb_at = words.iter().position(|w| {
+    if !VERB_PIECES.is_match(line) {
+        return None;
+    }
+    line_event_unfiltered(line)
+}
+
+/// [`line_event`] without the quick check for the verbs' pieces.
+fn line_event_unfiltered(line: &str) -> Option<LineEvent> {
+    let mut words = line.split_whitespace();
+    let verb = words.find(|w| {
         let w = w.trim_end_matches(':');
         ["sending", "sent", "send", "received", "receiving", "recv", "got"].iter().any(|v| w.eq_ignore_ascii_case(v))
     })?;
-    let sent = words[verb_at].get(..2).is_some_and(|v| v.eq_ignore_ascii_case("se"));
-    let mut rest = &words[verb_at + 1..];
+    let sent = verb.get(..2).is_some_and(|v| v.eq_ignore_ascii_case("se"));
+    let after: Vec<&str> = words.collect();
+    let mut rest = &after[..];
     if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("SIP/2.0")) {
         rest = &rest[1..];
     }
@@ -933,6 +949,29 @@ l: 0\r\n\r\n";
         m.fill(&mut e);
         assert_eq!(e.get_str("x_ms_sbc"), Some("Contoso/SBC1"));
         assert!(e.excerpt.starts_with("SIP/2.0 403 Forbidden | i: 5a1c"), "{}", e.excerpt);
+    }
+
+    proptest::proptest! {
+        /// The quick check never turns away a line that tells a message.
+        #[test]
+        fn verb_pieces_turn_away_no_event(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Strategy::prop_map(
+                        proptest::sample::select(vec![
+                            "SENT", "Received:", "recv", "GOT", "sending", "to", "from", "OPTIONS", "INVITE", "200",
+                            "OK", "SIP/2.0", "sip.pstnhub.microsoft.com:5061", "52.114.14.70:5061,", "Reçu", "\u{17f}ent",
+                        ]),
+                        str::to_owned,
+                    ),
+                    "[a-zA-Z0-9:.]{1,8}",
+                ],
+                0..10,
+            )
+        ) {
+            let line = words.join(" ");
+            proptest::prop_assert_eq!(line_event(&line), line_event_unfiltered(&line), "{}", line);
+        }
     }
 
     #[test]

@@ -74,11 +74,18 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
         if !(3..=8).contains(&w.len()) {
             continue;
         }
-        let is = |names: &[&str]| names.iter().any(|n| w.eq_ignore_ascii_case(n.as_bytes()));
-        incoming |= is(&["incoming", "received", "recv", "receive", "rcvd", "inbound"]);
-        outgoing |= is(&["outgoing", "sent", "send", "sending", "outbound"]);
-        for (seen, name) in transports.iter_mut().zip(["tls", "tcp", "udp"]) {
-            *seen |= w.eq_ignore_ascii_case(name.as_bytes());
+        // Lower-cased into a buffer of its own, the word is compared once with every name.
+        let mut buf = [0u8; 8];
+        let lower = &mut buf[..w.len()];
+        lower.copy_from_slice(w);
+        lower.make_ascii_lowercase();
+        match &*lower {
+            b"incoming" | b"received" | b"recv" | b"receive" | b"rcvd" | b"inbound" => incoming = true,
+            b"outgoing" | b"sent" | b"send" | b"sending" | b"outbound" => outgoing = true,
+            b"tls" => transports[0] = true,
+            b"tcp" => transports[1] = true,
+            b"udp" => transports[2] = true,
+            _ => {}
         }
     }
     if incoming {

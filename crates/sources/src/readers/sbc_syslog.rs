@@ -422,14 +422,20 @@ impl Reader for SbcSyslog {
                 // One escaped SIP message settles it, whatever the other lines hold.
                 return 92;
             }
-            if prefix(line, 2000).is_some() {
+            // Only whether there are banners and SIP lines counts, and whether there are none,
+            // one or two prefixed lines: each test stops once its count can no longer change
+            // the score.
+            if prefixed < 2 && prefix(line, 2000).is_some() {
                 prefixed += 1;
             }
-            if banner(line).is_some() {
+            if banners == 0 && banner(line).is_some() {
                 banners += 1;
             }
-            if sip::find_start(line).is_some() || sip::line_event(line).is_some() {
+            if sip_lines == 0 && (sip::find_start(line).is_some() || sip::line_event(line).is_some()) {
                 sip_lines += 1;
+            }
+            if banners > 0 && prefixed > 0 {
+                break;
             }
         }
         let syslogish = name.contains("syslog") || name.contains("sbc");
@@ -809,6 +815,53 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Detection as it was: every line counted, nothing cut short.
+    fn detect_counting_all(name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let (mut prefixed, mut escaped_sip, mut banners, mut sip_lines) = (0, 0, 0, 0);
+        for line in text.lines().take(20_000) {
+            if prefix(line, 2000).is_some() {
+                prefixed += 1;
+            }
+            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
+                escaped_sip += 1;
+            }
+            if banner(line).is_some() {
+                banners += 1;
+            }
+            if sip::find_start(line).is_some() || sip::line_event(line).is_some() {
+                sip_lines += 1;
+            }
+        }
+        let syslogish = name.contains("syslog") || name.contains("sbc");
+        if escaped_sip > 0 || (banners > 0 && (prefixed > 0 || text.contains("[SID"))) {
+            return 92;
+        }
+        if prefixed >= 2 && sip_lines > 0 {
+            return if syslogish { 90 } else { 88 };
+        }
+        0
+    }
+
+    /// Every fixture, whole and cut to its first lines, scores as when every line was counted.
+    #[test]
+    fn detection_cut_short_scores_as_before() {
+        let mut scored = 0;
+        for path in crate::readers::fixture_files() {
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.to_string_lossy();
+            let head = &bytes[..bytes.len().min(64 * 1024)];
+            let lines: Vec<&[u8]> = head.split_inclusive(|b| *b == b'\n').collect();
+            for n in [1, 2, 3, 5, lines.len()] {
+                let part = lines[..n.min(lines.len())].concat();
+                let now = SbcSyslog.detect(&name, &part);
+                assert_eq!(now, detect_counting_all(&name, &part), "{name}, {n} lines");
+                scored += usize::from(now > 0);
+            }
+        }
+        assert!(scored >= 5, "{scored}");
+    }
 
     fn in_turn(s: &str) -> String {
         s.replace("#015#012", "\n").replace("#012", "\n").replace("#015", "").replace("#011", "\t")

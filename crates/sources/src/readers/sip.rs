@@ -29,7 +29,8 @@ pub struct Message {
     pub start_line: String,
     /// Headers in order: full lower-case name (compact forms expanded), value (folds joined).
     pub headers: Vec<(String, String)>,
-    /// Header lines as written (folds joined), for the excerpt.
+    /// Header lines as written (folds joined), for the excerpt: those it shows, the ones named in
+    /// [`EXCERPT_LEAVES_OUT`] left out.
     raw_headers: Vec<String>,
     pub body: String,
 }
@@ -265,6 +266,44 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b':' | b']' | b'>' | b'=' | b'|' | b'"' | b')')
 }
 
+/// Headers the excerpt leaves out (by their names as written, compact forms included): bulky or
+/// routine ones that would crowd out the telling ones.
+const EXCERPT_LEAVES_OUT: &[&str] = &[
+    "via",
+    "v",
+    "record-route",
+    "route",
+    "authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "authentication-info",
+    "supported",
+    "k",
+    "allow",
+    "allow-events",
+    "u",
+    "accept",
+    "content-type",
+    "c",
+    "content-length",
+    "l",
+    "max-forwards",
+    "p-asserted-identity",
+    "p-preferred-identity",
+    "privacy",
+    "session-expires",
+    "x",
+    "min-se",
+    "require",
+    "contact",
+    "m",
+    "from",
+    "f",
+    "to",
+    "t",
+];
+
 /// Parse a message whose text starts with the start line (leading blank lines are skipped).
 pub fn parse(text: &str) -> Option<Message> {
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -272,6 +311,7 @@ pub fn parse(text: &str) -> Option<Message> {
     let start = start_line(first)?;
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut raw_headers: Vec<String> = Vec::new();
+    let mut last_raw_kept = false;
     let mut body_lines: Vec<&str> = Vec::new();
     let mut in_body = false;
     for line in lines {
@@ -285,11 +325,15 @@ pub fn parse(text: &str) -> Option<Message> {
         }
         if line.starts_with([' ', '\t']) {
             // A folded line continues the previous header.
-            if let (Some((_, v)), Some(raw)) = (headers.last_mut(), raw_headers.last_mut()) {
+            if let Some((_, v)) = headers.last_mut() {
                 v.push(' ');
                 v.push_str(line.trim());
-                raw.push(' ');
-                raw.push_str(line.trim());
+                if last_raw_kept {
+                    if let Some(raw) = raw_headers.last_mut() {
+                        raw.push(' ');
+                        raw.push_str(line.trim());
+                    }
+                }
             }
             continue;
         }
@@ -301,7 +345,11 @@ pub fn parse(text: &str) -> Option<Message> {
         let lower = name.to_ascii_lowercase();
         let full = expand_compact(&lower).map_or(lower, str::to_owned);
         headers.push((full, value.trim().to_owned()));
-        raw_headers.push(line.trim_end().to_owned());
+        // Only the lines the excerpt shows are kept as written.
+        last_raw_kept = !EXCERPT_LEAVES_OUT.iter().any(|b| b.eq_ignore_ascii_case(name));
+        if last_raw_kept {
+            raw_headers.push(line.trim_end().to_owned());
+        }
     }
     let mut body = body_lines.join("\n");
     truncate_at_char(&mut body, MAX_MESSAGE);
@@ -596,48 +644,11 @@ impl Message {
 
     /// The start line and the telling headers, as written, one after the other.
     pub fn excerpt_text(&self) -> String {
-        const BULKY: &[&str] = &[
-            "via",
-            "v",
-            "record-route",
-            "route",
-            "authorization",
-            "www-authenticate",
-            "proxy-authenticate",
-            "proxy-authorization",
-            "authentication-info",
-            "supported",
-            "k",
-            "allow",
-            "allow-events",
-            "u",
-            "accept",
-            "content-type",
-            "c",
-            "content-length",
-            "l",
-            "max-forwards",
-            "p-asserted-identity",
-            "p-preferred-identity",
-            "privacy",
-            "session-expires",
-            "x",
-            "min-se",
-            "require",
-            "contact",
-            "m",
-            "from",
-            "f",
-            "to",
-            "t",
-        ];
         let mut s = self.start_line.clone();
+        // The raw lines kept are those of the telling headers.
         for raw in &self.raw_headers {
-            let name = raw.split(':').next().unwrap_or("").trim();
-            if !BULKY.iter().any(|b| b.eq_ignore_ascii_case(name)) {
-                s.push_str(" | ");
-                s.push_str(raw);
-            }
+            s.push_str(" | ");
+            s.push_str(raw);
         }
         s
     }

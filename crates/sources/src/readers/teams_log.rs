@@ -15,6 +15,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+#[cfg(test)]
 use aho_corasick::AhoCorasick;
 use regex::Regex;
 use uctriage_evidence::{time, Code, Timestamp};
@@ -250,17 +251,119 @@ const KEEP_WORDS: &[&str] = &[
 ];
 
 /// The level words among them: an entry without one is neither an error nor a warning.
-static LEVEL_WORDS: LazyLock<AhoCorasick> =
+static LEVEL_WORDS: LazyLock<ByteDfa> = LazyLock::new(|| ByteDfa::new(&KEEP_WORDS[..4]));
+
+/// The level words searched in the crate's own way: the tests' reference for [`LEVEL_WORDS`].
+#[cfg(test)]
+static LEVEL_AC: LazyLock<AhoCorasick> =
     LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(&KEEP_WORDS[..4]).expect("fixed words"));
 
-static KEEP: LazyLock<AhoCorasick> =
+/// The keep words as an automaton searched in the crate's own way: the tests' reference for
+/// [`KEEP`].
+#[cfg(test)]
+static KEEP_AC: LazyLock<AhoCorasick> =
     LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(KEEP_WORDS).expect("fixed words"));
+
+/// The keep words as a table of byte transitions: every line is tested, and a lookup a byte
+/// costs a fraction of a general search.
+static KEEP: LazyLock<ByteDfa> = LazyLock::new(|| ByteDfa::new(KEEP_WORDS));
+
+/// An unanchored automaton over a few words (ASCII case aside) as one row of 256 next states
+/// per state, at most 256 states. The match states come after every other one and lead only to
+/// themselves: once a word is seen the walk stays in a match state, so the bytes are walked
+/// without a test each and the state is looked at once a stretch.
+struct ByteDfa {
+    rows: Box<[[u8; 256]; 256]>,
+    start: u8,
+    first_match: u8,
+}
+
+impl ByteDfa {
+    /// The rows are read off the `aho-corasick` crate's DFA for the words (standard semantics:
+    /// a match state is reached at the end of every occurrence), walking every state it can
+    /// reach from the start.
+    fn new(words: &[&str]) -> ByteDfa {
+        use aho_corasick::automaton::{Automaton, StateID};
+        use aho_corasick::{dfa, Anchored, MatchKind};
+
+        let dfa = dfa::Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(words)
+            .expect("fixed words");
+        let start = dfa.start_state(Anchored::No).expect("an unanchored start");
+        // Each state reached, and by the crate's number of a state, its place in `reached`.
+        let mut reached = vec![start];
+        let mut place: Vec<Option<usize>> = Vec::new();
+        let note = |s: StateID, place: &mut Vec<Option<usize>>, at: usize| {
+            if place.len() <= s.as_usize() {
+                place.resize(s.as_usize() + 1, None);
+            }
+            place[s.as_usize()].get_or_insert(at) == &at
+        };
+        note(start, &mut place, 0);
+        let mut i = 0;
+        while let Some(&s) = reached.get(i) {
+            i += 1;
+            // Where a match state leads does not matter: it leads to itself below.
+            if dfa.is_match(s) {
+                continue;
+            }
+            for b in 0..=255u8 {
+                let n = dfa.next_state(Anchored::No, s, b);
+                if note(n, &mut place, reached.len()) {
+                    reached.push(n);
+                }
+            }
+        }
+        // The new numbers: the other states in the order reached, then the match states.
+        let mut number = vec![0u8; reached.len()];
+        let mut next = 0u8;
+        for matching in [false, true] {
+            for (k, &s) in reached.iter().enumerate() {
+                if dfa.is_match(s) == matching {
+                    number[k] = next;
+                    next = next.checked_add(1).expect("few words");
+                }
+            }
+        }
+        let first_match = u8::try_from(reached.iter().filter(|&&s| !dfa.is_match(s)).count()).expect("few words");
+        let of = |s: StateID| place[s.as_usize()].map(|k| number[k]).expect("a state reached");
+        let mut rows = Box::new([[0u8; 256]; 256]);
+        for (k, &s) in reached.iter().enumerate() {
+            let here = number[k];
+            let row = &mut rows[usize::from(here)];
+            for (b, to) in (0..=255u8).zip(row.iter_mut()) {
+                *to = if here >= first_match { here } else { of(dfa.next_state(Anchored::No, s, b)) };
+            }
+        }
+        ByteDfa { rows, start: of(start), first_match }
+    }
+
+    /// Whether any of the words is in `text`.
+    fn is_match(&self, text: &[u8]) -> bool {
+        let mut state = self.start;
+        let mut stretches = text.chunks_exact(16);
+        for stretch in &mut stretches {
+            for &b in stretch {
+                state = self.rows[usize::from(state)][usize::from(b)];
+            }
+            if state >= self.first_match {
+                return true;
+            }
+        }
+        for &b in stretches.remainder() {
+            state = self.rows[usize::from(state)][usize::from(b)];
+        }
+        state >= self.first_match
+    }
+}
 
 /// False only when a line can neither make its entry a record nor change what later records
 /// carry (the app version): no code, no keep word. Lines are split at line ends and no word
 /// holds one, so an entry may be a record only when one of its lines may.
 fn may_matter(line: &str) -> bool {
-    KEEP.is_match(line) || kb().may_hold_code(line)
+    KEEP.is_match(line.as_bytes()) || kb().may_hold_code(line)
 }
 
 /// An entry being assembled: its first line and the lines that follow it. Its header is read
@@ -310,14 +413,40 @@ impl Entry {
     }
 }
 
-/// Whether `text` holds nine ASCII digits in a row.
+/// Whether `text` holds nine ASCII digits in a row: one walk that counts the current run.
 fn nine_digits(text: &str) -> bool {
-    text.as_bytes().split(|c| !c.is_ascii_digit()).any(|run| run.len() >= 9)
+    let mut run = 0u32;
+    for &b in text.as_bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            if run == 9 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
-/// Whether `text` holds `word`, ASCII case aside.
+/// Whether `text` holds `word`, ASCII case aside: candidates are found by their first byte (in
+/// either case) with `memchr`, and only those are compared.
 fn has_word(text: &str, word: &[u8]) -> bool {
-    text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
+    let (hay, Some(&first)) = (text.as_bytes(), word.first()) else { return true };
+    let fits = |i: usize| hay.get(i..i + word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word));
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    if lower == upper {
+        memchr::memchr_iter(first, hay).any(fits)
+    } else {
+        memchr::memchr2_iter(lower, upper, hay).any(fits)
+    }
+}
+
+/// Whether a pattern compiled case-insensitively can match `text` only where `word` is written
+/// (ASCII case aside): true when `text` holds the word, or holds any byte beyond ASCII (where
+/// Unicode case folding may spell a letter of the word otherwise: `ſ` for `s`).
+fn may_spell(text: &str, word: &[u8]) -> bool {
+    has_word(text, word) || !text.is_ascii()
 }
 
 /// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
@@ -401,9 +530,11 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
     }
     let text = &entry.text;
     let codes = entry_codes(text);
-    let license = LICENSE.captures(text);
+    // Each pattern runs only on text that holds the word it cannot match without.
+    let license = if may_spell(text, b"errorcode") { LICENSE.captures(text) } else { None };
     let mut new_version = None;
-    if let Some(c) = VERSION.captures(text) {
+    let version = if may_spell(text, b"version") { VERSION.captures(text) } else { None };
+    if let Some(c) = version {
         // The version the log just stated again (most statements) changes nothing.
         if state.version.as_deref() != Some(&c[1]) || !state.versions.contains(&c[1]) {
             let v = c[1].to_owned();
@@ -415,10 +546,10 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
     }
     // The header is read only now, and only when the entry may be a record: by what it holds,
     // or by its level (whose word is in its text, or in the header it inherited).
-    let may_alert = entry
-        .inherited
-        .as_ref()
-        .map_or_else(|| LEVEL_WORDS.is_match(text), |h| matches!(h.level.as_deref(), Some("error" | "warning")));
+    let may_alert = entry.inherited.as_ref().map_or_else(
+        || LEVEL_WORDS.is_match(text.as_bytes()),
+        |h| matches!(h.level.as_deref(), Some("error" | "warning")),
+    );
     if codes.is_empty() && license.is_none() && new_version.is_none() && !may_alert {
         return;
     }
@@ -665,8 +796,70 @@ mod tests {
                 assert!(has_word(line, b"1001") || has_word(line, b"4c7"), "{line}");
                 matched += 1;
             }
+            if LICENSE.is_match(line) {
+                assert!(may_spell(line, b"errorcode"), "{line}");
+                matched += 1;
+            }
+            if VERSION.is_match(line) {
+                assert!(may_spell(line, b"version"), "{line}");
+                matched += 1;
+            }
         }
-        assert!(matched >= 6, "{matched}");
+        assert!(matched >= 8, "{matched}");
+        // Case folding beyond ASCII: the long s spells the `s` of `version`.
+        assert!(VERSION.is_match("app verſion: 5.2.115.0") && may_spell("app verſion: 5.2.115.0", b"version"));
+    }
+
+    /// The keep table finds a keep word where the crate's automaton does: on every fixture line
+    /// and on every line of the random logs' parts.
+    #[test]
+    fn the_keep_table_agrees_with_the_automaton() {
+        let mut found = 0;
+        for line in crate::readers::fixture_lines() {
+            let want = KEEP_AC.is_match(&line);
+            assert_eq!(KEEP.is_match(line.as_bytes()), want, "{line}");
+            assert_eq!(LEVEL_WORDS.is_match(line.as_bytes()), LEVEL_AC.is_match(&line), "{line}");
+            found += usize::from(want);
+        }
+        for w in KEEP_WORDS {
+            let upper = w.to_ascii_uppercase();
+            for text in [w.to_string(), format!("x{w}"), format!("{w}y"), format!("a b{upper}c")] {
+                assert!(KEEP.is_match(text.as_bytes()), "{text}");
+            }
+        }
+        assert!(found > 100, "{found}");
+    }
+
+    proptest::proptest! {
+        /// The keep table and the crate's automaton agree on text made of pieces of the words.
+        #[test]
+        fn the_keep_table_agrees_on_pieces(parts in proptest::collection::vec((0usize..13, 0usize..14, 0usize..14, proptest::bool::ANY), 0..8)) {
+            let mut text = String::new();
+            for (w, a, b, upper) in parts {
+                let word = KEEP_WORDS[w];
+                let (a, b) = (a.min(word.len()), b.min(word.len()));
+                let piece = word.get(a.min(b)..a.max(b)).unwrap_or(word);
+                text.push_str(&if upper { piece.to_uppercase() } else { piece.to_owned() });
+                text.push(if a % 3 == 0 { ' ' } else { 'x' });
+            }
+            proptest::prop_assert_eq!(KEEP.is_match(text.as_bytes()), KEEP_AC.is_match(&text), "{}", text);
+            proptest::prop_assert_eq!(LEVEL_WORDS.is_match(text.as_bytes()), LEVEL_AC.is_match(&text), "{}", text);
+            // Every length around the stretch of 16 bytes, and a word at its very end.
+            for cut in 0..text.len().min(40) {
+                if let Some(head) = text.get(..cut) {
+                    proptest::prop_assert_eq!(KEEP.is_match(head.as_bytes()), KEEP_AC.is_match(head), "{}", head);
+                }
+            }
+        }
+
+        /// The byte walks answer as the slice walks they replaced.
+        #[test]
+        fn digit_runs_and_words_as_before(text in "([0-9]{1,10}|[a-eA-E]{1,3}|4c7|ſ| |-){0,8}", word in "[a-eA-E0-9]{1,4}") {
+            let old_nine = text.as_bytes().split(|c| !c.is_ascii_digit()).any(|run| run.len() >= 9);
+            proptest::prop_assert_eq!(nine_digits(&text), old_nine);
+            let old_word = text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+            proptest::prop_assert_eq!(has_word(&text, word.as_bytes()), old_word);
+        }
     }
 
     /// An entry kept for its level and sign-in word alone: the level word lets it through.

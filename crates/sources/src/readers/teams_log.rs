@@ -165,13 +165,18 @@ fn rest_after(line: &str, c: &regex::Captures<'_>) -> String {
     line[c.get(0).map_or(0, |m| m.end())..].to_owned()
 }
 
+/// Whether [`NEW`] may match: it starts with a year after blanks.
+fn may_be_new(line: &str) -> bool {
+    line.trim_start_matches([' ', '\t']).as_bytes().first().is_some_and(u8::is_ascii_digit)
+}
+
 /// Whether a line starts an entry, and the flavour its form shows: what [`header`] would say,
 /// without building the header (most entries never become records).
 fn header_kind(line: &str) -> Option<Flavour> {
     if CLASSIC.is_match(line) {
         return Some(Flavour::Classic);
     }
-    if NEW.is_match(line) {
+    if may_be_new(line) && NEW.is_match(line) {
         return Some(Flavour::New);
     }
     let first = line.trim_start().as_bytes().first().copied()?;
@@ -430,7 +435,8 @@ fn nine_digits(text: &str) -> bool {
 }
 
 /// Whether `text` holds `word`, ASCII case aside: candidates are found by their first byte (in
-/// either case) with `memchr`, and only those are compared.
+/// either case) with `memchr`, and only those are compared. The tests' form of [`Holds`].
+#[cfg(test)]
 fn has_word(text: &str, word: &[u8]) -> bool {
     let (hay, Some(&first)) = (text.as_bytes(), word.first()) else { return true };
     let fits = |i: usize| hay.get(i..i + word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word));
@@ -444,13 +450,56 @@ fn has_word(text: &str, word: &[u8]) -> bool {
 
 /// Whether a pattern compiled case-insensitively can match `text` only where `word` is written
 /// (ASCII case aside): true when `text` holds the word, or holds any byte beyond ASCII (where
-/// Unicode case folding may spell a letter of the word otherwise: `ſ` for `s`).
+/// Unicode case folding may spell a letter of the word otherwise: `ſ` for `s`). The tests' form
+/// of what [`Holds`] says.
+#[cfg(test)]
 fn may_spell(text: &str, word: &[u8]) -> bool {
     has_word(text, word) || !text.is_ascii()
 }
 
+/// The words a kept entry's patterns cannot match without (ASCII case aside), looked for in one
+/// lower-cased copy of its text, each with `memmem`: one pass a word at memchr speed, where
+/// looking for each word's first letter stopped at every `e` of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Holds {
+    call_end: bool,
+    teams_number: bool,
+    /// `errorcode`, or a byte beyond ASCII: [`LICENSE`] may match.
+    license: bool,
+    /// `version`, or a byte beyond ASCII: [`VERSION`] may match.
+    version: bool,
+}
+
+/// What [`Holds`] looks for, lower case.
+static HOLD_WORDS: LazyLock<[memchr::memmem::Finder<'static>; 5]> = LazyLock::new(|| {
+    ["callendrea", "1001", "4c7", "errorcode", "version"].map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+});
+
+impl Holds {
+    /// `lower` is scratch space, kept between calls.
+    fn of(text: &str, lower: &mut Vec<u8>) -> Holds {
+        lower.clear();
+        lower.extend_from_slice(text.as_bytes());
+        lower.make_ascii_lowercase();
+        let [call_end, n1001, n4c7, error_code, version] = &*HOLD_WORDS;
+        let has = |f: &memchr::memmem::Finder<'_>| f.find(lower).is_some();
+        let beyond = !text.is_ascii();
+        Holds {
+            call_end: has(call_end),
+            teams_number: has(n1001) || has(n4c7),
+            license: beyond || has(error_code),
+            version: beyond || has(version),
+        }
+    }
+}
+
 /// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
 fn entry_codes(text: &str) -> Vec<Code> {
+    entry_codes_holding(text, Holds::of(text, &mut Vec::new()))
+}
+
+/// [`entry_codes`] with what the text holds already known.
+fn entry_codes_holding(text: &str, holds: Holds) -> Vec<Code> {
     let mut codes = codes_in(text);
     let mut push = |c: Code| {
         if !codes.contains(&c) {
@@ -459,7 +508,6 @@ fn entry_codes(text: &str) -> Vec<Code> {
     };
     // Each pattern runs only on text holding what it cannot match without: nine digits in a
     // row, `callEndRea…` (no letter of it folds to a non-ASCII one), `1001` or `4c7`.
-    let has = |word: &[u8]| has_word(text, word);
     let decimal = if nine_digits(text) { DECIMAL_HR.captures_iter(text).collect() } else { Vec::new() };
     for c in decimal {
         let raw = &c[1];
@@ -478,7 +526,7 @@ fn entry_codes(text: &str) -> Vec<Code> {
     }
     // New Teams writes a call's end as `callEndReason: {"code":484,"subCode":560484,…}`: the SIP
     // answer and the Direct Routing Microsoft response code.
-    let call_end = if has(b"callendrea") { CALL_END.captures_iter(text).collect() } else { Vec::new() };
+    let call_end = if holds.call_end { CALL_END.captures_iter(text).collect() } else { Vec::new() };
     for c in call_end {
         if let Some(sip) = c.get(1).and_then(|m| m.as_str().parse::<u16>().ok()).filter(|n| *n >= 400 && *n < 700) {
             push(Code::Sip(sip));
@@ -487,7 +535,7 @@ fn entry_codes(text: &str) -> Vec<Code> {
             push(Code::Msrc(sub));
         }
     }
-    let teams = if has(b"1001") || has(b"4c7") { TEAMS_NUMBER.captures_iter(text).collect() } else { Vec::new() };
+    let teams = if holds.teams_number { TEAMS_NUMBER.captures_iter(text).collect() } else { Vec::new() };
     for c in teams {
         let token = c[1].to_ascii_lowercase();
         let token = token.trim_start_matches("0x");
@@ -522,6 +570,8 @@ struct State {
     flavour: Option<Flavour>,
     versions: HashSet<String>,
     version: Option<String>,
+    /// Scratch space for [`Holds::of`].
+    lower: Vec<u8>,
 }
 
 fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
@@ -529,11 +579,12 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
         return;
     }
     let text = &entry.text;
-    let codes = entry_codes(text);
+    let holds = Holds::of(text, &mut state.lower);
+    let codes = entry_codes_holding(text, holds);
     // Each pattern runs only on text that holds the word it cannot match without.
-    let license = if may_spell(text, b"errorcode") { LICENSE.captures(text) } else { None };
+    let license = if holds.license { LICENSE.captures(text) } else { None };
     let mut new_version = None;
-    let version = if may_spell(text, b"version") { VERSION.captures(text) } else { None };
+    let version = if holds.version { VERSION.captures(text) } else { None };
     if let Some(c) = version {
         // The version the log just stated again (most statements) changes nothing.
         if state.version.as_deref() != Some(&c[1]) || !state.versions.contains(&c[1]) {
@@ -651,7 +702,7 @@ impl Reader for TeamsLog {
 fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), ReadError> {
     // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
     let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
-    let mut state = State { flavour, versions: HashSet::new(), version: None };
+    let mut state = State { flavour, versions: HashSet::new(), version: None, lower: Vec::new() };
     let mut lines = input.into_lines();
     let mut line = String::new();
     let mut entry = Entry::default();
@@ -830,7 +881,59 @@ mod tests {
         assert!(found > 100, "{found}");
     }
 
+    /// The pre-check of the new header form lets every line through that the pattern matches.
+    #[test]
+    fn the_new_form_is_checked_first_by_its_digit() {
+        let mut new = 0;
+        let mut lines = crate::readers::fixture_lines();
+        lines.extend(["\t 2025-07-15T08:30:12.5Z <ERR> x", " 2025-07-15 08:30:11 0x1 <Warn> y"].map(str::to_owned));
+        for line in &lines {
+            let line = line.trim_start_matches('\u{feff}');
+            assert!(may_be_new(line) || !NEW.is_match(line), "{line}");
+            new += usize::from(NEW.is_match(line));
+        }
+        assert!(new > 5, "{new}");
+    }
+
+    /// What [`Holds`] finds in the lower-cased copy is what the word tests find in the text.
+    fn holds_as_the_word_tests(text: &str) -> Holds {
+        Holds {
+            call_end: has_word(text, b"callendrea"),
+            teams_number: has_word(text, b"1001") || has_word(text, b"4c7"),
+            license: may_spell(text, b"errorcode"),
+            version: may_spell(text, b"version"),
+        }
+    }
+
+    #[test]
+    fn holds_agrees_with_the_word_tests_on_the_fixtures() {
+        let mut lower = Vec::new();
+        let mut held = 0;
+        for line in crate::readers::fixture_lines() {
+            let holds = Holds::of(&line, &mut lower);
+            assert_eq!(holds, holds_as_the_word_tests(&line), "{line}");
+            held += usize::from(holds.version || holds.license || holds.call_end || holds.teams_number);
+        }
+        assert!(held > 10, "{held}");
+    }
+
     proptest::proptest! {
+        /// [`Holds`] agrees with the word tests on text made of pieces of its words.
+        #[test]
+        fn holds_agrees_on_pieces(parts in proptest::collection::vec((0usize..6, 0usize..11, 0usize..11, proptest::bool::ANY), 0..8)) {
+            let words = ["callEndReason", "1001", "4C7", "errorCode", "VERSION", "verſion"];
+            let mut text = String::new();
+            for (w, a, b, upper) in parts {
+                let word = words[w];
+                let piece = word.get(a.min(b).min(word.len())..a.max(b).min(word.len())).unwrap_or(word);
+                text.push_str(&if upper { piece.to_ascii_uppercase() } else { piece.to_ascii_lowercase() });
+                if a % 4 == 0 {
+                    text.push(' ');
+                }
+            }
+            proptest::prop_assert_eq!(Holds::of(&text, &mut Vec::new()), holds_as_the_word_tests(&text), "{}", text);
+        }
+
         /// The keep table and the crate's automaton agree on text made of pieces of the words.
         #[test]
         fn the_keep_table_agrees_on_pieces(parts in proptest::collection::vec((0usize..13, 0usize..14, 0usize..14, proptest::bool::ANY), 0..8)) {

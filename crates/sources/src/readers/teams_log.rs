@@ -468,6 +468,8 @@ struct Holds {
     license: bool,
     /// `version`, or a byte beyond ASCII: [`VERSION`] may match.
     version: bool,
+    /// Where `version` is first written, in ASCII text (else `None`): see [`version_stated`].
+    version_at: Option<usize>,
 }
 
 /// What [`Holds`] looks for, lower case.
@@ -484,11 +486,13 @@ impl Holds {
         let [call_end, n1001, n4c7, error_code, version] = &*HOLD_WORDS;
         let has = |f: &memchr::memmem::Finder<'_>| f.find(lower).is_some();
         let beyond = !text.is_ascii();
+        let version_at = version.find(lower);
         Holds {
             call_end: has(call_end),
             teams_number: has(n1001) || has(n4c7),
             license: beyond || has(error_code),
-            version: beyond || has(version),
+            version: beyond || version_at.is_some(),
+            version_at: version_at.filter(|_| !beyond),
         }
     }
 }
@@ -572,6 +576,42 @@ struct State {
     version: Option<String>,
     /// Scratch space for [`Holds::of`].
     lower: Vec<u8>,
+    /// The last text [`version_stated`] searched, and what it found.
+    last_statement: Statement,
+}
+
+/// A stretch of text that may state a version, from one byte before where a [`VERSION`] match
+/// may start (or from the text's start), and the version the pattern finds in it.
+#[derive(Debug, Default)]
+struct Statement {
+    text: String,
+    start: usize,
+    version: Option<String>,
+}
+
+/// Whether a byte may be inside a [`VERSION`] match before its `version`: the letters of the
+/// words before it, the spaces, `_` and `-` between them, and the comma of `starting app X,`.
+fn before_version(b: u8) -> bool {
+    b.is_ascii_alphabetic() || matches!(b, b' ' | b',' | b'_' | b'-')
+}
+
+/// The version [`VERSION`] finds in ASCII `text`, whose first `version` (ASCII case aside) is at
+/// `at`. Every match holds a `version` at `at` or later, and only bytes of [`before_version`]
+/// come before it in the match, so no match starts before the run of those bytes that ends at
+/// `at`: the pattern is run from there, with the byte before as the context its `\b` looks at.
+/// What it finds depends only on that stretch, so a log that states the same version again in
+/// the same words (most of its statements) is not searched again.
+fn version_stated(text: &str, at: usize, last: &mut Statement) -> Option<String> {
+    let floor = text.as_bytes()[..at].iter().rposition(|&b| !before_version(b)).map_or(0, |i| i + 1);
+    let from = floor.saturating_sub(1);
+    let (stretch, start) = (&text[from..], floor - from);
+    if last.text != stretch || last.start != start {
+        last.text.clear();
+        last.text.push_str(stretch);
+        last.start = start;
+        last.version = VERSION.captures_at(stretch, start).map(|c| c[1].to_owned());
+    }
+    last.version.clone()
 }
 
 fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
@@ -584,11 +624,14 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
     // Each pattern runs only on text that holds the word it cannot match without.
     let license = if holds.license { LICENSE.captures(text) } else { None };
     let mut new_version = None;
-    let version = if holds.version { VERSION.captures(text) } else { None };
-    if let Some(c) = version {
+    let version = match holds.version_at {
+        Some(at) => version_stated(text, at, &mut state.last_statement),
+        None if holds.version => VERSION.captures(text).map(|c| c[1].to_owned()),
+        None => None,
+    };
+    if let Some(v) = version {
         // The version the log just stated again (most statements) changes nothing.
-        if state.version.as_deref() != Some(&c[1]) || !state.versions.contains(&c[1]) {
-            let v = c[1].to_owned();
+        if state.version.as_deref() != Some(&v) || !state.versions.contains(&v) {
             if state.versions.len() < MAX_VERSIONS && state.versions.insert(v.clone()) {
                 new_version = Some(v.clone());
             }
@@ -702,7 +745,13 @@ impl Reader for TeamsLog {
 fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), ReadError> {
     // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
     let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
-    let mut state = State { flavour, versions: HashSet::new(), version: None, lower: Vec::new() };
+    let mut state = State {
+        flavour,
+        versions: HashSet::new(),
+        version: None,
+        lower: Vec::new(),
+        last_statement: Statement::default(),
+    };
     let mut lines = input.into_lines();
     let mut line = String::new();
     let mut entry = Entry::default();
@@ -902,7 +951,41 @@ mod tests {
             teams_number: has_word(text, b"1001") || has_word(text, b"4c7"),
             license: may_spell(text, b"errorcode"),
             version: may_spell(text, b"version"),
+            version_at: if text.is_ascii() { text.to_ascii_lowercase().find("version") } else { None },
         }
+    }
+
+    /// The version found from the floor, fresh and with the last statement remembered, is the
+    /// one the pattern finds in the whole text.
+    fn assert_version_as_the_pattern(texts: &[String]) -> usize {
+        let mut last = Statement::default();
+        let mut found = 0;
+        for text in texts {
+            let Some(at) = Holds::of(text, &mut Vec::new()).version_at else { continue };
+            let want = VERSION.captures(text).map(|c| c[1].to_owned());
+            assert_eq!(version_stated(text, at, &mut Statement::default()), want, "{text}");
+            assert_eq!(version_stated(text, at, &mut last), want, "{text}");
+            found += usize::from(want.is_some());
+        }
+        found
+    }
+
+    #[test]
+    fn versions_found_from_the_floor_on_the_fixtures() {
+        let mut lines = crate::readers::fixture_lines();
+        lines.extend(
+            [
+                "Tue Jul 15 2025 10:30:11 GMT+0200 (x) <2> -- info -- Teams Rooms app version: 5.2.115.0",
+                "Tue Jul 15 2025 10:30:11 GMT+0200 (x) <2> -- info -- Teams Rooms app version: 5.2.115.0",
+                "Tue Jul 15 2025 10:30:12 GMT+0200 (x) <2> -- info -- Teams Rooms app version: 5.2.116.0",
+                "x5Teams version 1.2.3.4",
+                "Teams version 1.2.3.4",
+                "the version of Starting app Teams, version 1.6.00.4472",
+                "\"AppVersion\":\"5.3.1.0\"",
+            ]
+            .map(str::to_owned),
+        );
+        assert!(assert_version_as_the_pattern(&lines) >= 5);
     }
 
     #[test]
@@ -918,6 +1001,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Versions found from the floor on text made of the pattern's pieces and others.
+        #[test]
+        fn versions_found_from_the_floor(picks in proptest::collection::vec(0usize..26, 1..14)) {
+            let pieces = [
+                "app", "application", "Teams", " rooms", " Rooms app", "starting app Teams,", "Starting App x ",
+                "version", "VERSION", " ", "_", "-", ":", "=", "\"", "5.2.115.0", "1.6.00.4472", "v", "x", ">",
+                " is ", ",", "9", "client", "rigel", "'",
+            ];
+            let text: String = picks.iter().map(|&k| pieces[k]).collect();
+            let texts = [text.clone(), text.clone(), format!("a{text}"), text];
+            assert_version_as_the_pattern(&texts);
+        }
+
         /// [`Holds`] agrees with the word tests on text made of pieces of its words.
         #[test]
         fn holds_agrees_on_pieces(parts in proptest::collection::vec((0usize..6, 0usize..11, 0usize..11, proptest::bool::ANY), 0..8)) {

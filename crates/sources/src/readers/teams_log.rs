@@ -334,7 +334,7 @@ impl ByteDfa {
         }
         let first_match = u8::try_from(reached.iter().filter(|&&s| !dfa.is_match(s)).count()).expect("few words");
         let of = |s: StateID| place[s.as_usize()].map(|k| number[k]).expect("a state reached");
-        let mut rows = Box::new([[0u8; 256]; 256]);
+        let mut rows: Box<[[u8; 256]; 256]> = vec![[0u8; 256]; 256].into_boxed_slice().try_into().expect("256 rows");
         for (k, &s) in reached.iter().enumerate() {
             let here = number[k];
             let row = &mut rows[usize::from(here)];

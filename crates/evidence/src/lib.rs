@@ -186,11 +186,56 @@ impl Evidence {
 
 /// Collapse whitespace and shorten to [`EXCERPT_MAX`] characters (on a character boundary).
 pub fn excerpt(text: &str) -> String {
+    excerpt_ascii(text).unwrap_or_else(|| excerpt_chars(text))
+}
+
+/// Whether a byte is whitespace to `char::is_whitespace` (tab, line feed, vertical tab, form
+/// feed, carriage return, space). Only meaningful for ASCII bytes.
+fn ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// [`excerpt`] byte by byte, for text whose part it reads is ASCII (one byte, one character);
+/// `None` as soon as it meets any other byte, to leave the text to [`excerpt_chars`].
+fn excerpt_ascii(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len().min(EXCERPT_MAX + 4));
-    if text.is_ascii() {
-        excerpt_ascii(text, &mut out);
-        return out;
+    let mut n = 0;
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && ascii_space(bytes[i]) {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return Some(out);
+        }
+        let start = i;
+        while i < bytes.len() && !ascii_space(bytes[i]) {
+            if !bytes[i].is_ascii() {
+                return None;
+            }
+            i += 1;
+        }
+        if n > 0 {
+            out.push(' ');
+            n += 1;
+        }
+        let word = &text[start..i];
+        if n + word.len() <= EXCERPT_MAX {
+            out.push_str(word);
+            n += word.len();
+        } else {
+            // The word is cut: as many characters as still fit, then the ellipsis.
+            out.push_str(&word[..EXCERPT_MAX.saturating_sub(n)]);
+            out.push('…');
+            return Some(out);
+        }
     }
+}
+
+/// [`excerpt`] character by character, for any text.
+fn excerpt_chars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(EXCERPT_MAX + 4));
     let mut n = 0;
     for word in text.split_whitespace() {
         if n > 0 {
@@ -213,37 +258,6 @@ pub fn excerpt(text: &str) -> String {
         }
     }
     out
-}
-
-/// [`excerpt`] of ASCII text into `out`, a byte at a time: every character is one byte, and the
-/// ASCII characters `split_whitespace` splits at are the space, tab, line feed, vertical tab,
-/// form feed and carriage return.
-fn excerpt_ascii(text: &str, out: &mut String) {
-    let bytes = text.as_bytes();
-    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
-    let mut i = 0;
-    while i < bytes.len() {
-        if space(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !space(bytes[i]) {
-            i += 1;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        // Within the bound the word goes in whole; past it, what fits and the ellipsis.
-        let room = EXCERPT_MAX.saturating_sub(out.len());
-        if i - start <= room {
-            out.push_str(&text[start..i]);
-        } else {
-            out.push_str(&text[start..start + room]);
-            out.push('…');
-            return;
-        }
-    }
 }
 
 /// A problem with one input that did not stop the rest: the file and the place, and what went wrong.
@@ -320,50 +334,50 @@ mod tests {
 
     use super::*;
 
-    /// The excerpt as the general path makes it, for any text.
-    fn excerpt_by_chars(text: &str) -> String {
-        let mut out = String::new();
-        let mut n = 0;
-        for word in text.split_whitespace() {
-            if n > 0 {
-                out.push(' ');
-                n += 1;
-            }
-            for ch in word.chars() {
-                if n >= EXCERPT_MAX {
-                    out.push('…');
-                    return out;
-                }
-                out.push(ch);
-                n += 1;
-            }
-        }
-        out
-    }
-
+    /// The byte-by-byte excerpt gives what the character-by-character one does, and gives up on
+    /// text beyond ASCII.
     #[test]
-    fn ascii_excerpt_is_the_char_excerpt_at_the_bound() {
-        let word = "w".repeat(EXCERPT_MAX);
-        for text in [
+    fn ascii_excerpt_is_the_char_excerpt() {
+        let mut texts: Vec<String> = vec![
             String::new(),
-            " \x0b\x0c ".into(),
-            word.clone(),
-            format!("{word} x"),
-            format!("{word}x"),
-            format!("ab {word}"),
-            format!("{} y", "v".repeat(EXCERPT_MAX - 1)),
-            format!("{} yz", "v".repeat(EXCERPT_MAX - 2)),
-            "a\r\nb\tc".into(),
-        ] {
-            assert_eq!(excerpt(&text), excerpt_by_chars(&text), "{text:?}");
+            " ".into(),
+            "a".into(),
+            " \t\n\x0b\x0c\r a \x0b b\x1f c\r\n".into(),
+            "x".repeat(EXCERPT_MAX),
+            "x".repeat(EXCERPT_MAX + 1),
+            format!("{} {}", "x".repeat(EXCERPT_MAX), "y"),
+            format!("{} {}", "x".repeat(EXCERPT_MAX - 1), "yz"),
+            format!("{} {}", "x".repeat(EXCERPT_MAX - 2), "yz"),
+            format!("{}   ", "x".repeat(EXCERPT_MAX)),
+            // Text beyond ASCII after the cut is never read.
+            format!("{} é", "x".repeat(EXCERPT_MAX + 5)),
+        ];
+        // Words of every length around the cut, with runs of whitespace between them.
+        for len in 1..12 {
+            let mut t = String::new();
+            let mut k = 0;
+            while t.len() < 3 * EXCERPT_MAX {
+                t.push_str(&"w".repeat(len + k % 5));
+                t.push_str(["  ", "\t", "\n \r", " "][k % 4]);
+                k += 1;
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            assert_eq!(excerpt_ascii(t).as_deref(), Some(excerpt_chars(t).as_str()), "{t:?}");
+            assert_eq!(excerpt(t), excerpt_chars(t));
+        }
+        for t in ["é", "a\u{a0}b", "a\u{85}b", "ab cd é"] {
+            assert_eq!(excerpt_ascii(t), None);
+            assert_eq!(excerpt(t), excerpt_chars(t));
         }
     }
 
     proptest::proptest! {
         #[test]
-        fn ascii_excerpt_is_the_char_excerpt(words in proptest::collection::vec("[ -~]{0,90}[\t\n\r\x0b\x0c ]{0,3}", 0..12)) {
+        fn ascii_excerpt_is_the_char_excerpt_on_generated_text(words in proptest::collection::vec("[ -~]{0,90}[\t\n\r\x0b\x0c ]{0,3}", 0..12)) {
             let text = words.concat();
-            proptest::prop_assert_eq!(excerpt(&text), excerpt_by_chars(&text));
+            proptest::prop_assert_eq!(excerpt(&text), excerpt_chars(&text));
         }
     }
 

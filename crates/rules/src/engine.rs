@@ -389,6 +389,12 @@ pub struct Collector<'r> {
     order: u64,
     /// What was seen besides the rules' matches (SIP OPTIONS with the Teams proxies).
     pub(crate) seen: crate::checked::Seen,
+    /// The clauses offered the last record, kept to reuse the allocation.
+    candidates: Vec<ClauseRef>,
+    /// The answer of each pattern to the last text it was run on.
+    pattern_memo: PatternMemo,
+    /// The room key of the last heartbeat (see [`HeartbeatPoint::key_into`]), its buffer reused.
+    heartbeat_key: String,
 }
 
 impl<'r> Collector<'r> {
@@ -406,6 +412,9 @@ impl<'r> Collector<'r> {
             overflow: BTreeMap::new(),
             seen: crate::checked::Seen::default(),
             order: 0,
+            candidates: Vec::new(),
+            pattern_memo: PatternMemo::default(),
+            heartbeat_key: String::new(),
         }
     }
 
@@ -601,6 +610,39 @@ impl<'r> Collector<'r> {
     }
 }
 
+/// The last text each pattern of the rules was run on, and its answer: records of one input
+/// repeat their values (a room's heartbeat states, the same notice again), and a regular
+/// expression costs far more than comparing a short text. Patterns are told apart by their
+/// address in the rule set, which outlives the collector.
+#[derive(Debug, Default)]
+struct PatternMemo(HashMap<usize, (String, bool)>);
+
+/// Longest text the memo keeps; longer ones are always run.
+const MEMO_TEXT_MAX: usize = 512;
+
+impl PatternMemo {
+    fn is_match(&mut self, p: &crate::rule::Pattern, text: &str) -> bool {
+        if text.len() > MEMO_TEXT_MAX {
+            return p.is_match(text);
+        }
+        let key = std::ptr::from_ref(p).addr();
+        match self.0.get_mut(&key) {
+            Some((last, answer)) if last.as_str() == text => *answer,
+            Some((last, answer)) => {
+                *answer = p.is_match(text);
+                last.clear();
+                last.push_str(text);
+                *answer
+            }
+            None => {
+                let answer = p.is_match(text);
+                self.0.insert(key, (text.to_owned(), answer));
+                answer
+            }
+        }
+    }
+}
+
 /// Separates a finding's group from the container its records came from, inside collector keys.
 const SCOPE_SEP: char = '\u{1f}';
 
@@ -613,7 +655,8 @@ fn by_room(rule: &Rule) -> bool {
 pub(crate) fn scope_of(path: &str) -> &str {
     match path.rfind('!') {
         Some(i) => &path[..i],
-        None => path.rfind(['/', '\\']).map_or("", |i| &path[..i]),
+        // Both separators are ASCII, so a byte search finds what a search by character would.
+        None => path.bytes().rposition(|b| b == b'/' || b == b'\\').map_or("", |i| &path[..i]),
     }
 }
 
@@ -675,15 +718,19 @@ impl Collector<'_> {
     /// its run (checked before anything is copied, as most heartbeats are repeats).
     fn heartbeat(&mut self, e: &Evidence) {
         let Some(t) = e.time else { return };
-        if let Some(&i) = self.last_heartbeat.get(&HeartbeatPoint::key_of(e)) {
+        let mut key = std::mem::take(&mut self.heartbeat_key);
+        HeartbeatPoint::key_into(e, &mut key);
+        if let Some(&i) = self.last_heartbeat.get(&key) {
             if self.heartbeats[i].extends_with(e, t) {
+                self.heartbeat_key = key;
                 return;
             }
         }
         if let Some(p) = HeartbeatPoint::of(e) {
-            self.last_heartbeat.insert(HeartbeatPoint::key_of(e), self.heartbeats.len());
+            self.last_heartbeat.insert(key.clone(), self.heartbeats.len());
             self.heartbeats.push(p);
         }
+        self.heartbeat_key = key;
     }
 }
 
@@ -702,7 +749,9 @@ impl Sink for Collector<'_> {
         }
         self.seen.record(&e);
         let rules = self.rules;
-        let mut candidates: Vec<ClauseRef> = Vec::new();
+        // The buffer of the last record, reused: most records meet a few clauses of their kind.
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
         for c in &e.codes {
             if let Some(v) = rules.by_code.get(c) {
                 candidates.extend(v);
@@ -715,9 +764,9 @@ impl Sink for Collector<'_> {
         // A rule's `when` clauses are alternatives: count the record once per rule.
         let mut matched_when: Vec<usize> = Vec::new();
         let mut matched_aux: Vec<(usize, Role, usize)> = Vec::new();
-        for cref in candidates {
+        for &cref in &candidates {
             let Some(clause) = rules.clause(cref) else { continue };
-            if !clause.matches(&e) {
+            if !clause.matches_by(&e, &mut |p, text| self.pattern_memo.is_match(p, text)) {
                 continue;
             }
             if cref.role == Role::When {
@@ -728,6 +777,8 @@ impl Sink for Collector<'_> {
                 matched_aux.push((cref.rule, cref.role, cref.index));
             }
         }
+        self.candidates = candidates;
+        let scope = scope_of(&e.path);
         let order = self.order;
         let mut fold = None;
         // One knowledge-base finding per record's leading code (the other codes ride along),
@@ -749,7 +800,7 @@ impl Sink for Collector<'_> {
             // stay two findings.
             if by_container && (by_room(r) || !(r.requires.is_empty() && r.unless.is_empty() && r.boost.is_empty())) {
                 group.push(SCOPE_SEP);
-                group.push_str(scope_of(&e.path));
+                group.push_str(scope);
             }
             // Times are only needed to look at their spacing.
             let keep_times = r.threshold.as_ref().is_some_and(|t| t.window.is_some() || t.max_gap.is_some());
@@ -766,7 +817,7 @@ impl Sink for Collector<'_> {
             }
         }
         for (ri, role, i) in matched_aux {
-            let group = if role == Role::RateOf { self.group_of(ri, &e) } else { scope_of(&e.path).to_owned() };
+            let group = if role == Role::RateOf { self.group_of(ri, &e) } else { scope.to_owned() };
             *self.aux.entry((ri, role, i, group)).or_default() += 1;
         }
     }
@@ -839,6 +890,84 @@ fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Clauses matched through the pattern memo answer as matched plainly, record after record,
+    /// whatever came before (every built-in clause against every rule's sample records, in order,
+    /// again, and in reverse).
+    #[test]
+    fn memo_matching_is_plain_matching() {
+        let set = RuleSet::builtin();
+        let mut records = Vec::new();
+        for r in &set.rules {
+            for s in r.raw.samples.iter().chain(&r.raw.counter_samples) {
+                for raw in &s.evidence {
+                    let mut e = Evidence::new("p", "evtx", "record 1");
+                    e.kind.clone_from(&raw.kind);
+                    e.source.clone_from(&raw.source);
+                    e.codes = raw.codes.iter().filter_map(|c| c.parse().ok()).collect();
+                    e.fields.clone_from(&raw.fields);
+                    if let Some(f) = &raw.format {
+                        e.format = uctriage_evidence::intern_format(f);
+                    }
+                    e.excerpt.clone_from(&raw.excerpt);
+                    records.push(e);
+                }
+            }
+        }
+        assert!(records.len() > 100, "{} sample records", records.len());
+        let clauses: Vec<&Clause> = set
+            .rules
+            .iter()
+            .flat_map(|r| {
+                let rate_of = r.threshold.iter().filter_map(|t| t.rate_of.as_ref());
+                r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost).chain(rate_of)
+            })
+            .collect();
+        let mut memo = PatternMemo::default();
+        let order = records.iter().chain(&records).chain(records.iter().rev());
+        let mut hits = 0;
+        for e in order {
+            for c in &clauses {
+                let plain = c.matches(e);
+                assert_eq!(c.matches_by(e, &mut |p, t| memo.is_match(p, t)), plain);
+                hits += usize::from(plain);
+            }
+        }
+        assert!(hits > 0);
+    }
+
+    /// The container of a path, and the heartbeat key built from it, read as the plain versions.
+    #[test]
+    fn scope_and_heartbeat_key_read_as_the_plain_versions() {
+        let plain = |p: &str| match p.rfind('!') {
+            Some(i) => p[..i].to_owned(),
+            None => p.rfind(['/', '\\']).map_or(String::new(), |i| p[..i].to_owned()),
+        };
+        let mut key = String::from("left over");
+        for p in [
+            "",
+            "a",
+            "/",
+            "\\",
+            "a/b",
+            "a\\b\\c.evtx",
+            "x.zip!y/z",
+            "x.zip!y.zip!z",
+            "é/ü\\ß",
+            "/tmp/b/rooms/R1/Windows/x y.evtx",
+        ] {
+            assert_eq!(scope_of(p), plain(p), "{p:?}");
+            for computer in [None, Some(""), Some("MTR-01")] {
+                let mut e = Evidence::new(p, "evtx", "record 1");
+                if let Some(c) = computer {
+                    e.field("computer", c);
+                }
+                HeartbeatPoint::key_into(&e, &mut key);
+                let room = HeartbeatPoint::room_of(&e).unwrap_or(p);
+                assert_eq!(key, format!("{}\u{1f}{room}", plain(p)));
+            }
+        }
+    }
 
     /// Built-in rules compile their regular expressions on first use: every one must compile,
     /// so a broken pattern fails here, not in a scan.

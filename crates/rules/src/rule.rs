@@ -361,7 +361,15 @@ impl Clause {
         }
     }
 
+    /// Whether a record meets the clause (the engine goes through [`Self::matches_by`] and its
+    /// memo; the tests compare the two).
+    #[cfg(test)]
     pub(crate) fn matches(&self, e: &Evidence) -> bool {
+        self.matches_by(e, &mut |p, text| p.is_match(text))
+    }
+
+    /// [`matches`](Self::matches), with each pattern run through `is_match` (the engine's memo).
+    pub(crate) fn matches_by(&self, e: &Evidence, is_match: &mut dyn FnMut(&Pattern, &str) -> bool) -> bool {
         if !self.kind.is_empty() && !self.kind.contains(&e.kind) {
             return false;
         }
@@ -378,12 +386,12 @@ impl Clause {
             }
         }
         if let Some(r) = &self.source {
-            if !r.is_match(&e.source) {
+            if !is_match(r, &e.source) {
                 return false;
             }
         }
         for (k, r) in &self.fields {
-            if !field_str(e, k).is_some_and(|t| r.is_match(&t)) {
+            if !field_str(e, k).is_some_and(|t| is_match(r, &t)) {
                 return false;
             }
         }
@@ -398,7 +406,7 @@ impl Clause {
             }
         }
         if let Some(r) = &self.text {
-            if !r.is_match(&e.excerpt) {
+            if !is_match(r, &e.excerpt) {
                 return false;
             }
         }

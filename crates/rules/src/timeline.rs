@@ -62,9 +62,13 @@ impl HeartbeatPoint {
         ROOM_FIELDS.iter().filter_map(|f| e.get_str(f)).find(|v| !v.is_empty())
     }
 
-    /// The key of a heartbeat's room: its name and the container it came from.
-    pub(crate) fn key_of(e: &Evidence) -> String {
-        format!("{}\u{1f}{}", crate::engine::scope_of(&e.path), HeartbeatPoint::room_of(e).unwrap_or(&e.path))
+    /// The key of a heartbeat's room, its container and its name (`container\u{1f}name`), written
+    /// into `key` (cleared first) so that its buffer is reused.
+    pub(crate) fn key_into(e: &Evidence, key: &mut String) {
+        key.clear();
+        key.push_str(crate::engine::scope_of(&e.path));
+        key.push('\u{1f}');
+        key.push_str(HeartbeatPoint::room_of(e).unwrap_or(&e.path));
     }
 
     /// Extend this run to `time` when `e` is the same room in the same state, no earlier than

@@ -31,7 +31,7 @@ use uctriage_evidence::Evidence;
 
 use super::event_xml::parse_one;
 use super::evtx_binxml;
-use super::windows_event::{has_ext, to_evidence, WinEvent};
+use super::windows_event::{has_ext, to_evidence_owned, WinEvent};
 use super::{Emitter, ReadError, Reader};
 use crate::input::{looks_textual, read_full, Input};
 
@@ -294,7 +294,7 @@ fn keep(
             if ev.record_id.is_none() {
                 ev.record_id = Some(id);
             }
-            let mut e = to_evidence(&ev, Evidence::new(ctx.path, "evtx", format!("record {id}")));
+            let mut e = to_evidence_owned(ev, Evidence::new(ctx.path, "evtx", format!("record {id}")));
             if number >= ctx.header_chunks {
                 e.field("beyond_header", true);
             }
@@ -442,7 +442,7 @@ mod tests {
         assert_eq!((ev.event_id, ev.level, ev.record_id), (Some(41), Some(1), Some(77)));
         assert_eq!(ev.provider, "Microsoft-Windows-Kernel-Power");
         assert_eq!(ev.data_item("SleepInProgress"), Some("false"));
-        let e = to_evidence(&ev, Evidence::new("p", "evtx", "record 77"));
+        let e = to_evidence_owned(ev, Evidence::new("p", "evtx", "record 77"));
         assert_eq!(e.kind, "power");
     }
 }

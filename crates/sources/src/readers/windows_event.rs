@@ -258,11 +258,79 @@ fn patterns() -> &'static Patterns {
 /// Codes in event text. GUIDs (device, tenant, activity IDs) are blanked first: their first group
 /// often reads like an error code (`caaaaf3a-…`).
 fn event_codes(text: &str) -> Vec<Code> {
-    let guid = &patterns().guid;
-    if guid.is_match(text) {
-        codes_in(&guid.replace_all(text, " "))
-    } else {
-        codes_in(text)
+    match blank_guids(text) {
+        Guids::None => codes_in(text),
+        Guids::Blanked(t) => codes_in(&t),
+        Guids::Unsure => {
+            let guid = &patterns().guid;
+            if guid.is_match(text) {
+                codes_in(&guid.replace_all(text, " "))
+            } else {
+                codes_in(text)
+            }
+        }
+    }
+}
+
+/// What [`blank_guids`] made of a text.
+#[derive(Debug, PartialEq)]
+enum Guids {
+    /// No GUID in it.
+    None,
+    /// Each GUID replaced by one space.
+    Blanked(String),
+    /// A GUID-shaped run touches a character beyond ASCII: only the `guid` pattern, whose word
+    /// boundaries are Unicode's, can say whether it is one.
+    Unsure,
+}
+
+/// Whether `b` starts with the shape of a GUID: 8-4-4-4-12 hex digits of either case.
+fn guid_shape(b: &[u8]) -> bool {
+    b.len() >= 36
+        && b[..36].iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The GUIDs of `text` blanked as `patterns().guid.replace_all(text, " ")` blanks them, without
+/// running the pattern. A GUID begins 8 bytes before a `-`, so each `-` is a place to look; they
+/// come in order, and one inside a GUID already blanked starts none (matches do not overlap).
+fn blank_guids(text: &str) -> Guids {
+    let b = text.as_bytes();
+    let mut out: Option<String> = None;
+    // Bytes of `text` already copied to `out` or blanked.
+    let mut done = 0;
+    for dash in memchr::memchr_iter(b'-', b) {
+        let Some(start) = dash.checked_sub(8) else { continue };
+        if start < done || !guid_shape(&b[start..]) {
+            continue;
+        }
+        let end = start + 36;
+        let before = start.checked_sub(1).map(|i| b[i]);
+        let after = b.get(end).copied();
+        if before.is_some_and(|c| !c.is_ascii()) || after.is_some_and(|c| !c.is_ascii()) {
+            return Guids::Unsure;
+        }
+        // `\b` on both sides: an ASCII neighbour must not be a word character.
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        if before.is_some_and(word) || after.is_some_and(word) {
+            continue;
+        }
+        let s = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        s.push_str(&text[done..start]);
+        s.push(' ');
+        done = end;
+    }
+    match out {
+        Some(mut s) => {
+            s.push_str(&text[done..]);
+            Guids::Blanked(s)
+        }
+        None => Guids::None,
     }
 }
 
@@ -418,13 +486,14 @@ fn all_text(ev: &WinEvent) -> String {
     s
 }
 
-/// The excerpt: the message, or the data as `Name: value` pairs.
-fn excerpt_text(ev: &WinEvent) -> String {
+/// The excerpt: the message, or the data as `Name: value` pairs. A message or a lone data item is
+/// borrowed as it is.
+fn excerpt_text(ev: &WinEvent) -> std::borrow::Cow<'_, str> {
     if let Some(m) = ev.message.as_deref().filter(|m| !m.trim().is_empty()) {
-        return m.to_owned();
+        return std::borrow::Cow::Borrowed(m);
     }
     if let [(_, v)] = ev.data.as_slice() {
-        return v.clone();
+        return std::borrow::Cow::Borrowed(v);
     }
     let mut s = String::new();
     let mut unnamed = 0;
@@ -447,11 +516,83 @@ fn excerpt_text(ev: &WinEvent) -> String {
             break;
         }
     }
-    s
+    std::borrow::Cow::Owned(s)
+}
+
+/// Whether `s` starts with `prefix`, ignoring ASCII case (`prefix` is written in lower case):
+/// what `s.to_ascii_lowercase().starts_with(prefix)` says, without the copy.
+fn starts_with_lower(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// The name of the `n`th unnamed data item: `Data1`, `Data2`, …
+fn unnamed_key(n: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut key = String::with_capacity(4 + digits.len() - at);
+    key.push_str("Data");
+    for d in &digits[at..] {
+        key.push(char::from(*d));
+    }
+    key
 }
 
 /// The record for one event. `e` comes from the emitter with the place filled in.
 pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
+    let (made, repeated) = made_of(ev, &mut e);
+    remember(made, repeated, None, &e);
+    e
+}
+
+/// [`to_evidence`] for a reader done with the event: the event is kept, without a copy, so
+/// that the events repeating it are answered with a copy of their record (see [`LastRecord`]).
+pub fn to_evidence_owned(ev: WinEvent, mut e: Evidence) -> Evidence {
+    let (made, repeated) = made_of(&ev, &mut e);
+    remember(made, repeated, Some(ev), &e);
+    e
+}
+
+/// What [`made_of`] did with an event, for [`remember`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// Copied from the remembered record: nothing to remember.
+    Copied,
+    /// Read afresh. `pure` when the record is a copy-able function of the event: `e` held only
+    /// its place and `record_id`, if any, is the event's own.
+    Read { pure: bool },
+}
+
+/// Fill `e` with the record of `ev`, from the remembered record when `ev` repeats its event.
+/// With a record read afresh comes the remembered event, taken out while `ev` was read, when
+/// `ev` repeats it (its record was not kept yet).
+fn made_of(ev: &WinEvent, e: &mut Evidence) -> (Made, Option<LastRecord>) {
+    // Nothing but the place in `e` yet: the record of a repeated event can be a copy.
+    let fresh = e.fields.is_empty() && e.codes.is_empty() && e.kind.is_empty() && e.excerpt.is_empty();
+    // Taken out, so that an event whose reading panics leaves nothing behind.
+    let last = LAST_RECORD.take();
+    let repeated = last.filter(|l| fresh && l.repeats(ev));
+    if let Some(l) = &repeated {
+        if l.fill(ev, e) {
+            LAST_RECORD.set(repeated);
+            return (Made::Copied, None);
+        }
+    }
+    let own_id = read_event(ev, e);
+    (Made::Read { pure: fresh && own_id }, repeated)
+}
+
+/// Fill `e` with the record of `ev`, read afresh. False when the Teams Rooms fields set
+/// `record_id` (the record is then no copy of another with its own ID put in).
+fn read_event(ev: &WinEvent, e: &mut Evidence) -> bool {
     e.time = ev.time;
     e.source = if ev.channel.is_empty() { ev.provider.clone() } else { ev.channel.clone() };
     if let Some(id) = ev.event_id {
@@ -484,37 +625,45 @@ pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
     let mut data = Map::new();
     let mut unnamed = 0;
     for (n, v) in &ev.data {
-        let key = if let Some(n) = n {
-            n.clone()
-        } else {
+        if n.is_none() {
             unnamed += 1;
-            format!("Data{unnamed}")
-        };
-        if !v.is_empty() {
-            data.entry(key).or_insert_with(|| Value::String(v.clone()));
         }
+        if v.is_empty() {
+            continue;
+        }
+        let key = match n {
+            Some(n) => n.clone(),
+            None => unnamed_key(unnamed),
+        };
+        data.entry(key).or_insert_with(|| Value::String(v.clone()));
     }
     if !data.is_empty() {
         e.fields.insert("data".into(), Value::Object(data));
     }
     e.set_excerpt(&excerpt_text(ev));
 
-    let provider = ev.provider.to_ascii_lowercase();
-    let channel = ev.channel.to_ascii_lowercase();
-    if rooms_repeat(ev, &mut e) {
-        return e;
+    let provider = ev.provider.as_str();
+    let channel = ev.channel.as_str();
+    // The fields Teams Rooms events add come from the memo [`LAST_ROOMS`] holds after these.
+    let rooms_own_id = || LAST_ROOMS.with_borrow(|m| m.as_ref().is_some_and(|m| !m.fields.contains_key("record_id")));
+    if rooms_repeat(ev, e) {
+        return rooms_own_id();
     }
     if let Some((_, p)) = payload(ev) {
-        rooms_remembered(ev, Some(&p), &mut e);
+        rooms_remembered(ev, Some(&p), e);
+        return rooms_own_id();
     } else if is_srs_channel(ev) {
-        rooms_remembered(ev, None, &mut e);
-    } else if channel.starts_with("microsoft-windows-aad/") || provider == "microsoft-windows-aad" {
-        aad(ev, &mut e);
-    } else if channel.starts_with("microsoft-windows-user device registration")
-        || provider == "microsoft-windows-user device registration"
+        rooms_remembered(ev, None, e);
+        return rooms_own_id();
+    } else if starts_with_lower(channel, "microsoft-windows-aad/")
+        || provider.eq_ignore_ascii_case("microsoft-windows-aad")
     {
-        device_registration(ev, &mut e);
-    } else if is_power(ev, &provider) {
+        aad(ev, e);
+    } else if starts_with_lower(channel, "microsoft-windows-user device registration")
+        || provider.eq_ignore_ascii_case("microsoft-windows-user device registration")
+    {
+        device_registration(ev, e);
+    } else if is_power(ev, provider) {
         e.kind = "power".into();
         e.field("power_event", "unexpected-shutdown");
         e.add_codes(event_codes(&all_text(ev)));
@@ -522,7 +671,106 @@ pub fn to_evidence(ev: &WinEvent, mut e: Evidence) -> Evidence {
         e.kind = "event".into();
         e.add_codes(event_codes(&all_text(ev)));
     }
-    e
+    true
+}
+
+/// The last event read on this thread and, once an event repeated it, the record made of it
+/// (without `record_id`). A room writes the same heartbeat, and the same token notice, every few
+/// minutes, equal but for the time and record ID, so the record of a repeat is a copy of the last
+/// one with its own time and ID put in.
+///
+/// What a record is made of is the event alone, and the Teams Rooms memo ([`LAST_ROOMS`]), which
+/// changes only in [`read_event`]; every event read afresh replaces or clears this one, so when
+/// an event repeats the one held here, reading it afresh would meet the memo as that one did.
+struct LastRecord {
+    ev: WinEvent,
+    record: Option<Kept>,
+}
+
+/// The parts of a record that [`LastRecord`] copies.
+struct Kept {
+    source: String,
+    kind: String,
+    codes: Vec<Code>,
+    fields: std::collections::BTreeMap<String, Value>,
+    excerpt: String,
+}
+
+thread_local! {
+    static LAST_RECORD: std::cell::RefCell<Option<LastRecord>> = const { std::cell::RefCell::new(None) };
+}
+
+impl LastRecord {
+    /// Whether `ev` is the remembered event but for its time and record ID.
+    fn repeats(&self, ev: &WinEvent) -> bool {
+        // Every field is named, so that a field added to `WinEvent` has to be placed here.
+        let WinEvent {
+            channel,
+            provider,
+            event_id,
+            level,
+            level_name,
+            time: _,
+            computer,
+            record_id: _,
+            task,
+            data,
+            message,
+            recovered,
+            channel_inferred,
+        } = &self.ev;
+        *event_id == ev.event_id
+            && *channel == ev.channel
+            && *provider == ev.provider
+            && *level == ev.level
+            && *level_name == ev.level_name
+            && *computer == ev.computer
+            && *task == ev.task
+            && *recovered == ev.recovered
+            && *channel_inferred == ev.channel_inferred
+            && *message == ev.message
+            && *data == ev.data
+    }
+
+    /// Make `e` (holding only its place) the record of `ev`, a repeat of the remembered event,
+    /// when that event's record is kept.
+    fn fill(&self, ev: &WinEvent, e: &mut Evidence) -> bool {
+        let Some(r) = &self.record else { return false };
+        e.time = ev.time;
+        e.source.clone_from(&r.source);
+        e.kind.clone_from(&r.kind);
+        e.codes.clone_from(&r.codes);
+        e.fields = r.fields.clone();
+        if let Some(id) = ev.record_id {
+            e.fields.insert("record_id".into(), id.into());
+        }
+        e.excerpt.clone_from(&r.excerpt);
+        true
+    }
+}
+
+/// Keep what [`made_of`] read for the events that repeat it: the event (`owned`: a reader that
+/// only lends its event keeps nothing) and, for a repeat (`repeated`), its record `e` too.
+fn remember(made: Made, repeated: Option<LastRecord>, owned: Option<WinEvent>, e: &Evidence) {
+    let Made::Read { pure } = made else { return };
+    if !pure {
+        return;
+    }
+    if let Some(mut last) = repeated {
+        // The event was held already: its second reading is kept for the next ones.
+        let mut fields = e.fields.clone();
+        fields.remove("record_id");
+        last.record = Some(Kept {
+            source: e.source.clone(),
+            kind: e.kind.clone(),
+            codes: e.codes.clone(),
+            fields,
+            excerpt: e.excerpt.clone(),
+        });
+        LAST_RECORD.set(Some(last));
+        return;
+    }
+    LAST_RECORD.set(owned.map(|ev| LastRecord { ev, record: None }));
 }
 
 /// What [`rooms`] made of the last Teams Rooms event read on this thread. A room writes the same
@@ -584,7 +832,11 @@ fn rooms_remembered(ev: &WinEvent, payload: Option<&Map<String, Value>>, e: &mut
 
 /// Kernel-Power 41 and EventLog 6008: the machine stopped without a clean shutdown.
 fn is_power(ev: &WinEvent, provider: &str) -> bool {
-    matches!((provider, ev.event_id), ("microsoft-windows-kernel-power", Some(41)) | ("eventlog", Some(6008)))
+    match ev.event_id {
+        Some(41) => provider.eq_ignore_ascii_case("microsoft-windows-kernel-power"),
+        Some(6008) => provider.eq_ignore_ascii_case("eventlog"),
+        _ => false,
+    }
 }
 
 /// Skype Room System events (or any event carrying the Teams Rooms payload).
@@ -660,7 +912,8 @@ fn aad(ev: &WinEvent, e: &mut Evidence) {
     if let Some(m) = message {
         e.field("error_message", bounded(m));
     }
-    let aadsts = event_codes(&text).into_iter().find(|c| matches!(c, Code::Aadsts(_)));
+    let codes = event_codes(&text);
+    let aadsts = codes.iter().find(|c| matches!(c, Code::Aadsts(_))).cloned();
     if let Some(c) = &aadsts {
         e.field("aadsts", c.to_string());
         e.add_code(c.clone());
@@ -691,9 +944,14 @@ fn aad(ev: &WinEvent, e: &mut Evidence) {
     if let Some(v) = ev.data_item("CorrelationId").map(str::to_owned).or_else(|| grab(&p.correlation)) {
         e.field("correlation_id", v.trim_matches(['{', '}']));
     }
-    if let Some(v) =
-        ev.data_item("UPN").or_else(|| ev.data_item("Account")).map(str::to_owned).or_else(|| grab(&p.account))
-    {
+    // The account pattern needs an `@`: text without one is not searched.
+    if let Some(v) = ev.data_item("UPN").or_else(|| ev.data_item("Account")).map(str::to_owned).or_else(|| {
+        if text.contains('@') {
+            grab(&p.account)
+        } else {
+            None
+        }
+    }) {
         e.field("account", v);
     }
     if let Some(status) = grab(&p.http).and_then(|s| s.parse::<u16>().ok()) {
@@ -702,7 +960,7 @@ fn aad(ev: &WinEvent, e: &mut Evidence) {
             e.add_code(Code::Http(status));
         }
     }
-    e.add_codes(event_codes(&text));
+    e.add_codes(codes);
     // The level decides; without one (some exports), the events the plug-in logs on failure do.
     let level = ev.level.map(level_word).or_else(|| level_from_word(&ev.level_name));
     let failing = match level {
@@ -862,6 +1120,112 @@ mod tests {
         assert_eq!(e.get_str("client_id"), Some("1fec8e78-bce4-4aaf-ab1b-5451cc387264"));
         assert_eq!(e.get_str("resource"), Some("https://api.spaces.skype.com"));
         assert_eq!(e.get_str("correlation_id"), Some("0b1c2d3e-0000-4000-8000-000000000003"));
+    }
+
+    /// GUIDs blanked by hand are what the `guid` pattern blanks.
+    #[test]
+    fn guids_blank_as_the_pattern_blanks_them() {
+        let guid = &patterns().guid;
+        // The pattern's hex digits are ASCII only, case folding included.
+        let hex = Regex::new(r"(?i)^[0-9a-f]$").unwrap();
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            assert_eq!(hex.is_match(c.encode_utf8(&mut [0; 4])), c.is_ascii_hexdigit(), "{c:?}");
+        }
+        let g = "0b1c2d3e-0000-4000-8000-000000000001";
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "-".into(),
+            "no guid - here".into(),
+            g.into(),
+            g.to_uppercase(),
+            format!("{g}{g}"),
+            format!("{g}-{g}"),
+            format!("x{g}"),
+            format!("{g}x"),
+            format!("_{g}"),
+            format!("{g}_"),
+            format!("({g}) and {{{g}}}"),
+            format!("é{g}"),
+            format!("{g}é"),
+            format!("€ {g} ü"),
+            g[..35].to_owned(),
+            format!("{}g", &g[..35]),
+            format!("1{g}1 {g}"),
+            format!("Trace ID: {g} Correlation ID: {g}\nTimestamp: 2025-07-15 08:30:11Z"),
+            "caaaaf3a-1234-5678-9abc-def012345678 Error: 0xCAA2000C".into(),
+            "12345678-1234-1234-1234-1234567890123".into(),
+        ];
+        texts.extend(crate::readers::fixture_lines().into_iter().filter(|l| l.contains('-')).take(20_000));
+        for t in &texts {
+            let want = guid.is_match(t).then(|| guid.replace_all(t, " ").into_owned());
+            match blank_guids(t) {
+                Guids::None => assert_eq!(want, None, "{t:?}"),
+                Guids::Blanked(s) => assert_eq!(want.as_deref(), Some(s.as_str()), "{t:?}"),
+                Guids::Unsure => assert!(!t.is_ascii(), "{t:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unnamed_keys_and_prefixes_read_as_the_plain_versions() {
+        for n in [0, 1, 2, 9, 10, 11, 99, 100, 511, 512, 1000, usize::MAX] {
+            assert_eq!(unnamed_key(n), format!("Data{n}"));
+        }
+        for s in [
+            "",
+            "m",
+            "Microsoft-Windows-AAD/Operational",
+            "MICROSOFT-WINDOWS-AAD/",
+            "microsoft-windows-aad",
+            "Ünicode/x",
+        ] {
+            for prefix in ["", "microsoft-windows-aad/", "microsoft-windows-user device registration", "m"] {
+                assert_eq!(
+                    starts_with_lower(s, prefix),
+                    s.to_ascii_lowercase().starts_with(prefix),
+                    "{s:?} {prefix:?}"
+                );
+            }
+        }
+    }
+
+    /// An event that repeats the last one (the same but for its time and record ID) is answered
+    /// with a copy of its record: it must be what reading it afresh gives.
+    #[test]
+    fn repeated_events_copy_the_record_read_afresh() {
+        let payload = r#"{"Description":"Network status : Healthy. Exchange status : 80131500 : AADSTS50076. Signin status: NotApplicable. Teams Signin status: Unhealthy.","OperationName":"Heartbeat","RecordId":"7"}"#;
+        let plain =
+            r#"{"Description":"Network status : Healthy. Exchange status : Connected.","OperationName":"Heartbeat"}"#;
+        let events = [
+            ev("Skype Room System", "SRS-App", 2001, &[("", payload), ("Extra", "x")]),
+            ev("Skype Room System", "SRS-App", 2000, &[("", plain)]),
+            ev(
+                "Microsoft-Windows-AAD/Operational",
+                "Microsoft-Windows-AAD",
+                1104,
+                &[("Message", "Token request completed for account room@contoso.com.")],
+            ),
+            ev("System", "EventLog", 6008, &[("", "The previous system shutdown was unexpected.")]),
+        ];
+        let afresh = |w: &WinEvent| {
+            let w = w.clone();
+            // Another thread remembers nothing.
+            std::thread::spawn(move || to_evidence(&w, Evidence::new("p", "evtx", "r"))).join().unwrap()
+        };
+        for base in events {
+            for n in 0..5u64 {
+                let mut w = base.clone();
+                w.record_id = (n != 3).then_some(100 + n);
+                w.time = Some(Timestamp::from_second(1_750_000_000 + 60 * n as i64).unwrap());
+                let read = to_evidence_owned(w.clone(), Evidence::new("p", "evtx", "r"));
+                assert_eq!(read, afresh(&w), "{n}: {w:?}");
+            }
+        }
+        // A reader that keeps its event reads the same records as one that lends it.
+        let w = ev("Skype Room System", "SRS-App", 2000, &[("", plain)]);
+        for _ in 0..3 {
+            assert_eq!(to_evidence(&w, Evidence::new("p", "evtx", "r")), afresh(&w));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 # time on a shared machine moves by tens of percent, so compare the ratios of one run, not the
 # seconds of two. rg and evtx_dump are installed with `cargo install` when missing.
 set -euo pipefail
+export LC_ALL=C  # a dot in the decimal clock readings
 cd "$(dirname "$0")/.."
 root=$PWD
 bytes=${1:-500000000}
@@ -41,10 +42,13 @@ mb() { echo "scale=1; $1 / 1048576" | bc; }
 echo "bundle: $(mb "$size") MB in $(find "$work/bundle" -type f | wc -l) files; zip $(mb "$(stat -c %s "$work/bundle.zip")") MB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Wall and CPU (user + system) seconds of one command, space-separated (its output and exit
-# status ignored).
+# status ignored). Wall time is read from bash's microsecond clock: the 10 ms steps of `time`
+# are too coarse for the corpus, which takes a few hundredths of a second.
 secs() {
-  /usr/bin/time -o "$work/time.txt" -f '%e %U %S' "$@" >/dev/null 2>&1 || true
-  tail -1 "$work/time.txt" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
+  local t0=$EPOCHREALTIME
+  /usr/bin/time -o "$work/time.txt" -f '%U %S' "$@" >/dev/null 2>&1 || true
+  local t1=$EPOCHREALTIME
+  tail -1 "$work/time.txt" | awk -v a="$t0" -v b="$t1" '{ printf "%.4f %.2f\n", b - a, $1 + $2 }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -61,10 +65,10 @@ pair() {
   for ((i = 0; i < runs; i++)); do
     if ((i % 2)); then y=$(secs "${b[@]}"); x=$(secs "${a[@]}"); else x=$(secs "${a[@]}"); y=$(secs "${b[@]}"); fi
     ta+=("${x% *}"); tb+=("${y% *}")
-    r+=("$(echo "scale=3; ${x% *} / (${y% *} + 0.005)" | bc)")
+    r+=("$(echo "scale=3; ${x% *} / ${y% *}" | bc)")
     c+=("$(echo "scale=3; ${x#* } / (${y#* } + 0.005)" | bc)")
   done
-  printf '  %-44s %7.2f s vs %7.2f s   ratio %6.2fx  (target %s; CPU ratio %.2fx)\n' "$label" \
+  printf '  %-44s %7.3f s vs %7.3f s   ratio %6.2fx  (target %s; CPU ratio %.2fx)\n' "$label" \
     "$(printf '%s\n' "${ta[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)" "$goal" \
     "$(printf '%s\n' "${c[@]}" | median)"
 }

@@ -891,6 +891,13 @@ fn finding_codes(rule: &Rule, seen: &[Code]) -> Vec<Code> {
 mod tests {
     use super::*;
 
+    /// Every clause of a rule: its alternatives, requirements, exceptions, boosts and the clause
+    /// its rate is counted over.
+    fn every_clause(r: &Rule) -> impl Iterator<Item = &Clause> {
+        let rate_of = r.threshold.iter().filter_map(|t| t.rate_of.as_ref());
+        r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost).chain(rate_of)
+    }
+
     /// Clauses matched through the pattern memo answer as matched plainly, record after record,
     /// whatever came before (every built-in clause against every rule's sample records, in order,
     /// again, and in reverse).
@@ -915,14 +922,7 @@ mod tests {
             }
         }
         assert!(records.len() > 100, "{} sample records", records.len());
-        let clauses: Vec<&Clause> = set
-            .rules
-            .iter()
-            .flat_map(|r| {
-                let rate_of = r.threshold.iter().filter_map(|t| t.rate_of.as_ref());
-                r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost).chain(rate_of)
-            })
-            .collect();
+        let clauses: Vec<&Clause> = set.rules.iter().flat_map(every_clause).collect();
         let mut memo = PatternMemo::default();
         let order = records.iter().chain(&records).chain(records.iter().rev());
         let mut hits = 0;
@@ -976,8 +976,7 @@ mod tests {
         let set = RuleSet::builtin();
         let mut seen = 0;
         for r in &set.rules {
-            let rate_of = r.threshold.iter().filter_map(|t| t.rate_of.as_ref());
-            for c in r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost).chain(rate_of) {
+            for c in every_clause(r) {
                 for p in c.source.iter().chain(c.fields.iter().map(|(_, p)| p)).chain(c.text.iter()) {
                     if let Err(e) = regex::Regex::new(p.source()) {
                         panic!("{}: {:?}: {e}", r.raw.id, p.source());

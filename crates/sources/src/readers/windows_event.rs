@@ -525,24 +525,12 @@ fn starts_with_lower(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
-/// The name of the `n`th unnamed data item: `Data1`, `Data2`, …
+/// The name of the `n`th unnamed data item: `Data1`, `Data2`, … (one allocation, no `format!`
+/// argument parsing).
 fn unnamed_key(n: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let mut key = String::with_capacity(4 + digits.len() - at);
+    let mut key = String::with_capacity(8);
     key.push_str("Data");
-    for d in &digits[at..] {
-        key.push(char::from(*d));
-    }
+    let _ = write!(key, "{n}");
     key
 }
 

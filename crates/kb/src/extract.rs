@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::code::Code;
-use crate::table::TableRef;
+use crate::table::{AnyTable, TableRef};
 #[allow(clippy::wildcard_imports)]
 use crate::words::*;
 use crate::KnowledgeBase;
@@ -88,7 +88,8 @@ impl Pattern {
 #[derive(Debug)]
 enum Prefilter {
     /// The built-in knowledge base's, which the build script made from the same entries.
-    Prebuilt { table: TableRef<'static>, built: &'static crate::built::Prefilter },
+    /// `any` answers [`Prefilter::is_match`] from the same table, made on first use.
+    Prebuilt { table: TableRef<'static>, built: &'static crate::built::Prefilter, any: OnceLock<Box<AnyTable>> },
     /// Any other knowledge base's, built here: a full DFA, the fastest to search.
     Built { automaton: AhoCorasick, alias_entry: Vec<Option<usize>>, wants: Vec<u32> },
 }
@@ -104,7 +105,7 @@ impl Prefilter {
             max_match: built.max_match,
             reports: built.reports,
         };
-        kb.prebuilt.then_some(Prefilter::Prebuilt { table, built })
+        kb.prebuilt.then_some(Prefilter::Prebuilt { table, built, any: OnceLock::new() })
     }
 
     fn build(words: WordList) -> Prefilter {
@@ -120,7 +121,9 @@ impl Prefilter {
 
     fn is_match(&self, text: &str) -> bool {
         match self {
-            Prefilter::Prebuilt { table, .. } => table.is_match(text.as_bytes()),
+            Prefilter::Prebuilt { table, any, .. } => {
+                any.get_or_init(|| Box::new(AnyTable::of(table))).is_match(text.as_bytes())
+            }
             Prefilter::Built { automaton, .. } => automaton.is_match(text),
         }
     }
@@ -131,7 +134,7 @@ impl Prefilter {
     fn scan(&self, text: &str, aliases: &mut Vec<usize>) -> u32 {
         let mut wanted = 0u32;
         match self {
-            Prefilter::Prebuilt { table, built } => {
+            Prefilter::Prebuilt { table, built, .. } => {
                 table.for_each(text.as_bytes(), |word, _| {
                     let word = word as usize;
                     wanted |= built.wants[word];

@@ -1111,21 +1111,47 @@ pub(crate) fn open(unit: &Unit, opts: &Options) -> io::Result<Input> {
     }
 }
 
-type Chunks = std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>;
+/// The producer's end: chunks go out on `tx`, and the buffers the reader has emptied come back
+/// on `spent`, so that an entry is inflated into a few buffers in turn rather than a fresh one
+/// per chunk (fresh pages cost the kernel a fault each, and were most of the system time of a
+/// zip scan).
+struct Chunks {
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Chunks {
+    fn send(&self, chunk: io::Result<Vec<u8>>) -> Result<(), ()> {
+        self.tx.send(chunk).map_err(drop)
+    }
+
+    /// An empty buffer of `CHUNK` bytes: one the reader gave back, or a new one.
+    fn buffer(&self) -> Vec<u8> {
+        let mut chunk = self.spent.try_recv().unwrap_or_default();
+        chunk.resize(CHUNK, 0);
+        chunk
+    }
+}
+
+/// Bytes per chunk sent from an entry's thread.
+const CHUNK: usize = 64 * 1024;
+/// Chunks in flight between an entry's thread and its reader.
+const CHUNKS_AHEAD: usize = 4;
 
 /// A thread owns its own clone of the archive and streams the entry through a small bounded
 /// channel: entries are never held whole in memory, and several can be read at once.
 fn stream_from_thread(produce: impl FnOnce(Chunks) + Send + 'static) -> ChannelReader {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
-    std::thread::spawn(move || produce(tx));
-    ChannelReader { rx, chunk: Vec::new(), pos: 0 }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_AHEAD);
+    let (give_back, spent) = std::sync::mpsc::channel();
+    std::thread::spawn(move || produce(Chunks { tx, spent }));
+    ChannelReader { rx, give_back, chunk: Vec::new(), pos: 0 }
 }
 
 /// Send what `f` gives, in chunks, until its end or an error. `cut`: the data was cut short (a
 /// salvaged entry, already warned of), so an error is its end, not a failure.
 fn pump(f: &mut dyn Read, tx: &Chunks, cut: bool) {
     loop {
-        let mut chunk = vec![0u8; 64 * 1024];
+        let mut chunk = tx.buffer();
         match f.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => {
@@ -1144,9 +1170,11 @@ fn pump(f: &mut dyn Read, tx: &Chunks, cut: bool) {
     }
 }
 
-/// Reads the chunks a producer thread sends; an error chunk becomes a read error.
+/// Reads the chunks a producer thread sends; an error chunk becomes a read error. Each emptied
+/// chunk goes back to the producer to be filled again.
 struct ChannelReader {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    give_back: std::sync::mpsc::Sender<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
 }
@@ -1156,7 +1184,11 @@ impl Read for ChannelReader {
         while self.pos >= self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
-                    self.chunk = c;
+                    let spent = std::mem::replace(&mut self.chunk, c);
+                    if spent.capacity() > 0 {
+                        // The producer may have finished: then the buffer is simply dropped.
+                        let _ = self.give_back.send(spent);
+                    }
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -1167,5 +1199,52 @@ impl Read for ChannelReader {
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes that differ from chunk to chunk, so that a buffer sent twice or out of turn shows.
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8 ^ (i / CHUNK) as u8).collect()
+    }
+
+    /// An entry streamed through reused buffers arrives whole and in order, read in pieces of
+    /// any size, and an error after some chunks arrives after them.
+    #[test]
+    fn chunks_arrive_whole_through_reused_buffers() {
+        for (len, piece) in [(0, 7), (1, 1), (CHUNK, 4096), (CHUNK * 9 + 123, 1000), (CHUNK * 5, CHUNK * 3)] {
+            let data = pattern(len);
+            let sent = data.clone();
+            let mut reader = stream_from_thread(move |tx| pump(&mut io::Cursor::new(sent), &tx, false));
+            let (mut got, mut buf) = (Vec::new(), vec![0u8; piece]);
+            loop {
+                let n = reader.read(&mut buf).expect("no error");
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got.len(), data.len());
+            assert!(got == data, "{len} bytes read {piece} at a time");
+        }
+        let data = pattern(CHUNK * 3);
+        let sent = data.clone();
+        let mut failing = io::Cursor::new(sent).chain(FailingRead);
+        let mut reader = stream_from_thread(move |tx| pump(&mut failing, &tx, false));
+        let mut got = Vec::new();
+        let err = reader.read_to_end(&mut got).expect_err("the error comes through");
+        assert_eq!(err.to_string(), "broken entry");
+        assert!(got == data);
+    }
+
+    struct FailingRead;
+
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("broken entry"))
+        }
     }
 }

@@ -364,11 +364,31 @@ impl ByteDfa {
     }
 }
 
-/// False only when a line can neither make its entry a record nor change what later records
+/// What the knowledge base's prefilter said of an entry's lines: no line may hold a code it
+/// reads (`No`), some line was not asked because a keep word already kept it (`Unasked`), or
+/// some line may (`Maybe`). Ordered so that the entry's answer is the greatest of its lines'.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Asked {
+    #[default]
+    No,
+    Unasked,
+    Maybe,
+}
+
+/// `No` only when a line can neither make its entry a record nor change what later records
 /// carry (the app version): no code, no keep word. Lines are split at line ends and no word
 /// holds one, so an entry may be a record only when one of its lines may.
-fn may_matter(line: &str) -> bool {
-    KEEP.is_match(line.as_bytes()) || kb().may_hold_code(line)
+///
+/// The keep words are looked for first (the cheaper table), and the knowledge base is asked
+/// only when none is there.
+fn look(line: &str) -> Asked {
+    if KEEP.is_match(line.as_bytes()) {
+        Asked::Unasked
+    } else if kb().may_hold_code(line) {
+        Asked::Maybe
+    } else {
+        Asked::No
+    }
 }
 
 /// An entry being assembled: its first line and the lines that follow it. Its header is read
@@ -386,8 +406,11 @@ struct Entry {
     /// The first line's length in `text`.
     first_len: usize,
     lines: u64,
-    /// One of its lines may matter ([`may_matter`]), or it inherits an error or warning level.
+    /// One of its lines may matter ([`look`]), or it inherits an error or warning level.
     keep: bool,
+    /// What the knowledge base said of its lines: with `No`, the code extractor is not run on
+    /// the entry, as it would find nothing. Ungated, always `Maybe`.
+    asked: Asked,
 }
 
 impl Entry {
@@ -413,8 +436,31 @@ impl Entry {
         self.text.push_str(line);
         self.first_len = line.len();
         self.lines = 1;
-        self.keep = !gated || alert || may_matter(line);
+        self.asked = if gated { look(line) } else { Asked::Maybe };
+        self.keep = !gated || alert || self.asked != Asked::No;
         self.inherited = inherited;
+    }
+
+    /// Add a line that continues the entry.
+    fn push(&mut self, number: u64, line: &str, gated: bool) {
+        self.text.push('\n');
+        self.text.push_str(line);
+        self.last = number;
+        self.lines += 1;
+        if gated && self.asked != Asked::Maybe {
+            self.asked = self.asked.max(look(line));
+        }
+        self.keep = self.keep || self.asked != Asked::No;
+    }
+
+    /// Whether the code extractor may find something in the entry: asked now for the lines a
+    /// keep word kept unasked (the text holds a trigger only where one of its lines does).
+    fn may_hold_code(&self) -> bool {
+        match self.asked {
+            Asked::No => false,
+            Asked::Unasked => kb().may_hold_code(&self.text),
+            Asked::Maybe => true,
+        }
     }
 }
 
@@ -499,12 +545,13 @@ impl Holds {
 
 /// Codes in an entry's text, with the Teams-specific spellings free text extraction leaves out.
 fn entry_codes(text: &str) -> Vec<Code> {
-    entry_codes_holding(text, Holds::of(text, &mut Vec::new()))
+    entry_codes_holding(text, Holds::of(text, &mut Vec::new()), true)
 }
 
 /// [`entry_codes`] with what the text holds already known.
-fn entry_codes_holding(text: &str, holds: Holds) -> Vec<Code> {
-    let mut codes = codes_in(text);
+/// `kb_codes`: the code extractor may find something (else it is not run).
+fn entry_codes_holding(text: &str, holds: Holds, kb_codes: bool) -> Vec<Code> {
+    let mut codes = if kb_codes { codes_in(text) } else { Vec::new() };
     let mut push = |c: Code| {
         if !codes.contains(&c) {
             codes.push(c);
@@ -620,7 +667,7 @@ fn finish(entry: &Entry, state: &mut State, out: &mut Emitter<'_>) {
     }
     let text = &entry.text;
     let holds = Holds::of(text, &mut state.lower);
-    let codes = entry_codes_holding(text, holds);
+    let codes = entry_codes_holding(text, holds, entry.may_hold_code());
     // Each pattern runs only on text that holds the word it cannot match without.
     let license = if holds.license { LICENSE.captures(text) } else { None };
     let mut new_version = None;
@@ -741,7 +788,7 @@ impl Reader for TeamsLog {
 }
 
 /// Read the entries of a log. `gated`: entries none of whose lines may matter
-/// ([`may_matter`]) are passed over unread; the tests compare this with the full reading.
+/// ([`look`]) are passed over unread; the tests compare this with the full reading.
 fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), ReadError> {
     // The display path holds the folders (App/Microsoft/Teams) that the bare file name lacks.
     let flavour = Flavour::from_name(&input.path).or_else(|| Flavour::from_name(&input.name));
@@ -784,11 +831,7 @@ fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), 
         let fits =
             !entry.text.is_empty() && entry.lines < MAX_ENTRY_LINES && entry.text.len() + line.len() < MAX_ENTRY_BYTES;
         if fits {
-            entry.text.push('\n');
-            entry.text.push_str(line);
-            entry.last = info.number;
-            entry.lines += 1;
-            entry.keep = entry.keep || !gated || may_matter(line);
+            entry.push(info.number, line, gated);
         } else {
             // No header yet, or the entry is full: this line starts an entry of its own that
             // keeps the time and level of the entry it continues.

@@ -1111,52 +1111,60 @@ pub(crate) fn open(unit: &Unit, opts: &Options) -> io::Result<Input> {
     }
 }
 
-/// The producer's end: chunks go out on `tx`, and the buffers the reader has emptied come back
-/// on `spent`, so that an entry is inflated into a few buffers in turn rather than a fresh one
-/// per chunk (fresh pages cost the kernel a fault each, and were most of the system time of a
-/// zip scan).
-struct Chunks {
-    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
-    spent: std::sync::mpsc::Receiver<Vec<u8>>,
-}
+/// A buffer of [`CHUNK`] bytes and how many of them hold data.
+type Chunk = (Vec<u8>, usize);
 
-impl Chunks {
-    fn send(&self, chunk: io::Result<Vec<u8>>) -> Result<(), ()> {
-        self.tx.send(chunk).map_err(drop)
-    }
-
-    /// An empty buffer of `CHUNK` bytes: one the reader gave back, or a new one.
-    fn buffer(&self) -> Vec<u8> {
-        let mut chunk = self.spent.try_recv().unwrap_or_default();
-        chunk.resize(CHUNK, 0);
-        chunk
-    }
-}
+type Chunks = std::sync::mpsc::SyncSender<io::Result<Chunk>>;
 
 /// Bytes per chunk sent from an entry's thread.
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between an entry's thread and its reader.
 const CHUNKS_AHEAD: usize = 4;
+/// Emptied buffers kept for the next chunks, of any entry.
+const SPARE_MAX: usize = 32;
+
+/// Buffers the readers have emptied, for the entries' threads to fill again. A fresh zeroed
+/// buffer per chunk cost an allocation, the zeroing and, for fresh pages, a fault each: most
+/// of the system time of a zip scan. Most entries are a few chunks long, so the buffers are
+/// shared between entries; they keep their full length, so each is zeroed once.
+static SPARE: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `CHUNK` bytes: a spare one, or a new one.
+fn spare_buffer() -> Vec<u8> {
+    SPARE.lock().ok().and_then(|mut spare| spare.pop()).unwrap_or_else(|| vec![0; CHUNK])
+}
+
+/// Keep an emptied buffer for another chunk (beyond [`SPARE_MAX`] it is dropped).
+fn give_back(buffer: Vec<u8>) {
+    if buffer.len() == CHUNK {
+        if let Ok(mut spare) = SPARE.lock() {
+            if spare.len() < SPARE_MAX {
+                spare.push(buffer);
+            }
+        }
+    }
+}
 
 /// A thread owns its own clone of the archive and streams the entry through a small bounded
 /// channel: entries are never held whole in memory, and several can be read at once.
 fn stream_from_thread(produce: impl FnOnce(Chunks) + Send + 'static) -> ChannelReader {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_AHEAD);
-    let (give_back, spent) = std::sync::mpsc::channel();
-    std::thread::spawn(move || produce(Chunks { tx, spent }));
-    ChannelReader { rx, give_back, chunk: Vec::new(), pos: 0 }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(CHUNKS_AHEAD);
+    std::thread::spawn(move || produce(tx));
+    ChannelReader { rx, chunk: Vec::new(), len: 0, pos: 0 }
 }
 
 /// Send what `f` gives, in chunks, until its end or an error. `cut`: the data was cut short (a
 /// salvaged entry, already warned of), so an error is its end, not a failure.
 fn pump(f: &mut dyn Read, tx: &Chunks, cut: bool) {
     loop {
-        let mut chunk = tx.buffer();
+        let mut chunk = spare_buffer();
         match f.read(&mut chunk) {
-            Ok(0) => return,
+            Ok(0) => {
+                give_back(chunk);
+                return;
+            }
             Ok(n) => {
-                chunk.truncate(n);
-                if tx.send(Ok(chunk)).is_err() {
+                if tx.send(Ok((chunk, n))).is_err() {
                     return;
                 }
             }
@@ -1171,34 +1179,37 @@ fn pump(f: &mut dyn Read, tx: &Chunks, cut: bool) {
 }
 
 /// Reads the chunks a producer thread sends; an error chunk becomes a read error. Each emptied
-/// chunk goes back to the producer to be filled again.
+/// chunk is given back to be filled again.
 struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    give_back: std::sync::mpsc::Sender<Vec<u8>>,
+    rx: std::sync::mpsc::Receiver<io::Result<Chunk>>,
+    /// The chunk being read, its first `len` bytes data, read up to `pos`.
     chunk: Vec<u8>,
+    len: usize,
     pos: usize,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.chunk.len() {
+        while self.pos >= self.len {
             match self.rx.recv() {
-                Ok(Ok(c)) => {
-                    let spent = std::mem::replace(&mut self.chunk, c);
-                    if spent.capacity() > 0 {
-                        // The producer may have finished: then the buffer is simply dropped.
-                        let _ = self.give_back.send(spent);
-                    }
-                    self.pos = 0;
+                Ok(Ok((c, len))) => {
+                    give_back(std::mem::replace(&mut self.chunk, c));
+                    (self.len, self.pos) = (len, 0);
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.pos);
+        let n = buf.len().min(self.len - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+impl Drop for ChannelReader {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.chunk));
     }
 }
 
@@ -1206,17 +1217,19 @@ impl Read for ChannelReader {
 mod tests {
     use super::*;
 
-    /// Bytes that differ from chunk to chunk, so that a buffer sent twice or out of turn shows.
-    fn pattern(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i % 251) as u8 ^ (i / CHUNK) as u8).collect()
+    /// Bytes that differ from chunk to chunk and from entry to entry (`seed`), so that a buffer
+    /// sent twice, out of turn, or holding what an earlier entry left in it shows.
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8 ^ (i / CHUNK) as u8 ^ seed.wrapping_mul(37)).collect()
     }
 
     /// An entry streamed through reused buffers arrives whole and in order, read in pieces of
     /// any size, and an error after some chunks arrives after them.
     #[test]
     fn chunks_arrive_whole_through_reused_buffers() {
-        for (len, piece) in [(0, 7), (1, 1), (CHUNK, 4096), (CHUNK * 9 + 123, 1000), (CHUNK * 5, CHUNK * 3)] {
-            let data = pattern(len);
+        let cases = [(0, 7), (1, 1), (CHUNK, 4096), (CHUNK * 9 + 123, 1000), (CHUNK * 5, CHUNK * 3), (CHUNK + 1, 999)];
+        for (seed, (len, piece)) in (1u8..).zip(cases) {
+            let data = pattern(len, seed);
             let sent = data.clone();
             let mut reader = stream_from_thread(move |tx| pump(&mut io::Cursor::new(sent), &tx, false));
             let (mut got, mut buf) = (Vec::new(), vec![0u8; piece]);
@@ -1230,7 +1243,7 @@ mod tests {
             assert_eq!(got.len(), data.len());
             assert!(got == data, "{len} bytes read {piece} at a time");
         }
-        let data = pattern(CHUNK * 3);
+        let data = pattern(CHUNK * 3, 0);
         let sent = data.clone();
         let mut failing = io::Cursor::new(sent).chain(FailingRead);
         let mut reader = stream_from_thread(move |tx| pump(&mut failing, &tx, false));

@@ -118,7 +118,10 @@ impl Input {
 
     /// The whole input in memory; an error if it is larger than `cap`.
     pub fn into_bytes(self, cap: u64) -> io::Result<Vec<u8>> {
-        let mut v = Vec::new();
+        // The size a container states, within the cap: the bytes arrive without the copies of a
+        // growing buffer (a wrong size only costs the reserve, or the growth after it).
+        let stated = self.size.map_or(0, |s| s.min(cap).saturating_add(1));
+        let mut v = Vec::with_capacity(usize::try_from(stated).unwrap_or(0));
         let path = self.path.clone();
         self.into_read().take(cap + 1).read_to_end(&mut v)?;
         if v.len() as u64 > cap {
@@ -489,6 +492,21 @@ fn utf16_line(raw: &[u8]) -> Option<(&'static encoding_rs::Encoding, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The size a container states only reserves room: too small, too large or beyond the cap,
+    /// the bytes read and the cap's error are those of the stream.
+    #[test]
+    fn stated_sizes_change_nothing_read() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        for stated in [None, Some(0), Some(10), Some(200_000), Some(300_000), Some(u64::MAX)] {
+            let input = |cap_data: &[u8]| {
+                Input::new("p".into(), "n".into(), Box::new(io::Cursor::new(cap_data.to_vec())), stated).expect("reads")
+            };
+            assert!(input(&data).into_bytes(1 << 20).expect("within the cap") == data, "{stated:?}");
+            let err = input(&data).into_bytes(150_000).expect_err("beyond the cap");
+            assert!(err.to_string().contains("150000-byte limit"), "{stated:?}: {err}");
+        }
+    }
 
     fn lines_noted(bytes: &[u8]) -> (Vec<String>, Vec<(String, String)>) {
         let input = Input::from_bytes("t", "t", bytes.to_vec());

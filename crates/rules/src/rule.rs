@@ -264,17 +264,110 @@ impl Pattern {
 
 /// The text of a field for matching: strings as they are, other values as JSON.
 pub(crate) fn field_text(e: &Evidence, name: &str) -> Option<String> {
-    field_str(e, name).map(std::borrow::Cow::into_owned)
+    let v = lookup(e, name)?;
+    Some(match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
-/// [`field_text`], borrowed when the field is a string (every record meets the clauses of its
-/// kind: a copy per field per clause was most of their cost).
+/// [`field_text`], borrowed when the field is a string. The clauses go through [`with_text`]
+/// instead; the tests compare the two.
+#[cfg(test)]
 pub(crate) fn field_str<'e>(e: &'e Evidence, name: &str) -> Option<std::borrow::Cow<'e, str>> {
     let v = lookup(e, name)?;
     Some(match v {
         serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
         other => std::borrow::Cow::Owned(other.to_string()),
     })
+}
+
+/// `f` of the text of a field (as [`field_text`] gives it), through [`with_text`].
+#[cfg(test)]
+pub(crate) fn with_field_text<R>(e: &Evidence, name: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+    lookup(e, name).map(|v| with_text(v, f))
+}
+
+/// `f` of the text of a field's value (as [`field_text`] gives it), with no copy for a string
+/// and none on the heap for a number or a boolean: every record meets the clauses of its kind,
+/// and numbers such as a SIP `status` or a sign-in's `error_code` are matched as text.
+fn with_text<R>(v: &serde_json::Value, f: impl FnOnce(&str) -> R) -> R {
+    use std::fmt::Write as _;
+    match v {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Bool(b) => f(if *b { "true" } else { "false" }),
+        serde_json::Value::Number(n) => {
+            let mut text = ShortText::default();
+            match write!(text, "{n}") {
+                Ok(()) => f(text.as_str()),
+                Err(_) => f(&n.to_string()),
+            }
+        }
+        other => f(&other.to_string()),
+    }
+}
+
+/// The fields of one record, looked up once each while the clauses offered the record ask for
+/// them (clauses of one kind ask for the same few: `status`, `cseq_method`, `error_code`…).
+/// Each clause holds its own copy of a name, so names are compared by their text.
+pub(crate) struct Looked<'e, 'r> {
+    e: &'e Evidence,
+    /// (a name asked for, the field found).
+    kept: [(&'r str, Option<&'e serde_json::Value>); LOOKED_KEPT],
+    n: usize,
+}
+
+/// Fields a [`Looked`] keeps; further ones are looked up each time.
+const LOOKED_KEPT: usize = 8;
+
+impl<'e, 'r> Looked<'e, 'r> {
+    pub(crate) fn new(e: &'e Evidence) -> Self {
+        Looked { e, kept: [("", None); LOOKED_KEPT], n: 0 }
+    }
+
+    /// [`lookup`] of the record, once per name.
+    fn get(&mut self, name: &'r str) -> Option<&'e serde_json::Value> {
+        if let Some((_, v)) = self.kept[..self.n].iter().find(|(k, _)| *k == name) {
+            return *v;
+        }
+        let v = lookup(self.e, name);
+        if self.n < LOOKED_KEPT {
+            self.kept[self.n] = (name, v);
+            self.n += 1;
+        }
+        v
+    }
+}
+
+/// A short text written in place (a number's digits); writing more than it holds fails.
+struct ShortText {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for ShortText {
+    fn default() -> Self {
+        ShortText { bytes: [0; 48], len: 0 }
+    }
+}
+
+impl ShortText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are written in, so the bytes held are UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for ShortText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// A field by name; `a.b` walks into objects (`data.Error`, `sections.SSO State.AzureAdPrt`).
@@ -365,11 +458,13 @@ impl Clause {
     /// memo; the tests compare the two).
     #[cfg(test)]
     pub(crate) fn matches(&self, e: &Evidence) -> bool {
-        self.matches_by(e, &mut |p, text| p.is_match(text))
+        self.matches_plain(e, &mut |p, text| p.is_match(text))
     }
 
-    /// [`matches`](Self::matches), with each pattern run through `is_match` (the engine's memo).
-    pub(crate) fn matches_by(&self, e: &Evidence, is_match: &mut dyn FnMut(&Pattern, &str) -> bool) -> bool {
+    /// [`matches_by`](Self::matches_by) with every field looked up and copied each time it is
+    /// asked for, as it was written first; the tests compare the two.
+    #[cfg(test)]
+    fn matches_plain(&self, e: &Evidence, is_match: &mut dyn FnMut(&Pattern, &str) -> bool) -> bool {
         if !self.kind.is_empty() && !self.kind.contains(&e.kind) {
             return false;
         }
@@ -412,6 +507,57 @@ impl Clause {
         }
         true
     }
+
+    /// [`matches`](Self::matches), with each pattern run through `is_match` (the engine's memo)
+    /// and the record's fields looked up through `looked` (shared by the clauses offered it).
+    pub(crate) fn matches_by<'r>(
+        &'r self,
+        looked: &mut Looked<'_, 'r>,
+        is_match: &mut dyn FnMut(&Pattern, &str) -> bool,
+    ) -> bool {
+        let e = looked.e;
+        if !self.kind.is_empty() && !self.kind.contains(&e.kind) {
+            return false;
+        }
+        if !self.format.is_empty() && !self.format.iter().any(|f| *f == e.format) {
+            return false;
+        }
+        if !self.codes.is_empty() && !self.codes.iter().any(|c| e.codes.contains(c)) {
+            return false;
+        }
+        if !self.event_id.is_empty() {
+            let id = e.fields.get("event_id").and_then(number);
+            if !id.is_some_and(|id| self.event_id.iter().any(|x| (*x as f64 - id).abs() < f64::EPSILON)) {
+                return false;
+            }
+        }
+        if let Some(r) = &self.source {
+            if !is_match(r, &e.source) {
+                return false;
+            }
+        }
+        for (k, r) in &self.fields {
+            if !looked.get(k).is_some_and(|v| with_text(v, |t| is_match(r, t))) {
+                return false;
+            }
+        }
+        for (k, c) in &self.numeric {
+            if !looked.get(k).and_then(number).is_some_and(|x| c.holds(x)) {
+                return false;
+            }
+        }
+        for k in &self.missing {
+            if looked.get(k).is_some_and(|v| with_text(v, |t| !t.trim().is_empty())) {
+                return false;
+            }
+        }
+        if let Some(r) = &self.text {
+            if !is_match(r, &e.excerpt) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Parse a duration such as `90s`, `15m`, `4h`, `2d`.
@@ -427,4 +573,46 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The text a clause matches is the text of [`field_str`]: strings, whole and fractional
+    /// numbers of every size, booleans, null, arrays, objects, and paths into objects.
+    #[test]
+    fn field_text_without_copies_is_the_plain_text() {
+        let values = [
+            json!("text"),
+            json!(""),
+            json!(" padded "),
+            json!(0),
+            json!(403),
+            json!(-7),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(0.1),
+            json!(-2.5e-300),
+            json!(f64::MAX),
+            json!(f64::MIN_POSITIVE),
+            json!(true),
+            json!(false),
+            json!(null),
+            json!([1, "a", null]),
+            json!({"Error": 50126, "x": {"y": "z"}}),
+        ];
+        let mut e = Evidence::new("p", "evtx", "record 1");
+        for (i, v) in values.iter().enumerate() {
+            e.fields.insert(format!("f{i}"), v.clone());
+        }
+        let mut names: Vec<String> = (0..=values.len()).map(|i| format!("f{i}")).collect();
+        names.extend(["f16.Error", "f16.x.y", "f16.x", "f16.nope", "f0.x", "f15.0"].map(str::to_owned));
+        for name in &names {
+            let plain = field_str(&e, name).map(std::borrow::Cow::into_owned);
+            assert_eq!(with_field_text(&e, name, str::to_owned), plain, "{name}");
+            assert_eq!(field_text(&e, name), plain, "{name}");
+        }
+    }
 }

@@ -186,7 +186,35 @@ impl Evidence {
 
 /// Collapse whitespace and shorten to [`EXCERPT_MAX`] characters (on a character boundary).
 pub fn excerpt(text: &str) -> String {
+    if collapsed(text) {
+        return text.to_owned();
+    }
     excerpt_ascii(text).unwrap_or_else(|| excerpt_chars(text))
+}
+
+/// Whether the excerpt of `text` is `text` itself: ASCII, no longer than [`EXCERPT_MAX`], its
+/// words one space apart with none before or after (as readers mostly build their excerpts).
+/// A test at a few instructions a byte, where collapsing copies word by word.
+fn collapsed(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() > EXCERPT_MAX {
+        return false;
+    }
+    // A space is allowed only after a word.
+    let mut after_space = true;
+    for &c in b {
+        if c == b' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if !c.is_ascii() || ascii_space(c) {
+            return false;
+        } else {
+            after_space = false;
+        }
+    }
+    b.is_empty() || !after_space
 }
 
 /// Whether a byte is whitespace to `char::is_whitespace` (tab, line feed, vertical tab, form
@@ -374,6 +402,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Texts around the longest excerpt, words one space apart or not, spaces at the ends
+        /// or not: the text kept as it is when collapsed is the collapsed text.
+        #[test]
+        fn collapsed_text_is_its_own_excerpt(
+            words in proptest::collection::vec("[a-z\u{e9}]{1,60}", 0..14),
+            seps in proptest::collection::vec(0usize..5, 14),
+            ends in 0usize..4,
+        ) {
+            let mut text = String::new();
+            for (i, w) in words.iter().enumerate() {
+                if i > 0 {
+                    text.push_str([" ", " ", " ", "  ", "\t"][seps[i]]);
+                }
+                text.push_str(w);
+            }
+            let text = match ends {
+                0 => text,
+                1 => format!(" {text}"),
+                2 => format!("{text} "),
+                _ => format!("{text}\n"),
+            };
+            proptest::prop_assert_eq!(excerpt(&text), excerpt_chars(&text));
+        }
+
         #[test]
         fn ascii_excerpt_is_the_char_excerpt_on_generated_text(words in proptest::collection::vec("[ -~]{0,90}[\t\n\r\x0b\x0c ]{0,3}", 0..12)) {
             let text = words.concat();

@@ -29,9 +29,9 @@ pub struct Message {
     pub start_line: String,
     /// Headers in order: full lower-case name (compact forms expanded), value (folds joined).
     pub headers: Vec<(String, String)>,
-    /// Header lines as written (folds joined), for the excerpt: those it shows, the ones named in
-    /// [`EXCERPT_LEAVES_OUT`] left out.
-    raw_headers: Vec<String>,
+    /// Header lines as written (folds joined), for the excerpt: those it shows, the ones
+    /// [`leaves_out`] names left out, each after ` | ` (one text rather than a copy of each).
+    raw_headers: String,
     pub body: String,
 }
 
@@ -266,8 +266,50 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b':' | b']' | b'>' | b'=' | b'|' | b'"' | b')')
 }
 
-/// Headers the excerpt leaves out (by their names as written, compact forms included): bulky or
-/// routine ones that would crowd out the telling ones.
+/// Whether the excerpt leaves out a header, by its name lower-cased (compact forms included):
+/// bulky or routine ones that would crowd out the telling ones. A `match` rather than a search
+/// of a list, as every header line of every message asks.
+fn leaves_out(lower: &str) -> bool {
+    matches!(
+        lower,
+        "via"
+            | "v"
+            | "record-route"
+            | "route"
+            | "authorization"
+            | "www-authenticate"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "authentication-info"
+            | "supported"
+            | "k"
+            | "allow"
+            | "allow-events"
+            | "u"
+            | "accept"
+            | "content-type"
+            | "c"
+            | "content-length"
+            | "l"
+            | "max-forwards"
+            | "p-asserted-identity"
+            | "p-preferred-identity"
+            | "privacy"
+            | "session-expires"
+            | "x"
+            | "min-se"
+            | "require"
+            | "contact"
+            | "m"
+            | "from"
+            | "f"
+            | "to"
+            | "t"
+    )
+}
+
+/// The names [`leaves_out`] answers for, as a list (the tests compare the two).
+#[cfg(test)]
 const EXCERPT_LEAVES_OUT: &[&str] = &[
     "via",
     "v",
@@ -304,13 +346,31 @@ const EXCERPT_LEAVES_OUT: &[&str] = &[
     "t",
 ];
 
+/// `s.trim()`, answered at once when `s` starts and ends with an ASCII byte that is not
+/// whitespace, as most header lines, names and values do.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii() && l.is_ascii() && !is_ascii_space(*f) && !is_ascii_space(*l) => s,
+        _ => s.trim(),
+    }
+}
+
+/// `s.trim_end()`, answered at once when `s` ends with an ASCII byte that is not whitespace.
+fn trim_end(s: &str) -> &str {
+    match s.as_bytes().last() {
+        Some(l) if l.is_ascii() && !is_ascii_space(*l) => s,
+        _ => s.trim_end(),
+    }
+}
+
 /// Parse a message whose text starts with the start line (leading blank lines are skipped).
 pub fn parse(text: &str) -> Option<Message> {
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
     let start = start_line(first)?;
     let mut headers: Vec<(String, String)> = Vec::new();
-    let mut raw_headers: Vec<String> = Vec::new();
+    let mut raw_headers = String::new();
     let mut last_raw_kept = false;
     let mut body_lines: Vec<&str> = Vec::new();
     let mut in_body = false;
@@ -319,7 +379,7 @@ pub fn parse(text: &str) -> Option<Message> {
             body_lines.push(line);
             continue;
         }
-        if line.trim().is_empty() {
+        if trim(line).is_empty() {
             in_body = true;
             continue;
         }
@@ -328,27 +388,27 @@ pub fn parse(text: &str) -> Option<Message> {
             if let Some((_, v)) = headers.last_mut() {
                 v.push(' ');
                 v.push_str(line.trim());
+                // The line last kept is at the end of the text.
                 if last_raw_kept {
-                    if let Some(raw) = raw_headers.last_mut() {
-                        raw.push(' ');
-                        raw.push_str(line.trim());
-                    }
+                    raw_headers.push(' ');
+                    raw_headers.push_str(line.trim());
                 }
             }
             continue;
         }
         let Some((name, value)) = line.split_once(':') else { continue };
-        let name = name.trim();
+        let name = trim(name);
         if name.is_empty() || name.len() > 64 || name.contains(' ') || headers.len() >= MAX_HEADERS {
             continue;
         }
         let lower = name.to_ascii_lowercase();
-        let full = expand_compact(&lower).map_or(lower, str::to_owned);
-        headers.push((full, value.trim().to_owned()));
         // Only the lines the excerpt shows are kept as written.
-        last_raw_kept = !EXCERPT_LEAVES_OUT.iter().any(|b| b.eq_ignore_ascii_case(name));
+        last_raw_kept = !leaves_out(&lower);
+        let full = expand_compact(&lower).map_or(lower, str::to_owned);
+        headers.push((full, trim(value).to_owned()));
         if last_raw_kept {
-            raw_headers.push(line.trim_end().to_owned());
+            raw_headers.push_str(" | ");
+            raw_headers.push_str(trim_end(line));
         }
     }
     let mut body = body_lines.join("\n");
@@ -367,25 +427,50 @@ fn truncate_at_char(s: &mut String, max: usize) {
 }
 
 /// Split a header list on commas outside quotes and angle brackets (Via, Contact, Record-Route).
+/// The readers take the pieces one at a time from [`list_items`].
+#[cfg(test)]
 pub fn split_list(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut angle, mut from) = (false, false, 0);
-    // The marks are ASCII, so byte positions are character boundaries.
-    for (i, c) in value.bytes().enumerate() {
-        match c {
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => angle = true,
-            b'>' if !quoted => angle = false,
-            b',' if !quoted && !angle => {
-                out.push(value[from..i].trim());
-                from = i + 1;
-            }
-            _ => {}
+    list_items(value).collect()
+}
+
+/// The pieces of [`split_list`] one after the other, with no list built (every message asks for
+/// the hosts of its Contact, Record-Route and Via lists).
+pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
+    ListItems { rest: value, done: false }.filter(|s| !s.is_empty())
+}
+
+/// The pieces of a header list, trimmed, empty ones included.
+struct ListItems<'a> {
+    rest: &'a str,
+    done: bool,
+}
+
+impl<'a> Iterator for ListItems<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
         }
+        // A piece ends only outside quotes and brackets, so each one starts outside them.
+        let (mut quoted, mut angle) = (false, false);
+        // The marks are ASCII, so byte positions are character boundaries.
+        for (i, c) in self.rest.bytes().enumerate() {
+            match c {
+                b'"' => quoted = !quoted,
+                b'<' if !quoted => angle = true,
+                b'>' if !quoted => angle = false,
+                b',' if !quoted && !angle => {
+                    let piece = &self.rest[..i];
+                    self.rest = &self.rest[i + 1..];
+                    return Some(piece.trim());
+                }
+                _ => {}
+            }
+        }
+        self.done = true;
+        Some(self.rest.trim())
     }
-    out.push(value[from..].trim());
-    out.retain(|s| !s.is_empty());
-    out
 }
 
 /// The host of a name-addr or URI: `"Bob" <sip:+1555@sbc1.contoso.com:5061;transport=tls>` →
@@ -422,7 +507,7 @@ fn host_of(s: &str) -> Option<&str> {
 pub fn via_host(value: &str) -> Option<&str> {
     let mut w = value.split_whitespace();
     let proto = w.next()?;
-    if !proto.to_ascii_uppercase().starts_with("SIP/") {
+    if !proto.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
         return None;
     }
     let sent_by = w.next()?.split(';').next()?;
@@ -430,11 +515,11 @@ pub fn via_host(value: &str) -> Option<&str> {
 }
 
 /// A DNS name rather than an address: has a dot and a letter, and is made of name characters.
+/// (No address is written so: IPv4 has no letters, IPv6 has colons.)
 pub fn is_fqdn(host: &str) -> bool {
     host.contains('.')
         && host.bytes().any(|b| b.is_ascii_alphabetic())
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-        && host.parse::<std::net::IpAddr>().is_err()
 }
 
 /// The domains whose hosts (the name itself or any name under it) are Microsoft's side.
@@ -486,13 +571,43 @@ impl Message {
 
     /// Hosts of the Record-Route entries, in order.
     pub fn record_route_hosts(&self) -> Vec<String> {
-        self.headers_named("record-route").flat_map(split_list).filter_map(uri_host).map(str::to_owned).collect()
+        self.headers_named("record-route").flat_map(list_items).filter_map(uri_host).map(str::to_owned).collect()
     }
 
     /// The Session Border Controller's FQDN when one side of the message is Microsoft's
     /// (Direct Routing): the first non-Microsoft name among Contact, Record-Route, Via,
     /// Request-URI, To and From.
     pub fn sbc_fqdn(&self) -> Option<String> {
+        let request_uri = match &self.start {
+            Start::Request { uri, .. } => uri_host(uri),
+            Start::Response { .. } => None,
+        };
+        // The hosts in order, one at a time: no list of them is built.
+        let hosts = (self.headers_named("contact").flat_map(list_items).filter_map(uri_host))
+            .chain(self.headers_named("record-route").flat_map(list_items).filter_map(uri_host))
+            .chain(self.headers_named("via").flat_map(list_items).filter_map(via_host))
+            .chain(request_uri)
+            .chain(self.header("to").and_then(uri_host))
+            .chain(self.header("from").and_then(uri_host));
+        let mut microsoft = false;
+        let mut first = None;
+        for h in hosts {
+            if is_microsoft_host(h) {
+                microsoft = true;
+            } else if first.is_none() && is_fqdn(h) {
+                first = Some(h);
+            }
+            if microsoft && first.is_some() {
+                break;
+            }
+        }
+        first.filter(|_| microsoft).map(str::to_ascii_lowercase)
+    }
+
+    /// [`sbc_fqdn`](Self::sbc_fqdn) with the hosts gathered in a list first, as it was written;
+    /// the tests compare the two.
+    #[cfg(test)]
+    fn sbc_fqdn_listed(&self) -> Option<String> {
         let mut hosts: Vec<&str> = Vec::new();
         hosts.extend(self.headers_named("contact").flat_map(split_list).filter_map(uri_host));
         hosts.extend(self.headers_named("record-route").flat_map(split_list).filter_map(uri_host));
@@ -520,7 +635,7 @@ impl Message {
         if let Some(s) = self.status().filter(|s| *s >= 400) {
             push(Code::Sip(s));
         }
-        for reason in self.headers_named("reason").flat_map(split_list) {
+        for reason in self.headers_named("reason").flat_map(list_items) {
             let mut parts = reason.split(';');
             let proto = parts.next().unwrap_or("").trim().to_ascii_uppercase();
             let cause = parts
@@ -535,7 +650,7 @@ impl Message {
         }
         for name in ["ms-diagnostics", "ms-client-diagnostics", "ms-diagnostics-public"] {
             for v in self.headers_named(name) {
-                for item in split_list(v) {
+                for item in list_items(v) {
                     let digits: String = item.chars().take_while(char::is_ascii_digit).collect();
                     if let Ok(n) = digits.parse::<u32>() {
                         push(Code::MsDiag(n));
@@ -597,7 +712,7 @@ impl Message {
             };
         }
         if let Some(v) = self.header("via") {
-            let top = split_list(v).first().copied().unwrap_or(v);
+            let top = list_items(v).next().unwrap_or(v);
             e.field("via", top);
             // The top Via names the transport of the hop the message travelled.
             if !e.fields.contains_key("transport") {
@@ -616,7 +731,7 @@ impl Message {
         if let Some(m) = self.cseq_method() {
             e.field("cseq_method", m);
         }
-        if let Some(host) = self.header("contact").and_then(|c| split_list(c).first().copied()).and_then(uri_host) {
+        if let Some(host) = self.header("contact").and_then(|c| list_items(c).next()).and_then(uri_host) {
             e.field(if is_fqdn(host) { "contact_fqdn" } else { "contact_host" }, host.to_ascii_lowercase());
         }
         let mut rr = self.record_route_hosts();
@@ -644,12 +759,10 @@ impl Message {
 
     /// The start line and the telling headers, as written, one after the other.
     pub fn excerpt_text(&self) -> String {
-        let mut s = self.start_line.clone();
         // The raw lines kept are those of the telling headers.
-        for raw in &self.raw_headers {
-            s.push_str(" | ");
-            s.push_str(raw);
-        }
+        let mut s = String::with_capacity(self.start_line.len() + self.raw_headers.len());
+        s.push_str(&self.start_line);
+        s.push_str(&self.raw_headers);
         s
     }
 }
@@ -1031,7 +1144,84 @@ l: 0\r\n\r\n";
     /// The framing as it was before it read Content-Length byte by byte: the header block
     /// decoded lossily and split into lines, and [`frame_logged`] framing twice.
     mod before {
-        use super::super::{could_start, header_end, start_line, Frame};
+        use super::super::{could_start, header_end, start_line, Frame, EXCERPT_LEAVES_OUT, MAX_HEADERS};
+
+        /// The excerpt text of a message as `parse` gathered it: a copy of each header line kept.
+        pub fn excerpt_text(text: &str) -> Option<String> {
+            let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+            let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
+            start_line(first)?;
+            let mut headers = 0;
+            let mut raw_headers: Vec<String> = Vec::new();
+            let mut last_raw_kept = false;
+            for line in lines {
+                if line.trim().is_empty() {
+                    break;
+                }
+                if line.starts_with([' ', '\t']) {
+                    if headers > 0 && last_raw_kept {
+                        if let Some(raw) = raw_headers.last_mut() {
+                            raw.push(' ');
+                            raw.push_str(line.trim());
+                        }
+                    }
+                    continue;
+                }
+                let Some((name, _)) = line.split_once(':') else { continue };
+                let name = name.trim();
+                if name.is_empty() || name.len() > 64 || name.contains(' ') || headers >= MAX_HEADERS {
+                    continue;
+                }
+                headers += 1;
+                last_raw_kept = !EXCERPT_LEAVES_OUT.iter().any(|b| b.eq_ignore_ascii_case(name));
+                if last_raw_kept {
+                    raw_headers.push(line.trim_end().to_owned());
+                }
+            }
+            let mut s = first.trim().to_owned();
+            for raw in &raw_headers {
+                s.push_str(" | ");
+                s.push_str(raw);
+            }
+            Some(s)
+        }
+
+        pub fn split_list(value: &str) -> Vec<&str> {
+            let mut out = Vec::new();
+            let (mut quoted, mut angle, mut from) = (false, false, 0);
+            for (i, c) in value.bytes().enumerate() {
+                match c {
+                    b'"' => quoted = !quoted,
+                    b'<' if !quoted => angle = true,
+                    b'>' if !quoted => angle = false,
+                    b',' if !quoted && !angle => {
+                        out.push(value[from..i].trim());
+                        from = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            out.push(value[from..].trim());
+            out.retain(|s| !s.is_empty());
+            out
+        }
+
+        pub fn is_fqdn(host: &str) -> bool {
+            host.contains('.')
+                && host.bytes().any(|b| b.is_ascii_alphabetic())
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+                && host.parse::<std::net::IpAddr>().is_err()
+        }
+
+        pub fn via_host(value: &str) -> Option<&str> {
+            let mut w = value.split_whitespace();
+            let proto = w.next()?;
+            if !proto.to_ascii_uppercase().starts_with("SIP/") {
+                return None;
+            }
+            let sent_by = w.next()?.split(';').next()?;
+            super::super::host_of(sent_by)
+        }
 
         pub fn content_length(head: &[u8]) -> usize {
             String::from_utf8_lossy(head)
@@ -1213,6 +1403,99 @@ l: 0\r\n\r\n";
             b.extend(assemble(&parts));
             proptest::prop_assert_eq!(frame(&b), before::frame(&b));
             proptest::prop_assert_eq!(frame_logged(&b), before::frame_logged(&b));
+        }
+
+        /// The excerpt's header lines gathered in one text are the lines kept one by one: messages
+        /// of kept and left-out headers, compact names, folded lines, lines without a colon.
+        #[test]
+        fn excerpts_are_gathered_as_before(
+            picks in proptest::collection::vec(0usize..12, 0..12),
+            request in proptest::bool::ANY,
+        ) {
+            const LINES: [&str; 12] = [
+                "Call-ID: a@b", "VIA: SIP/2.0/UDP x", "v: SIP/2.0/TLS y", "  folded more ", "\tfolded tab",
+                "no colon here", "User-Agent: SBC \u{e9}", "f: <sip:a@b>;tag=1", "Reason: Q.850;cause=16",
+                "Bad Name: x", "CSeq: 1 INVITE\r", ": empty name",
+            ];
+            let mut text = if request { "INVITE sip:a@b SIP/2.0".to_owned() } else { "SIP/2.0 486 Busy Here".to_owned() };
+            for p in &picks {
+                text.push('\n');
+                text.push_str(LINES[*p]);
+            }
+            text.push_str("\n\nbody: x\n");
+            proptest::prop_assert_eq!(parse(&text).map(|m| m.excerpt_text()), before::excerpt_text(&text));
+        }
+
+        /// Trimming answered at once for ASCII edges is `str`'s trimming, whitespace beyond ASCII
+        /// and control characters that are not whitespace included.
+        #[test]
+        fn trimming_is_strs_trimming(s in "[ \t\u{b}\u{c}\r\n\u{1c}\u{1f}\u{85}\u{a0}\u{2003}a:\u{e9}]{0,8}") {
+            proptest::prop_assert_eq!(trim(&s), s.trim());
+            proptest::prop_assert_eq!(trim_end(&s), s.trim_end());
+        }
+
+        /// Header lists split piece by piece are the lists split at once.
+        #[test]
+        fn lists_are_split_as_before(v in "[,\"<> a\u{e9}]{0,30}") {
+            proptest::prop_assert_eq!(split_list(&v), before::split_list(&v));
+        }
+
+        #[test]
+        fn names_are_told_from_addresses_as_before(h in "[0-9af.:_x\u{e9}\\[\\]-]{0,16}") {
+            proptest::prop_assert_eq!(is_fqdn(&h), before::is_fqdn(&h));
+        }
+
+        #[test]
+        fn via_hosts_are_found_as_before(proto in "(sip|SIP|Sip|si|s\u{e9}p|x)(/2.0/TLS|/|)", host in "[a-z0-9.:]{0,12}") {
+            let v = format!("{proto} {host};branch=z9");
+            proptest::prop_assert_eq!(via_host(&v), before::via_host(&v));
+        }
+
+        /// The SBC's name found host by host is the name found in the list of every host:
+        /// messages built from Contact, Record-Route, Via, To and From lines whose hosts are
+        /// Microsoft's, an SBC's, addresses, or nothing.
+        #[test]
+        fn sbc_names_are_found_as_before(
+            picks in proptest::collection::vec((0usize..6, 0usize..8), 0..7),
+            request in proptest::bool::ANY,
+            uri in 0usize..8,
+        ) {
+            const HEADERS: [&str; 6] = ["Contact", "Record-Route", "Via", "To", "From", "m"];
+            const HOSTS: [&str; 8] = [
+                "sip.pstnhub.microsoft.com", "SBC1.contoso.com", "192.0.2.1", "sbc2.contoso.com",
+                "sip2.PSTNHUB.microsoft.com", "[2001:db8::1]", "x", "a.b",
+            ];
+            let start = if request {
+                format!("INVITE sip:+1555@{}:5061 SIP/2.0", HOSTS[uri])
+            } else {
+                "SIP/2.0 200 OK".to_owned()
+            };
+            let mut text = start;
+            for (h, host) in &picks {
+                let host = HOSTS[*host];
+                let value = match HEADERS[*h] {
+                    "Via" => format!("SIP/2.0/TLS {host}:5061;branch=z9, SIP/2.0/UDP {host}"),
+                    _ => format!("<sip:{host}:5061;lr>, \"a, b\" <sip:u@{host}>"),
+                };
+                text.push_str("\r\n");
+                text.push_str(HEADERS[*h]);
+                text.push_str(": ");
+                text.push_str(&value);
+            }
+            text.push_str("\r\n\r\n");
+            let m = parse(&text).expect("a message");
+            proptest::prop_assert_eq!(m.sbc_fqdn(), m.sbc_fqdn_listed());
+        }
+
+        /// The excerpt leaves out the headers of its list, by their names in any case.
+        #[test]
+        fn headers_left_out_are_the_listed_ones(i in 0usize..40, upper in proptest::bool::ANY, extra in "[a-z-]{0,3}") {
+            let name = format!("{}{extra}", EXCERPT_LEAVES_OUT.get(i).copied().unwrap_or("user-agent"));
+            let written = if upper { name.to_ascii_uppercase() } else { name.clone() };
+            proptest::prop_assert_eq!(
+                leaves_out(&written.to_ascii_lowercase()),
+                EXCERPT_LEAVES_OUT.iter().any(|b| b.eq_ignore_ascii_case(&written))
+            );
         }
 
         /// Subdomains and look-alikes of Microsoft's names, in any case.

@@ -70,7 +70,18 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
     let (mut incoming, mut outgoing) = (false, false);
     let mut transports = [false; 3];
     // Bytes beyond ASCII are never letters or digits here, so the words can be cut byte by byte.
-    for w in line.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let w = &b[start..i];
         if !(3..=8).contains(&w.len()) {
             continue;
         }
@@ -101,7 +112,7 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
     } else if line.trim_start().starts_with("T ") {
         ctx.transport.get_or_insert("TCP");
     }
-    let toks: Vec<&str> = line.split_whitespace().collect();
+    let toks = tokens(line);
     for (i, t) in toks.iter().enumerate() {
         if matches!(*t, "->" | "-->" | "=>") && i > 0 && i + 1 < toks.len() {
             ctx.src = endpoint(toks[i - 1]);
@@ -120,6 +131,32 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
             }
         }
     }
+}
+
+/// The words of a line between whitespace, as `split_whitespace` gives them; an ASCII line (the
+/// usual one) is cut byte by byte, without decoding characters.
+fn tokens(line: &str) -> Vec<&str> {
+    if !line.is_ascii() {
+        return line.split_whitespace().collect();
+    }
+    // The ASCII characters `char::is_whitespace` names: tab to carriage return, and space.
+    let space = |c: u8| c == b' ' || (b'\t'..=b'\r').contains(&c);
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && space(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !space(b[i]) {
+            i += 1;
+        }
+        if i > start {
+            out.push(&line[start..i]);
+        }
+    }
+    out
 }
 
 /// An `address:port` token (v4, `[v6]:port`, or a name with a port).
@@ -321,11 +358,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Words cut byte by byte are the words `split_whitespace` cuts, on ASCII lines and not.
+        #[test]
+        fn tokens_are_the_whitespace_split(s in "[ \t\u{b}\u{c}\r\n\u{1c}\u{a0}\u{85}\u{2003}ax>:-]{0,40}") {
+            proptest::prop_assert_eq!(tokens(&s), s.split_whitespace().collect::<Vec<_>>());
+        }
+
         /// Lines made of the words, arrows and endpoints a marker reacts to, in any case.
         #[test]
         fn markers_read_as_before_on_random_lines(
             parts in proptest::collection::vec(0usize..20, 0..14),
-            seps in proptest::collection::vec(0usize..5, 14),
+            seps in proptest::collection::vec(0usize..8, 14),
             upper in proptest::collection::vec(proptest::bool::ANY, 14),
         ) {
             const WORDS: [&str; 20] = [
@@ -333,7 +376,7 @@ mod tests {
                 "from", "TO", "->", "=>", "192.0.2.1:5060", "[2001:db8::1]:5061", "sbc.contoso.com:5061", "x:y",
                 "r\u{e9}cv",
             ];
-            const SEPS: [&str; 5] = [" ", "  ", "(", ":", "\t"];
+            const SEPS: [&str; 8] = [" ", "  ", "(", ":", "\t", "\u{b}", "\u{a0}", "\r\n"];
             let mut line = String::new();
             for (i, p) in parts.iter().enumerate() {
                 let w = WORDS[*p];

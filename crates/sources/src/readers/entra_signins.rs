@@ -15,6 +15,7 @@
 
 use foldhash::HashMap;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
@@ -110,7 +111,54 @@ fn norm(s: &str) -> String {
 struct Fields<'h> {
     map: HashMap<Cow<'h, str>, (Cow<'h, str>, Value)>,
     /// A CSV row: the header's columns and the row's values, by position.
-    row: Option<(&'h Columns, Vec<Value>)>,
+    row: Option<(&'h Columns, Cells)>,
+}
+
+/// A value of a sign-in: JSON, or the text of a CSV cell (a piece of its row's text, so that a
+/// cell costs no copy of its own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Val<'a> {
+    Json(&'a Value),
+    Text(&'a str),
+}
+
+impl<'a> Val<'a> {
+    /// The text of a JSON string or of a cell.
+    fn as_text(self) -> Option<&'a str> {
+        match self {
+            Val::Json(Value::String(s)) => Some(s),
+            Val::Json(_) => None,
+            Val::Text(s) => Some(s),
+        }
+    }
+
+    /// A cell as the JSON string it stands for (the tests compare rows with maps of values).
+    #[cfg(test)]
+    fn to_value(self) -> Value {
+        match self {
+            Val::Json(v) => v.clone(),
+            Val::Text(s) => Value::String(s.to_owned()),
+        }
+    }
+}
+
+/// The cells of a CSV row: pieces of one text, by their byte ranges. A row without quotes is its
+/// own text; quoted cells are written unescaped one after the other.
+#[derive(Debug)]
+struct Cells {
+    text: String,
+    at: Vec<(usize, usize)>,
+}
+
+impl Cells {
+    fn get(&self, i: usize) -> Option<&str> {
+        self.at.get(i).map(|&(a, b)| &self.text[a..b])
+    }
+
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<String> {
+        (0..self.at.len()).filter_map(|i| self.get(i)).map(str::to_owned).collect()
+    }
 }
 
 /// A CSV header: the names as written, and the first column of each normalized name (the
@@ -119,7 +167,17 @@ struct Fields<'h> {
 struct Columns {
     names: Vec<String>,
     first: HashMap<String, usize>,
+    /// The column of each name the reader asked for, by where the name is stored: every row
+    /// asks for the same forty-odd names (see [`Columns::column`]).
+    asked: [Cell<Asked>; ASKED_SLOTS],
 }
+
+/// A name asked for (its address and length) and its column plus one, 0 for none; the address
+/// is 0 in an empty slot.
+type Asked = (usize, usize, usize);
+
+/// Slots of [`Columns::asked`]; a power of two.
+const ASKED_SLOTS: usize = 128;
 
 impl Columns {
     fn new(names: Vec<String>, normalized: Vec<String>) -> Self {
@@ -129,7 +187,23 @@ impl Columns {
                 first.entry(key).or_insert(i);
             }
         }
-        Columns { names, first }
+        Columns { names, first, asked: std::array::from_fn(|_| Cell::new((0, 0, 0))) }
+    }
+
+    /// The first column of a normalized name. The names asked for are `'static`, so one stored
+    /// at the same address with the same length is the same text for the whole run, and its
+    /// answer can be kept by address: a slot read instead of a name hashed and compared.
+    fn column(&self, key: &'static str) -> Option<usize> {
+        let addr = key.as_ptr().addr();
+        // The slot from the address's bits, mixed (names lie next to each other).
+        let slot = &self.asked[((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize % ASKED_SLOTS];
+        let (at, len, answer) = slot.get();
+        if at == addr && len == key.len() {
+            return answer.checked_sub(1);
+        }
+        let found = self.first.get(key).copied();
+        slot.set((addr, key.len(), found.map_or(0, |i| i + 1)));
+        found
     }
 }
 
@@ -144,9 +218,9 @@ impl<'h> Fields<'h> {
 
     /// A CSV row: its values by position under the header's columns. Values beyond the header
     /// are not kept; a row shorter than the header has no value for the columns it lacks.
-    fn csv_row(columns: &'h Columns, values: Vec<String>) -> Self {
-        let values = values.into_iter().take(columns.names.len()).map(Value::String).collect();
-        Fields { map: HashMap::default(), row: Some((columns, values)) }
+    fn csv_row(columns: &'h Columns, mut cells: Cells) -> Self {
+        cells.at.truncate(columns.names.len());
+        Fields { map: HashMap::default(), row: Some((columns, cells)) }
     }
 
     fn from_object(obj: Map<String, Value>) -> Fields<'static> {
@@ -164,33 +238,48 @@ impl<'h> Fields<'h> {
         f
     }
 
-    fn get(&self, key: &str) -> Option<(&str, &Value)> {
-        if let Some((columns, values)) = &self.row {
-            let i = *columns.first.get(key)?;
-            return values.get(i).map(|v| (columns.names[i].as_str(), v));
+    /// A value by normalized name, with the name as written. Names are `'static` (the reader's
+    /// own), which lets a CSV header keep the column of each (see [`Columns::column`]).
+    fn get(&self, key: &'static str) -> Option<(&str, Val<'_>)> {
+        if let Some((columns, cells)) = &self.row {
+            let i = columns.column(key)?;
+            return cells.get(i).map(|v| (columns.names[i].as_str(), Val::Text(v)));
         }
-        self.map.get(key).map(|(o, v)| (o.as_ref(), v))
+        self.map.get(key).map(|(o, v)| (o.as_ref(), Val::Json(v)))
+    }
+
+    /// [`get`](Self::get) with the header's map read every time, for any name (the tests
+    /// compare the two).
+    #[cfg(test)]
+    fn get_plain(&self, key: &str) -> Option<(&str, Val<'_>)> {
+        if let Some((columns, cells)) = &self.row {
+            let i = *columns.first.get(key)?;
+            return cells.get(i).map(|v| (columns.names[i].as_str(), Val::Text(v)));
+        }
+        self.map.get(key).map(|(o, v)| (o.as_ref(), Val::Json(v)))
     }
 
     /// The first non-empty scalar among `keys`, as text, with the name it was found under.
-    fn text(&self, keys: &[&str]) -> Option<(String, String)> {
+    fn text(&self, keys: &[&'static str]) -> Option<(Cow<'_, str>, String)> {
         keys.iter().find_map(|k| {
             let (orig, v) = self.get(k)?;
-            scalar(v).map(|s| (orig.to_owned(), s))
+            scalar_of(v).map(|s| (Cow::Borrowed(orig), s))
         })
     }
 
     /// [`text`](Self::text) without the name.
-    fn s(&self, keys: &[&str]) -> Option<String> {
-        keys.iter().find_map(|k| scalar(self.get(k)?.1))
+    fn s(&self, keys: &[&'static str]) -> Option<String> {
+        keys.iter().find_map(|k| scalar_of(self.get(k)?.1))
     }
 
     /// An object value, or a JSON object written into a string (Log Analytics CSV exports).
-    fn object(&self, key: &str) -> Option<(String, Map<String, Value>)> {
+    fn object(&self, key: &'static str) -> Option<(String, Map<String, Value>)> {
         let (orig, v) = self.get(key)?;
-        match v {
-            Value::Object(m) => Some((orig.to_owned(), m.clone())),
-            Value::String(s) if s.trim_start().starts_with('{') && s.len() <= MAX_RECORD => {
+        if let Val::Json(Value::Object(m)) = v {
+            return Some((orig.to_owned(), m.clone()));
+        }
+        match v.as_text() {
+            Some(s) if s.trim_start().starts_with('{') && s.len() <= MAX_RECORD => {
                 match serde_json::from_str::<Value>(s) {
                     Ok(Value::Object(m)) => Some((orig.to_owned(), m)),
                     _ => None,
@@ -210,6 +299,14 @@ fn scalar(v: &Value) -> Option<String> {
         _ => return None,
     };
     (!s.is_empty()).then_some(s)
+}
+
+/// [`scalar`] of a value or a cell (a cell reads as a JSON string).
+fn scalar_of(v: Val<'_>) -> Option<String> {
+    match v {
+        Val::Json(v) => scalar(v),
+        Val::Text(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
+    }
 }
 
 /// A key of an object, case-insensitively.
@@ -275,7 +372,9 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     let status_obj = f.object("status");
     let code_text = status_obj
         .as_ref()
-        .and_then(|(orig, m)| member(m, "errorcode").and_then(|(k, v)| scalar(v).map(|s| (format!("{orig}.{k}"), s))))
+        .and_then(|(orig, m)| {
+            member(m, "errorcode").and_then(|(k, v)| scalar(v).map(|s| (Cow::Owned(format!("{orig}.{k}")), s)))
+        })
         .or_else(|| f.text(&["signinerrorcode", "resulttype", "errorcode"]));
     let parsed = when.as_ref().and_then(|(_, v)| parse_time(v));
     if parsed.is_none() && user.is_none() && app.is_none() && code_text.is_none() {
@@ -328,7 +427,7 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     let failure = status_obj
         .as_ref()
         .and_then(|(orig, m)| {
-            member(m, "failurereason").and_then(|(k, v)| scalar(v).map(|s| (format!("{orig}.{k}"), s)))
+            member(m, "failurereason").and_then(|(k, v)| scalar(v).map(|s| (Cow::Owned(format!("{orig}.{k}")), s)))
         })
         .or_else(|| f.text(&["failurereason", "resultdescription"]));
     let details = status_obj
@@ -401,7 +500,7 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     e.field("client_app", f.s(&["clientappused", "clientapp"]).unwrap_or_default());
     e.field("user_agent", f.s(&["useragent"]).unwrap_or_default());
     let device = f.object("devicedetail").map(|(_, m)| m);
-    let dev = |k: &str, csv: &[&str]| device.as_ref().and_then(|m| member_text(m, k)).or_else(|| f.s(csv));
+    let dev = |k: &str, csv: &[&'static str]| device.as_ref().and_then(|m| member_text(m, k)).or_else(|| f.s(csv));
     let device_id = dev("deviceid", &["deviceid"]);
     let device_name = dev("displayname", &["devicename", "devicedisplayname"]);
     e.field("device", device_name.or(device_id.clone()).unwrap_or_default());
@@ -429,9 +528,8 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     let own = f
         .get("signineventtypes")
         .and_then(|(_, v)| match v {
-            Value::Array(a) => a.iter().find_map(|x| x.as_str().and_then(SignInType::from_word)),
-            Value::String(s) => SignInType::from_word(s),
-            _ => None,
+            Val::Json(Value::Array(a)) => a.iter().find_map(|x| x.as_str().and_then(SignInType::from_word)),
+            other => other.as_text().and_then(SignInType::from_word),
         })
         .or_else(|| {
             f.s(&["isinteractive"]).and_then(|v| match v.to_ascii_lowercase().as_str() {
@@ -449,6 +547,48 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
 }
 
 // ---------------------------------------------------------------------------------------- CSV
+
+/// [`split_csv`] as pieces of one text: the record itself when it has no quotes (no copy), else
+/// its cells unescaped one after the other (one copy for them all).
+fn split_cells(record: String, delim: char) -> Cells {
+    let mut at = Vec::new();
+    if !record.contains('"') {
+        let mut from = 0;
+        for (i, d) in record.match_indices(delim) {
+            at.push((from, i));
+            from = i + d.len();
+        }
+        at.push((from, record.len()));
+        return Cells { text: record, at };
+    }
+    let mut text = String::with_capacity(record.len());
+    let mut start = 0;
+    let mut quoted = false;
+    let mut chars = record.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    text.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                text.push(c);
+            }
+        } else if c == '"' {
+            quoted = true;
+        } else if c == delim {
+            at.push((start, text.len()));
+            start = text.len();
+        } else {
+            text.push(c);
+        }
+    }
+    at.push((start, text.len()));
+    Cells { text, at }
+}
 
 /// Split one CSV record (quotes with `""` escapes; a quoted field may hold newlines).
 fn split_csv(record: &str, delim: char) -> Vec<String> {
@@ -614,14 +754,14 @@ fn read_csv(input: Input, hint: Hint, out: &mut Emitter<'_>) -> Result<(), ReadE
         }
         row += 1;
         let Some((columns, delim)) = &header else { continue };
-        let values = split_csv(&text, *delim);
-        if values.len() != columns.names.len() {
+        let cells = split_cells(text, *delim);
+        if cells.at.len() != columns.names.len() {
             out.warn(
                 format!("row {row} (line {record_line})"),
-                format!("{} fields where the header has {}: read by position", values.len(), columns.names.len()),
+                format!("{} fields where the header has {}: read by position", cells.at.len(), columns.names.len()),
             );
         }
-        let f = Fields::csv_row(columns, values);
+        let f = Fields::csv_row(columns, cells);
         match sign_in(&f, hint, out.evidence(format!("row {row}"))) {
             Some(e) => out.emit(e),
             None => out.warn(format!("row {row} (line {record_line})"), NOT_A_SIGN_IN),
@@ -959,6 +1099,17 @@ mod tests {
         assert_eq!(delimiter("a;b;c"), ';');
     }
 
+    /// The cells of a row of these values.
+    fn cells_of(values: &[String]) -> Cells {
+        let mut at = Vec::new();
+        let mut from = 0;
+        for v in values {
+            at.push((from, from + v.len()));
+            from += v.len();
+        }
+        Cells { text: values.concat(), at }
+    }
+
     /// A CSV row's values as they were looked up before the header's columns were resolved
     /// once a file: a map built for each row, the first column of a name winning.
     fn row_map<'h>(names: &'h [String], normalized: &'h [String], values: &[String]) -> Fields<'h> {
@@ -987,11 +1138,47 @@ mod tests {
             let values: Vec<String> = (0..row_len).map(|i| format!("v{i}")).collect();
             let before = row_map(&names, &normalized, &values);
             let columns = Columns::new(names.clone(), normalized.clone());
-            let now = Fields::csv_row(&columns, values.clone());
+            let now = Fields::csv_row(&columns, cells_of(&values));
+            let owned = |found: Option<(&str, Val<'_>)>| found.map(|(n, v)| (n.to_owned(), v.to_value()));
             for key in normalized.iter().map(String::as_str).chain(["", "user", "missing"]) {
-                proptest::prop_assert_eq!(now.get(key), before.get(key), "{}", key);
+                proptest::prop_assert_eq!(owned(now.get_plain(key)), owned(before.get_plain(key)), "{}", key);
+            }
+            // Asked by their `'static` names, twice (the second answer is the one kept).
+            for key in ["date", "requestid", "", "status", "user", "missing", "date", "user", "status"] {
+                proptest::prop_assert_eq!(owned(now.get(key)), owned(before.get_plain(key)), "{}", key);
             }
         }
+
+        /// Cells as pieces of one text are the cells split into texts of their own: quotes,
+        /// doubled quotes, delimiters inside quotes, line ends, characters beyond ASCII.
+        #[test]
+        fn cells_are_the_split_fields(record in "[a,;\"\n\t\u{e9}\u{1f600} ]{0,30}", d in 0usize..3) {
+            let delim = [',', ';', '\t'][d];
+            proptest::prop_assert_eq!(split_cells(record.clone(), delim).to_vec(), split_csv(&record, delim));
+        }
+    }
+
+    /// More names than the header keeps slots for, asked in turn again and again (so that
+    /// names share slots and push each other out): each finds its column as the map does.
+    #[test]
+    fn columns_kept_by_name_address_are_the_map_columns() {
+        let names: Vec<String> = (0..300).map(|i| format!("Column {i}")).collect();
+        let normalized: Vec<String> = names.iter().map(|n| csv_norm(n)).collect();
+        let columns = Columns::new(names, normalized);
+        let values: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+        let row = Fields::csv_row(&columns, cells_of(&values));
+        // `'static` names, as the reader's are: half of them columns, half not.
+        let asked: Vec<&'static str> =
+            (0..600).map(|i| &*Box::leak(format!("column{}", i * 7 % 600).into_boxed_str())).collect();
+        let mut found = 0;
+        for round in 0..3 {
+            for (i, key) in asked.iter().enumerate() {
+                let key = if round == 1 { asked[asked.len() - 1 - i] } else { key };
+                assert_eq!(row.get(key), row.get_plain(key), "{key}");
+                found += usize::from(row.get(key).is_some());
+            }
+        }
+        assert_eq!(found, 3 * 300);
     }
 
     #[test]

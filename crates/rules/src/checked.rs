@@ -157,11 +157,14 @@ impl Seen {
         let proxy_in = |names: &[&str]| {
             names.iter().filter_map(|f| field(e, f).and_then(uri_host_in)).find(|h| proxies.is_proxy(h))
         };
-        // The request's target (request URI, To) names who answers; From names who asked.
-        let (pings, proxy) = match (proxy_in(&["request_uri", "to"]), proxy_in(&["from"])) {
-            (Some(p), _) => (&mut self.to_proxies, p),
-            (None, Some(p)) => (&mut self.from_proxies, p),
-            (None, None) => return,
+        // The request's target (request URI, To) names who answers; From names who asked (read
+        // only when the target is not a proxy).
+        let (pings, proxy) = match proxy_in(&["request_uri", "to"]) {
+            Some(p) => (&mut self.to_proxies, p),
+            None => match proxy_in(&["from"]) {
+                Some(p) => (&mut self.from_proxies, p),
+                None => return,
+            },
         };
         let scratch = &mut self.scratch;
         if let Some(sbc) = field(e, "sbc_fqdn").filter(|s| !s.is_empty()) {

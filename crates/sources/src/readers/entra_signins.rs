@@ -170,13 +170,16 @@ struct Columns {
     /// The column of each name the reader asked for, by where the name is stored: every row
     /// asks for the same forty-odd names (see [`Columns::column`]).
     asked: [Cell<Asked>; ASKED_SLOTS],
+    /// Slots of `asked` taken.
+    taken: Cell<usize>,
 }
 
 /// A name asked for (its address and length) and its column plus one, 0 for none; the address
 /// is 0 in an empty slot.
 type Asked = (usize, usize, usize);
 
-/// Slots of [`Columns::asked`]; a power of two.
+/// Slots of [`Columns::asked`]; a power of two. At most three quarters are taken, so that a
+/// search for a name not kept soon meets an empty slot.
 const ASKED_SLOTS: usize = 128;
 
 impl Columns {
@@ -187,23 +190,35 @@ impl Columns {
                 first.entry(key).or_insert(i);
             }
         }
-        Columns { names, first, asked: std::array::from_fn(|_| Cell::new((0, 0, 0))) }
+        Columns { names, first, asked: std::array::from_fn(|_| Cell::new((0, 0, 0))), taken: Cell::new(0) }
     }
 
     /// The first column of a normalized name. The names asked for are `'static`, so one stored
     /// at the same address with the same length is the same text for the whole run, and its
-    /// answer can be kept by address: a slot read instead of a name hashed and compared.
+    /// answer can be kept by address: a slot or two read instead of a name hashed and compared.
+    /// A name is kept in the first free slot from the one its address picks, and stays there
+    /// (a slot picked by the address alone, overwritten by the next name to pick it, made the
+    /// count of names looked up again depend on where the linker put them).
     fn column(&self, key: &'static str) -> Option<usize> {
         let addr = key.as_ptr().addr();
-        // The slot from the address's bits, mixed (names lie next to each other).
-        let slot = &self.asked[((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize % ASKED_SLOTS];
-        let (at, len, answer) = slot.get();
-        if at == addr && len == key.len() {
-            return answer.checked_sub(1);
+        // The first slot from the address's bits, mixed (names lie next to each other).
+        let mut i = ((addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize % ASKED_SLOTS;
+        for _ in 0..ASKED_SLOTS {
+            let (at, len, answer) = self.asked[i].get();
+            if at == addr && len == key.len() {
+                return answer.checked_sub(1);
+            }
+            if at == 0 {
+                let found = self.first.get(key).copied();
+                if self.taken.get() < ASKED_SLOTS / 4 * 3 {
+                    self.asked[i].set((addr, key.len(), found.map_or(0, |c| c + 1)));
+                    self.taken.set(self.taken.get() + 1);
+                }
+                return found;
+            }
+            i = (i + 1) % ASKED_SLOTS;
         }
-        let found = self.first.get(key).copied();
-        slot.set((addr, key.len(), found.map_or(0, |i| i + 1)));
-        found
+        self.first.get(key).copied()
     }
 }
 
@@ -1159,7 +1174,7 @@ mod tests {
     }
 
     /// More names than the header keeps slots for, asked in turn again and again (so that
-    /// names share slots and push each other out): each finds its column as the map does.
+    /// names pick the same slots and the slots fill up): each finds its column as the map does.
     #[test]
     fn columns_kept_by_name_address_are_the_map_columns() {
         let names: Vec<String> = (0..300).map(|i| format!("Column {i}")).collect();

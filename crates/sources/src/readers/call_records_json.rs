@@ -11,7 +11,7 @@ use uctriage_evidence::{time, Evidence};
 
 use super::dr_csv::{fill_call_record, has_ext};
 use super::{codes_in, Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct CallRecordsJson;
@@ -326,8 +326,8 @@ impl Reader for CallRecordsJson {
         "call-records-json"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
         let t = text.trim_start();
         if !(t.starts_with('{') || t.starts_with('[')) {
             return 0;

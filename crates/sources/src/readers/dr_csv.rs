@@ -15,7 +15,7 @@ use uctriage_evidence::time::{self, DateOrder};
 use uctriage_evidence::{Code, Evidence};
 
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct DrCsv;
@@ -436,8 +436,8 @@ impl Reader for DrCsv {
         "dr-csv"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
         for line in text.lines().take(10) {
             if let Some((dr, _)) = classify(line) {
                 let by_name = has_ext(name, "csv") || has_ext(name, "tsv");

@@ -9,13 +9,14 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 use serde_json::{Map, Value};
 use uctriage_evidence::{time, Code, Evidence, Timestamp};
 use uctriage_kb::Context;
 
 use super::{codes_in, kb, Emitter, ReadError, Reader};
-use crate::input::{head_text, looks_textual, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct Dsregcmd;
@@ -353,13 +354,20 @@ impl Reader for Dsregcmd {
         "dsregcmd"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if !looks_textual(head) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        static DEVICE_STATE: LazyLock<AhoCorasick> =
+            LazyLock::new(|| AhoCorasick::new(["device state"]).expect("fixed words"));
+        if !head.textual() {
             return 0;
         }
-        let text = head_text(head);
-        let banner = text.lines().take(400).any(|l| banner(l).is_some_and(|b| b.eq_ignore_ascii_case("Device State")));
-        let keys = KEY_LINE.is_match(&text);
+        let text = head.text();
+        // A `Device State` banner among the first 400 lines: only the lines holding the words are
+        // read.
+        let end = super::lines_end(text, 400);
+        let banner = super::any_line_holding(&text[..end], &head.lower()[..end], &DEVICE_STATE, |l| {
+            banner(l).is_some_and(|b| b.eq_ignore_ascii_case("Device State"))
+        });
+        let keys = KEY_LINE.is_match(text);
         match (banner, keys) {
             (true, true) => 97,
             (false, true) => 90,
@@ -423,8 +431,26 @@ impl Reader for Dsregcmd {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Detection as it was before it read only the lines holding `device state`, kept to check
+    /// the new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        if !crate::input::looks_textual(head) {
+            return 0;
+        }
+        let text = crate::input::head_text(head);
+        let banner = text.lines().take(400).any(|l| banner(l).is_some_and(|b| b.eq_ignore_ascii_case("Device State")));
+        let keys = KEY_LINE.is_match(&text);
+        match (banner, keys) {
+            (true, true) => 97,
+            (false, true) => 90,
+            (true, false) if text.contains(" : ") => 80,
+            _ if name.contains("dsregcmd") && text.contains(" : ") => 40,
+            _ => 0,
+        }
+    }
 
     #[test]
     fn lines() {

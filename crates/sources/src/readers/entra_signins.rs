@@ -23,7 +23,7 @@ use uctriage_evidence::{time, Evidence, Timestamp};
 use uctriage_kb::Context;
 
 use super::{codes_in, kb, Emitter, ReadError, Reader};
-use crate::input::{head_text, looks_textual, Input};
+use crate::input::{head_text, Head, Input};
 
 #[derive(Debug)]
 pub struct EntraSignins;
@@ -1055,11 +1055,11 @@ impl Reader for EntraSignins {
         "entra-signins"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if !looks_textual(head) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        if !head.textual() {
             return 0;
         }
-        let text = head_text(head);
+        let text = head.text();
         let t = text.trim_start_matches('\u{feff}').trim_start();
         let named = SignInType::from_name(name).is_some();
         if t.starts_with('[') || t.starts_with('{') {

@@ -17,7 +17,7 @@ use uctriage_evidence::time::{self, DateOrder};
 
 use super::windows_event::{bounded, has_ext, to_evidence, utf8_reader, Budget, WinEvent, TOO_LARGE};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{head_text, Head, Input};
 
 #[derive(Debug)]
 pub struct EventCsv;
@@ -229,9 +229,9 @@ impl Reader for EventCsv {
         "event-csv"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let Some(line) = header_line(&text) else { return 0 };
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
+        let Some(line) = header_line(text) else { return 0 };
         let delim = delimiter(line);
         let mut rdr = csv_reader(line.as_bytes(), delim);
         let mut rec = csv::ByteRecord::new();

@@ -16,7 +16,7 @@ use uctriage_evidence::time;
 
 use super::windows_event::{bounded, has_ext, to_evidence, utf8_reader, Budget, WinEvent, TOO_LARGE};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct EventJson;
@@ -337,8 +337,8 @@ impl Reader for EventJson {
         "event-json"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
         let t = text.trim_start_matches('\u{feff}').trim_start();
         if !(t.starts_with('[') || t.starts_with('{')) {
             return 0;

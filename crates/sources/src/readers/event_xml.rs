@@ -15,7 +15,7 @@ use uctriage_evidence::time;
 
 use super::windows_event::{bounded, has_ext, to_evidence, utf8_reader, Budget, WinEvent, MAX_VALUE, TOO_LARGE};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct EventXml;
@@ -307,9 +307,9 @@ impl Reader for EventXml {
         "event-xml"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let start = text.get(..text.len().min(8192)).unwrap_or(&text);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
+        let start = text.get(..text.len().min(8192)).unwrap_or(text);
         let has_event = start.contains("<Event ") || start.contains("<Event>");
         if !has_event {
             return 0;

@@ -20,7 +20,7 @@
 use uctriage_evidence::Evidence;
 
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct EvidenceJsonl;
@@ -33,8 +33,8 @@ impl Reader for EvidenceJsonl {
         "evidence-jsonl"
     }
 
-    fn detect(&self, _name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, _name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
         // The first non-empty line (a first line longer than the head is not detected).
         let Some(first) = text.trim_start_matches('\u{feff}').lines().map(str::trim).find(|l| !l.is_empty()) else {
             return 0;
@@ -81,13 +81,16 @@ mod tests {
     #[test]
     fn detected_by_the_keys_of_the_first_line() {
         let line = br#"{"path":"a.log","format":"generic-text","location":"line 1","time":null,"source":"text","kind":"log-line","codes":["AADSTS50076"],"fields":{},"excerpt":"x"}"#;
-        assert_eq!(EvidenceJsonl.detect("records.jsonl", line), 99);
+        assert_eq!(EvidenceJsonl.detect("records.jsonl", &Head::new(line)), 99);
         let mut padded = b"\n  \n".to_vec();
         padded.extend_from_slice(line);
-        assert_eq!(EvidenceJsonl.detect("x.txt", &padded), 99);
-        assert_eq!(EvidenceJsonl.detect("x.json", br#"{"path":"a","format":"b","location":"c","kind":"d"}"#), 0);
-        assert_eq!(EvidenceJsonl.detect("x.json", br#"[{"path":"a"}]"#), 0);
-        assert_eq!(EvidenceJsonl.detect("x.json", b"{not json"), 0);
-        assert_eq!(EvidenceJsonl.detect("x.json", b""), 0);
+        assert_eq!(EvidenceJsonl.detect("x.txt", &Head::new(&padded)), 99);
+        assert_eq!(
+            EvidenceJsonl.detect("x.json", &Head::new(br#"{"path":"a","format":"b","location":"c","kind":"d"}"#)),
+            0
+        );
+        assert_eq!(EvidenceJsonl.detect("x.json", &Head::new(br#"[{"path":"a"}]"#)), 0);
+        assert_eq!(EvidenceJsonl.detect("x.json", &Head::new(b"{not json")), 0);
+        assert_eq!(EvidenceJsonl.detect("x.json", &Head::new(b"")), 0);
     }
 }

@@ -33,7 +33,7 @@ use super::event_xml::parse_one;
 use super::evtx_binxml;
 use super::windows_event::{has_ext, to_evidence_owned, WinEvent};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{looks_textual, read_full, Input};
+use crate::input::{read_full, Head, Input};
 
 #[derive(Debug)]
 pub struct Evtx;
@@ -324,10 +324,10 @@ impl Reader for Evtx {
         "evtx"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if self.signature(head) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        if self.signature(head.bytes()) {
             super::SIGNATURE
-        } else if has_ext(name, "evtx") && !head.is_empty() && !looks_textual(head) {
+        } else if has_ext(name, "evtx") && !head.bytes().is_empty() && !head.textual() {
             // A damaged header: still ours, so the warning says what is wrong with it.
             5
         } else {

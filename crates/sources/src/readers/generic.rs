@@ -5,7 +5,7 @@ use uctriage_evidence::time;
 use uctriage_kb::Code;
 
 use super::{codes_in, Emitter, ReadError, Reader};
-use crate::input::{looks_textual, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct GenericText;
@@ -54,8 +54,8 @@ impl Reader for GenericText {
         "generic-text"
     }
 
-    fn detect(&self, _name: &str, head: &[u8]) -> u8 {
-        u8::from(looks_textual(head))
+    fn detect(&self, _name: &str, head: &Head<'_>) -> u8 {
+        u8::from(head.textual())
     }
 
     fn read(&self, input: Input, out: &mut Emitter<'_>) -> Result<(), ReadError> {

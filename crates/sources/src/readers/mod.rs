@@ -4,6 +4,8 @@
 //! [`registry`], and add a fixture and a snapshot test (see docs/adding-a-log-format.md).
 
 mod call_records_json;
+#[cfg(test)]
+mod detect_tests;
 mod dr_csv;
 mod dsregcmd;
 mod entra_signins;
@@ -28,7 +30,7 @@ mod windows_event;
 use uctriage_evidence::{Evidence, Sink, Warning};
 use uctriage_kb::{Code, KnowledgeBase};
 
-use crate::input::Input;
+use crate::input::{Head, Input};
 
 /// A reader failure that stopped the reading of one input: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +58,9 @@ pub trait Reader: Send + Sync {
 
     /// How sure the reader is that it can read this input: 0 = not at all, 100 = certain.
     /// `name` is the path inside the container, lower-cased, forward slashes; `head` the first
-    /// bytes. Decide on content first and use the name to break ties.
-    fn detect(&self, name: &str, head: &[u8]) -> u8;
+    /// bytes, with what every reader needs of them worked out once. Decide on content first and
+    /// use the name to break ties.
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8;
 
     /// Whether `head` starts with this format's own signature (a file magic), which
     /// [`detect`](Self::detect) scores [`SIGNATURE`]. No reader of text scores that high, so
@@ -117,14 +120,72 @@ pub fn choose<'r>(registry: &'r [Box<dyn Reader>], input: &Input, forced: Option
 /// The reader that scores `input` highest (the first of equals).
 fn most_confident<'r>(registry: &'r [Box<dyn Reader>], input: &Input) -> Option<&'r dyn Reader> {
     let name = input.name.to_ascii_lowercase().replace('\\', "/");
+    let head = Head::new(&input.head);
     let mut best: Option<(u8, &dyn Reader)> = None;
     for r in registry {
-        let score = r.detect(&name, &input.head);
+        let score = r.detect(&name, &head);
         if score > 0 && best.is_none_or(|(b, _)| score > b) {
             best = Some((score, r.as_ref()));
         }
     }
     best.map(|(_, r)| r)
+}
+
+/// Where the first `n` lines of `text` end (as [`str::lines`] counts them), their last line end
+/// included: the whole text when it has fewer.
+pub(crate) fn lines_end(text: &str, n: usize) -> usize {
+    match n.checked_sub(1) {
+        None => 0,
+        Some(last) => memchr::memchr_iter(b'\n', text.as_bytes()).nth(last).map_or(text.len(), |i| i + 1),
+    }
+}
+
+/// The line of `text` that holds byte `at`, as [`str::lines`] gives it (without its line end),
+/// and where the next line starts.
+pub(crate) fn line_at(text: &str, at: usize) -> (&str, usize) {
+    let b = text.as_bytes();
+    let start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
+    match memchr::memchr(b'\n', &b[at..]) {
+        Some(i) => {
+            let line = &text[start..at + i];
+            (line.strip_suffix('\r').unwrap_or(line), at + i + 1)
+        }
+        None => (&text[start..], text.len()),
+    }
+}
+
+/// How many lines of `text` that hold one of `pieces` pass `test`, counted up to `limit`. The
+/// pieces are searched for in `search`, which is `text` itself or a copy of the same length
+/// (lower-cased), and must hold no line end, so that each match lies within one line; each line
+/// is tested once at most.
+pub(crate) fn count_lines_holding(
+    text: &str,
+    search: &str,
+    pieces: &aho_corasick::AhoCorasick,
+    limit: usize,
+    mut test: impl FnMut(&str) -> bool,
+) -> usize {
+    debug_assert_eq!(text.len(), search.len());
+    let mut count = 0;
+    let mut from = 0;
+    while count < limit {
+        let Some(m) = pieces.find(aho_corasick::Input::new(search).span(from..search.len())) else { break };
+        let (line, next) = line_at(text, m.start());
+        count += usize::from(test(line));
+        from = next;
+    }
+    count
+}
+
+/// Whether a line of `text` that holds one of `pieces` passes `test` (see
+/// [`count_lines_holding`]).
+pub(crate) fn any_line_holding(
+    text: &str,
+    search: &str,
+    pieces: &aho_corasick::AhoCorasick,
+    test: impl FnMut(&str) -> bool,
+) -> bool {
+    count_lines_holding(text, search, pieces, 1, test) > 0
 }
 
 /// Hands a reader's records to the sink, counting them and collecting warnings.
@@ -261,7 +322,7 @@ mod choose_tests {
             assert_eq!(quick, full, "{name}");
             let lower = name.to_ascii_lowercase();
             for r in &registry {
-                let score = r.detect(&lower, &input.head);
+                let score = r.detect(&lower, &Head::new(&input.head));
                 if r.signature(&input.head) {
                     signed += 1;
                     assert_eq!(score, SIGNATURE, "{}: {name}", r.format());

@@ -3,8 +3,12 @@
 //! or the failure) and `PortQry.exe -n <host> -p both -e <port>.txt` (one `mosdal-port` record
 //! per host and port, with the TCP and UDP states PortQry reported).
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{head_text, Head, Input};
 
 #[derive(Debug)]
 pub struct Mosdal;
@@ -49,7 +53,10 @@ fn portqry_name(name: &str) -> (Option<String>, Option<u16>) {
 }
 
 fn looks_portqry(text: &str) -> bool {
-    text.contains("Querying target system called") || text.lines().any(|l| port_line(l).is_some())
+    // Every port line holds ` port `: only the lines that do are read.
+    static PORT: LazyLock<AhoCorasick> = LazyLock::new(|| AhoCorasick::new([" port "]).expect("fixed words"));
+    text.contains("Querying target system called")
+        || super::any_line_holding(text, text, &PORT, |l| port_line(l).is_some())
 }
 
 fn looks_nslookup(text: &str) -> bool {
@@ -132,14 +139,14 @@ impl Reader for Mosdal {
         "mosdal"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        let text = head.text();
         let in_report = name.contains("network_tests/") || name.contains("mosdal");
         let named = nslookup_name(name).0.is_some() || portqry_name(name).0.is_some();
-        if looks_portqry(&text) {
+        if looks_portqry(text) {
             return 90;
         }
-        if looks_nslookup(&text) {
+        if looks_nslookup(text) {
             return if named || in_report { 90 } else { 75 };
         }
         0
@@ -404,8 +411,28 @@ fn emit_target(out: &mut Emitter<'_>, c: &Target, file_host: Option<&str>, file_
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// [`looks_portqry`] as it was, reading every line.
+    fn looks_portqry_before(text: &str) -> bool {
+        text.contains("Querying target system called") || text.lines().any(|l| port_line(l).is_some())
+    }
+
+    /// Detection as it was before it read only the lines holding ` port `, kept to check the new
+    /// one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let in_report = name.contains("network_tests/") || name.contains("mosdal");
+        let named = nslookup_name(name).0.is_some() || portqry_name(name).0.is_some();
+        if looks_portqry_before(&text) {
+            return 90;
+        }
+        if looks_nslookup(&text) {
+            return if named || in_report { 90 } else { 75 };
+        }
+        0
+    }
 
     #[test]
     fn names_and_lines() {

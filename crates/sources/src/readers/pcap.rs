@@ -16,7 +16,7 @@ use uctriage_evidence::Timestamp;
 use super::dr_csv::has_ext;
 use super::sip::{self, Frame};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{read_full, Input};
+use crate::input::{read_full, Head, Input};
 
 #[derive(Debug)]
 pub struct Pcap;
@@ -41,11 +41,11 @@ impl Reader for Pcap {
         "pcap"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if self.signature(head) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        if self.signature(head.bytes()) {
             return super::SIGNATURE;
         }
-        if head.starts_with(&PCAPNG_SHB) {
+        if head.bytes().starts_with(&PCAPNG_SHB) {
             // The block type of pcapng without its byte-order magic.
             return 60;
         }

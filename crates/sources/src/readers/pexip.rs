@@ -7,7 +7,7 @@
 //! Also home of [`message_codes`], which finds the knowledge base's message texts (Lync client
 //! dialogs, Pexip errors) in a line, including the short ones free-text extraction leaves out.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 
@@ -15,7 +15,7 @@ use uctriage_evidence::time;
 use uctriage_kb::{Code, Context, Kind};
 
 use super::{codes_in, kb, Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct PexipLog;
@@ -101,6 +101,69 @@ struct Patterns {
     firsts: AhoCorasick,
     /// For each pattern, the automaton's number of its first piece.
     first_of: Vec<usize>,
+    /// The first pieces as words, for ASCII text that is only lower-cased (see
+    /// [`any_message_possible_in`]); `None` if a piece has an empty word (a space at an end),
+    /// which this search would not treat as folding does.
+    spread: Option<Vec<Spread>>,
+}
+
+/// A first piece as its words (folding left one space between each), and a searcher for its
+/// longest word, from which the others are checked on either side. `None` for a piece that is
+/// not ASCII, which ASCII text cannot hold.
+struct Spread {
+    words: Vec<String>,
+    key: usize,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Spread {
+    fn new(piece: &str) -> Option<Spread> {
+        if !piece.is_ascii() {
+            return None;
+        }
+        let words: Vec<String> = piece.split(' ').map(str::to_owned).collect();
+        let key = (0..words.len()).max_by_key(|i| words[*i].len())?;
+        let finder = memchr::memmem::Finder::new(words[key].as_bytes()).into_owned();
+        Some(Spread { words, key, finder })
+    }
+
+    /// Whether `fold` of the ASCII text whose lower-cased form is `lower` holds the piece: its
+    /// longest word, with the words before and after it each across a run of whitespace (the
+    /// one space folding makes of it). A word inside the piece is a whole word of the text; the
+    /// first may be the end of one and the last the start of one.
+    fn in_ascii(&self, lower: &[u8]) -> bool {
+        let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+        let last = self.words.len() - 1;
+        self.finder.find_iter(lower).any(|at| {
+            let mut start = at;
+            for w in self.words[..self.key].iter().rev() {
+                if start == 0 || !space(lower[start - 1]) {
+                    return false;
+                }
+                while start > 0 && space(lower[start - 1]) {
+                    start -= 1;
+                }
+                if !lower[..start].ends_with(w.as_bytes()) {
+                    return false;
+                }
+                start -= w.len();
+            }
+            let mut end = at + self.words[self.key].len();
+            for w in &self.words[self.key + 1..=last] {
+                if end == lower.len() || !space(lower[end]) {
+                    return false;
+                }
+                while end < lower.len() && space(lower[end]) {
+                    end += 1;
+                }
+                if !lower[end..].starts_with(w.as_bytes()) {
+                    return false;
+                }
+                end += w.len();
+            }
+            true
+        })
+    }
 }
 
 fn patterns(kind: Kind) -> &'static Patterns {
@@ -121,8 +184,10 @@ fn patterns(kind: Kind) -> &'static Patterns {
                 firsts.len() - 1
             }));
         }
+        let whole_words = firsts.iter().all(|f| f.split(' ').all(|w| !w.is_empty()));
+        let spread = whole_words.then(|| firsts.iter().filter_map(|f| Spread::new(f)).collect());
         let firsts = AhoCorasick::new(&firsts).expect("alias pieces build");
-        Patterns { list, firsts, first_of }
+        Patterns { list, firsts, first_of, spread }
     })
 }
 
@@ -181,6 +246,19 @@ pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
 /// any line is in the whole too. (True says only that some line may.)
 pub(super) fn any_message_possible(text: &str, kind: Kind) -> bool {
     patterns(kind).firsts.is_match(&fold(text))
+}
+
+/// [`any_message_possible`] of a head's text. Most heads are ASCII: their first pieces are found
+/// in the lower-cased text the readers share, each from its longest word, instead of in a folded
+/// copy of the whole head.
+pub(super) fn any_message_possible_in(head: &Head<'_>, kind: Kind) -> bool {
+    match &patterns(kind).spread {
+        Some(spread) if head.text().is_ascii() => {
+            let lower = head.lower().as_bytes();
+            spread.iter().any(|s| s.in_ascii(lower))
+        }
+        _ => any_message_possible(head.text(), kind),
+    }
 }
 
 /// Whether every piece of a message text appears in `line`, each after the one before.
@@ -274,14 +352,16 @@ impl Reader for PexipLog {
         "pexip-log"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let mut hits = 0;
-        for line in text.lines().take(2000) {
-            if line.contains("Level=\"") && line.contains("Name=\"") && line.contains("Message=\"") {
-                hits += 1;
-            }
-        }
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        static MESSAGE_KEY: LazyLock<AhoCorasick> =
+            LazyLock::new(|| AhoCorasick::new(["Message=\""]).expect("fixed words"));
+        let text = head.text();
+        // Of the first 2,000 lines, only the ones with a `Message=` key are looked at, and no
+        // more than five count.
+        let scope = &text[..super::lines_end(text, 2000)];
+        let hits = super::count_lines_holding(scope, scope, &MESSAGE_KEY, 5, |line| {
+            line.contains("Level=\"") && line.contains("Name=\"") && line.contains("Message=\"")
+        });
         let by_name = name.contains("pexip") || name.contains("support") || name.contains("administrator");
         if hits > 0 {
             return (85 + hits.min(5) as u8 + u8::from(by_name) * 5).min(98);
@@ -401,8 +481,64 @@ impl Reader for PexipLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// A piece found from its longest word in lower-cased text is a piece found in the folded
+        /// text, on texts made of the piece's own words, spaces and near misses.
+        #[test]
+        fn spread_pieces_are_found_as_in_folded_text(
+            parts in proptest::collection::vec((0usize..4, 0usize..6), 0..14),
+            piece in 0usize..4,
+        ) {
+            let pieces = ["web space with name", "teams api request failed error=\"401\"", "invalidbotdata", "the certificate '"];
+            let decoys = ["xweb", "namex", "'", "api"];
+            let gaps = [" ", "  ", "\n", "\r\n", "\t", ""];
+            // Mostly the piece's own words in turn, so that whole and broken pieces both come up.
+            let own: Vec<&str> = pieces[piece].split(' ').collect();
+            let mut next = 0;
+            let mut text = String::new();
+            for (kind, g) in &parts {
+                if *kind == 0 {
+                    text.push_str(decoys[*g % decoys.len()]);
+                } else {
+                    text.push_str(own[next % own.len()]);
+                    next += 1;
+                }
+                text.push_str(gaps[*g]);
+            }
+            let text = text.to_uppercase();
+            let s = Spread::new(pieces[piece]).unwrap();
+            let folded = fold(&text);
+            proptest::prop_assert_eq!(s.in_ascii(text.to_ascii_lowercase().as_bytes()), folded.contains(pieces[piece]), "{:?}", text);
+        }
+    }
+
+    /// Detection as it was before it counted only the lines with a `Message=` key, kept to check
+    /// the new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = crate::input::head_text(head);
+        let mut hits = 0;
+        for line in text.lines().take(2000) {
+            if line.contains("Level=\"") && line.contains("Name=\"") && line.contains("Message=\"") {
+                hits += 1;
+            }
+        }
+        let by_name = name.contains("pexip") || name.contains("support") || name.contains("administrator");
+        if hits > 0 {
+            return (85 + hits.min(5) as u8 + u8::from(by_name) * 5).min(98);
+        }
+        let dos = text.contains("Outgoing denial-of-service")
+            && (text.contains("Azure Security Center") || text.contains("Defender") || by_name);
+        if dos {
+            60
+        } else {
+            0
+        }
+    }
 
     /// Words split at whitespace, joined by one space, mapped a character at a time.
     fn fold_by_words(s: &str) -> String {

@@ -10,9 +10,9 @@
 use uctriage_evidence::{time, Timestamp};
 use uctriage_kb::{Code, Kind};
 
-use super::pexip::{any_message_possible, message_codes};
+use super::pexip::{any_message_possible_in, message_codes};
 use super::{codes_in, Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct PexipInstall;
@@ -86,14 +86,20 @@ impl Reader for PexipInstall {
         "pexip-install"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let lower = text.to_ascii_lowercase();
-        let transcript = lower.contains("powershell transcript start");
-        let marked = MARKERS.iter().any(|m| lower.contains(m)) || name.contains("pexip");
-        // One pass over the whole head first: most inputs hold no Pexip message at all.
-        let known = any_message_possible(&text, Kind::Pexip)
-            && text.lines().take(5000).any(|l| {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        // Searched with memchr's vector search, which costs a fraction of `str::contains` on a
+        // whole head.
+        let lower = head.lower().as_bytes();
+        let has = |word: &str| memchr::memmem::find(lower, word.as_bytes()).is_some();
+        let transcript = has("powershell transcript start");
+        let marked = MARKERS.iter().any(|m| has(m)) || name.contains("pexip");
+        if transcript && marked {
+            // Whether a known message is there too no longer counts.
+            return 90;
+        }
+        // One search of the whole head first: most inputs hold no Pexip message at all.
+        let known = any_message_possible_in(head, Kind::Pexip)
+            && head.text().lines().take(5000).any(|l| {
                 message_codes(l, Kind::Pexip)
                     .iter()
                     .any(|c| crate::readers::kb().get(c).is_some_and(|e| e.family == "pexip-install"))
@@ -270,8 +276,29 @@ fn emit_error(out: &mut Emitter<'_>, st: &mut State, p: &PsError) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Detection as it was before the shared head and the search for each message's longest
+    /// word, kept to check the new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = crate::input::head_text(head);
+        let lower = text.to_ascii_lowercase();
+        let transcript = lower.contains("powershell transcript start");
+        let marked = MARKERS.iter().any(|m| lower.contains(m)) || name.contains("pexip");
+        // One pass over the whole head first: most inputs hold no Pexip message at all.
+        let known = super::super::pexip::any_message_possible(&text, Kind::Pexip)
+            && text.lines().take(5000).any(|l| {
+                message_codes(l, Kind::Pexip)
+                    .iter()
+                    .any(|c| crate::readers::kb().get(c).is_some_and(|e| e.family == "pexip-install"))
+            });
+        match (transcript, marked || known) {
+            (true, true) => 90,
+            (false, _) if known => 70,
+            _ => 0,
+        }
+    }
 
     #[test]
     fn pieces() {

@@ -25,7 +25,7 @@ use uctriage_evidence::{time, Timestamp};
 use super::sip::{self, Frame};
 use super::sip_trace::{read_marker, Context};
 use super::{Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{head_text, Head, Input};
 
 #[derive(Debug)]
 pub struct SbcSyslog;
@@ -240,6 +240,22 @@ fn banner(s: &str) -> Option<usize> {
     Some(text_start(s, WORDS.find(s)?.start()))
 }
 
+/// An escaped line end, as in `…#015#012Via: …`.
+static ESCAPED_LINE_END: LazyLock<AhoCorasick> = LazyLock::new(|| AhoCorasick::new(["#012"]).expect("fixed words"));
+
+/// Whether a line of `text` is a SIP start line or a one-line SIP event (`lower` is `text`
+/// lower-cased). Every start line holds `SIP/2.0` and every event one of its verbs, so only the
+/// lines that hold one of these pieces are tested.
+fn any_sip_line(text: &str, lower: &str) -> bool {
+    static PIECES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        // `sending` holds `send`, `received` and `receiving` hold `receiv`.
+        AhoCorasick::new(["sip/2.0", "send", "sent", "receiv", "recv", "got"]).expect("fixed words")
+    });
+    super::any_line_holding(text, lower, &PIECES, |line| {
+        sip::find_start(line).is_some() || sip::line_event(line).is_some()
+    })
+}
+
 /// Where the message text starts in a line whose banner starts at `at`: after the closing
 /// `----`, after `msg = `, or at a start line.
 fn text_start(s: &str, at: usize) -> usize {
@@ -412,37 +428,34 @@ impl Reader for SbcSyslog {
         "sbc-syslog"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let mut prefixed = 0;
-        let mut banners = 0;
-        let mut sip_lines = 0;
-        for line in text.lines().take(20_000) {
-            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
-                // One escaped SIP message settles it, whatever the other lines hold.
-                return 92;
-            }
-            // Only whether there are banners and SIP lines counts, and whether there are none,
-            // one or two prefixed lines: each test stops once its count can no longer change
-            // the score.
-            if prefixed < 2 && prefix(line, 2000).is_some() {
-                prefixed += 1;
-            }
-            if banners == 0 && banner(line).is_some() {
-                banners += 1;
-            }
-            if sip_lines == 0 && (sip::find_start(line).is_some() || sip::line_event(line).is_some()) {
-                sip_lines += 1;
-            }
-            if banners > 0 && prefixed > 0 {
-                break;
-            }
-        }
-        let syslogish = name.contains("syslog") || name.contains("sbc");
-        if banners > 0 && (prefixed > 0 || text.contains("[SID")) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        static BANNER_LOWER: LazyLock<AhoCorasick> =
+            LazyLock::new(|| AhoCorasick::new(BANNER_WORDS).expect("fixed words"));
+        let text = head.text();
+        // The lines looked at: the first 20,000. Each test below searches them whole for what a
+        // line needs to pass it, and runs the test itself only on the lines found, which are few:
+        // most heads hold no escaped message and no banner at all.
+        let scope = &text[..super::lines_end(text, 20_000)];
+        let escaped = super::any_line_holding(scope, scope, &ESCAPED_LINE_END, |line| {
+            line.contains("SIP/2.0") || line.contains("#012Call-ID:")
+        });
+        if escaped {
+            // One escaped SIP message settles it, whatever the other lines hold.
             return 92;
         }
-        if prefixed >= 2 && sip_lines > 0 {
+        // The banner words hold no line end, so one found in the lines is one found in a line;
+        // they are in lower case, so searching the lower-cased lines is searching case aside.
+        // Each holds `message` or `msg`, which two quick searches rule out in most heads.
+        let lower = &head.lower()[..scope.len()];
+        let maybe = memchr::memmem::find(lower.as_bytes(), b"message").is_some()
+            || memchr::memmem::find(lower.as_bytes(), b"msg").is_some();
+        if maybe && BANNER_LOWER.is_match(lower) {
+            let prefixed = text.contains("[SID") || scope.lines().any(|l| prefix(l, 2000).is_some());
+            // Without a prefixed line, the score below cannot be reached either.
+            return if prefixed { 92 } else { 0 };
+        }
+        if scope.lines().filter(|l| prefix(l, 2000).is_some()).nth(1).is_some() && any_sip_line(scope, lower) {
+            let syslogish = name.contains("syslog") || name.contains("sbc");
             return if syslogish { 90 } else { 88 };
         }
         0
@@ -813,8 +826,45 @@ fn flush(out: &mut Emitter<'_>, open: &mut HashMap<String, Pending>, key: &str) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Detection as it was before it searched the head whole, kept to check the new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = head_text(head);
+        let mut prefixed = 0;
+        let mut banners = 0;
+        let mut sip_lines = 0;
+        for line in text.lines().take(20_000) {
+            if line.contains("#012") && (line.contains("SIP/2.0") || line.contains("#012Call-ID:")) {
+                // One escaped SIP message settles it, whatever the other lines hold.
+                return 92;
+            }
+            // Only whether there are banners and SIP lines counts, and whether there are none,
+            // one or two prefixed lines: each test stops once its count can no longer change
+            // the score.
+            if prefixed < 2 && prefix(line, 2000).is_some() {
+                prefixed += 1;
+            }
+            if banners == 0 && banner(line).is_some() {
+                banners += 1;
+            }
+            if sip_lines == 0 && (sip::find_start(line).is_some() || sip::line_event(line).is_some()) {
+                sip_lines += 1;
+            }
+            if banners > 0 && prefixed > 0 {
+                break;
+            }
+        }
+        let syslogish = name.contains("syslog") || name.contains("sbc");
+        if banners > 0 && (prefixed > 0 || text.contains("[SID")) {
+            return 92;
+        }
+        if prefixed >= 2 && sip_lines > 0 {
+            return if syslogish { 90 } else { 88 };
+        }
+        0
+    }
 
     /// Detection as it was: every line counted, nothing cut short.
     fn detect_counting_all(name: &str, head: &[u8]) -> u8 {
@@ -855,7 +905,7 @@ mod tests {
             let lines: Vec<&[u8]> = head.split_inclusive(|b| *b == b'\n').collect();
             for n in [1, 2, 3, 5, lines.len()] {
                 let part = lines[..n.min(lines.len())].concat();
-                let now = SbcSyslog.detect(&name, &part);
+                let now = SbcSyslog.detect(&name, &Head::new(&part));
                 assert_eq!(now, detect_counting_all(&name, &part), "{name}, {n} lines");
                 scored += usize::from(now > 0);
             }
@@ -1005,6 +1055,15 @@ mod tests {
             found += usize::from(first.is_some());
         }
         assert!(found > BANNER_WORDS.len(), "{found}");
+    }
+
+    #[test]
+    fn every_banner_word_holds_message_or_msg() {
+        // Detection rules banners out by these two pieces first.
+        for w in BANNER_WORDS {
+            assert!(w.contains("message") || w.contains("msg"), "{w}");
+            assert_eq!(*w, w.to_ascii_lowercase(), "{w}");
+        }
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! and SBC debug dumps. Messages are found by their start lines; the lines before one (time
 //! stamps, `A -> B` markers, `Sent:`/`Received:` banners) give its time, direction and addresses.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use uctriage_evidence::Timestamp;
 
 use super::generic::leading_time;
 use super::sip::{self, Builder, Push};
 use super::{codes_in, Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct SipTrace;
@@ -171,26 +174,14 @@ fn endpoint(tok: &str) -> Option<String> {
     ok.then(|| t.to_owned())
 }
 
-/// Counts SIP start lines and header lines in a piece of text.
-pub(super) fn sip_evidence(text: &str) -> (usize, usize) {
-    let mut starts = 0;
-    let mut headers = 0;
-    for line in text.lines().take(20_000) {
-        let l = line.trim();
-        if sip::find_start(l).is_some() {
-            starts += 1;
-        }
-        let lower = l.get(..8).unwrap_or(l).to_ascii_lowercase();
-        if lower.starts_with("call-id:")
-            || lower.starts_with("cseq:")
-            || lower.starts_with("via: sip")
-            || lower.starts_with("i: ")
-            || lower.starts_with("v: sip/")
-        {
-            headers += 1;
-        }
-    }
-    (starts, headers)
+/// Whether a (trimmed) line starts with a SIP header that only SIP messages have.
+fn header_line(l: &str) -> bool {
+    let lower = l.get(..8).unwrap_or(l).to_ascii_lowercase();
+    lower.starts_with("call-id:")
+        || lower.starts_with("cseq:")
+        || lower.starts_with("via: sip")
+        || lower.starts_with("i: ")
+        || lower.starts_with("v: sip/")
 }
 
 impl Reader for SipTrace {
@@ -198,10 +189,23 @@ impl Reader for SipTrace {
         "sip-trace"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
-        let (starts, headers) = sip_evidence(&text);
-        if starts == 0 || headers == 0 {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        // Start lines and header lines among the first 20,000 lines, up to the ten that count.
+        // Every start line holds `SIP/2.0` and every header line its header's name, so only the
+        // lines holding one are read; the headers are not counted where there is no start line.
+        static START: LazyLock<AhoCorasick> = LazyLock::new(|| AhoCorasick::new(["SIP/2.0"]).expect("fixed words"));
+        static HEADER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+            AhoCorasick::new(["call-id:", "cseq:", "via: sip", "i: ", "v: sip/"]).expect("fixed words")
+        });
+        let text = head.text();
+        let end = super::lines_end(text, 20_000);
+        let (scope, lower) = (&text[..end], &head.lower()[..end]);
+        let starts = super::count_lines_holding(scope, scope, &START, 10, |l| sip::find_start(l.trim()).is_some());
+        if starts == 0 {
+            return 0;
+        }
+        let headers = super::count_lines_holding(scope, lower, &HEADER, 10, |l| header_line(l.trim()));
+        if headers == 0 {
             return 0;
         }
         let by_name = [".sip", "sip", "trace", "sngrep", ".txt", ".log"].iter().any(|s| name.contains(s));
@@ -284,8 +288,42 @@ fn emit(out: &mut Emitter<'_>, b: &Builder, line: u64, ctx: &Context) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// SIP start lines and header lines as they were counted: every line of the first 20,000.
+    fn sip_evidence_before(text: &str) -> (usize, usize) {
+        let mut starts = 0;
+        let mut headers = 0;
+        for line in text.lines().take(20_000) {
+            let l = line.trim();
+            if sip::find_start(l).is_some() {
+                starts += 1;
+            }
+            let lower = l.get(..8).unwrap_or(l).to_ascii_lowercase();
+            if lower.starts_with("call-id:")
+                || lower.starts_with("cseq:")
+                || lower.starts_with("via: sip")
+                || lower.starts_with("i: ")
+                || lower.starts_with("v: sip/")
+            {
+                headers += 1;
+            }
+        }
+        (starts, headers)
+    }
+
+    /// Detection as it was before it read only the lines that may count, kept to check the new
+    /// one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = crate::input::head_text(head);
+        let (starts, headers) = sip_evidence_before(&text);
+        if starts == 0 || headers == 0 {
+            return 0;
+        }
+        let by_name = [".sip", "sip", "trace", "sngrep", ".txt", ".log"].iter().any(|s| name.contains(s));
+        (55 + starts.min(10) as u8 + headers.min(10) as u8 + u8::from(by_name) * 5).min(85)
+    }
 
     /// The marker reading as it was, with a lower-cased copy of the line and of each word.
     fn read_marker_before(line: &str, ctx: &mut Context) {

@@ -22,7 +22,7 @@ use uctriage_evidence::{time, Code, Timestamp};
 
 use super::generic::leading_time;
 use super::{codes_in, kb, Emitter, ReadError, Reader};
-use crate::input::{head_text, looks_textual, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct TeamsLog;
@@ -749,11 +749,11 @@ impl Reader for TeamsLog {
         "teams-log"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        if !looks_textual(head) {
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        if !head.textual() {
             return 0;
         }
-        let text = head_text(head);
+        let text = head.text();
         let mut classic = 0u32;
         let mut new = 0u32;
         let mut lines = 0u32;
@@ -764,8 +764,11 @@ impl Reader for TeamsLog {
             } else if line.contains('<') && NEW.is_match(line) {
                 new += 1;
             }
+            if classic >= 2 || new >= 2 {
+                // Settled: the lines after cannot change the score.
+                break;
+            }
         }
-        let licence = LICENSE.is_match(&text);
         let by_name = Flavour::from_name(name);
         if classic >= 2 || new >= 2 || (lines > 0 && (classic + new) * 2 >= lines) && classic + new > 0 {
             return if by_name.is_some() { 95 } else { 90 };
@@ -775,9 +778,10 @@ impl Reader for TeamsLog {
         }
         match by_name {
             Some(Flavour::Rooms | Flavour::New) => 60,
-            _ if licence => 60,
+            // Searched only here, where it counts.
+            _ if LICENSE.is_match(text) => 60,
             // `logs.txt` alone is too common a name to claim without Teams content.
-            Some(Flavour::Classic) if text.to_ascii_lowercase().contains("teams") => 40,
+            Some(Flavour::Classic) if head.lower().contains("teams") => 40,
             _ => 0,
         }
     }
@@ -847,8 +851,42 @@ fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Detection as it was before it stopped at two entries, kept to check the new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        if !crate::input::looks_textual(head) {
+            return 0;
+        }
+        let text = crate::input::head_text(head);
+        let mut classic = 0u32;
+        let mut new = 0u32;
+        let mut lines = 0u32;
+        for line in text.lines().take(200) {
+            lines += 1;
+            if line.contains(" -- ") && CLASSIC.is_match(line) {
+                classic += 1;
+            } else if line.contains('<') && NEW.is_match(line) {
+                new += 1;
+            }
+        }
+        let licence = LICENSE.is_match(&text);
+        let by_name = Flavour::from_name(name);
+        if classic >= 2 || new >= 2 || (lines > 0 && (classic + new) * 2 >= lines) && classic + new > 0 {
+            return if by_name.is_some() { 95 } else { 90 };
+        }
+        if classic + new == 1 {
+            return 70;
+        }
+        match by_name {
+            Some(Flavour::Rooms | Flavour::New) => 60,
+            _ if licence => 60,
+            // `logs.txt` alone is too common a name to claim without Teams content.
+            Some(Flavour::Classic) if text.to_ascii_lowercase().contains("teams") => 40,
+            _ => 0,
+        }
+    }
 
     #[test]
     fn patterns_compile() {

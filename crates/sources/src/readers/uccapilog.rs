@@ -25,7 +25,7 @@ use uctriage_kb::Kind;
 use super::pexip::message_codes;
 use super::sip;
 use super::{codes_in, Emitter, ReadError, Reader};
-use crate::input::{head_text, Input};
+use crate::input::{Head, Input};
 
 #[derive(Debug)]
 pub struct Uccapilog;
@@ -130,13 +130,17 @@ impl Reader for Uccapilog {
         "uccapilog"
     }
 
-    fn detect(&self, name: &str, head: &[u8]) -> u8 {
-        let text = head_text(head);
+    fn detect(&self, name: &str, head: &Head<'_>) -> u8 {
+        static TL: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+            std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(["TL_"]).expect("fixed words"));
+        let text = head.text();
         let by_name = std::path::Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("uccapilog"));
         if text.contains("$$begin_record") {
             return 95;
         }
-        let tl = text.lines().take(2000).filter(|l| l.starts_with("TL_") && l.contains("::")).count();
+        // Two lines led by `TL_` among the first 2,000 settle it.
+        let scope = &text[..super::lines_end(text, 2000)];
+        let tl = super::count_lines_holding(scope, scope, &TL, 2, |l| l.starts_with("TL_") && l.contains("::"));
         if tl >= 2 {
             return 85;
         }
@@ -284,8 +288,23 @@ fn emit_record(out: &mut Emitter<'_>, r: &Record) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Detection as it was before it looked only at the lines holding `TL_`, kept to check the
+    /// new one against.
+    pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {
+        let text = crate::input::head_text(head);
+        let by_name = std::path::Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("uccapilog"));
+        if text.contains("$$begin_record") {
+            return 95;
+        }
+        let tl = text.lines().take(2000).filter(|l| l.starts_with("TL_") && l.contains("::")).count();
+        if tl >= 2 {
+            return 85;
+        }
+        u8::from(by_name) * 60
+    }
 
     #[test]
     fn addresses_of_from_values() {

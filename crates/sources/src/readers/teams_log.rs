@@ -54,6 +54,13 @@ static NEW: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Whether `line` starts as [`NEW`] needs it to: four digits and a `-` after any blanks. Most
+/// lines of other logs fail this at once, for less than the regex costs to say so.
+fn may_start_new(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t']).as_bytes();
+    t.len() > 4 && t[..4].iter().all(u8::is_ascii_digit) && t[4] == b'-'
+}
+
 /// A level word near the start of a line led by a time: `[Error]`, `ERROR`, `<WARN>`, `| info |`.
 static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -761,7 +768,7 @@ impl Reader for TeamsLog {
             lines += 1;
             if line.contains(" -- ") && CLASSIC.is_match(line) {
                 classic += 1;
-            } else if line.contains('<') && NEW.is_match(line) {
+            } else if line.contains('<') && may_start_new(line) && NEW.is_match(line) {
                 new += 1;
             }
             if classic >= 2 || new >= 2 {
@@ -778,8 +785,9 @@ impl Reader for TeamsLog {
         }
         match by_name {
             Some(Flavour::Rooms | Flavour::New) => 60,
-            // Searched only here, where it counts.
-            _ if LICENSE.is_match(text) => 60,
+            // Searched only here, where it counts, and only where the lower-cased head holds
+            // `errorcode`: no letter of it has a case-insensitive match outside ASCII.
+            _ if memchr::memmem::find(head.lower().as_bytes(), b"errorcode").is_some() && LICENSE.is_match(text) => 60,
             // `logs.txt` alone is too common a name to claim without Teams content.
             Some(Flavour::Classic) if head.lower().contains("teams") => 40,
             _ => 0,
@@ -853,6 +861,34 @@ fn read_entries(input: Input, out: &mut Emitter<'_>, gated: bool) -> Result<(), 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn only_ascii_letters_match_the_letters_of_errorcode_case_aside() {
+        // Detection looks for `errorcode` in the lower-cased head before it runs LICENSE, whose
+        // `(?i)` would also take any other character that folds to one of these letters.
+        let letters = Regex::new("(?i)^[errorcod]$").unwrap();
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if letters.is_match(c.encode_utf8(&mut [0; 4])) {
+                assert!("errorcod".contains(c.to_ascii_lowercase()), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn new_entries_start_as_the_quick_check_says() {
+        // Whatever the regex takes passes the check first.
+        for line in crate::readers::fixture_lines() {
+            if NEW.is_match(&line) {
+                assert!(may_start_new(&line), "{line}");
+            }
+        }
+        for line in ["2025-07-15T08:30:11Z <INFO> x", " \t2025-07-15 08:30:11 <WARN> x"] {
+            assert!(NEW.is_match(line) && may_start_new(line), "{line}");
+        }
+        for line in ["<134>Jul 15 08:30:11 x", "202-07-15 <x>", "2025_07-15 <x>", "", "2025"] {
+            assert!(!may_start_new(line), "{line}");
+        }
+    }
 
     /// Detection as it was before it stopped at two entries, kept to check the new one against.
     pub(crate) fn detect_before(name: &str, head: &[u8]) -> u8 {

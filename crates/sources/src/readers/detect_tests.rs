@@ -329,17 +329,3 @@ fn lines_are_found_as_str_lines_gives_them() {
         assert_eq!(found, lines, "{text:?}");
     }
 }
-
-/// Not a test of behaviour: scores the heads of the files named in `DETECT_PROBE` (separated by
-/// `:`) as `choose` does, for reading detection's cost per reader under callgrind.
-#[test]
-#[ignore = "a probe to run by hand under callgrind"]
-fn detect_cost_probe() {
-    let Ok(paths) = std::env::var("DETECT_PROBE") else { return };
-    let registry = registry();
-    for path in paths.split(':') {
-        let bytes = std::fs::read(path).unwrap();
-        let input = Input::from_bytes(path, path, bytes[..bytes.len().min(HEAD_LEN)].to_vec());
-        std::hint::black_box(most_confident(&registry, &input));
-    }
-}

@@ -563,8 +563,9 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
 
 // ---------------------------------------------------------------------------------------- CSV
 
-/// [`split_csv`] as pieces of one text: the record itself when it has no quotes (no copy), else
-/// its cells unescaped one after the other (one copy for them all).
+/// Split one CSV record (quotes with `""` escapes; a quoted field may hold newlines) into pieces
+/// of one text: the record itself when it has no quotes (no copy), else its cells unescaped one
+/// after the other (one copy for them all).
 fn split_cells(record: String, delim: char) -> Cells {
     let mut at = Vec::new();
     if !record.contains('"') {
@@ -605,8 +606,15 @@ fn split_cells(record: String, delim: char) -> Cells {
     Cells { text, at }
 }
 
-/// Split one CSV record (quotes with `""` escapes; a quoted field may hold newlines).
+/// [`split_cells`] as owned strings (for header lines).
 fn split_csv(record: &str, delim: char) -> Vec<String> {
+    let cells = split_cells(record.to_owned(), delim);
+    cells.at.iter().map(|&(a, b)| cells.text[a..b].to_owned()).collect()
+}
+
+/// The split as it was written first, a string per cell: the tests' reference.
+#[cfg(test)]
+fn split_csv_before(record: &str, delim: char) -> Vec<String> {
     if !record.contains('"') {
         return record.split(delim).map(str::to_owned).collect();
     }
@@ -1169,7 +1177,8 @@ mod tests {
         #[test]
         fn cells_are_the_split_fields(record in "[a,;\"\n\t\u{e9}\u{1f600} ]{0,30}", d in 0usize..3) {
             let delim = [',', ';', '\t'][d];
-            proptest::prop_assert_eq!(split_cells(record.clone(), delim).to_vec(), split_csv(&record, delim));
+            proptest::prop_assert_eq!(split_cells(record.clone(), delim).to_vec(), split_csv_before(&record, delim));
+            proptest::prop_assert_eq!(split_csv(&record, delim), split_csv_before(&record, delim));
         }
     }
 

@@ -687,6 +687,35 @@ impl Message {
     /// excerpt made of the start line and the headers that tell what happened. `time` is set
     /// from the Date header when the record has none.
     pub fn fill(mut self, e: &mut Evidence) {
+        self.fill_derived(e);
+        // Last, as they move out of the message: a header written once gives the record its
+        // value without a copy (nothing after this reads the headers).
+        for (h, f) in SIMPLE_FIELDS {
+            let (first, second) = {
+                let mut at = self.headers.iter().enumerate().filter(|(_, (n, _))| n == h).map(|(i, _)| i);
+                (at.next(), at.next())
+            };
+            let Some(first) = first else { continue };
+            if second.is_none() {
+                e.field(f, std::mem::take(&mut self.headers[first].1));
+                continue;
+            }
+            // The values joined by `, `.
+            let mut joined = String::new();
+            for (i, v) in self.headers_named(h).enumerate() {
+                if i > 0 {
+                    joined.push_str(", ");
+                }
+                joined.push_str(v);
+            }
+            e.field(f, joined);
+        }
+    }
+
+    /// What [`fill`](Self::fill) and its test twin share: the kind, the start line's fields,
+    /// the fields read from several headers, the codes, the time and the excerpt (none of it
+    /// reads a field the header values moved into the record set).
+    fn fill_derived(&self, e: &mut Evidence) {
         e.kind = "sip".into();
         match &self.start {
             Start::Request { method, uri } => {
@@ -742,47 +771,12 @@ impl Message {
             e.time = self.header("date").and_then(http_date);
         }
         e.set_excerpt(&self.excerpt_text());
-        // Last, as they move out of the message: a header written once gives the record its
-        // value without a copy (nothing after this reads the headers).
-        for (h, f) in SIMPLE_FIELDS {
-            let (first, second) = {
-                let mut at = self.headers.iter().enumerate().filter(|(_, (n, _))| n == h).map(|(i, _)| i);
-                (at.next(), at.next())
-            };
-            let Some(first) = first else { continue };
-            if second.is_none() {
-                e.field(f, std::mem::take(&mut self.headers[first].1));
-                continue;
-            }
-            // The values joined by `, `.
-            let mut joined = String::new();
-            for (i, v) in self.headers_named(h).enumerate() {
-                if i > 0 {
-                    joined.push_str(", ");
-                }
-                joined.push_str(v);
-            }
-            e.field(f, joined);
-        }
     }
 
-    /// [`fill`](Self::fill) copying every value, as it was written first; the tests compare
-    /// the two. Fill a record: kind `sip`, the fields of docs/evidence-fields.md, the codes, and an
-    /// excerpt made of the start line and the headers that tell what happened. `time` is set
-    /// from the Date header when the record has none.
+    /// [`fill`](Self::fill) copying every header value, as it was written first; the tests
+    /// compare the two.
     #[cfg(test)]
     fn fill_plain(&self, e: &mut Evidence) {
-        e.kind = "sip".into();
-        match &self.start {
-            Start::Request { method, uri } => {
-                e.field("method", method.as_str());
-                e.field("request_uri", uri.as_str());
-            }
-            Start::Response { status, reason } => {
-                e.field("status", *status);
-                e.field("reason_phrase", reason.as_str());
-            }
-        }
         let simple = [
             ("call-id", "call_id"),
             ("cseq", "cseq"),
@@ -811,50 +805,7 @@ impl Message {
                 }
             };
         }
-        if let Some(v) = self.header("via") {
-            let top = list_items(v).next().unwrap_or(v);
-            e.field("via", top);
-            // The top Via names the transport of the hop the message travelled.
-            if !e.fields.contains_key("transport") {
-                let proto = top.split_whitespace().next().unwrap_or("");
-                if let Some(t) = proto.rsplit('/').next().filter(|t| {
-                    matches!(t.to_ascii_uppercase().as_str(), "UDP" | "TCP" | "TLS" | "WS" | "WSS" | "SCTP")
-                }) {
-                    e.field("transport", t.to_ascii_uppercase());
-                }
-            }
-        }
-        let reasons: Vec<&str> = self.headers_named("reason").collect();
-        if !reasons.is_empty() {
-            e.field("reason", reasons.join(", "));
-        }
-        if let Some(m) = self.cseq_method() {
-            e.field("cseq_method", m);
-        }
-        if let Some(host) = self.header("contact").and_then(|c| list_items(c).next()).and_then(uri_host) {
-            e.field(if is_fqdn(host) { "contact_fqdn" } else { "contact_host" }, host.to_ascii_lowercase());
-        }
-        let mut rr = self.record_route_hosts();
-        rr.retain(|h| is_fqdn(h));
-        if !rr.is_empty() {
-            e.field("record_route_fqdns", rr.into_iter().map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>());
-        }
-        for (name, v) in &self.headers {
-            if name.starts_with("x-ms-") {
-                let key = name.replace('-', "_");
-                if !e.fields.contains_key(&key) {
-                    e.field(&key, v.as_str());
-                }
-            }
-        }
-        if let Some(s) = self.sbc_fqdn() {
-            e.field("sbc_fqdn", s);
-        }
-        e.add_codes(self.codes());
-        if e.time.is_none() {
-            e.time = self.header("date").and_then(http_date);
-        }
-        e.set_excerpt(&self.excerpt_text());
+        self.fill_derived(e);
     }
 
     /// The start line and the telling headers, as written, one after the other.

@@ -88,8 +88,9 @@ impl Pattern {
 #[derive(Debug)]
 enum Prefilter {
     /// The built-in knowledge base's, which the build script made from the same entries.
-    /// `any` answers [`Prefilter::is_match`] from the same table, made on first use.
-    Prebuilt { table: TableRef<'static>, built: &'static crate::built::Prefilter, any: OnceLock<Box<AnyTable>> },
+    /// `any` answers [`Prefilter::is_match`] from the same table, made on first use (`None`
+    /// when the table is too large for it).
+    Prebuilt { table: TableRef<'static>, built: &'static crate::built::Prefilter, any: OnceLock<Option<Box<AnyTable>>> },
     /// Any other knowledge base's, built here: a full DFA, the fastest to search.
     Built { automaton: AhoCorasick, alias_entry: Vec<Option<usize>>, wants: Vec<u32> },
 }
@@ -121,9 +122,10 @@ impl Prefilter {
 
     fn is_match(&self, text: &str) -> bool {
         match self {
-            Prefilter::Prebuilt { table, any, .. } => {
-                any.get_or_init(|| Box::new(AnyTable::of(table))).is_match(text.as_bytes())
-            }
+            Prefilter::Prebuilt { table, any, .. } => match any.get_or_init(|| AnyTable::of(table).map(Box::new)) {
+                Some(any) => any.is_match(text.as_bytes()),
+                None => table.is_match(text.as_bytes()),
+            },
             Prefilter::Built { automaton, .. } => automaton.is_match(text),
         }
     }

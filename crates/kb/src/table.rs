@@ -184,9 +184,8 @@ impl TableRef<'_> {
 pub(crate) struct AnyTable {
     /// Each byte's class.
     classes: [u8; 256],
-    /// A row for every `u16`, so that no state needs a bounds check: the rows past the table's
-    /// states are never written, and their pages never touched.
-    rows: Box<[Row; 1 << 16]>,
+    /// [`ANY_ROWS`] rows, the table's states first: a state masked to fit needs no bounds check.
+    rows: Box<[Row; ANY_ROWS]>,
     start: u16,
     max_match: u16,
 }
@@ -196,12 +195,20 @@ type Row = [u16; 1 << ROW_BITS];
 /// Bytes walked between two looks at the state.
 const STRETCH: usize = 16;
 
+/// States an [`AnyTable`] holds (a power of two; the built-in table has about 11,500). A larger
+/// table is searched as it is.
+const ANY_ROWS: usize = 1 << 14;
+
 #[allow(dead_code)] // The build script writes tables; only the crate searches them.
 impl AnyTable {
-    pub(crate) fn of(table: &TableRef<'_>) -> AnyTable {
+    /// The copy of `table`; `None` when it has more than [`ANY_ROWS`] states.
+    pub(crate) fn of(table: &TableRef<'_>) -> Option<AnyTable> {
+        if table.rows.len() > ANY_ROWS {
+            return None;
+        }
         let classes = table.columns.map(|c| (c >> 1) & ((1 << ROW_BITS) - 1));
-        let mut rows: Box<[Row; 1 << 16]> =
-            vec![[0u16; 1 << ROW_BITS]; 1 << 16].into_boxed_slice().try_into().expect("one row per u16");
+        let mut rows: Box<[Row; ANY_ROWS]> =
+            vec![[0u16; 1 << ROW_BITS]; ANY_ROWS].into_boxed_slice().try_into().expect("ANY_ROWS rows");
         for (state, (row, out)) in table.rows.iter().zip(rows.iter_mut()).enumerate() {
             for (class, to) in out.iter_mut().enumerate() {
                 *to = if state <= usize::from(table.max_match) {
@@ -211,12 +218,14 @@ impl AnyTable {
                 };
             }
         }
-        AnyTable { classes, rows, start: table.start, max_match: table.max_match }
+        Some(AnyTable { classes, rows, start: table.start, max_match: table.max_match })
     }
 
     #[inline]
     fn next(&self, state: u16, byte: u8) -> u16 {
-        self.rows[usize::from(state)][usize::from(self.classes[usize::from(byte)]) & ((1 << ROW_BITS) - 1)]
+        // Every state reached is below the table's length, so the mask changes none.
+        self.rows[usize::from(state) & (ANY_ROWS - 1)]
+            [usize::from(self.classes[usize::from(byte)]) & ((1 << ROW_BITS) - 1)]
     }
 
     /// True when any word is in `text`.
@@ -258,7 +267,7 @@ mod tests {
     fn table_answer(table: &Table, text: &str) -> (Vec<(u32, usize)>, bool) {
         let mut found = Vec::new();
         table.as_ref().for_each(text.as_bytes(), |w, end| found.push((w, end)));
-        let any = AnyTable::of(&table.as_ref()).is_match(text.as_bytes());
+        let any = AnyTable::of(&table.as_ref()).expect("small tables fit").is_match(text.as_bytes());
         let is_match = table.as_ref().is_match(text.as_bytes());
         assert_eq!(any, is_match, "the any-word table and the search disagree on {text:?}");
         (found, is_match)

@@ -777,19 +777,7 @@ impl Message {
     /// compare the two.
     #[cfg(test)]
     fn fill_plain(&self, e: &mut Evidence) {
-        let simple = [
-            ("call-id", "call_id"),
-            ("cseq", "cseq"),
-            ("from", "from"),
-            ("to", "to"),
-            ("user-agent", "user_agent"),
-            ("server", "server"),
-            ("warning", "warning"),
-            ("ms-diagnostics", "ms_diagnostics"),
-            ("ms-client-diagnostics", "ms_client_diagnostics"),
-            ("ms-diagnostics-public", "ms_diagnostics_public"),
-        ];
-        for (h, f) in simple {
+        for (h, f) in SIMPLE_FIELDS {
             // The values joined by `, ` (most headers are written once).
             let mut values = self.headers_named(h);
             let Some(first) = values.next() else { continue };

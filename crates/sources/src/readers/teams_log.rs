@@ -372,9 +372,10 @@ impl ByteDfa {
 }
 
 /// What the knowledge base's prefilter said of an entry's lines: no line may hold a code it
-/// reads (`No`), some line was not asked because a keep word already kept it (`Unasked`), or
-/// some line may (`Maybe`). Ordered so that the entry's answer is the greatest of its lines'.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// reads (`No`), the first line that matters was kept by a keep word without asking
+/// (`Unasked`), or it may hold one (`Maybe`). Once a line matters the later ones are not looked
+/// at: an `Unasked` entry is asked as a whole when it is finished.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Asked {
     #[default]
     No,
@@ -454,8 +455,8 @@ impl Entry {
         self.text.push_str(line);
         self.last = number;
         self.lines += 1;
-        if gated && self.asked != Asked::Maybe {
-            self.asked = self.asked.max(look(line));
+        if gated && self.asked == Asked::No {
+            self.asked = look(line);
         }
         self.keep = self.keep || self.asked != Asked::No;
     }

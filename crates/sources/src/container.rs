@@ -1098,16 +1098,76 @@ pub(crate) fn open(unit: &Unit, opts: &Options) -> io::Result<Input> {
         Origin::ZipEntry { archive, index, budgets } => {
             let mut archive = archive.clone();
             let (index, cap, budgets) = (*index, opts.max_entry_bytes, budgets.clone());
-            let stream = stream_from_thread(move |tx| match archive.by_index(index) {
-                Ok(f) => pump(&mut budgets.meter(f).take(cap), &tx, false),
-                Err(e) => {
-                    let _ = tx.send(Err(io::Error::other(e.to_string())));
-                }
-            });
-            let mut input = Input::new(unit.path.clone(), unit.name.clone(), Box::new(stream), unit.size)?;
+            let body: Box<dyn Read + Send> = match EntryReader::open(&mut archive, index) {
+                Some(entry) => Box::new(budgets.meter(entry).take(cap)),
+                None => Box::new(stream_from_thread(move |tx| match archive.by_index(index) {
+                    Ok(f) => pump(&mut budgets.meter(f).take(cap), &tx, false),
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e.to_string())));
+                    }
+                })),
+            };
+            let mut input = Input::new(unit.path.clone(), unit.name.clone(), body, unit.size)?;
             input.modified = unit.modified;
             Ok(input)
         }
+    }
+}
+
+/// A stored or deflated entry, read in the thread that reads the entry: no thread of its own,
+/// no channel, no copy from chunk to chunk. It checks what the archive reader checks: never
+/// more bytes than the entry declares, and the checksum once its data ends.
+struct EntryReader {
+    body: EntryBody,
+    crc: crc32fast::Hasher,
+    expected_crc: u32,
+    size: u64,
+    read: u64,
+}
+
+enum EntryBody {
+    Stored(io::Take<ArchiveData>),
+    Deflated(Box<flate2::bufread::DeflateDecoder<io::BufReader<io::Take<ArchiveData>>>>),
+}
+
+impl EntryReader {
+    /// The entry at `index` read directly, when its method is one of the two nearly every
+    /// archive uses and its local header was read; `None` sends it to the archive reader on a
+    /// thread of its own (Deflate64, an unreadable header), which reports its errors.
+    fn open(archive: &mut Archive, index: usize) -> Option<EntryReader> {
+        let (method, start, compressed, size, expected_crc) = {
+            let f = archive.by_index_raw(index).ok()?;
+            (f.compression(), f.data_start()?, f.compressed_size(), f.size(), f.crc32())
+        };
+        let mut data = archive.clone().into_inner();
+        data.seek(SeekFrom::Start(start)).ok()?;
+        let raw = data.take(compressed);
+        let body = match method {
+            zip::CompressionMethod::Stored => EntryBody::Stored(raw),
+            zip::CompressionMethod::Deflated => EntryBody::Deflated(Box::new(flate2::bufread::DeflateDecoder::new(
+                io::BufReader::with_capacity(CHUNK, raw),
+            ))),
+            _ => return None,
+        };
+        Some(EntryReader { body, crc: crc32fast::Hasher::new(), expected_crc, size, read: 0 })
+    }
+}
+
+impl Read for EntryReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.body {
+            EntryBody::Stored(r) => r.read(buf)?,
+            EntryBody::Deflated(r) => r.read(buf)?,
+        };
+        self.read = self.read.saturating_add(n as u64);
+        if self.read > self.size {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "more data than the entry's declared size"));
+        }
+        if n == 0 && !buf.is_empty() && self.crc.clone().finalize() != self.expected_crc {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the entry's checksum does not match its data"));
+        }
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -1251,6 +1311,88 @@ mod tests {
         let err = reader.read_to_end(&mut got).expect_err("the error comes through");
         assert_eq!(err.to_string(), "broken entry");
         assert!(got == data);
+    }
+
+    /// An archive in memory with one entry per `(name, data, method)`.
+    fn archive_of(entries: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
+        let mut buf = io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, data, method) in entries {
+            z.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(*method)).unwrap();
+            io::Write::write_all(&mut z, data).unwrap();
+        }
+        z.finish().unwrap();
+        buf.into_inner()
+    }
+
+    /// An entry's bytes, or the error that stopped its reading.
+    type Outcome = Result<Vec<u8>, String>;
+
+    /// Every entry read directly and through the archive reader.
+    fn both_ways(bytes: Vec<u8>) -> Vec<(Outcome, Outcome)> {
+        let data = ArchiveData::Memory(io::Cursor::new(Arc::from(bytes)));
+        let mut archive = zip::ZipArchive::new(data).expect("an archive");
+        (0..archive.len())
+            .map(|i| {
+                let mut direct =
+                    EntryReader::open(&mut archive, i).expect("stored and deflated entries are read directly");
+                let mut got = Vec::new();
+                let direct = direct.read_to_end(&mut got).map(|_| got).map_err(|e| e.to_string());
+                let mut got = Vec::new();
+                let by_zip = archive.by_index(i).map_err(|e| e.to_string()).and_then(|mut f| {
+                    f.read_to_end(&mut got).map_err(|e| e.to_string())?;
+                    Ok(got)
+                });
+                (direct, by_zip)
+            })
+            .collect()
+    }
+
+    /// `with` in place of every `was` in the archive's headers (the data is chosen so that it
+    /// cannot hold `was`; a stored entry's two sizes are both patched).
+    fn patched(mut bytes: Vec<u8>, was: u32, with: u32) -> Vec<u8> {
+        let (was, with) = (was.to_le_bytes(), with.to_le_bytes());
+        let mut n = 0;
+        for i in 0..bytes.len() - 3 {
+            if bytes[i..i + 4] == was {
+                bytes[i..i + 4].copy_from_slice(&with);
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "the local header and the central directory each hold it");
+        bytes
+    }
+
+    #[test]
+    fn entries_read_directly_as_the_archive_reader_reads_them() {
+        use zip::CompressionMethod::{Deflated, Stored};
+        let big = pattern(CHUNK * 3 + 7, 5);
+        let text: Vec<u8> = (0..200_000u32).flat_map(|i| format!("line {i} AADSTS50126\n").into_bytes()).collect();
+        let entries: Vec<(&str, &[u8], zip::CompressionMethod)> = vec![
+            ("empty.txt", b"", Stored),
+            ("empty.log", b"", Deflated),
+            ("one.txt", b"x", Stored),
+            ("one.log", b"x", Deflated),
+            ("big.bin", &big, Stored),
+            ("big.log", &big, Deflated),
+            ("text.log", &text, Deflated),
+        ];
+        for (i, (direct, by_zip)) in both_ways(archive_of(&entries)).into_iter().enumerate() {
+            assert_eq!(direct.as_deref().ok(), Some(entries[i].1), "{}", entries[i].0);
+            assert_eq!(by_zip.as_deref().ok(), Some(entries[i].1), "{}", entries[i].0);
+        }
+        // A wrong checksum, and a declared size smaller than the data: both readers fail.
+        let data = vec![b'a'; 1000];
+        for method in [Stored, Deflated] {
+            let crc = crc32fast::hash(&data);
+            let bad_crc = patched(archive_of(&[("a.txt", &data, method)]), crc, crc ^ 1);
+            let small = patched(archive_of(&[("a.txt", &data, method)]), 1000, 999);
+            for bytes in [bad_crc, small] {
+                let (direct, by_zip) = both_ways(bytes).remove(0);
+                let lens = (direct.as_ref().map(Vec::len), by_zip.as_ref().map(Vec::len));
+                assert!(direct.is_err() && by_zip.is_err(), "{method:?}: {lens:?}");
+            }
+        }
     }
 
     struct FailingRead;

@@ -98,13 +98,23 @@ fn fold_any(s: &str) -> String {
 /// holds (most lines hold none).
 struct Patterns {
     list: Vec<Pattern>,
-    firsts: AhoCorasick,
+    /// The first pieces, in the automaton's order.
+    first_pieces: Vec<String>,
+    /// Built on first use: detection of an ASCII head needs only `spread`, and building it cost
+    /// every scan of a text file a millisecond.
+    firsts: OnceLock<AhoCorasick>,
     /// For each pattern, the automaton's number of its first piece.
     first_of: Vec<usize>,
     /// The first pieces as words, for ASCII text that is only lower-cased (see
     /// [`any_message_possible_in`]); `None` if a piece has an empty word (a space at an end),
     /// which this search would not treat as folding does.
     spread: Option<Vec<Spread>>,
+}
+
+impl Patterns {
+    fn firsts(&self) -> &AhoCorasick {
+        self.firsts.get_or_init(|| AhoCorasick::new(&self.first_pieces).expect("alias pieces build"))
+    }
 }
 
 /// A first piece as its words (folding left one space between each), and a searcher for its
@@ -186,8 +196,8 @@ fn patterns(kind: Kind) -> &'static Patterns {
         }
         let whole_words = firsts.iter().all(|f| f.split(' ').all(|w| !w.is_empty()));
         let spread = whole_words.then(|| firsts.iter().filter_map(|f| Spread::new(f)).collect());
-        let firsts = AhoCorasick::new(&firsts).expect("alias pieces build");
-        Patterns { list, firsts, first_of, spread }
+        let first_pieces = firsts.iter().map(|f| (*f).to_owned()).collect();
+        Patterns { list, first_pieces, firsts: OnceLock::new(), first_of, spread }
     })
 }
 
@@ -220,9 +230,9 @@ pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
     let mut out: Vec<Code> = Vec::new();
     let all = patterns(kind);
     let mut present: Vec<bool> = Vec::new();
-    for m in all.firsts.find_overlapping_iter(&line) {
+    for m in all.firsts().find_overlapping_iter(&line) {
         if present.is_empty() {
-            present.resize(all.firsts.patterns_len(), false);
+            present.resize(all.firsts().patterns_len(), false);
         }
         present[m.pattern().as_usize()] = true;
     }
@@ -245,7 +255,7 @@ pub(super) fn message_codes(text: &str, kind: Kind) -> Vec<Code> {
 /// single spaces, so each line's folded form is a stretch of the whole's, and a first piece in
 /// any line is in the whole too. (True says only that some line may.)
 pub(super) fn any_message_possible(text: &str, kind: Kind) -> bool {
-    patterns(kind).firsts.is_match(&fold(text))
+    patterns(kind).firsts().is_match(&fold(text))
 }
 
 /// [`any_message_possible`] of a head's text. Most heads are ASCII: their first pieces are found

@@ -60,8 +60,10 @@ enum Kind {
 /// such a run of three digits is not searched with them. Exact, too.
 const ERROR_STATUS_ONLY: u32 = 1 << P_SIP_CAUSE | 1 << P_HTTP_KEYED | 1 << P_HTTP_CONTEXT | 1 << P_PHRASE;
 
-/// The longest run of decimal digits each pattern needs to match (`\d{9,10}` needs nine): a line
-/// without such a run is not searched with it. Exact, so it changes no result.
+/// The longest run of decimal digits each pattern needs to match (`[0-9]{9,10}` needs nine): a
+/// line without such a run is not searched with it. Exact, so it changes no result. The patterns
+/// name ASCII digits as `[0-9]`, never `\d`: `\d` takes every script's digits, which no code is
+/// written in, and made each automaton several times larger to compile.
 const MIN_DIGITS: [usize; PATTERNS] = [4, 0, 0, 3, 1, 3, 0, 3, 3, 3, 1, 0, 0, 3, 5, 9, 4, 0, 3, 3, 3, 0, 4];
 
 /// One regular expression of the extractor, compiled the first time a text needs it: compiling
@@ -224,51 +226,51 @@ impl Extractor {
         };
         let phrase_alts: Vec<String> = phrases.iter().map(|p| regex::escape(p)).collect();
         let patterns = vec![
-            Pattern::new(r"(?i)\bAADSTS(?:%3a|:)?(\d{4,8})", Kind::Aadsts),
+            Pattern::new(r"(?i)\bAADSTS(?:%3a|:)?([0-9]{4,8})", Kind::Aadsts),
             // 64-bit spellings (sign-extended or zero-extended) and C suffixes: the low 32 bits.
             Pattern::new(r"(?i)\b0x(?:ffffffff|00000000)?([0-9a-f]{8})(?:u?l)?\b", Kind::Hex),
             Pattern::new(r"(?i)(?:exchange status|hresult)\s*[:=]?\s*(?:0x)?([0-9a-f]{8})\b", Kind::Hex),
-            Pattern::new(r"\bSIP/2\.0 ([1-6]\d\d) [A-Za-z]", Kind::Sip),
-            Pattern::new(r"(?i)\b(?:x-)?ms-(?:client-)?diagnostics(?:-public)?\s*:\s*(\d{1,7})", Kind::MsDiag),
-            Pattern::new(r"(?i)\bQ\.?850\s*(?:;\s*)?cause\s*[=:]?\s*(\d{1,3})\b", Kind::Q850),
+            Pattern::new(r"\bSIP/2\.0 ([1-6][0-9][0-9]) [A-Za-z]", Kind::Sip),
+            Pattern::new(r"(?i)\b(?:x-)?ms-(?:client-)?diagnostics(?:-public)?\s*:\s*([0-9]{1,7})", Kind::MsDiag),
+            Pattern::new(r"(?i)\bQ\.?850\s*(?:;\s*)?cause\s*[=:]?\s*([0-9]{1,3})\b", Kind::Q850),
             Pattern::new(
                 r#"(?i)\b(?:error|error_?code|suberror|code)["']?\s*[=:]\s*["']?([a-z][a-z_]{4,40})\b"#,
                 Kind::OauthWord,
             ),
-            Pattern::new(r#"(?i)\bError="(\d{3})""#, Kind::Http),
-            Pattern::new(r"(?i)\bHTTP(?:[ _-]?status(?:[ _-]?code)?)?\s*[:=]?\s*(\d{3})\b", Kind::Http),
-            Pattern::new(r"(?i)\bHTTP/[12](?:\.[01])? (\d{3})\b", Kind::Http),
+            Pattern::new(r#"(?i)\bError="([0-9]{3})""#, Kind::Http),
+            Pattern::new(r"(?i)\bHTTP(?:[ _-]?status(?:[ _-]?code)?)?\s*[:=]?\s*([0-9]{3})\b", Kind::Http),
+            Pattern::new(r"(?i)\bHTTP/[12](?:\.[01])? ([0-9]{3})\b", Kind::Http),
             Pattern::new(
-                r#"(?i)(?:microsoft response code|callEndSubReason|final microsoft subcode)["']?\s*[:=]?\s*["']?(\d{1,6})\b"#,
+                r#"(?i)(?:microsoft response code|callEndSubReason|final microsoft subcode)["']?\s*[:=]?\s*["']?([0-9]{1,6})\b"#,
                 Kind::Msrc,
             ),
             Pattern::new(r"(?i)\b(caa[0-9a-f]{5})\b", Kind::CaaBare),
             Pattern::new(&format!(r"\b({})\b", alternatives(&teams_tokens)), Kind::TeamsToken),
-            Pattern::new(r#"(?i)\bSIP\s*;\s*cause\s*=\s*"?(\d{3})\b"#, Kind::SipCause),
+            Pattern::new(r#"(?i)\bSIP\s*;\s*cause\s*=\s*"?([0-9]{3})\b"#, Kind::SipCause),
             Pattern::new(
-                r#"(?i)\b(?:error|code|reason|failure|status)(?:\s+(?:code|number|reason|is|was|of|no\.?))*\s*[:=#-]?\s*["']?(\d{5,7})\b"#,
+                r#"(?i)\b(?:error|code|reason|failure|status)(?:\s+(?:code|number|reason|is|was|of|no\.?))*\s*[:=#-]?\s*["']?([0-9]{5,7})\b"#,
                 Kind::FamilyNumber,
             ),
             Pattern::new(
-                r#"(?i)\b(?:hr|hresult|error_?code|errorcode|error|code|result|status)["']?\s*[:=]?\s*["']?(-?\d{9,10})\b"#,
+                r#"(?i)\b(?:hr|hresult|error_?code|errorcode|error|code|result|status)["']?\s*[:=]?\s*["']?(-?[0-9]{9,10})\b"#,
                 Kind::Decimal,
             ),
-            Pattern::new(r#"(?i)\berror_codes["']?\s*[:=]\s*\[\s*(\d{4,7})\b"#, Kind::Aadsts),
+            Pattern::new(r#"(?i)\berror_codes["']?\s*[:=]\s*\[\s*([0-9]{4,7})\b"#, Kind::Aadsts),
             Pattern::new(&format!(r"(?i)\b({})\b", alternatives(&oauth_tokens)), Kind::OauthToken),
             Pattern::new(
-                r#"(?i)\b(?:(?:http[ _]?)?status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)(?:["']?\s*[:=]\s*["']?|\s+(?:is\s+|was\s+|of\s+)?)(\d{3})\b"#,
+                r#"(?i)\b(?:(?:http[ _]?)?status[ _]?code|statuscode|status|http[ _]?code|response[ _]?code|responsecode)(?:["']?\s*[:=]\s*["']?|\s+(?:is\s+|was\s+|of\s+)?)([0-9]{3})\b"#,
                 Kind::HttpKeyed,
             ),
             Pattern::new(
-                r"(?i)\b(?:returned(?:\s+an\s+error)?|failed\s+with(?:\s+(?:code|status|error))?|with\s+code|got|answered|responded(?:\s+with)?|success|error\s+code|code)\s*[:=]?\s*\(?(\d{3})\)?(?:[\s.,;)]|$)",
+                r"(?i)\b(?:returned(?:\s+an\s+error)?|failed\s+with(?:\s+(?:code|status|error))?|with\s+code|got|answered|responded(?:\s+with)?|success|error\s+code|code)\s*[:=]?\s*\(?([0-9]{3})\)?(?:[\s.,;)]|$)",
                 Kind::HttpInContext,
             ),
-            Pattern::new(&format!(r"(?i)\b([1-6]\d\d)\s+({})\b", alternatives(&phrase_alts)), Kind::Phrase),
+            Pattern::new(&format!(r"(?i)\b([1-6][0-9][0-9])\s+({})\b", alternatives(&phrase_alts)), Kind::Phrase),
             Pattern::new(
-                r#"(?i)\bms-(?:client-)?diagnostics(?:-public)?\s*:\s*reason\s*=\s*"([^"]{3,300})""#,
+                r#"(?i)\bms-(?:client-)?diagnostics(?:-public)?\s*:\s*reason\s*=\s*"([^"]+)""#,
                 Kind::MsDiagReason,
             ),
-            Pattern::new(r#"(?i)\bWinsockFailureCode\s*[=:]\s*"?(\d{4,5})\b"#, Kind::Winsock),
+            Pattern::new(r#"(?i)\bWinsockFailureCode\s*[=:]\s*"?([0-9]{4,5})\b"#, Kind::Winsock),
         ];
         debug_assert_eq!(patterns.len(), PATTERNS, "the P_ constants name the patterns by index");
         debug_assert!(patterns[P_OAUTH_TOKEN].kind == Kind::OauthToken && patterns[P_WINSOCK].kind == Kind::Winsock);
@@ -321,8 +323,22 @@ impl Extractor {
             if !error_status {
                 wanted &= !ERROR_STATUS_ONLY;
             }
+            if wanted & HTTP_AFTER_WORD != 0 && !every_pattern && !http_status_may_follow(text.as_bytes()) {
+                wanted &= !HTTP_AFTER_WORD;
+            }
             for (n, p) in self.patterns.iter().enumerate() {
                 if wanted & (1 << n) == 0 || digits < MIN_DIGITS[n] {
+                    continue;
+                }
+                if p.kind == Kind::MsDiagReason {
+                    let mut from = 0;
+                    while let Some(caps) = bounded_captures(p.regex(), text, from, &REASON_CHARS) {
+                        let (Some(whole), Some(m)) = (caps.get(0), caps.get(1)) else { break };
+                        from = whole.end();
+                        for c in self.reading(kb, text, p.kind, &caps, m, &mut context) {
+                            push(c);
+                        }
+                    }
                     continue;
                 }
                 for caps in p.regex().captures_iter(text) {
@@ -463,6 +479,62 @@ impl Context {
 
 /// The length of the longest run of ASCII digits in `b`, and whether a run of exactly three
 /// digits starts with 4, 5 or 6 (a failure status).
+/// The two patterns that read a status right after the word `HTTP` (`HTTP 503`, `HTTP status:
+/// 407`, `HTTP/1.1 404`).
+const HTTP_AFTER_WORD: u32 = 1 << P_HTTP_WORD | 1 << P_HTTP_LINE;
+
+/// Whether some `http` of `b`, in any case, is followed by what [`HTTP_AFTER_WORD`]'s patterns
+/// need next: a slash, a space or separator, `:` or `=` before a space or digit, a digit, `st`
+/// (of `status`), or a byte beyond ASCII (a space of another script). Most `http`s of a log begin a URL (`https://`,
+/// `http://`), where neither pattern can match; two regular expressions searched each such line
+/// for nothing.
+fn http_status_may_follow(b: &[u8]) -> bool {
+    memchr::memchr2_iter(b'h', b'H', b).any(|i| {
+        let Some(word) = b.get(i..i + 4) else { return false };
+        if !word.eq_ignore_ascii_case(b"http") {
+            return false;
+        }
+        // A space, a digit, or a byte beyond ASCII: what may come after `:` or `=`.
+        let spacing = |c: &u8| matches!(c, b' ' | b'\t'..=b'\r') || c.is_ascii_digit() || !c.is_ascii();
+        match b.get(i + 4) {
+            Some(b's' | b'S') => matches!(b.get(i + 5), Some(b't' | b'T')),
+            Some(b':' | b'=') => b.get(i + 5).is_some_and(spacing),
+            Some(c) => matches!(c, b'/' | b'_' | b'-') || spacing(c),
+            None => false,
+        }
+    })
+}
+
+/// A reason text is 3 to 300 characters long. Checked after the match, because the same bound
+/// written in the pattern (`[^"]{3,300}`) multiplied its automaton: a tenth of all the patterns'
+/// compile time.
+const REASON_CHARS: std::ops::RangeInclusive<usize> = 3..=300;
+
+/// The first match of `re` from byte `from` on whose group 1 is `chars` characters long, as the
+/// pattern with that bound written in it would find it: `re` takes the group unbounded (`[^"]+`
+/// for `[^"]{3,300}`), and a match whose group is out of bounds is tried again one character
+/// later, because the bounded pattern could still match from there (a shorter quoted text can
+/// begin inside a long one). A bound written in a pattern multiplies its automaton by the bound:
+/// `[^']{1,300}` takes ten times as long to compile as `[^']+`.
+pub fn bounded_captures<'t>(
+    re: &Regex,
+    text: &'t str,
+    mut from: usize,
+    chars: &std::ops::RangeInclusive<usize>,
+) -> Option<regex::Captures<'t>> {
+    while from <= text.len() {
+        let caps = re.captures_at(text, from)?;
+        match caps.get(1) {
+            Some(g) if !chars.contains(&g.as_str().chars().count()) => {
+                let start = caps.get(0).map_or(from, |m| m.start());
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            }
+            _ => return Some(caps),
+        }
+    }
+    None
+}
+
 fn digit_runs(b: &[u8]) -> (usize, bool) {
     let (mut best, mut run, mut status) = (0, 0, false);
     for (i, &c) in b.iter().enumerate() {
@@ -526,6 +598,7 @@ mod tests {
         let ex = Extractor::new(KnowledgeBase::builtin());
         for p in &ex.patterns {
             assert!(Regex::new(&p.source).is_ok(), "{}", p.source);
+            assert!(!p.source.contains(r"\d"), "ASCII digits are written [0-9]: {}", p.source);
             assert_eq!(p.regex().as_str(), p.source);
         }
     }
@@ -635,6 +708,77 @@ mod tests {
         }
     }
 
+    /// The reason-text pattern with its length checked after the match finds what the pattern
+    /// with the bound written in it found: the same reason texts, in the same places, for texts
+    /// of every length around the bounds, in one-byte and two-byte letters.
+    #[test]
+    fn reason_texts_are_bounded_as_before() {
+        let before =
+            Regex::new(r#"(?i)\bms-(?:client-)?diagnostics(?:-public)?\s*:\s*reason\s*=\s*"([^"]{3,300})""#).unwrap();
+        let kb = KnowledgeBase::builtin();
+        let now = kb.extractor.get_or_init(|| Extractor::new(kb)).patterns[P_MSDIAG_REASON].regex();
+        let found = |re: &Regex, text: &str, bound: bool| -> Vec<(usize, usize)> {
+            if !bound {
+                return re.captures_iter(text).filter_map(|c| c.get(1)).map(|g| (g.start(), g.end())).collect();
+            }
+            let (mut from, mut out) = (0, Vec::new());
+            while let Some(c) = bounded_captures(re, text, from, &REASON_CHARS) {
+                let (Some(whole), Some(g)) = (c.get(0), c.get(1)) else { break };
+                out.push((g.start(), g.end()));
+                from = whole.end();
+            }
+            out
+        };
+        let mut checked = 0;
+        for n in 0..=310 {
+            for letter in ["y", "é"] {
+                let reason = letter.repeat(n);
+                for text in [
+                    format!("ms-diagnostics: reason=\"{reason}\""),
+                    // A long quoted text that holds the start of a short one.
+                    format!("ms-diagnostics: reason=\"{reason} ms-diagnostics: reason=\"ab{reason}\""),
+                    format!("x-ms-client-diagnostics : Reason = \"{reason}\" then ms-diagnostics:reason=\"abc\""),
+                    format!("ms-diagnostics: reason=\"{reason}"),
+                ] {
+                    assert_eq!(found(&before, &text, false), found(now, &text, true), "{n} {letter}");
+                    checked += usize::from(!found(&before, &text, false).is_empty());
+                }
+            }
+        }
+        assert!(checked > 1000, "most texts hold a reason the old pattern took: {checked}");
+    }
+
+    /// Every way a status can follow the word `HTTP` is still read when lines of URLs are
+    /// skipped for those two patterns.
+    #[test]
+    fn http_statuses_after_the_word_are_read() {
+        let kb = KnowledgeBase::builtin();
+        let ex = kb.extractor.get_or_init(|| Extractor::new(kb));
+        for line in [
+            "HTTP/1.1 404 Not Found",
+            "got HTTP/2 503 from the proxy",
+            "request failed: http 503",
+            "HTTP status: 407",
+            "http_status=500",
+            "HTTP-status 502",
+            "HttpStatusCode: 401",
+            "http:404 on GET",
+            "http=502",
+            "http\t503",
+            "http\u{a0}503",
+            "https://contoso.example/x and then HTTP 503",
+            "HTTPstatus 504",
+        ] {
+            let (mut fast, mut full) = (Vec::new(), Vec::new());
+            ex.extract_with(kb, line, &mut fast, false);
+            ex.extract_with(kb, line, &mut full, true);
+            assert!(full.iter().any(|c| matches!(c, Code::Http(_))), "{line}: {full:?}");
+            assert_eq!(fast, full, "{line}");
+        }
+        assert!(!http_status_may_follow(b"token refreshed for https://api.spaces.skype.com and http://x"));
+        assert!(!http_status_may_follow(b"a line that ends in http"));
+    }
+
     #[test]
     fn decimal_hresults() {
         assert_eq!(decimal_hresult("-2147024891"), Some(0x8007_0005));
@@ -694,6 +838,8 @@ mod tests {
                 "Busy Here", "Not Found", "returned", "https://x", "reason=\"", "User does not exist",
                 "winsock", "FailureCode=", "10061", "ffffffff", "L", "failure", "is",
                 "4", "5", "6", "0", "(", ")", "status code ", "returned ", "Service Unavailable",
+                "http://x", "HTTP ", "http_", "Http-", "HTTPS", "http:", "http=", "http\t", "http\u{a0}", "st", "/",
+                "HTTP/2 ", "503",
             ]), 0..16),
             upper in proptest::bool::ANY,
         ) {

@@ -30,6 +30,7 @@ use serde::Serialize;
 pub use code::{Code, Kind};
 pub use decode::{decode, Decoded};
 pub use entry::{Entry, KbError, Layer};
+pub use extract::bounded_captures;
 pub use normalize::{candidates, normalize, Context};
 
 mod files {

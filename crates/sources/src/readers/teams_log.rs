@@ -69,8 +69,9 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// `component: message` at the start of a message (one token, no spaces).
-static CALL_END: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?i)callEndReason"?\s*[:=]\s*\{[^}]*?"code"\s*:\s*(\d{3})[^}]*?"subCode"\s*:\s*(\d+)"#));
+static CALL_END: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)callEndReason"?\s*[:=]\s*\{[^}]*?"code"\s*:\s*([0-9]{3})[^}]*?"subCode"\s*:\s*([0-9]+)"#)
+});
 static COMPONENT: LazyLock<Regex> = LazyLock::new(|| re(r"^[ \t]*\[?([A-Za-z_][A-Za-z0-9_.:/\-]*?)\]?: +\S"));
 
 /// The Teams Rooms licence line.

@@ -230,7 +230,8 @@ static PATTERNS: Patterns = Patterns {
     error_line: LazyLock::new(|| re(r"(?mi)\bError:\s*(?:0x)?[0-9a-f]{8}\b[ \t]*([^\r\n]*?)[ \t]*(?:\bCode:|\r?$)")),
     oauth: LazyLock::new(|| re(r"\bCode:\s*([A-Za-z][A-Za-z_]{2,60})\b")),
     resource: LazyLock::new(|| re(r"(?i)\bresource(?:\s+id)?\s*:\s*'?([^\s,']+)")),
-    access: LazyLock::new(|| re(r"(?i)\bto access '([^']{1,300})'")),
+    // At most 300 characters between the quotes, checked after the match (see `ACCESS_CHARS`).
+    access: LazyLock::new(|| re(r"(?i)\bto access '([^']+)'")),
     client: LazyLock::new(|| {
         re(r"(?i)\bclient(?:\s*id)?\s*:\s*'?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
     }),
@@ -247,9 +248,13 @@ static PATTERNS: Patterns = Patterns {
     }),
     hex: LazyLock::new(|| re(r"(?i)\b0x[0-9a-f]{8}\b")),
     // AAD 1025: `Http request status: 407. Method: POST Endpoint Uri: …`.
-    http: LazyLock::new(|| re(r"(?i)\bhttp (?:request |response )?status\s*:?\s*([1-5]\d\d)\b")),
+    http: LazyLock::new(|| re(r"(?i)\bhttp (?:request |response )?status\s*:?\s*([1-5][0-9][0-9])\b")),
     guid: LazyLock::new(|| re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
 };
+
+/// How long the resource named in `to access '…'` may be: the bound is checked after the match,
+/// because written in the pattern (`[^']{1,300}`) it made the pattern ten times as slow to compile.
+const ACCESS_CHARS: std::ops::RangeInclusive<usize> = 1..=300;
 
 fn patterns() -> &'static Patterns {
     &PATTERNS
@@ -918,7 +923,11 @@ fn aad(ev: &WinEvent, e: &mut Evidence) {
         .data_item("Resource")
         .map(str::to_owned)
         .or_else(|| p.resource.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
-        .or_else(|| p.access.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()));
+        .or_else(|| {
+            uctriage_kb::bounded_captures(&p.access, &text, 0, &ACCESS_CHARS)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_owned())
+        });
     if let Some(r) = resource {
         e.field("resource", r.trim_end_matches(['.', ',']));
     }
@@ -1001,6 +1010,35 @@ mod tests {
         ] {
             assert!(!LazyLock::force(r).as_str().is_empty());
         }
+    }
+
+    /// The resource of `to access '…'` is what the pattern with the bound written in it found,
+    /// for resources of every length around the bound, and when a long quoted text holds the
+    /// start of a short one.
+    #[test]
+    fn access_resources_are_bounded_as_before() {
+        let before = Regex::new(r"(?i)\bto access '([^']{1,300})'").unwrap();
+        let now = |text: &str| {
+            uctriage_kb::bounded_captures(&patterns().access, text, 0, &ACCESS_CHARS)
+                .and_then(|c| c.get(1))
+                .map(|m| (m.start(), m.end()))
+        };
+        let mut found = 0;
+        for n in 0..=310 {
+            for letter in ["r", "é"] {
+                let name = letter.repeat(n);
+                for text in [
+                    format!("you must use MFA to access '{name}'. Trace ID: x"),
+                    format!("to access '{name} to access 'ab{name}' and to access 'c'"),
+                    format!("to access '{name}"),
+                ] {
+                    let was = before.captures(&text).and_then(|c| c.get(1)).map(|m| (m.start(), m.end()));
+                    assert_eq!(was, now(&text), "{n} {letter}: {text}");
+                    found += usize::from(was.is_some());
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
     }
 
     fn ev(channel: &str, provider: &str, id: u32, data: &[(&str, &str)]) -> WinEvent {

@@ -294,8 +294,9 @@ impl Extractor {
     /// `KnowledgeBase::may_hold_code`).
     pub(crate) fn may_match(&self, text: &str) -> bool {
         let b = text.as_bytes();
-        memchr::memchr(b'%', b).is_some()
-            || memchr::memchr_iter(b'-', b).any(|i| b.len() - i > 9 && b[i + 1..i + 10].iter().all(u8::is_ascii_digit))
+        // One pass for both bytes: most lines hold a `-` and no `%`.
+        memchr::memchr2_iter(b'%', b'-', b)
+            .any(|i| b[i] == b'%' || (b.len() - i > 9 && b[i + 1..i + 10].iter().all(u8::is_ascii_digit)))
             || self.prefilter.is_match(text)
     }
 

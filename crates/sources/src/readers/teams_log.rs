@@ -52,83 +52,132 @@ static CLASSIC: LazyLock<Regex> = LazyLock::new(|| {
 /// by a byte that no earlier part can take (a space after digits, `<` or `(` after spaces), so
 /// one pass without going back finds what the regex finds; a test compares the two.
 fn classic_shape(line: &str) -> bool {
-    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let b = line.as_bytes();
-    let mut i = 0;
-    // How many bytes from `i` on are taken by `f`, moving `i` past them.
-    let run = |i: &mut usize, f: fn(&u8) -> bool| {
-        let n = b[*i..].iter().take_while(|c| f(c)).count();
-        *i += n;
-        n
-    };
+    let Some(mut i) = canonical_date(b).or_else(|| classic_date(b)) else { return false };
     let at = |i: usize, s: &[u8]| b.get(i..i + s.len()) == Some(s);
-    let one_of = |i: usize, words: &[&[u8]]| words.iter().any(|w| at(i, w));
-    let space = |c: &u8| *c == b' ';
-    let digit = u8::is_ascii_digit;
-    run(&mut i, |c| matches!(c, b' ' | b'\t'));
-    if one_of(i, &DAYS) {
-        i += 3;
-        if run(&mut i, space) == 0 {
-            return false;
-        }
-    }
-    if !one_of(i, &MONTHS) {
-        return false;
-    }
-    i += 3;
-    let day_and_year = run(&mut i, space) > 0
-        && (1..=2).contains(&run(&mut i, digit))
-        && run(&mut i, space) > 0
-        && run(&mut i, digit) == 4
-        && run(&mut i, space) > 0;
-    let clock = day_and_year
-        && (1..=2).contains(&run(&mut i, digit))
-        && at(i, b":")
-        && {
-            i += 1;
-            run(&mut i, digit) == 2
-        }
-        && at(i, b":")
-        && {
-            i += 1;
-            run(&mut i, digit) == 2
-        };
-    if !clock || run(&mut i, space) == 0 {
-        return false;
-    }
-    if at(i, b"GMT") && matches!(b.get(i + 3), Some(b'+' | b'-')) {
-        i += 4;
-        if run(&mut i, digit) != 4 || run(&mut i, space) == 0 {
-            return false;
-        }
-    }
+    let space = |c: u8| c == b' ';
     if at(i, b"(") {
         let Some(close) = memchr::memchr(b')', &b[i..]) else { return false };
         i += close + 1;
-        if run(&mut i, space) == 0 {
+        if run(b, &mut i, space) == 0 {
             return false;
         }
     }
     at(i, b"<")
         && {
             i += 1;
-            run(&mut i, digit) > 0
+            run(b, &mut i, |c| c.is_ascii_digit()) > 0
         }
         && at(i, b">")
         && {
             i += 1;
-            run(&mut i, space) > 0
+            run(b, &mut i, space) > 0
         }
         && at(i, b"--")
         && {
             i += 2;
-            run(&mut i, space) > 0
+            run(b, &mut i, space) > 0
         }
-        && run(&mut i, u8::is_ascii_alphabetic) > 0
-        && run(&mut i, space) > 0
+        && run(b, &mut i, |c| c.is_ascii_alphabetic()) > 0
+        && run(b, &mut i, space) > 0
         && at(i, b"--")
+}
+
+fn weekday(w: &[u8]) -> bool {
+    matches!(w, b"Mon" | b"Tue" | b"Wed" | b"Thu" | b"Fri" | b"Sat" | b"Sun")
+}
+
+fn month(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"Jan" | b"Feb" | b"Mar" | b"Apr" | b"May" | b"Jun" | b"Jul" | b"Aug" | b"Sep" | b"Oct" | b"Nov" | b"Dec"
+    )
+}
+
+/// The date of a classic header as the Teams client writes it, `Wed Jun 04 2025 01:02:03
+/// GMT+0000 (`: every part at its place, checked without a loop. Where [`classic_date`] would
+/// stop (at the `(`), or `None` for any other layout, which that one reads.
+fn canonical_date(b: &[u8]) -> Option<usize> {
+    let d = b.get(..35)?;
+    let digits = |r: std::ops::Range<usize>| d[r].iter().all(u8::is_ascii_digit);
+    let places = d[3] == b' '
+        && d[7] == b' '
+        && d[10] == b' '
+        && d[15] == b' '
+        && d[18] == b':'
+        && d[21] == b':'
+        && d[24] == b' '
+        && &d[25..28] == b"GMT"
+        && matches!(d[28], b'+' | b'-')
+        && d[33] == b' '
+        && d[34] == b'(';
+    (places
+        && weekday(&d[..3])
+        && month(&d[4..7])
+        && digits(8..10)
+        && digits(11..15)
+        && digits(16..18)
+        && digits(19..21)
+        && digits(22..24)
+        && digits(29..33))
+    .then_some(34)
+}
+
+/// The date of a classic header and the spaces after it, in any of the layouts [`CLASSIC`]
+/// takes: where the zone name or the thread number may start, or `None`.
+fn classic_date(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let at = |i: usize, s: &[u8]| b.get(i..i + s.len()) == Some(s);
+    let three = |i: usize| b.get(i..i + 3);
+    let space = |c: u8| c == b' ';
+    let digit = |c: u8| c.is_ascii_digit();
+    run(b, &mut i, |c| matches!(c, b' ' | b'\t'));
+    if three(i).is_some_and(weekday) {
+        i += 3;
+        if run(b, &mut i, space) == 0 {
+            return None;
+        }
+    }
+    if !three(i).is_some_and(month) {
+        return None;
+    }
+    i += 3;
+    let day_and_year = run(b, &mut i, space) > 0
+        && (1..=2).contains(&run(b, &mut i, digit))
+        && run(b, &mut i, space) > 0
+        && run(b, &mut i, digit) == 4
+        && run(b, &mut i, space) > 0;
+    let clock = day_and_year
+        && (1..=2).contains(&run(b, &mut i, digit))
+        && at(i, b":")
+        && {
+            i += 1;
+            run(b, &mut i, digit) == 2
+        }
+        && at(i, b":")
+        && {
+            i += 1;
+            run(b, &mut i, digit) == 2
+        };
+    if !clock || run(b, &mut i, space) == 0 {
+        return None;
+    }
+    if at(i, b"GMT") && matches!(b.get(i + 3), Some(b'+' | b'-')) {
+        i += 4;
+        if run(b, &mut i, digit) != 4 || run(b, &mut i, space) == 0 {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+/// How many bytes of `b` from `i` on `take` accepts, `i` moved past them.
+fn run(b: &[u8], i: &mut usize, take: impl Fn(u8) -> bool) -> usize {
+    let start = *i;
+    while b.get(*i).is_some_and(|&c| take(c)) {
+        *i += 1;
+    }
+    *i - start
 }
 
 /// `2025-07-15T08:30:11.123456+00:00 0x00001234 <INFO> component: msg`
@@ -971,6 +1020,7 @@ pub(crate) mod tests {
             " \tWed  Jun 04  2025  01:02:03  GMT-0700  <22> --  error  -- x",
             "Sat Dec 31 1999 23:59:59 (no zone) <7> -- Info --x",
             "Mon Jan 1 2025 1:02:03 GMT+0000 () <0> -- a --",
+            "Thu Jun 05 2025 07:08:09 GMT-0130 (Coordinated Universal Time) <4242> -- info -- token refreshed",
         ];
         let alphabet = [b' ', b'\t', b'0', b'9', b'-', b'+', b':', b'<', b'>', b'(', b')', b'G', b'a', b'J', b'\n'];
         for h in headers {
@@ -992,6 +1042,9 @@ pub(crate) mod tests {
         let mut matched = 0;
         for line in &lines {
             assert_eq!(classic_shape(line), CLASSIC.is_match(line), "{line:?}");
+            if let Some(at) = canonical_date(line.as_bytes()) {
+                assert_eq!(Some(at), classic_date(line.as_bytes()), "{line:?}");
+            }
             matched += usize::from(CLASSIC.is_match(line));
         }
         assert!(matched > 200, "{matched} of {} lines are headers", lines.len());

@@ -366,7 +366,16 @@ fn trim_end(s: &str) -> &str {
 
 /// Parse a message whose text starts with the start line (leading blank lines are skipped).
 pub fn parse(text: &str) -> Option<Message> {
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    // `text.split('\n')`, searched with memchr.
+    let mut at = 0;
+    let mut lines = std::iter::from_fn(|| {
+        let from = at;
+        let rest = text.get(from..)?;
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(text.len(), |i| from + i);
+        at = end + 1;
+        Some(&text[from..end])
+    })
+    .map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
     let start = start_line(first)?;
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -396,7 +405,8 @@ pub fn parse(text: &str) -> Option<Message> {
             }
             continue;
         }
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else { continue };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
         let name = trim(name);
         if name.is_empty() || name.len() > 64 || name.contains(' ') || headers.len() >= MAX_HEADERS {
             continue;
@@ -477,29 +487,39 @@ impl<'a> Iterator for ListItems<'a> {
 /// `sbc1.contoso.com`.
 pub fn uri_host(value: &str) -> Option<&str> {
     let v = value.trim();
-    let uri = match (v.find('<'), v.find('>')) {
-        (Some(a), Some(b)) if b > a => &v[a + 1..b],
+    let b = v.as_bytes();
+    // The first `<` and the first `>`, in one pass.
+    let (mut open, mut close) = (None, None);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'<' && open.is_none() {
+            open = Some(i);
+        } else if c == b'>' && close.is_none() {
+            close = Some(i);
+        }
+        if open.is_some() && close.is_some() {
+            break;
+        }
+    }
+    let uri = match (open, close) {
+        (Some(a), Some(z)) if z > a => &v[a + 1..z],
         _ => v,
     };
-    let rest = uri.split_once(':').map_or(
-        uri,
-        |(scheme, r)| {
-            if scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
-                r
-            } else {
-                uri
-            }
-        },
-    );
+    let rest = match memchr::memchr(b':', uri.as_bytes()) {
+        Some(i) if uri.as_bytes()[..i].iter().all(u8::is_ascii_alphabetic) => &uri[i + 1..],
+        _ => uri,
+    };
     let rest = rest.as_bytes().iter().position(|b| matches!(b, b';' | b'?' | b'>')).map_or(rest, |end| &rest[..end]);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let rest = memchr::memrchr(b'@', rest.as_bytes()).map_or(rest, |at| &rest[at + 1..]);
     host_of(rest)
 }
 
 /// `host[:port]` or `[v6]:port` to the host.
 fn host_of(s: &str) -> Option<&str> {
     let s = s.trim();
-    let host = if let Some(r) = s.strip_prefix('[') { r.split(']').next()? } else { s.split(':').next()? };
+    let host = match s.strip_prefix('[') {
+        Some(r) => &r[..memchr::memchr(b']', r.as_bytes()).unwrap_or(r.len())],
+        None => &s[..memchr::memchr(b':', s.as_bytes()).unwrap_or(s.len())],
+    };
     (!host.is_empty()).then_some(host)
 }
 
@@ -1137,6 +1157,39 @@ l: 0\r\n\r\n";
         }
     }
 
+    /// [`uri_host`] and [`host_of`] as they were first written, with the string searches of the
+    /// standard library; the tests compare the two.
+    fn uri_host_before(value: &str) -> Option<&str> {
+        let v = value.trim();
+        let uri = match (v.find('<'), v.find('>')) {
+            (Some(a), Some(b)) if b > a => &v[a + 1..b],
+            _ => v,
+        };
+        let rest =
+            uri.split_once(':')
+                .map_or(uri, |(scheme, r)| if scheme.bytes().all(|b| b.is_ascii_alphabetic()) { r } else { uri });
+        let rest =
+            rest.as_bytes().iter().position(|b| matches!(b, b';' | b'?' | b'>')).map_or(rest, |end| &rest[..end]);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let s = rest.trim();
+        let host = if let Some(r) = s.strip_prefix('[') { r.split(']').next()? } else { s.split(':').next()? };
+        (!host.is_empty()).then_some(host)
+    }
+
+    proptest::proptest! {
+        /// Addresses glued from the pieces SIP headers are made of, in any order.
+        #[test]
+        fn uri_hosts_are_found_as_before(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "<", ">", "sip:", "sips:", "tel:", "+1555", "@", "sbc1.contoso.com", ":5061", ";lr", "?x=y", "[", "]",
+                "2001:db8::1", " ", "\t", "\"A, B\" ", "user", ";user=phone", "é", "\u{a0}", ":", "1:2",
+            ]), 0..10),
+        ) {
+            let value = parts.concat();
+            proptest::prop_assert_eq!(uri_host(&value), uri_host_before(&value), "{:?}", value);
+        }
+    }
+
     #[test]
     fn hosts_and_lists() {
         assert_eq!(uri_host("\"A, B\" <sip:+1@[2001:db8::1]:5061;transport=tls>"), Some("2001:db8::1"));
@@ -1187,7 +1240,16 @@ l: 0\r\n\r\n";
 
         /// The excerpt text of a message as `parse` gathered it: a copy of each header line kept.
         pub fn excerpt_text(text: &str) -> Option<String> {
-            let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+            // `text.split('\n')`, searched with memchr.
+            let mut at = 0;
+            let mut lines = std::iter::from_fn(|| {
+                let from = at;
+                let rest = text.get(from..)?;
+                let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(text.len(), |i| from + i);
+                at = end + 1;
+                Some(&text[from..end])
+            })
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
             let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
             start_line(first)?;
             let mut headers = 0;

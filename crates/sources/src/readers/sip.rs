@@ -1240,16 +1240,7 @@ l: 0\r\n\r\n";
 
         /// The excerpt text of a message as `parse` gathered it: a copy of each header line kept.
         pub fn excerpt_text(text: &str) -> Option<String> {
-            // `text.split('\n')`, searched with memchr.
-            let mut at = 0;
-            let mut lines = std::iter::from_fn(|| {
-                let from = at;
-                let rest = text.get(from..)?;
-                let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(text.len(), |i| from + i);
-                at = end + 1;
-                Some(&text[from..end])
-            })
-            .map(|l| l.strip_suffix('\r').unwrap_or(l));
+            let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
             let first = lines.by_ref().find(|l| !l.trim().is_empty())?;
             start_line(first)?;
             let mut headers = 0;

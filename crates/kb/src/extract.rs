@@ -516,7 +516,8 @@ const REASON_CHARS: std::ops::RangeInclusive<usize> = 3..=300;
 /// for `[^"]{3,300}`), and a match whose group is out of bounds is tried again one character
 /// later, because the bounded pattern could still match from there (a shorter quoted text can
 /// begin inside a long one). A bound written in a pattern multiplies its automaton by the bound:
-/// `[^']{1,300}` takes ten times as long to compile as `[^']+`.
+/// `[^']{1,300}` takes ten times as long to compile as `[^']+`. Exact for patterns in which the
+/// place a match starts decides its group, as for a quoted text that ends at the next quote.
 pub fn bounded_captures<'t>(
     re: &Regex,
     text: &'t str,

@@ -98,10 +98,8 @@ fn fold_any(s: &str) -> String {
 /// holds (most lines hold none).
 struct Patterns {
     list: Vec<Pattern>,
-    /// The first pieces, in the automaton's order.
-    first_pieces: Vec<String>,
-    /// Built on first use: detection of an ASCII head needs only `spread`, and building it cost
-    /// every scan of a text file a millisecond.
+    /// Built on first use from `list` and `first_of`: detection of an ASCII head needs only
+    /// `spread`, and building it cost every scan of a text file a millisecond.
     firsts: OnceLock<AhoCorasick>,
     /// For each pattern, the automaton's number of its first piece.
     first_of: Vec<usize>,
@@ -113,7 +111,14 @@ struct Patterns {
 
 impl Patterns {
     fn firsts(&self) -> &AhoCorasick {
-        self.firsts.get_or_init(|| AhoCorasick::new(&self.first_pieces).expect("alias pieces build"))
+        self.firsts.get_or_init(|| {
+            // The automaton's pattern k is the first piece of the patterns whose `first_of` is k.
+            let mut pieces = vec![""; self.first_of.iter().max().map_or(0, |k| k + 1)];
+            for ((p, _), &k) in self.list.iter().zip(&self.first_of) {
+                pieces[k] = p[0].as_str();
+            }
+            AhoCorasick::new(&pieces).expect("alias pieces build")
+        })
     }
 }
 
@@ -196,8 +201,7 @@ fn patterns(kind: Kind) -> &'static Patterns {
         }
         let whole_words = firsts.iter().all(|f| f.split(' ').all(|w| !w.is_empty()));
         let spread = whole_words.then(|| firsts.iter().filter_map(|f| Spread::new(f)).collect());
-        let first_pieces = firsts.iter().map(|f| (*f).to_owned()).collect();
-        Patterns { list, first_pieces, firsts: OnceLock::new(), first_of, spread }
+        Patterns { list, firsts: OnceLock::new(), first_of, spread }
     })
 }
 

@@ -7,10 +7,13 @@
 //! Records, warnings and input reports serialize to JSON and read back (`uctriage evidence`
 //! output, stored reports).
 
+mod fields;
 pub mod time;
 
+pub use fields::{FieldName, Fields};
+
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -61,7 +64,7 @@ pub struct Evidence {
     /// Codes in canonical form, without duplicates, in order of appearance.
     pub codes: Vec<Code>,
     /// What the reader extracted, by field name.
-    pub fields: BTreeMap<String, serde_json::Value>,
+    pub fields: Fields,
     /// The original text, shortened.
     pub excerpt: String,
 }
@@ -83,7 +86,7 @@ struct StoredEvidence<'a> {
     kind: String,
     codes: Vec<Code>,
     #[serde(default)]
-    fields: BTreeMap<String, serde_json::Value>,
+    fields: Fields,
     #[serde(default)]
     excerpt: String,
 }
@@ -145,7 +148,7 @@ impl Evidence {
             source: String::new(),
             kind: String::new(),
             codes: Vec::new(),
-            fields: BTreeMap::new(),
+            fields: Fields::new(),
             excerpt: String::new(),
         }
     }
@@ -165,10 +168,10 @@ impl Evidence {
     }
 
     /// Set a field; empty strings are skipped so records stay readable.
-    pub fn field(&mut self, name: &str, value: impl Into<serde_json::Value>) -> &mut Self {
+    pub fn field(&mut self, name: impl Into<FieldName>, value: impl Into<serde_json::Value>) -> &mut Self {
         let v = value.into();
         if !matches!(&v, serde_json::Value::String(s) if s.is_empty()) && !v.is_null() {
-            self.fields.insert(name.to_owned(), v);
+            self.fields.insert(name, v);
         }
         self
     }

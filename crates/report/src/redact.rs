@@ -845,7 +845,7 @@ impl Redact for Evidence {
 }
 
 impl Redactor {
-    fn learn_fields(&mut self, fields: &BTreeMap<String, serde_json::Value>) {
+    fn learn_fields(&mut self, fields: &uctriage_evidence::Fields) {
         for (k, v) in fields {
             if let Some(kind) = named_field(k) {
                 for s in strings(v) {

@@ -362,7 +362,7 @@ fn flat_fields(e: &Evidence) -> BTreeMap<String, String> {
             serde_json::Value::Object(_) | serde_json::Value::Array(_) => continue,
             other => other.to_string(),
         };
-        m.insert(k.clone(), s);
+        m.insert(k.to_string(), s);
     }
     m.insert("source".into(), e.source.clone());
     m.insert("path".into(), e.path.clone());
@@ -913,7 +913,7 @@ mod tests {
                     e.kind.clone_from(&raw.kind);
                     e.source.clone_from(&raw.source);
                     e.codes = raw.codes.iter().filter_map(|c| c.parse().ok()).collect();
-                    e.fields.clone_from(&raw.fields);
+                    e.fields = raw.fields.iter().map(|(k, v)| (k, v.clone())).collect();
                     if let Some(f) = &raw.format {
                         e.format = uctriage_evidence::intern_format(f);
                     }

@@ -232,8 +232,8 @@ pub fn diagnose(mut collector: Collector<'_>) -> Diagnosis {
             e.field("changed_what", whats.join(", "));
             for c in &turn.changed {
                 let key = c.what.replace(' ', "_").to_ascii_lowercase();
-                e.field(&format!("{key}_from"), c.from.clone());
-                e.field(&format!("{key}_to"), c.to.clone());
+                e.field(format!("{key}_from"), c.from.clone());
+                e.field(format!("{key}_to"), c.to.clone());
             }
             let changed: Vec<String> =
                 turn.changed.iter().map(|c| format!("{} {} → {}", c.what, c.from, c.to)).collect();

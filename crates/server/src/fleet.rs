@@ -286,7 +286,7 @@ pub fn judge(room: &Room, rows: &[SignalRow], now_ms: i64, restarts_in_window: u
 mod tests {
     use super::*;
 
-    fn heartbeat(fields: &[(&str, &str)]) -> Evidence {
+    fn heartbeat(fields: &[(&'static str, &str)]) -> Evidence {
         let mut e = Evidence::new("push", "event-json", "record 1");
         e.kind = "heartbeat".into();
         for (k, v) in fields {

@@ -8,7 +8,7 @@ use uctriage_rules::{diagnose, Diagnosis, RuleSet, SipProxies, Verdict};
 
 fn record(path: &str, kind: &str, codes: &[&str], fields: serde_json::Value, at: &str) -> Evidence {
     let serde_json::Value::Object(m) = fields else { panic!("fields are an object") };
-    let fields: Vec<(&str, serde_json::Value)> = m.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let fields: Vec<(String, serde_json::Value)> = m.into_iter().collect();
     crate::evidence_at(path, kind, codes, &fields, at)
 }
 

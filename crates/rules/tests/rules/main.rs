@@ -5,12 +5,18 @@ mod calm;
 use uctriage_evidence::{time, Code, Evidence, Sink};
 use uctriage_rules::{diagnose, test_samples, RuleSet, Verdict};
 
-fn ev(kind: &str, codes: &[&str], fields: &[(&str, serde_json::Value)], at: &str) -> Evidence {
+fn ev(kind: &str, codes: &[&str], fields: &[(&'static str, serde_json::Value)], at: &str) -> Evidence {
     evidence_at("test.log", kind, codes, fields, at)
 }
 
 /// A record of `kind` in the file `path`, with codes, fields and a time.
-fn evidence_at(path: &str, kind: &str, codes: &[&str], fields: &[(&str, serde_json::Value)], at: &str) -> Evidence {
+fn evidence_at<K: Clone + Into<uctriage_evidence::FieldName>>(
+    path: &str,
+    kind: &str,
+    codes: &[&str],
+    fields: &[(K, serde_json::Value)],
+    at: &str,
+) -> Evidence {
     let mut e = Evidence::new(path, "test", "line 1");
     e.kind = kind.into();
     e.source = match kind {
@@ -23,7 +29,7 @@ fn evidence_at(path: &str, kind: &str, codes: &[&str], fields: &[(&str, serde_js
         e.add_code(c.parse::<Code>().unwrap());
     }
     for (k, v) in fields {
-        e.fields.insert((*k).into(), v.clone());
+        e.fields.insert(k.clone(), v.clone());
     }
     e
 }

@@ -209,7 +209,7 @@ impl Ctx<'_, '_> {
             e.field("call_id", id);
         }
         if let Some(id) = m.get("id").and_then(Value::as_str) {
-            e.field(&format!("{what}_id"), id);
+            e.field(format!("{what}_id"), id);
         }
         times(&mut e, m);
         e.field("success", false);
@@ -225,7 +225,7 @@ impl Ctx<'_, '_> {
                 e.field(side, n);
             }
             if let Some(ua) = m.get(side).and_then(|c| c.pointer("/userAgent/headerValue")).and_then(Value::as_str) {
-                e.field(&format!("{side}_user_agent"), ua);
+                e.field(format!("{side}_user_agent"), ua);
             }
         }
         e.add_codes(codes_in(reason));

@@ -342,7 +342,7 @@ fn emit(run: Run, out: &mut Emitter<'_>) {
         e.field("prt_age_hours", (hours * 10.0).round() / 10.0);
     }
     e.time = current.or(prt_update);
-    e.fields.insert("sections".into(), Value::Object(run.sections));
+    e.fields.insert("sections", Value::Object(run.sections));
     let mut shown = run.excerpt;
     shown.sort_by_key(|(rank, _)| *rank);
     e.set_excerpt(&shown.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join(" | "));

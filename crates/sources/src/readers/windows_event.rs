@@ -631,7 +631,7 @@ fn read_event(ev: &WinEvent, e: &mut Evidence) -> bool {
         data.entry(key).or_insert_with(|| Value::String(v.clone()));
     }
     if !data.is_empty() {
-        e.fields.insert("data".into(), Value::Object(data));
+        e.fields.insert("data", Value::Object(data));
     }
     e.set_excerpt(&excerpt_text(ev));
 
@@ -685,7 +685,7 @@ struct Kept {
     source: String,
     kind: String,
     codes: Vec<Code>,
-    fields: std::collections::BTreeMap<String, Value>,
+    fields: uctriage_evidence::Fields,
     excerpt: String,
 }
 
@@ -735,7 +735,7 @@ impl LastRecord {
         e.codes.clone_from(&r.codes);
         e.fields = r.fields.clone();
         if let Some(id) = ev.record_id {
-            e.fields.insert("record_id".into(), id.into());
+            e.fields.insert("record_id", id.into());
         }
         e.excerpt.clone_from(&r.excerpt);
         true
@@ -774,7 +774,7 @@ struct RoomsMemo {
     channel: String,
     text: String,
     kind: String,
-    fields: std::collections::BTreeMap<String, Value>,
+    fields: uctriage_evidence::Fields,
     codes: Vec<Code>,
 }
 
@@ -850,7 +850,7 @@ fn rooms(ev: &WinEvent, payload: Option<&Map<String, Value>>, e: &mut Evidence) 
             if k.eq_ignore_ascii_case("OperationName") {
                 operation = text.clone();
             }
-            e.field(&payload_field(k), bounded(text));
+            e.field(payload_field(k), bounded(text));
         }
     }
     let description = description.or_else(|| ev.message.clone()).or_else(|| ev.data.first().map(|(_, v)| v.clone()));
@@ -1089,7 +1089,7 @@ mod tests {
         assert_eq!((again.kind.as_str(), again.get_str("app_version")), ("heartbeat", Some("5.1.111.0")));
         assert_eq!(again.fields.get("record_id"), Some(&2.into()));
         let mut same = again.clone();
-        same.fields.insert("record_id".into(), 1.into());
+        same.fields.insert("record_id", 1.into());
         same.location = first.location.clone();
         assert_eq!(same, first);
         // A change of text, of event ID or of channel is read afresh.

@@ -67,47 +67,50 @@ pub(super) fn trace_time(line: &str) -> Option<Timestamp> {
 }
 
 /// Direction, addresses and transport named on a marker line.
+///
+/// The words (runs of ASCII letters and digits, case aside) say which directions and transports
+/// are named anywhere on the line; the tokens between whitespace give the endpoints (`A -> B`,
+/// `from A`, `to B`). An ASCII line (the usual one) is walked once, byte by byte, for both.
 pub(super) fn read_marker(line: &str, ctx: &mut Context) {
-    // The words (runs of ASCII letters and digits), case aside: which directions and transports
-    // are named anywhere on the line.
-    let (mut incoming, mut outgoing) = (false, false);
-    let mut transports = [false; 3];
-    // Bytes beyond ASCII are never letters or digits here, so the words can be cut byte by byte.
+    let mut named = Named::default();
+    let mut ends = Ends::default();
     let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
+    if line.is_ascii() {
+        let mut i = 0;
+        while i < b.len() {
+            while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+                i += 1;
+            }
+            let token = i;
+            while i < b.len() && CLASS[usize::from(b[i])] != SPACE {
+                if CLASS[usize::from(b[i])] == ALNUM {
+                    let word = i;
+                    while i < b.len() && CLASS[usize::from(b[i])] == ALNUM {
+                        i += 1;
+                    }
+                    named.word(&b[word..i]);
+                } else {
+                    i += 1;
+                }
+            }
+            if i > token {
+                ends.token(&line[token..i]);
+            }
         }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_alphanumeric() {
-            i += 1;
+    } else {
+        // Bytes beyond ASCII are never letters or digits here, so the words are still cut byte
+        // by byte; the tokens are cut at any whitespace.
+        for w in b.split(|c| !c.is_ascii_alphanumeric()) {
+            named.word(w);
         }
-        let w = &b[start..i];
-        if !(3..=8).contains(&w.len()) {
-            continue;
-        }
-        // Lower-cased into a buffer of its own, the word is compared once with every name.
-        let mut buf = [0u8; 8];
-        let lower = &mut buf[..w.len()];
-        lower.copy_from_slice(w);
-        lower.make_ascii_lowercase();
-        match &*lower {
-            b"incoming" | b"received" | b"recv" | b"receive" | b"rcvd" | b"inbound" => incoming = true,
-            b"outgoing" | b"sent" | b"send" | b"sending" | b"outbound" => outgoing = true,
-            b"tls" => transports[0] = true,
-            b"tcp" => transports[1] = true,
-            b"udp" => transports[2] = true,
-            _ => {}
-        }
+        line.split_whitespace().for_each(|t| ends.token(t));
     }
-    if incoming {
+    if named.incoming {
         ctx.direction = Some("incoming");
-    } else if outgoing {
+    } else if named.outgoing {
         ctx.direction = Some("outgoing");
     }
-    if let Some(i) = transports.iter().position(|t| *t) {
+    if let Some(i) = named.transports.iter().position(|t| *t) {
         ctx.transport = Some(["TLS", "TCP", "UDP"][i]);
     }
     if line.trim_start().starts_with("U ") {
@@ -115,63 +118,140 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
     } else if line.trim_start().starts_with("T ") {
         ctx.transport.get_or_insert("TCP");
     }
-    let toks = tokens(line);
-    for (i, t) in toks.iter().enumerate() {
-        if matches!(*t, "->" | "-->" | "=>") && i > 0 && i + 1 < toks.len() {
-            ctx.src = endpoint(toks[i - 1]);
-            ctx.dst = endpoint(toks[i + 1]);
-        }
+    if let Some((a, b)) = ends.arrow {
+        ctx.src = endpoint(a);
+        ctx.dst = endpoint(b);
     }
-    for (i, t) in toks.iter().enumerate() {
-        let (from, to) = (t.eq_ignore_ascii_case("from"), t.eq_ignore_ascii_case("to"));
-        if i + 1 < toks.len() && (from || to) {
-            if let Some(ep) = endpoint(toks[i + 1]) {
-                if from {
-                    ctx.src = Some(ep);
-                } else {
-                    ctx.dst = Some(ep);
-                }
-            }
+    if let Some(f) = ends.from {
+        ctx.src = endpoint(f);
+    }
+    if let Some(t) = ends.to {
+        ctx.dst = endpoint(t);
+    }
+}
+
+/// What a byte is to [`read_marker`]: whitespace as `char::is_whitespace` sees it among ASCII
+/// bytes (tab to carriage return, and space), an ASCII letter or digit, or neither.
+const SPACE: u8 = 1;
+const ALNUM: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b == b' ' || (b >= b'\t' && b <= b'\r') {
+            SPACE
+        } else if b.is_ascii_alphanumeric() {
+            ALNUM
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The directions and transports a marker line names.
+#[derive(Default)]
+struct Named {
+    incoming: bool,
+    outgoing: bool,
+    /// TLS, TCP, UDP.
+    transports: [bool; 3],
+}
+
+impl Named {
+    fn word(&mut self, w: &[u8]) {
+        // Every name is 3 to 8 letters long and starts with one of these (case aside: a letter
+        // with 0x20 set is its lower case, and a digit keeps its value).
+        if !(3..=8).contains(&w.len()) || !matches!(w[0] | 0x20, b'i' | b'o' | b'r' | b's' | b't' | b'u') {
+            return;
+        }
+        match packed_lower(w) {
+            INCOMING | RECEIVED | RECV | RECEIVE | RCVD | INBOUND => self.incoming = true,
+            OUTGOING | SENT | SEND | SENDING | OUTBOUND => self.outgoing = true,
+            TLS => self.transports[0] = true,
+            TCP => self.transports[1] = true,
+            UDP => self.transports[2] = true,
+            _ => {}
         }
     }
 }
 
-/// The words of a line between whitespace, as `split_whitespace` gives them; an ASCII line (the
-/// usual one) is cut byte by byte, without decoding characters.
-fn tokens(line: &str) -> Vec<&str> {
-    if !line.is_ascii() {
-        return line.split_whitespace().collect();
-    }
-    // The ASCII characters `char::is_whitespace` names: tab to carriage return, and space.
-    let space = |c: u8| c == b' ' || (b'\t'..=b'\r').contains(&c);
-    let b = line.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && space(b[i]) {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && !space(b[i]) {
-            i += 1;
-        }
-        if i > start {
-            out.push(&line[start..i]);
-        }
-    }
-    out
+/// The endpoints a marker line's tokens name: `A -> B` names both (the last arrow wins), then
+/// `from A` and `to B` one each where A or B is an endpoint (the last of each wins). Each token
+/// is looked at with the one before it when the one after it comes.
+#[derive(Default)]
+struct Ends<'a> {
+    before: Option<&'a str>,
+    here: Option<&'a str>,
+    arrow: Option<(&'a str, &'a str)>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
 }
+
+impl<'a> Ends<'a> {
+    fn token(&mut self, next: &'a str) {
+        if let Some(h) = self.here {
+            if let Some(prev) = self.before.filter(|_| matches!(h, "->" | "-->" | "=>")) {
+                self.arrow = Some((prev, next));
+            }
+            if h.eq_ignore_ascii_case("from") {
+                if endpoint_len(next).is_some() {
+                    self.from = Some(next);
+                }
+            } else if h.eq_ignore_ascii_case("to") && endpoint_len(next).is_some() {
+                self.to = Some(next);
+            }
+        }
+        self.before = self.here;
+        self.here = Some(next);
+    }
+}
+
+/// A word of at most eight ASCII letters and digits, lower-cased, as one number (its first byte
+/// lowest): compared with each name in one step.
+const fn packed_lower(w: &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < w.len() && i < 8 {
+        v |= (w[i].to_ascii_lowercase() as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+const INCOMING: u64 = packed_lower(b"incoming");
+const RECEIVED: u64 = packed_lower(b"received");
+const RECV: u64 = packed_lower(b"recv");
+const RECEIVE: u64 = packed_lower(b"receive");
+const RCVD: u64 = packed_lower(b"rcvd");
+const INBOUND: u64 = packed_lower(b"inbound");
+const OUTGOING: u64 = packed_lower(b"outgoing");
+const SENT: u64 = packed_lower(b"sent");
+const SEND: u64 = packed_lower(b"send");
+const SENDING: u64 = packed_lower(b"sending");
+const OUTBOUND: u64 = packed_lower(b"outbound");
+const TLS: u64 = packed_lower(b"tls");
+const TCP: u64 = packed_lower(b"tcp");
+const UDP: u64 = packed_lower(b"udp");
 
 /// An `address:port` token (v4, `[v6]:port`, or a name with a port).
 fn endpoint(tok: &str) -> Option<String> {
-    let t = tok.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"'));
+    endpoint_len(tok).map(|(at, len)| tok[at..at + len].to_owned())
+}
+
+/// Where in `tok` the endpoint [`endpoint`] takes from it is, and its length, without a copy.
+fn endpoint_len(tok: &str) -> Option<(usize, usize)> {
+    let wrap = |c: char| matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"');
+    let t = tok.trim_matches(wrap);
     let (host, port) = t.rsplit_once(':')?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || host.is_empty() {
         return None;
     }
     let h = host.trim_start_matches('[').trim_end_matches(']');
     let ok = h.parse::<std::net::IpAddr>().is_ok() || sip::is_fqdn(h);
-    ok.then(|| t.to_owned())
+    ok.then(|| (tok.len() - tok.trim_start_matches(wrap).len(), t.len()))
 }
 
 /// Whether a (trimmed) line starts with a SIP header that only SIP messages have.
@@ -395,13 +475,18 @@ pub(crate) mod tests {
         }
     }
 
-    proptest::proptest! {
-        /// Words cut byte by byte are the words `split_whitespace` cuts, on ASCII lines and not.
-        #[test]
-        fn tokens_are_the_whitespace_split(s in "[ \t\u{b}\u{c}\r\n\u{1c}\u{a0}\u{85}\u{2003}ax>:-]{0,40}") {
-            proptest::prop_assert_eq!(tokens(&s), s.split_whitespace().collect::<Vec<_>>());
+    /// The byte classes the marker walk cuts words and tokens by are those of the standard
+    /// library: ASCII letters and digits, and the ASCII whitespace `char::is_whitespace` names.
+    #[test]
+    fn byte_classes_are_the_standard_ones() {
+        for b in 0..=255u8 {
+            let space = b.is_ascii() && char::from(b).is_whitespace();
+            assert_eq!(CLASS[usize::from(b)] == SPACE, space, "{b:#x}");
+            assert_eq!(CLASS[usize::from(b)] == ALNUM, b.is_ascii_alphanumeric(), "{b:#x}");
         }
+    }
 
+    proptest::proptest! {
         /// Lines made of the words, arrows and endpoints a marker reacts to, in any case.
         #[test]
         fn markers_read_as_before_on_random_lines(

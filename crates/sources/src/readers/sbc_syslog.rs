@@ -71,12 +71,10 @@ fn prefix(line: &str, year: i16) -> Option<Prefix<'_>> {
     }
     let yearless = MONTHS.iter().any(|m| s.starts_with(m));
     let (t, rest) = if yearless {
-        // Split on any whitespace: `Jul  5` has two spaces.
-        let words: Vec<&str> = s.split_whitespace().take(3).collect();
-        if words.len() < 3 {
-            return None;
-        }
-        let t = time::parse_syslog(&words.join(" "), year)?;
+        // The stamp is the first three words, split on any whitespace (`Jul  5` has two
+        // spaces); the parser reads those three and no more.
+        s.split_whitespace().nth(2)?;
+        let t = time::parse_syslog(s, year)?;
         let after = skip_words(s, 3);
         (Some(t), after)
     } else if s.len() > 19 && s.as_bytes()[4] == b'-' && s.as_bytes().get(10).is_some_and(|b| *b == b'T' || *b == b' ')

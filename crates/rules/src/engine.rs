@@ -27,7 +27,7 @@ pub(crate) struct Threshold {
     count: u64,
     window: Option<i64>,
     max_gap: Option<i64>,
-    rate_of: Option<Clause>,
+    pub(crate) rate_of: Option<Clause>,
     min_rate: Option<f64>,
     /// Fields whose different values are counted, with the least and most allowed.
     distinct: Vec<(String, u64, Option<u64>)>,
@@ -622,6 +622,9 @@ const MEMO_TEXT_MAX: usize = 512;
 
 impl PatternMemo {
     fn is_match(&mut self, p: &crate::rule::Pattern, text: &str) -> bool {
+        if let Some(answer) = p.exact_match(text) {
+            return answer;
+        }
         if text.len() > MEMO_TEXT_MAX {
             return p.is_match(text);
         }

@@ -245,20 +245,77 @@ pub(crate) struct Clause {
 pub(crate) struct Pattern {
     source: String,
     pub(crate) regex: OnceLock<Regex>,
+    /// The texts the pattern matches, when it matches whole texts from a list and nothing else.
+    exact: Option<Exact>,
 }
 
 impl Pattern {
+    pub(crate) fn new(source: &str, regex: OnceLock<Regex>) -> Pattern {
+        Pattern { source: source.to_owned(), regex, exact: Exact::of(source) }
+    }
+
     pub(crate) fn regex(&self) -> &Regex {
         self.regex.get_or_init(|| Regex::new(&self.source).expect("built-in rule patterns compile (tested)"))
     }
 
     pub(crate) fn is_match(&self, text: &str) -> bool {
-        self.regex().is_match(text)
+        self.exact_match(text).unwrap_or_else(|| self.regex().is_match(text))
+    }
+
+    /// The answer without the regular expression, when comparing gives it: for a pattern that
+    /// matches whole texts from a list (see [`Exact`]).
+    pub(crate) fn exact_match(&self, text: &str) -> Option<bool> {
+        self.exact.as_ref().and_then(|x| x.is_match(text))
     }
 
     #[allow(dead_code)] // Read by the tests.
     pub(crate) fn source(&self) -> &str {
         &self.source
+    }
+}
+
+/// A pattern that matches whole texts from a list, and nothing else: `^403$`, `^(?:a|b)$`,
+/// `(?i)^(failure|interrupted)$`, the words made of letters, digits, `_`, `-`, `:`, `/`, `@`,
+/// `,` and spaces (none of them special to a regular expression outside a class). Half the
+/// rules' field patterns are written so; every record meets the clauses of its kind, and
+/// comparing a status with `403` costs a fraction of a search.
+#[derive(Debug, Clone, PartialEq)]
+struct Exact {
+    words: Vec<String>,
+    /// `(?i)`: case aside.
+    fold: bool,
+}
+
+impl Exact {
+    fn of(source: &str) -> Option<Exact> {
+        let (fold, rest) = match source.strip_prefix("(?i)") {
+            Some(rest) => (true, rest),
+            None => (false, source),
+        };
+        let body = rest.strip_prefix('^')?.strip_suffix('$')?;
+        // `^a|b$` is `^a` or `b$`: a list needs its group.
+        let body = match body.strip_prefix("(?:").or_else(|| body.strip_prefix('(')) {
+            Some(inner) => inner.strip_suffix(')')?,
+            None if body.contains('|') => return None,
+            None => body,
+        };
+        let plain = |w: &str| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'/' | b'@' | b',' | b' '))
+        };
+        let words: Vec<String> = body.split('|').map(str::to_owned).collect();
+        words.iter().all(|w| plain(w)).then_some(Exact { words, fold })
+    }
+
+    /// `None` when only the regular expression can tell: a text beyond ASCII under `(?i)`, whose
+    /// letters may fold onto the words' (the Kelvin sign onto `k`, the long s onto `s`).
+    fn is_match(&self, text: &str) -> Option<bool> {
+        if self.fold {
+            text.is_ascii().then(|| self.words.iter().any(|w| w.eq_ignore_ascii_case(text)))
+        } else {
+            Some(self.words.iter().any(|w| w == text))
+        }
     }
 }
 
@@ -408,7 +465,7 @@ impl Clause {
                     }
                 }
             }
-            Some(Pattern { source: p.to_owned(), regex })
+            Some(Pattern::new(p, regex))
         };
         let source = raw.source.as_deref().and_then(|p| re("source", p));
         let text = raw.text.as_deref().and_then(|p| re("text", p));
@@ -578,6 +635,119 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts around a list's words: each word in other cases, with a letter that folds onto
+    /// one of its letters, with more before or after, with a line end, two words together, and
+    /// the empty text.
+    fn texts_around(words: &[String]) -> Vec<String> {
+        let mut texts = vec![String::new(), " ".into(), "\n".into(), words.concat(), words.join("|")];
+        for w in words {
+            texts.extend([
+                w.clone(),
+                w.to_ascii_uppercase(),
+                w.to_ascii_lowercase(),
+                format!("{w} "),
+                format!(" {w}"),
+                format!("{w}\n"),
+                format!("x{w}"),
+                format!("{w}x"),
+                w.replace(['k', 'K'], "\u{212a}"),
+                w.replace(['s', 'S'], "\u{17f}"),
+                w.to_ascii_uppercase().replace('S', "\u{17f}"),
+                w[..w.len() - 1].to_owned(),
+            ]);
+        }
+        texts
+    }
+
+    /// Wherever comparing answers, it answers as the regular expression does.
+    fn assert_exact_as_regex(source: &str, texts: &[String]) -> usize {
+        let p = Pattern::new(source, OnceLock::new());
+        let re = Regex::new(source).unwrap();
+        let mut answered = 0;
+        for t in texts {
+            if let Some(a) = p.exact_match(t) {
+                assert_eq!(a, re.is_match(t), "{source} on {t:?}");
+                answered += 1;
+            }
+            assert_eq!(p.is_match(t), re.is_match(t), "{source} on {t:?}");
+        }
+        answered
+    }
+
+    #[test]
+    fn exact_lists_are_read_from_the_pattern() {
+        let words = |w: &[&str]| Some(w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        for (source, expected, fold) in [
+            ("^403$", words(&["403"]), false),
+            ("^INVITE$", words(&["INVITE"]), false),
+            ("(?i)^(failure|interrupted)$", words(&["failure", "interrupted"]), true),
+            ("^(?:486|487|600|603)$", words(&["486", "487", "600", "603"]), false),
+            ("(?i)^no$", words(&["no"]), true),
+            ("^a b-c:d/e@f,g_h$", words(&["a b-c:d/e@f,g_h"]), false),
+            ("^a|b$", None, false),
+            ("^(a)(b)$", None, false),
+            ("^(a|)$", None, false),
+            ("^$", None, false),
+            ("^a.b$", None, false),
+            ("^[4-6]\\d\\d$", None, false),
+            ("(?i-u)^a$", None, false),
+            ("(?i)\\bpstnhub\\.", None, false),
+            ("^403", None, false),
+            ("403$", None, false),
+            ("^(?i)a$", None, false),
+        ] {
+            let got = Exact::of(source);
+            assert_eq!(got.as_ref().map(|x| x.words.clone()), expected, "{source}");
+            if let Some(x) = got {
+                assert_eq!(x.fold, fold, "{source}");
+            }
+        }
+    }
+
+    /// Every built-in pattern read as a list answers as its regular expression.
+    #[test]
+    fn exact_built_in_patterns_answer_as_their_regex() {
+        let set = crate::engine::RuleSet::builtin();
+        let (mut lists, mut answered) = (0, 0);
+        for r in &set.rules {
+            let clauses = r.when.iter().chain(&r.requires).chain(&r.unless).chain(&r.boost);
+            for c in clauses.chain(r.threshold.as_ref().and_then(|t| t.rate_of.as_ref())) {
+                for p in c.source.iter().chain(c.fields.iter().map(|(_, p)| p)).chain(c.text.iter()) {
+                    if let Some(x) = &p.exact {
+                        lists += 1;
+                        answered += assert_exact_as_regex(p.source(), &texts_around(&x.words));
+                    }
+                }
+            }
+        }
+        assert!(lists >= 40, "{lists} patterns read as lists");
+        assert!(answered >= 10 * lists, "{answered} answers compared");
+    }
+
+    proptest::proptest! {
+        /// Lists of short words over letters that fold beyond ASCII, in every form a pattern
+        /// may take, against texts made of the same letters.
+        #[test]
+        fn exact_lists_answer_as_their_regex(
+            words in proptest::collection::vec("[ksaK0-9_ -]{1,4}", 1..4),
+            fold in proptest::bool::ANY,
+            group in 0usize..3,
+            texts in proptest::collection::vec("[ksaKS\u{212a}\u{17f}0-9_ \n-]{0,5}", 0..20),
+        ) {
+            let list = words.join("|");
+            let body = match group {
+                0 if words.len() == 1 => list,
+                0 | 1 => format!("({list})"),
+                _ => format!("(?:{list})"),
+            };
+            let source = format!("{}^{body}$", if fold { "(?i)" } else { "" });
+            proptest::prop_assert!(Exact::of(&source).is_some(), "{source}");
+            let mut all = texts;
+            all.extend(texts_around(&words));
+            assert_exact_as_regex(&source, &all);
+        }
+    }
     use serde_json::json;
 
     /// The text a clause matches is the text of [`field_str`]: strings, whole and fractional

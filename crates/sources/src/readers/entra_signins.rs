@@ -397,8 +397,9 @@ fn sign_in(f: &Fields<'_>, hint: Hint, mut e: Evidence) -> Option<Evidence> {
     }
     e.source = "entra-signins".into();
     e.kind = "sign-in".into();
-    // `name: value` pairs joined by `; `, twelve at most.
-    let mut excerpt = String::new();
+    // `name: value` pairs joined by `; `, twelve at most: room for a row's at once, not grown
+    // pair by pair.
+    let mut excerpt = String::with_capacity(256);
     let mut shown = 0;
     let mut show = |k: &str, v: &str| {
         if shown < 12 {

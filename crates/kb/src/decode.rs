@@ -39,37 +39,60 @@ impl Decoded {
     }
 }
 
-struct Names {
-    win32: HashMap<u32, &'static str>,
-    hresult: HashMap<u32, &'static str>,
-    winhttp: HashMap<u32, &'static str>,
-    wininet: HashMap<u32, &'static str>,
+/// One of the imported name tables: `number<TAB>name` lines sorted by number, each number once
+/// (a test checks), after `#` comment lines. A name is found by a binary search over the lines,
+/// so that the first code a scan names does not parse thousands of lines first: only the line
+/// starts are gathered, once, by one memchr pass over the text.
+struct Table {
+    text: &'static str,
+    starts: OnceLock<Vec<u32>>,
 }
 
-fn parse_table(text: &'static str) -> HashMap<u32, &'static str> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (n, name) = l.split_once('\t')?;
-            Some((n.trim().parse().ok()?, name.trim()))
+static WIN32: Table = Table::new(include_str!("../data/names/win32.tsv"));
+static HRESULT: Table = Table::new(include_str!("../data/names/hresult.tsv"));
+static WINHTTP: Table = Table::new(include_str!("../data/names/winhttp.tsv"));
+static WININET: Table = Table::new(include_str!("../data/names/wininet.tsv"));
+
+impl Table {
+    const fn new(text: &'static str) -> Table {
+        Table { text, starts: OnceLock::new() }
+    }
+
+    /// Where each line that is not a comment starts.
+    fn starts(&self) -> &[u32] {
+        self.starts.get_or_init(|| {
+            let b = self.text.as_bytes();
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', b).map(|i| i + 1))
+                .filter(|&i| i < b.len() && b[i] != b'#' && b[i] != b'\n')
+                .map(|i| u32::try_from(i).expect("a table under 4 GB"))
+                .collect()
         })
-        .collect()
-}
+    }
 
-fn names() -> &'static Names {
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    NAMES.get_or_init(|| Names {
-        win32: parse_table(include_str!("../data/names/win32.tsv")),
-        hresult: parse_table(include_str!("../data/names/hresult.tsv")),
-        winhttp: parse_table(include_str!("../data/names/winhttp.tsv")),
-        wininet: parse_table(include_str!("../data/names/wininet.tsv")),
-    })
+    /// The number and name of the line starting at `at`.
+    fn row(&self, at: u32) -> Option<(u32, &'static str)> {
+        let rest = &self.text[at as usize..];
+        let line = &rest[..memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len())];
+        let (n, name) = line.split_once('\t')?;
+        Some((n.trim().parse().ok()?, name.trim()))
+    }
+
+    fn get(&self, n: u32) -> Option<&'static str> {
+        let starts = self.starts();
+        let i = starts.binary_search_by_key(&Some(n), |&at| self.row(at).map(|(k, _)| k)).ok()?;
+        self.row(starts[i]).map(|(_, name)| name)
+    }
+
+    /// Every row, in the order of the numbers.
+    fn rows(&self) -> impl Iterator<Item = (u32, &'static str)> + '_ {
+        self.starts().iter().filter_map(|&at| self.row(at))
+    }
 }
 
 /// The WinHTTP (or WinINet) error name for a number in their 12000 range.
 pub fn winhttp_name(n: u32) -> Option<&'static str> {
-    let t = names();
-    t.winhttp.get(&n).or_else(|| t.wininet.get(&n)).copied()
+    WINHTTP.get(n).or_else(|| WININET.get(n))
 }
 
 /// The code a symbolic name of the imported tables stands for, case-insensitively: an HRESULT
@@ -78,20 +101,17 @@ pub fn winhttp_name(n: u32) -> Option<&'static str> {
 pub fn code_for_name(name: &str) -> Option<Code> {
     static BY_NAME: OnceLock<HashMap<String, u32>> = OnceLock::new();
     let by_name = BY_NAME.get_or_init(|| {
-        let t = names();
         let mut m = HashMap::new();
-        let mut add = |table: &HashMap<u32, &'static str>, wrap: bool| {
-            let mut rows: Vec<_> = table.iter().collect();
-            rows.sort_unstable();
-            for (&n, name) in rows {
+        let mut add = |table: &Table, wrap: bool| {
+            for (n, name) in table.rows() {
                 let v = if wrap { 0x8007_0000 | (n & 0xFFFF) } else { n };
                 m.entry(name.to_ascii_uppercase()).or_insert(v);
             }
         };
-        add(&t.hresult, false);
-        add(&t.win32, true);
-        add(&t.winhttp, true);
-        add(&t.wininet, true);
+        add(&HRESULT, false);
+        add(&WIN32, true);
+        add(&WINHTTP, true);
+        add(&WININET, true);
         m
     });
     by_name.get(&name.trim().to_ascii_uppercase()).map(|&v| Code::Hresult(v))
@@ -99,14 +119,12 @@ pub fn code_for_name(name: &str) -> Option<Code> {
 
 /// The Win32 error name for a number (WinHTTP and WinINet ranges included).
 pub fn win32_name(n: u32) -> Option<&'static str> {
-    let t = names();
-    t.win32.get(&n).or_else(|| t.winhttp.get(&n)).or_else(|| t.wininet.get(&n)).copied()
+    WIN32.get(n).or_else(|| WINHTTP.get(n)).or_else(|| WININET.get(n))
 }
 
 /// The symbolic name of an HRESULT value from the imported tables, if any.
 pub fn hresult_name(v: u32) -> Option<&'static str> {
-    let t = names();
-    if let Some(n) = t.hresult.get(&v) {
+    if let Some(n) = HRESULT.get(v) {
         return Some(n);
     }
     if v >> 16 == 0x8007 {
@@ -239,7 +257,7 @@ fn decode_hresult(v: u32) -> Decoded {
                 d.summary = format!("The sign-in service answered HTTP {low}");
             }
             8 => {
-                let name = names().winhttp.get(&low).or_else(|| names().wininet.get(&low)).copied();
+                let name = WINHTTP.get(low).or_else(|| WININET.get(low));
                 d.symbolic_name = name;
                 d.inner = Some(Code::Hresult(0x8007_0000 | low));
                 d.part("winhttp error", format!("{low}{}", name.map(|n| format!(" {n}")).unwrap_or_default()));
@@ -280,7 +298,7 @@ fn decode_hresult(v: u32) -> Decoded {
         d.part("severity", "error");
         d.part("facility", "0 (NTSTATUS)");
         d.part("code", format!("0x{low:04X}"));
-        d.symbolic_name = names().hresult.get(&v).copied();
+        d.symbolic_name = HRESULT.get(v);
         d.summary = "Windows NTSTATUS error from the kernel or the logon (LSA) subsystem".to_owned();
         return d;
     }
@@ -426,4 +444,45 @@ fn decode_aadsts(n: u32) -> Decoded {
         d.part("range", h);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every line of a table read into a map, as the tables were read before the binary search.
+    fn parse_table(text: &'static str) -> HashMap<u32, &'static str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (n, name) = l.split_once('\t')?;
+                Some((n.trim().parse().ok()?, name.trim()))
+            })
+            .collect()
+    }
+
+    /// The binary search needs each table's lines to parse and their numbers to rise; then it
+    /// finds what the map finds for every number in a table, and for the numbers around them.
+    #[test]
+    fn tables_are_sorted_and_searched_as_maps() {
+        for table in [&WIN32, &HRESULT, &WINHTTP, &WININET] {
+            let map = parse_table(table.text);
+            let rows: Vec<(u32, &str)> = table.rows().collect();
+            assert_eq!(rows.len(), table.starts().len(), "every line that is not a comment is a row");
+            assert_eq!(rows.len(), map.len());
+            assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "numbers rise");
+            for &(n, name) in &rows {
+                for probe in [n.wrapping_sub(1), n, n.wrapping_add(1)] {
+                    assert_eq!(table.get(probe), map.get(&probe).copied(), "{probe}");
+                }
+                assert_eq!(table.get(n), Some(name));
+            }
+            for probe in [0, u32::MAX] {
+                assert_eq!(table.get(probe), map.get(&probe).copied());
+            }
+        }
+        assert_eq!(hresult_name(0x8007_0005), Some("E_ACCESSDENIED"));
+        assert_eq!(win32_name(5), Some("ERROR_ACCESS_DENIED"));
+        assert_eq!(winhttp_name(12029), Some("ERROR_WINHTTP_CANNOT_CONNECT"));
+    }
 }

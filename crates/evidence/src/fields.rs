@@ -15,7 +15,6 @@ use std::cmp::Ordering;
 use std::collections::btree_map;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::{Deref, Index};
 
 use serde::de::{MapAccess, Visitor};
@@ -23,7 +22,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// A field's name: a literal of the program, or a name read from an input (a column, a header,
-/// an event's data item). Compared, ordered and hashed as its text.
+/// an event's data item), handed over as a `String` (a name is never copied behind the caller's
+/// back). Compared and ordered as its text.
 #[derive(Clone)]
 pub enum FieldName {
     Static(&'static str),
@@ -42,12 +42,6 @@ impl FieldName {
 impl Deref for FieldName {
     type Target = str;
     fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for FieldName {
-    fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
@@ -75,12 +69,6 @@ impl PartialOrd for FieldName {
 impl Ord for FieldName {
     fn cmp(&self, other: &Self) -> Ordering {
         self.as_str().cmp(other.as_str())
-    }
-}
-
-impl Hash for FieldName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
     }
 }
 
@@ -112,13 +100,6 @@ impl From<&&'static str> for FieldName {
 impl From<String> for FieldName {
     fn from(s: String) -> Self {
         FieldName::Owned(s.into_boxed_str())
-    }
-}
-
-/// A name held in a `String` the caller keeps (`&format!(…)`, a column name): copied.
-impl From<&String> for FieldName {
-    fn from(s: &String) -> Self {
-        FieldName::Owned(s.as_str().into())
     }
 }
 
@@ -221,26 +202,22 @@ impl Fields {
     /// The fields in the order of their names. A name is handed out as the [`FieldName`] it is
     /// kept as, so that copying fields from one record to another copies no literal.
     pub fn iter(&self) -> Iter<'_> {
-        match &self.0 {
-            Repr::Small(v) => Iter::Small(v.iter()),
-            Repr::Large(m) => Iter::Large(m.iter()),
-        }
+        Iter(match &self.0 {
+            Repr::Small(v) => IterRepr::Small(v.iter()),
+            Repr::Large(m) => IterRepr::Large(m.iter()),
+        })
     }
 
     /// [`iter`](Self::iter) with the values open to change.
     pub fn iter_mut(&mut self) -> IterMut<'_> {
-        match &mut self.0 {
-            Repr::Small(v) => IterMut::Small(v.iter_mut()),
-            Repr::Large(m) => IterMut::Large(m.iter_mut()),
-        }
+        IterMut(match &mut self.0 {
+            Repr::Small(v) => IterMutRepr::Small(v.iter_mut()),
+            Repr::Large(m) => IterMutRepr::Large(m.iter_mut()),
+        })
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &FieldName> + '_ {
         self.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
-        self.iter().map(|(_, v)| v)
     }
 }
 
@@ -262,7 +239,10 @@ fn compare(a: &[u8], b: &[u8]) -> Ordering {
 
 /// The fields of a [`Fields`] in the order of their names.
 #[derive(Debug)]
-pub enum Iter<'a> {
+pub struct Iter<'a>(IterRepr<'a>);
+
+#[derive(Debug)]
+enum IterRepr<'a> {
     Small(std::slice::Iter<'a, (FieldName, Value)>),
     Large(btree_map::Iter<'a, FieldName, Value>),
 }
@@ -271,23 +251,26 @@ impl<'a> Iterator for Iter<'a> {
     type Item = (&'a FieldName, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Iter::Small(i) => i.next().map(|(k, v)| (k, v)),
-            Iter::Large(i) => i.next(),
+        match &mut self.0 {
+            IterRepr::Small(i) => i.next().map(|(k, v)| (k, v)),
+            IterRepr::Large(i) => i.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Iter::Small(i) => i.size_hint(),
-            Iter::Large(i) => i.size_hint(),
+        match &self.0 {
+            IterRepr::Small(i) => i.size_hint(),
+            IterRepr::Large(i) => i.size_hint(),
         }
     }
 }
 
 /// The fields of a [`Fields`] in the order of their names, their values open to change.
 #[derive(Debug)]
-pub enum IterMut<'a> {
+pub struct IterMut<'a>(IterMutRepr<'a>);
+
+#[derive(Debug)]
+enum IterMutRepr<'a> {
     Small(std::slice::IterMut<'a, (FieldName, Value)>),
     Large(btree_map::IterMut<'a, FieldName, Value>),
 }
@@ -296,9 +279,9 @@ impl<'a> Iterator for IterMut<'a> {
     type Item = (&'a FieldName, &'a mut Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            IterMut::Small(i) => i.next().map(|(k, v)| (&*k, v)),
-            IterMut::Large(i) => i.next(),
+        match &mut self.0 {
+            IterMutRepr::Small(i) => i.next().map(|(k, v)| (&*k, v)),
+            IterMutRepr::Large(i) => i.next(),
         }
     }
 }

@@ -916,7 +916,7 @@ mod tests {
                     e.kind.clone_from(&raw.kind);
                     e.source.clone_from(&raw.source);
                     e.codes = raw.codes.iter().filter_map(|c| c.parse().ok()).collect();
-                    e.fields = raw.fields.iter().map(|(k, v)| (k, v.clone())).collect();
+                    e.fields = raw.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     if let Some(f) = &raw.format {
                         e.format = uctriage_evidence::intern_format(f);
                     }

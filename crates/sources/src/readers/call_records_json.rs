@@ -142,7 +142,7 @@ impl Ctx<'_, '_> {
         fill_call_record(&mut e, &values);
         for (k, v) in extra {
             if !e.fields.contains_key(&k) {
-                e.field(&k, v);
+                e.field(k, v);
             }
         }
         e.set_excerpt(&serde_json::to_string(m).unwrap_or_default());

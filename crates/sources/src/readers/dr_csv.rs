@@ -543,7 +543,7 @@ impl Reader for DrCsv {
             }
             for (k, v) in extra {
                 if !k.is_empty() && !e.fields.contains_key(&k) {
-                    e.field(&k, v);
+                    e.field(k, v);
                 }
             }
             e.set_excerpt(&logical);

@@ -11,7 +11,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 
-use uctriage_evidence::time;
+use uctriage_evidence::{time, FieldName};
 use uctriage_kb::{Code, Context, Kind};
 
 use super::{codes_in, kb, Emitter, ReadError, Reader};
@@ -435,9 +435,10 @@ impl Reader for PexipLog {
             }
             let get = |f: &str| kv.iter().find(|(k, _)| field_for(k) == Some(f)).map(|(_, v)| v.as_str());
             for (k, v) in &kv {
-                let f = field_for(k).map_or_else(|| snake(k), str::to_owned);
+                // The reader's own names are literals: only a name made from the key is a copy.
+                let f: FieldName = field_for(k).map_or_else(|| snake(k).into(), FieldName::from);
                 if !e.fields.contains_key(&f) {
-                    e.field(&f, v.as_str());
+                    e.field(f, v.as_str());
                 }
             }
             let logger = get("logger").unwrap_or("");

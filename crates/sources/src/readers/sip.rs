@@ -779,7 +779,7 @@ impl Message {
             if name.starts_with("x-ms-") {
                 let key = name.replace('-', "_");
                 if !e.fields.contains_key(&key) {
-                    e.field(&key, v.as_str());
+                    e.field(key, v.as_str());
                 }
             }
         }

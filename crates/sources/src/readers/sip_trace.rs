@@ -123,10 +123,10 @@ pub(super) fn read_marker(line: &str, ctx: &mut Context) {
         ctx.dst = endpoint(b);
     }
     if let Some(f) = ends.from {
-        ctx.src = endpoint(f);
+        ctx.src = Some(f.to_owned());
     }
     if let Some(t) = ends.to {
-        ctx.dst = endpoint(t);
+        ctx.dst = Some(t.to_owned());
     }
 }
 
@@ -179,8 +179,9 @@ impl Named {
 }
 
 /// The endpoints a marker line's tokens name: `A -> B` names both (the last arrow wins), then
-/// `from A` and `to B` one each where A or B is an endpoint (the last of each wins). Each token
-/// is looked at with the one before it when the one after it comes.
+/// `from A` and `to B` one each where A or B is an endpoint (the last of each wins; kept as the
+/// endpoint, without its wrapping). Each token is looked at with the one before it when the one
+/// after it comes.
 #[derive(Default)]
 struct Ends<'a> {
     before: Option<&'a str>,
@@ -197,11 +198,9 @@ impl<'a> Ends<'a> {
                 self.arrow = Some((prev, next));
             }
             if h.eq_ignore_ascii_case("from") {
-                if endpoint_len(next).is_some() {
-                    self.from = Some(next);
-                }
-            } else if h.eq_ignore_ascii_case("to") && endpoint_len(next).is_some() {
-                self.to = Some(next);
+                self.from = endpoint_in(next).or(self.from);
+            } else if h.eq_ignore_ascii_case("to") {
+                self.to = endpoint_in(next).or(self.to);
             }
         }
         self.before = self.here;
@@ -238,20 +237,19 @@ const UDP: u64 = packed_lower(b"udp");
 
 /// An `address:port` token (v4, `[v6]:port`, or a name with a port).
 fn endpoint(tok: &str) -> Option<String> {
-    endpoint_len(tok).map(|(at, len)| tok[at..at + len].to_owned())
+    endpoint_in(tok).map(str::to_owned)
 }
 
-/// Where in `tok` the endpoint [`endpoint`] takes from it is, and its length, without a copy.
-fn endpoint_len(tok: &str) -> Option<(usize, usize)> {
-    let wrap = |c: char| matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"');
-    let t = tok.trim_matches(wrap);
+/// The endpoint [`endpoint`] reads in `tok`, as a piece of it.
+fn endpoint_in(tok: &str) -> Option<&str> {
+    let t = tok.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"'));
     let (host, port) = t.rsplit_once(':')?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || host.is_empty() {
         return None;
     }
     let h = host.trim_start_matches('[').trim_end_matches(']');
     let ok = h.parse::<std::net::IpAddr>().is_ok() || sip::is_fqdn(h);
-    ok.then(|| (tok.len() - tok.trim_start_matches(wrap).len(), t.len()))
+    ok.then_some(t)
 }
 
 /// Whether a (trimmed) line starts with a SIP header that only SIP messages have.

@@ -880,7 +880,7 @@ fn rooms(ev: &WinEvent, payload: Option<&Map<String, Value>>, e: &mut Evidence) 
     for (field, value) in parts {
         status_codes(&value, e);
         if !e.fields.contains_key(&field) {
-            e.field(&field, value);
+            e.field(field, value);
         }
     }
 }
